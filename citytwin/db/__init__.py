@@ -1,0 +1,1 @@
+"""PostGIS: the embedded cluster, migrations, the connection pool, loads and queries."""

@@ -1,0 +1,29 @@
+"""Feed definitions and variables as rows, so SQL can join and the API can list them."""
+
+import asyncpg
+
+from citytwin.feeds import FeedRegistry
+
+
+async def sync_feeds(conn: asyncpg.Connection, registry: FeedRegistry) -> None:
+    """Upsert every feed and its variables from the registry."""
+    async with conn.transaction():
+        for feed in registry.values():
+            await conn.execute(
+                """INSERT INTO feeds (name, kind, definition) VALUES ($1, $2, $3)
+                   ON CONFLICT (name) DO UPDATE
+                   SET kind = EXCLUDED.kind, definition = EXCLUDED.definition, updated_at = now()
+                   WHERE feeds.definition IS DISTINCT FROM EXCLUDED.definition""",
+                feed.name, feed.kind, feed.model_dump(mode="json"),
+            )
+            for name, spec in feed.variables.items():
+                await conn.execute(
+                    """INSERT INTO variables (name, unit) VALUES ($1, $2)
+                       ON CONFLICT (name) DO UPDATE SET unit = EXCLUDED.unit""",
+                    name, spec.unit,
+                )
+
+
+async def variable_ids(conn: asyncpg.Connection) -> dict[str, int]:
+    """Variable name → id."""
+    return dict(await conn.fetch("SELECT name, id FROM variables"))

@@ -1,0 +1,90 @@
+-- The sensor store: feeds, variables, sensors, time-partitioned readings and H3 cell rollups.
+CREATE EXTENSION IF NOT EXISTS postgis;
+
+CREATE TABLE store_config (
+    key   text PRIMARY KEY,
+    value text NOT NULL
+);
+
+CREATE TABLE feeds (
+    name       text PRIMARY KEY,
+    kind       text NOT NULL CHECK (kind IN ('traffic', 'air', 'energy')),
+    definition jsonb NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Variables are global so that cells aggregate one variable across feeds.
+CREATE TABLE variables (
+    id   smallint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name text NOT NULL UNIQUE,
+    unit text NOT NULL
+);
+
+CREATE TABLE sensors (
+    id          integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    feed        text NOT NULL REFERENCES feeds (name),
+    external_id text NOT NULL,
+    name        text,
+    geom        geometry(Point, 4326) NOT NULL,
+    cell        bigint NOT NULL,
+    mobile      boolean NOT NULL DEFAULT false,
+    properties  jsonb NOT NULL DEFAULT '{}',
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (feed, external_id)
+);
+CREATE INDEX sensors_geom_idx ON sensors USING gist (geom);
+CREATE INDEX sensors_cell_idx ON sensors (cell);
+
+-- One row per (sensor, variable, time): a replay finds its rows already there.
+-- `cell` is the reading's own base-resolution cell; `geom` is set only where the reading was
+-- taken away from its sensor's registered point (mobile sensors).
+-- No foreign key to sensors: its per-row trigger would halve COPY speed; the loader owns integrity.
+CREATE TABLE readings (
+    sensor_id   integer NOT NULL,
+    variable_id smallint NOT NULL,
+    time        timestamptz NOT NULL,
+    value       double precision NOT NULL,
+    cell        bigint NOT NULL,
+    flagged     boolean NOT NULL DEFAULT false,
+    geom        geometry(Point, 4326),
+    PRIMARY KEY (sensor_id, variable_id, time)
+) PARTITION BY RANGE (time);
+CREATE INDEX readings_time_idx ON readings USING brin (time);
+CREATE INDEX readings_geom_idx ON readings USING gist (geom) WHERE geom IS NOT NULL;
+
+-- Aggregates per base cell, base bucket and variable; coarser cells and buckets sum these.
+CREATE TABLE cell_rollups (
+    variable_id smallint NOT NULL,
+    bucket      timestamptz NOT NULL,
+    cell        bigint NOT NULL,
+    count       bigint NOT NULL,
+    sum         double precision NOT NULL,
+    sum_sq      double precision NOT NULL,
+    min         double precision NOT NULL,
+    max         double precision NOT NULL,
+    PRIMARY KEY (variable_id, bucket, cell)
+);
+
+-- Parent of an H3 cell at resolution r, by bit operations on the BIGINT index
+-- (h3-pg is not packaged by Debian): set the resolution field, fill digits r+1..15 with 7.
+CREATE FUNCTION h3_parent(h bigint, r integer) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN (h & ~(15::bigint << 52)) | (r::bigint << 52) | ((1::bigint << (3 * (15 - r))) - 1);
+
+-- Monthly (UTC) partitions of readings covering [t_from, t_to], created as data arrives.
+CREATE FUNCTION ensure_readings_partitions(t_from timestamptz, t_to timestamptz) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    month timestamp := date_trunc('month', t_from AT TIME ZONE 'UTC');
+    name  text;
+BEGIN
+    WHILE month <= t_to AT TIME ZONE 'UTC' LOOP
+        name := format('readings_%s', to_char(month, 'YYYY_MM'));
+        IF to_regclass(name) IS NULL THEN
+            EXECUTE format(
+                'CREATE TABLE %I PARTITION OF readings FOR VALUES FROM (%L) TO (%L)',
+                name, month AT TIME ZONE 'UTC', (month + interval '1 month') AT TIME ZONE 'UTC');
+        END IF;
+        month := month + interval '1 month';
+    END LOOP;
+END $$;

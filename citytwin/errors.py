@@ -1,0 +1,39 @@
+"""The citytwin error tree. No HTTP here: `api/errors.py` maps these onto status codes."""
+
+
+class CityTwinError(Exception):
+    """Base of every error citytwin raises on purpose."""
+
+
+class InvalidParameter(CityTwinError, ValueError):
+    """A caller-supplied parameter is wrong; `parameter` names it."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+        self.message = message
+
+
+class NotFound(CityTwinError, LookupError):
+    """A named thing (feed, sensor, cell) does not exist."""
+
+    def __init__(self, what: str, key: object) -> None:
+        super().__init__(f"{what} {key!r} not found")
+        self.what = what
+        self.key = key
+
+
+class MalformedInput(CityTwinError, ValueError):
+    """A whole file or body cannot be read (encoding, missing columns, garbage)."""
+
+
+class FeedDefinitionError(CityTwinError, ValueError):
+    """A feed definition in `sensors/` is wrong."""
+
+
+class DatabaseUnavailable(CityTwinError, ConnectionError):
+    """The database cannot be reached or went away during a load."""
+
+
+class EmbeddedClusterError(CityTwinError, RuntimeError):
+    """The project-local PostGIS cluster could not be created or started."""

@@ -1,0 +1,47 @@
+"""All configuration in one pydantic-settings class, read from `CITYTWIN_*` variables."""
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing import Annotated
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """citytwin settings; every field is `CITYTWIN_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYTWIN_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostGIS to use (postgresql://…). Unset: the embedded project-local cluster.",
+    )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated keys allowed to write (X-API-Key)."
+    )
+    h3_resolution: int = Field(default=10, ge=0, le=15, description="Base H3 resolution.")
+    rollup_bucket_seconds: int = Field(
+        default=3600, gt=0, description="Width of the base time bucket of cell rollups."
+    )
+    feeds_dir: Path = Field(default=PROJECT_ROOT / "sensors", description="Feed definitions.")
+    gis_dir: Path = Field(default=PROJECT_ROOT / "gis_data", description="Demo city base data.")
+    state_dir: Path = Field(
+        default=PROJECT_ROOT / ".citytwin", description="Local state: embedded cluster, rejects."
+    )
+    pg_port: int = Field(default=54329, description="Port of the embedded cluster (loopback).")
+    pg_database: str = Field(default="citytwin", description="Database of the embedded cluster.")
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+    page_limit_max: int = Field(default=10_000, description="Largest `limit` a query accepts.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"], description="Origins allowed to read (CORS)."
+    )
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
