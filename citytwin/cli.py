@@ -19,14 +19,22 @@ from citytwin.feeds import load_feeds
 from citytwin.ingest.pipeline import IngestReport, ingest
 from citytwin.settings import Settings
 
-app = typer.Typer(help="citytwin: city sensor feeds on H3 cells in PostGIS, served by an API.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="citytwin: city sensor feeds on H3 cells in PostGIS, served by an API.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="The database: embedded cluster and migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 console = Console(stderr=True)
 
-ENCODINGS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".geojson": "geojson",
-             ".json": "geojson"}
+ENCODINGS = {
+    ".csv": "csv",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".geojson": "geojson",
+    ".json": "geojson",
+}
 
 
 def _fail(error: Exception) -> None:
@@ -75,8 +83,10 @@ def db_status() -> None:
         return
     cluster = embedded.cluster_for(settings)
     running = embedded.is_running(cluster)
-    console.print(f"embedded cluster {cluster.data_dir}: {'running' if running else 'stopped'}"
-                  + (f" at {cluster.url}" if running else ""))
+    console.print(
+        f"embedded cluster {cluster.data_dir}: {'running' if running else 'stopped'}"
+        + (f" at {cluster.url}" if running else "")
+    )
     if not running:
         raise typer.Exit(1)
 
@@ -108,33 +118,48 @@ def _write_rejects(path: Path, report: IngestReport) -> None:
         writer.writerows((r.line, r.field, r.error) for r in report.rejected)
 
 
-async def _ingest_files(settings: Settings, feed_name: str, files: list[Path],
-                        source_format: str | None, rejects_dir: Path) -> int:
+async def _ingest_files(
+    settings: Settings,
+    feed_name: str,
+    files: list[Path],
+    source_format: str | None,
+    rejects_dir: Path,
+) -> int:
     url = await prepare_store(settings)
     feed = load_feeds(settings.feeds_dir)[feed_name]
     conn = await connect(url)
     failures = 0
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                      console=console, transient=True) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
             for path in files:
                 task = progress.add_task(f"{path.name}: reading, validating, storing", total=None)
                 try:
                     report = await ingest(
-                        conn, feed, path.read_bytes(),
+                        conn,
+                        feed,
+                        path.read_bytes(),
                         encoding=ENCODINGS.get(path.suffix.lower(), "csv"),
                         source_format=source_format,
                         resolution=settings.h3_resolution,
-                        bucket_seconds=settings.rollup_bucket_seconds)
+                        bucket_seconds=settings.rollup_bucket_seconds,
+                    )
                 except CityTwinError as exc:
                     progress.remove_task(task)
                     console.print(f"[red]{path}: nothing stored:[/red] {exc}")
                     failures += 1
                     continue
                 progress.remove_task(task)
-                line = (f"{path}: read {report.read}, loaded {report.loaded}, "
-                        f"duplicates {report.duplicates}, rejected {len(report.rejected)}, "
-                        f"flagged {len(report.flagged)}")
+                line = (
+                    f"{path}: read {report.read}, loaded {report.loaded}, "
+                    f"duplicates {report.duplicates}, rejected {len(report.rejected)}, "
+                    f"flagged {len(report.flagged)}"
+                )
                 if report.rejected:
                     rejects = rejects_dir / f"{path.name}.rejects.csv"
                     _write_rejects(rejects, report)
@@ -148,19 +173,30 @@ async def _ingest_files(settings: Settings, feed_name: str, files: list[Path],
 @app.command("ingest")
 def ingest_command(
     feed: Annotated[str, typer.Argument(help="Feed name, as in sensors/<feed>.yaml.")],
-    files: Annotated[list[Path], typer.Argument(help="CSV, NDJSON or GeoJSON files.",
-                                                exists=True, dir_okay=False)],
-    source_format: Annotated[str | None, typer.Option(
-        "--format", help="A feed source format (default: canonical, or sniffed from the header).")
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="CSV, NDJSON or GeoJSON files.", exists=True, dir_okay=False),
+    ],
+    source_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="A feed source format (default: canonical, or sniffed from the header).",
+        ),
     ] = None,
-    rejects_dir: Annotated[Path | None, typer.Option(
-        help="Where rejected rows are written (default: <state dir>/rejects).")] = None,
+    rejects_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where rejected rows are written (default: <state dir>/rejects)."),
+    ] = None,
 ) -> None:
     """Ingest files into a feed: each file lands whole (its good rows) or not at all."""
     settings = Settings()
     try:
-        failures = asyncio.run(_ingest_files(settings, feed, files, source_format,
-                                             rejects_dir or settings.state_dir / "rejects"))
+        failures = asyncio.run(
+            _ingest_files(
+                settings, feed, files, source_format, rejects_dir or settings.state_dir / "rejects"
+            )
+        )
     except CityTwinError as exc:
         _fail(exc)
     if failures:

@@ -1,10 +1,10 @@
 """All configuration in one pydantic-settings class, read from `CITYTWIN_*` variables."""
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing import Annotated
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     pool_min_size: int = 1
     pool_max_size: int = 10
     page_limit_max: int = Field(default=10_000, description="Largest `limit` a query accepts.")
+    max_body_bytes: int = Field(default=256 << 20, description="Largest ingest body accepted.")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["*"], description="Origins allowed to read (CORS)."
     )

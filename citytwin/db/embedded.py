@@ -29,8 +29,9 @@ jit = off
 
 
 def _bin_dir() -> Path:
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
-                        key=lambda p: int(p.parent.parent.name))
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name)
+    )
     if not candidates:
         raise EmbeddedClusterError(
             "PostgreSQL is not installed: run `make setup` (installs postgresql and postgis)"
@@ -100,8 +101,19 @@ def _initdb(cluster: Cluster) -> None:
     user = _server_user()
     if user:
         shutil.chown(cluster.root, user=user, group=pwd.getpwnam(user).pw_gid)
-    _run([str(_bin_dir() / "initdb"), "-D", str(cluster.data_dir), "-U", SUPERUSER,
-          "--auth=trust", "--encoding=UTF8", "--no-locale"], cluster)
+    _run(
+        [
+            str(_bin_dir() / "initdb"),
+            "-D",
+            str(cluster.data_dir),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-locale",
+        ],
+        cluster,
+    )
     with (cluster.data_dir / "postgresql.conf").open("a") as conf:
         conf.write(SERVER_CONF)
 
@@ -110,8 +122,9 @@ def is_running(cluster: Cluster) -> bool:
     """Whether the cluster's server is up."""
     if not (cluster.data_dir / "PG_VERSION").exists():
         return False
-    status = _run([str(_bin_dir() / "pg_ctl"), "-D", str(cluster.data_dir), "status"], cluster,
-                  check=False)
+    status = _run(
+        [str(_bin_dir() / "pg_ctl"), "-D", str(cluster.data_dir), "status"], cluster, check=False
+    )
     return status.returncode == 0
 
 
@@ -122,9 +135,22 @@ def start(cluster: Cluster) -> bool:
     if is_running(cluster):
         return False
     # TCP on loopback only: a unix socket path inside a deep clone can exceed the 107-byte limit.
-    _run([str(_bin_dir() / "pg_ctl"), "-D", str(cluster.data_dir), "-l", str(cluster.log_file),
-          "-w", "-t", "60", "-o", f"-p {cluster.port} -c unix_socket_directories=''", "start"],
-         cluster)
+    _run(
+        [
+            str(_bin_dir() / "pg_ctl"),
+            "-D",
+            str(cluster.data_dir),
+            "-l",
+            str(cluster.log_file),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {cluster.port} -c unix_socket_directories=''",
+            "start",
+        ],
+        cluster,
+    )
     return True
 
 
@@ -132,6 +158,8 @@ def stop(cluster: Cluster) -> bool:
     """Stop the cluster; False if it was not running."""
     if not is_running(cluster):
         return False
-    _run([str(_bin_dir() / "pg_ctl"), "-D", str(cluster.data_dir), "-m", "fast", "-w", "stop"],
-         cluster)
+    _run(
+        [str(_bin_dir() / "pg_ctl"), "-D", str(cluster.data_dir), "-m", "fast", "-w", "stop"],
+        cluster,
+    )
     return True

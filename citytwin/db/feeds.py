@@ -14,13 +14,16 @@ async def sync_feeds(conn: asyncpg.Connection, registry: FeedRegistry) -> None:
                    ON CONFLICT (name) DO UPDATE
                    SET kind = EXCLUDED.kind, definition = EXCLUDED.definition, updated_at = now()
                    WHERE feeds.definition IS DISTINCT FROM EXCLUDED.definition""",
-                feed.name, feed.kind, feed.model_dump(mode="json"),
+                feed.name,
+                feed.kind,
+                feed.model_dump(mode="json"),
             )
             for name, spec in feed.variables.items():
                 await conn.execute(
                     """INSERT INTO variables (name, unit) VALUES ($1, $2)
                        ON CONFLICT (name) DO UPDATE SET unit = EXCLUDED.unit""",
-                    name, spec.unit,
+                    name,
+                    spec.unit,
                 )
 
 

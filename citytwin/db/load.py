@@ -17,6 +17,7 @@ import pyarrow.csv as pacsv
 from citytwin.errors import DatabaseUnavailable
 from citytwin.ingest.index import cells_for
 from citytwin.ingest.validate import Rejection
+from citytwin.query.cells import center
 
 LOAD_LOCK = 7_402_118  # loads are serialised: partition creation and rollup merges stay simple
 READING_COLUMNS = ["sensor_id", "variable_id", "time", "value", "cell", "flagged", "geom"]
@@ -59,16 +60,23 @@ class LoadResult:
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
     sink = io.BytesIO()
-    pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), sink,
-                    pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    pacsv.write_csv(
+        pa.Table.from_pandas(frame, preserve_index=False),
+        sink,
+        pacsv.WriteOptions(include_header=False, quoting_style="needed"),
+    )
     return sink.getvalue()
 
 
-async def _upsert_sensors(conn: asyncpg.Connection, feed: str, rows: pd.DataFrame,
-                          resolution: int) -> pd.DataFrame:
+async def _upsert_sensors(
+    conn: asyncpg.Connection, feed: str, rows: pd.DataFrame, resolution: int
+) -> pd.DataFrame:
     """Register the batch's new sensors; return every batch sensor known, by external id."""
-    firsts = rows.groupby("sensor_id", sort=False).agg(
-        name=("name", "first"), lon=("lon", "first"), lat=("lat", "first")).reset_index()
+    firsts = (
+        rows.groupby("sensor_id", sort=False)
+        .agg(name=("name", "first"), lon=("lon", "first"), lat=("lat", "first"))
+        .reset_index()
+    )
     located = firsts.dropna(subset=["lon", "lat"])
     cells = cells_for(located["lon"].to_numpy(), located["lat"].to_numpy(), resolution)
     await conn.execute(
@@ -79,77 +87,123 @@ async def _upsert_sensors(conn: asyncpg.Connection, feed: str, rows: pd.DataFram
            ON CONFLICT (feed, external_id) DO UPDATE
            SET name = coalesce(EXCLUDED.name, sensors.name)
            WHERE EXCLUDED.name IS DISTINCT FROM sensors.name AND EXCLUDED.name IS NOT NULL""",
-        feed, located["sensor_id"].tolist(), located["name"].tolist(),
-        located["lon"].tolist(), located["lat"].tolist(), cells.tolist(),
+        feed,
+        located["sensor_id"].tolist(),
+        located["name"].tolist(),
+        located["lon"].tolist(),
+        located["lat"].tolist(),
+        cells.tolist(),
     )
     known = await conn.fetch(
         """SELECT external_id, id, ST_X(geom) AS lon, ST_Y(geom) AS lat, cell FROM sensors
            WHERE feed = $1 AND external_id = ANY($2::text[])""",
-        feed, firsts["sensor_id"].tolist(),
+        feed,
+        firsts["sensor_id"].tolist(),
     )
-    return pd.DataFrame([dict(r) for r in known],
-                        columns=["external_id", "id", "lon", "lat", "cell"]).set_index("external_id")
+    return pd.DataFrame(
+        [dict(r) for r in known], columns=["external_id", "id", "lon", "lat", "cell"]
+    ).set_index("external_id")
 
 
-def _reading_frame(rows: pd.DataFrame, sensors: pd.DataFrame, variables: dict[str, int],
-                   resolution: int) -> tuple[pd.DataFrame, list[Rejection]]:
+def _reading_frame(
+    rows: pd.DataFrame, sensors: pd.DataFrame, variables: dict[str, int], resolution: int
+) -> tuple[pd.DataFrame, list[Rejection]]:
     """Rows as `readings` columns; rows of unknown sensors without a location are rejected."""
     placed = rows.join(sensors, on="sensor_id", rsuffix="_sensor")
     unknown = placed["id"].isna().to_numpy()
-    rejected = [Rejection(int(line), "lon", "unknown sensor and the row has no location")
-                for line in placed.loc[unknown, "line"]]
+    rejected = [
+        Rejection(int(line), "lon", "unknown sensor and the row has no location")
+        for line in placed.loc[unknown, "line"]
+    ]
     placed = placed.loc[~unknown]
-    moved = (placed["lon"].notna() & (
-        ((placed["lon"] - placed["lon_sensor"]).abs() > SAME_PLACE)
-        | ((placed["lat"] - placed["lat_sensor"]).abs() > SAME_PLACE))).to_numpy()
+    moved = (
+        placed["lon"].notna()
+        & (
+            ((placed["lon"] - placed["lon_sensor"]).abs() > SAME_PLACE)
+            | ((placed["lat"] - placed["lat_sensor"]).abs() > SAME_PLACE)
+        )
+    ).to_numpy()
     cell = placed["cell"].to_numpy(np.int64).copy()
     geom = np.full(len(placed), None, dtype=object)
     if moved.any():
         lon, lat = placed["lon"].to_numpy()[moved], placed["lat"].to_numpy()[moved]
         cell[moved] = cells_for(lon, lat, resolution)
         geom[moved] = [f"SRID=4326;POINT({x!r} {y!r})" for x, y in zip(lon, lat, strict=True)]
-    frame = pd.DataFrame({
-        "sensor_id": placed["id"].to_numpy(np.int32),
-        "variable_id": placed["variable"].map(variables).to_numpy(np.int16),
-        "time": placed["time"].to_numpy(),
-        "value": placed["value"].to_numpy(),
-        "cell": cell,
-        "flagged": placed["flagged"].to_numpy(),
-        "geom": pd.array(geom, dtype="string"),
-    })
+    frame = pd.DataFrame(
+        {
+            "sensor_id": placed["id"].to_numpy(np.int32),
+            "variable_id": placed["variable"].map(variables).to_numpy(np.int16),
+            "time": placed["time"].to_numpy(),
+            "value": placed["value"].to_numpy(),
+            "cell": cell,
+            "flagged": placed["flagged"].to_numpy(),
+            "geom": pd.array(geom, dtype="string"),
+        }
+    )
     return frame, rejected
+
+
+async def _register_cells(conn: asyncpg.Connection, cells: np.ndarray) -> None:
+    centers = [center(int(cell)) for cell in cells]
+    await conn.execute(
+        """INSERT INTO cells (cell, center)
+           SELECT c.cell, ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326)
+           FROM unnest($1::int8[], $2::float8[], $3::float8[]) AS c (cell, lon, lat)
+           ON CONFLICT (cell) DO NOTHING""",
+        cells.tolist(),
+        [lon for lon, _ in centers],
+        [lat for _, lat in centers],
+    )
 
 
 def rollup_delta(readings: pd.DataFrame, bucket_seconds: int) -> pd.DataFrame:
     """count/sum/sum of squares/min/max per (variable, bucket, cell) of unflagged readings."""
     kept = readings.loc[~readings["flagged"], ["variable_id", "time", "cell", "value"]]
-    kept = kept.assign(bucket=kept["time"].dt.floor(f"{bucket_seconds}s"),
-                       value_sq=kept["value"] * kept["value"])
+    kept = kept.assign(
+        bucket=kept["time"].dt.floor(f"{bucket_seconds}s"), value_sq=kept["value"] * kept["value"]
+    )
     grouped = kept.groupby(["variable_id", "bucket", "cell"], sort=False)
     delta = grouped["value"].agg(["count", "sum", "min", "max"])
     delta["sum_sq"] = grouped["value_sq"].sum()
     return delta.reset_index()[ROLLUP_COLUMNS]
 
 
-async def _copy(conn: asyncpg.Connection, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
-    await conn.copy_to_table(table, source=io.BytesIO(_csv_bytes(frame[columns])),
-                             columns=columns, format="csv")
+async def _copy(
+    conn: asyncpg.Connection, table: str, frame: pd.DataFrame, columns: list[str]
+) -> None:
+    await conn.copy_to_table(
+        table, source=io.BytesIO(_csv_bytes(frame[columns])), columns=columns, format="csv"
+    )
 
 
-async def store_readings(conn: asyncpg.Connection, feed: str, rows: pd.DataFrame,
-                         variables: dict[str, int], resolution: int,
-                         bucket_seconds: int) -> LoadResult:
+async def store_readings(
+    conn: asyncpg.Connection,
+    feed: str,
+    rows: pd.DataFrame,
+    variables: dict[str, int],
+    resolution: int,
+    bucket_seconds: int,
+) -> LoadResult:
     """Store validated rows of `feed` all or nothing; report loaded and duplicate counts."""
     try:
         async with conn.transaction():
             return await _store(conn, feed, rows, variables, resolution, bucket_seconds)
-    except (OSError, asyncpg.exceptions.ConnectionDoesNotExistError,
-            asyncpg.exceptions.CannotConnectNowError) as exc:
+    except (
+        OSError,
+        asyncpg.exceptions.ConnectionDoesNotExistError,
+        asyncpg.exceptions.CannotConnectNowError,
+    ) as exc:
         raise DatabaseUnavailable(f"the load was rolled back, nothing stored: {exc}") from exc
 
 
-async def _store(conn: asyncpg.Connection, feed: str, rows: pd.DataFrame,
-                 variables: dict[str, int], resolution: int, bucket_seconds: int) -> LoadResult:
+async def _store(
+    conn: asyncpg.Connection,
+    feed: str,
+    rows: pd.DataFrame,
+    variables: dict[str, int],
+    resolution: int,
+    bucket_seconds: int,
+) -> LoadResult:
     if rows.empty:
         return LoadResult(0, 0, [])
     await conn.execute("SELECT pg_advisory_xact_lock($1)", LOAD_LOCK)
@@ -161,10 +215,12 @@ async def _store(conn: asyncpg.Connection, feed: str, rows: pd.DataFrame,
     readings = readings.sort_values(["sensor_id", "variable_id", "time"], ignore_index=True)
     if readings.empty:
         return LoadResult(0, offered, rejected)
-    await conn.execute("SELECT ensure_readings_partitions($1, $2)",
-                       readings["time"].min().to_pydatetime(), readings["time"].max().to_pydatetime())
     await conn.execute(
-        "CREATE TEMP TABLE rollup_delta (LIKE cell_rollups) ON COMMIT DROP")
+        "SELECT ensure_readings_partitions($1, $2)",
+        readings["time"].min().to_pydatetime(),
+        readings["time"].max().to_pydatetime(),
+    )
+    await conn.execute("CREATE TEMP TABLE rollup_delta (LIKE cell_rollups) ON COMMIT DROP")
     try:
         async with conn.transaction():
             await _copy(conn, "readings", readings, READING_COLUMNS)
@@ -172,8 +228,10 @@ async def _store(conn: asyncpg.Connection, feed: str, rows: pd.DataFrame,
         await _copy(conn, "rollup_delta", rollup_delta(readings, bucket_seconds), ROLLUP_COLUMNS)
     except asyncpg.UniqueViolationError:
         await conn.execute(
-            "CREATE TEMP TABLE reading_staging (LIKE readings INCLUDING DEFAULTS) ON COMMIT DROP")
+            "CREATE TEMP TABLE reading_staging (LIKE readings INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
         await _copy(conn, "reading_staging", readings, READING_COLUMNS)
         loaded = await conn.fetchval(INSERT_NEW_FROM_STAGING, pd.Timedelta(seconds=bucket_seconds))
     await conn.execute(MERGE_ROLLUPS)
+    await _register_cells(conn, readings["cell"].unique())
     return LoadResult(loaded, offered - loaded, rejected)

@@ -31,7 +31,9 @@ async def migrate(conn: asyncpg.Connection, settings: Settings) -> list[str]:
                    name text NOT NULL,
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        applied = {row["version"] for row in await conn.fetch("SELECT version FROM schema_migrations")}
+        applied = {
+            row["version"] for row in await conn.fetch("SELECT version FROM schema_migrations")
+        }
         done = []
         for version, name, sql in migration_files():
             if version in applied:
@@ -50,17 +52,20 @@ async def migrate(conn: asyncpg.Connection, settings: Settings) -> list[str]:
 
 async def _check_store_config(conn: asyncpg.Connection, settings: Settings) -> None:
     # Rollups are keyed by the base resolution and bucket: they cannot change under stored data.
-    wanted = {"h3_resolution": str(settings.h3_resolution),
-              "rollup_bucket_seconds": str(settings.rollup_bucket_seconds)}
+    wanted = {
+        "h3_resolution": str(settings.h3_resolution),
+        "rollup_bucket_seconds": str(settings.rollup_bucket_seconds),
+    }
     for key, value in wanted.items():
         await conn.execute(
             "INSERT INTO store_config (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-            key, value,
+            key,
+            value,
         )
     stored = dict(await conn.fetch("SELECT key, value FROM store_config"))
     for key, value in wanted.items():
         if stored[key] != value:
             raise CityTwinError(
-                f"the store was created with {key}={stored[key]} but CITYTWIN_{key.upper()}={value}; "
-                "use a new database or the stored value"
+                f"the store was created with {key}={stored[key]} but "
+                f"CITYTWIN_{key.upper()}={value}; use a new database or the stored value"
             )

@@ -114,4 +114,6 @@ class FeedDefinition(Strict):
             return self.variables[name]
         except KeyError:
             known = ", ".join(sorted(self.variables))
-            raise InvalidParameter("variable", f"{name!r} is not in feed {self.name!r} ({known})") from None
+            raise InvalidParameter(
+                "variable", f"{name!r} is not in feed {self.name!r} ({known})"
+            ) from None

@@ -83,7 +83,9 @@ def read_canonical_csv(data: bytes) -> RawRows:
     columns = header_of(data, ",")
     missing = [name for name in REQUIRED if name not in columns]
     if missing:
-        raise MalformedInput(f"missing columns: {', '.join(missing)} (header: {', '.join(columns)})")
+        raise MalformedInput(
+            f"missing columns: {', '.join(missing)} (header: {', '.join(columns)})"
+        )
     table = _read_csv(data, ",", "utf-8", [c for c in TEXT_COLUMNS if c in columns])
     return RawRows(table.rename_columns([c.strip() for c in table.column_names]), [])
 
@@ -94,8 +96,10 @@ def _rows_to_table(rows: list[dict], lines: list[int]) -> pa.Table:
         for name, values in columns.items():
             value = row.get(name)
             values.append(None if value is None else str(value) if name in TEXT_COLUMNS else value)
-    arrays = {name: pa.array(values, type=pa.string() if name in TEXT_COLUMNS else None)
-              for name, values in columns.items()}
+    arrays = {
+        name: pa.array(values, type=pa.string() if name in TEXT_COLUMNS else None)
+        for name, values in columns.items()
+    }
     arrays = {n: (a if a.type != pa.null() else a.cast(pa.float64())) for n, a in arrays.items()}
     arrays = {n: _as_float_or_text(a) if n not in TEXT_COLUMNS else a for n, a in arrays.items()}
     return pa.table({**arrays, "line": pa.array(lines, type=pa.int64())})
@@ -143,10 +147,16 @@ def read_geojson(data: bytes) -> RawRows:
     for number, feature in enumerate(document.get("features") or [], start=1):
         geometry = (feature or {}).get("geometry") or {}
         coordinates = geometry.get("coordinates")
-        if geometry.get("type") != "Point" or not isinstance(coordinates, list) or len(coordinates) < 2:
+        if (
+            geometry.get("type") != "Point"
+            or not isinstance(coordinates, list)
+            or len(coordinates) < 2
+        ):
             rejected.append((number, "geometry", "must be a Point with [lon, lat]"))
             continue
-        rows.append({**(feature.get("properties") or {}), "lon": coordinates[0], "lat": coordinates[1]})
+        rows.append(
+            {**(feature.get("properties") or {}), "lon": coordinates[0], "lat": coordinates[1]}
+        )
         lines.append(number)
     return RawRows(_rows_to_table(rows, lines), rejected)
 
@@ -168,24 +178,30 @@ def read_source_format(data: bytes, source: SourceFormat) -> RawRows:
         if source.missing_values:
             missing_mask = pc.is_in(values.cast(pa.string()), pa.array(source.missing_values))
             values = pc.if_else(missing_mask, pa.scalar(None, values.type), values)
-        part = pa.table({
-            **base,
-            "variable": pa.repeat(variable, wide.num_rows).cast(pa.string()),
-            "value": values,
-            "unit": pa.array([spec.unit] * wide.num_rows, type=pa.string()),
-            "line": wide.column("line"),
-        })
+        part = pa.table(
+            {
+                **base,
+                "variable": pa.repeat(variable, wide.num_rows).cast(pa.string()),
+                "value": values,
+                "unit": pa.array([spec.unit] * wide.num_rows, type=pa.string()),
+                "line": wide.column("line"),
+            }
+        )
         # An empty cell in a wide row means "not measured", not a bad reading.
         parts.append(part.filter(pc.is_valid(part.column("value"))))
     return RawRows(pa.concat_tables(parts, promote_options="permissive"), [])
 
 
-def read_rows(data: bytes, encoding: Encoding, feed: FeedDefinition, source_format: str | None) -> RawRows:
+def read_rows(
+    data: bytes, encoding: Encoding, feed: FeedDefinition, source_format: str | None
+) -> RawRows:
     """Read `data` as the canonical `encoding`, or through one of the feed's source formats."""
     if source_format is not None:
         if source_format not in feed.formats:
             known = ", ".join(sorted(feed.formats)) or "none"
-            raise MalformedInput(f"feed {feed.name!r} has no format {source_format!r} (known: {known})")
+            raise MalformedInput(
+                f"feed {feed.name!r} has no format {source_format!r} (known: {known})"
+            )
         return read_source_format(data, feed.formats[source_format])
     if not data.strip():
         raise MalformedInput("the file is empty")

@@ -48,8 +48,10 @@ class _Verdicts:
 
     def rejections(self) -> list[Rejection]:
         bad = ~self.ok
-        return [Rejection(int(line), f, e) for line, f, e in
-                zip(self.lines[bad], self.field[bad], self.error[bad], strict=True)]
+        return [
+            Rejection(int(line), f, e)
+            for line, f, e in zip(self.lines[bad], self.field[bad], self.error[bad], strict=True)
+        ]
 
 
 def _column(table: pa.Table, name: str) -> pa.ChunkedArray | None:
@@ -72,8 +74,9 @@ def _text(array: pa.ChunkedArray | None, size: int) -> np.ndarray:
     return np.asarray(array.cast(pa.string()).to_pandas().to_numpy(dtype=object, na_value=None))
 
 
-def _localize(local: pd.Series, timezone: str | None, verdicts: _Verdicts,
-              mask: np.ndarray) -> pd.Series | None:
+def _localize(
+    local: pd.Series, timezone: str | None, verdicts: _Verdicts, mask: np.ndarray
+) -> pd.Series | None:
     if getattr(local.dt, "tz", None) is not None:
         return local.dt.tz_convert("UTC")
     if timezone is None:
@@ -82,8 +85,9 @@ def _localize(local: pd.Series, timezone: str | None, verdicts: _Verdicts,
     return local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
 
 
-def _parse_times(array: pa.ChunkedArray, timezone: str | None, fmt: str | None,
-                 verdicts: _Verdicts) -> pd.Series:
+def _parse_times(
+    array: pa.ChunkedArray, timezone: str | None, fmt: str | None, verdicts: _Verdicts
+) -> pd.Series:
     if pa.types.is_timestamp(array.type) and array.type.tz is not None:
         return array.cast(pa.timestamp("us", tz="UTC")).to_pandas()
     text = array.cast(pa.string())
@@ -97,19 +101,27 @@ def _parse_times(array: pa.ChunkedArray, timezone: str | None, fmt: str | None,
     verdicts.reject(~present, "time", "missing")
     parsed = pd.Series(pd.NaT, index=series.index, dtype="datetime64[us, UTC]")
     if fmt is not None:
-        local = _localize(pd.to_datetime(series, format=fmt, errors="coerce"), timezone,
-                          verdicts, present)
+        local = _localize(
+            pd.to_datetime(series, format=fmt, errors="coerce"), timezone, verdicts, present
+        )
         if local is not None:
             parsed[:] = local
     else:
-        zoned = present & np.asarray(pc.match_substring_regex(text, ZONE_SUFFIX).to_numpy(
-            zero_copy_only=False), dtype=bool)
+        zoned = present & np.asarray(
+            pc.match_substring_regex(text, ZONE_SUFFIX).to_numpy(zero_copy_only=False), dtype=bool
+        )
         if zoned.any():
-            parsed[zoned] = pd.to_datetime(series[zoned], format="ISO8601", utc=True, errors="coerce")
+            parsed[zoned] = pd.to_datetime(
+                series[zoned], format="ISO8601", utc=True, errors="coerce"
+            )
         naive = present & ~zoned
         if naive.any():
-            local = _localize(pd.to_datetime(series[naive], format="ISO8601", errors="coerce"),
-                              timezone, verdicts, naive)
+            local = _localize(
+                pd.to_datetime(series[naive], format="ISO8601", errors="coerce"),
+                timezone,
+                verdicts,
+                naive,
+            )
             if local is not None:
                 parsed[naive] = local
     bad = parsed.isna().to_numpy()
@@ -124,8 +136,12 @@ def _messages(mask: np.ndarray, raw: np.ndarray, template: str) -> np.ndarray:
     return out
 
 
-def validate(table: pa.Table, feed: FeedDefinition, timezone: str | None = None,
-             time_format: str | None = None) -> ValidRows:
+def validate(
+    table: pa.Table,
+    feed: FeedDefinition,
+    timezone: str | None = None,
+    time_format: str | None = None,
+) -> ValidRows:
     """Check every row against `feed`; convert values into canonical units."""
     size = table.num_rows
     lines = table.column("line").to_numpy()
@@ -138,41 +154,62 @@ def validate(table: pa.Table, feed: FeedDefinition, timezone: str | None = None,
     for field, limit in (("lon", 180.0), ("lat", 90.0)):
         array = _column(table, field)
         values = np.full(size, np.nan) if array is None else _to_float(array)
-        present = np.zeros(size, bool) if array is None else pc.is_valid(array).to_numpy(zero_copy_only=False)
+        present = (
+            np.zeros(size, bool)
+            if array is None
+            else pc.is_valid(array).to_numpy(zero_copy_only=False)
+        )
         verdicts.reject(present & np.isnan(values), field, "not a number")
-        verdicts.reject(present & (np.abs(values) > limit), field, f"must be within -{limit:g}..{limit:g}")
+        verdicts.reject(
+            present & (np.abs(values) > limit), field, f"must be within -{limit:g}..{limit:g}"
+        )
         coordinates[field] = values
     lon_given, lat_given = ~np.isnan(coordinates["lon"]), ~np.isnan(coordinates["lat"])
-    verdicts.reject(lon_given != lat_given, "lat" if lon_given.any() else "lon",
-                    "lon and lat must be given together")
+    verdicts.reject(
+        lon_given != lat_given,
+        "lat" if lon_given.any() else "lon",
+        "lon and lat must be given together",
+    )
 
     times = _parse_times(table.column("time"), timezone or feed.timezone, time_format, verdicts)
 
     variable = _text(table.column("variable"), size)
     known = np.isin(variable, list(feed.variables))
-    verdicts.reject(~known, "variable", _messages(
-        ~known, variable, f"{{!r}} is not a variable of feed {feed.name!r} "
-                          f"({', '.join(sorted(feed.variables))})"))
+    verdicts.reject(
+        ~known,
+        "variable",
+        _messages(
+            ~known,
+            variable,
+            f"{{!r}} is not a variable of feed {feed.name!r} ({', '.join(sorted(feed.variables))})",
+        ),
+    )
 
     raw_value = table.column("value")
     value = _to_float(raw_value)
     raw_text = _text(raw_value, size)
     verdicts.reject(np.isnan(value) & pd.isna(raw_text), "value", "missing")
-    verdicts.reject(np.isnan(value), "value", _messages(np.isnan(value), raw_text,
-                                                         "{!r} is not a number"))
-    verdicts.reject(np.isinf(value), "value", _messages(np.isinf(value), raw_text,
-                                                         "{!r} is not finite"))
+    verdicts.reject(
+        np.isnan(value), "value", _messages(np.isnan(value), raw_text, "{!r} is not a number")
+    )
+    verdicts.reject(
+        np.isinf(value), "value", _messages(np.isinf(value), raw_text, "{!r} is not finite")
+    )
 
     unit = _text(_column(table, "unit"), size)
     scale, offset = np.ones(size), np.zeros(size)
     low, high = np.full(size, -np.inf), np.full(size, np.inf)
     flag_range = np.zeros(size, bool)
     combos = pd.DataFrame({"variable": variable, "unit": unit}).loc[verdicts.ok]
-    for (name, unit_name), index in combos.groupby(["variable", "unit"], dropna=False).groups.items():
+    for (name, unit_name), index in combos.groupby(
+        ["variable", "unit"], dropna=False
+    ).groups.items():
         rows = np.asarray(index)
         spec = feed.variables[name]
         try:
-            conversion = spec.conversion(spec.unit if pd.isna(unit_name) or unit_name == "" else unit_name)
+            conversion = spec.conversion(
+                spec.unit if pd.isna(unit_name) or unit_name == "" else unit_name
+            )
         except InvalidParameter as exc:
             mask = np.zeros(size, bool)
             mask[rows] = True
@@ -185,24 +222,29 @@ def validate(table: pa.Table, feed: FeedDefinition, timezone: str | None = None,
     value = value * scale + offset
     outside = (value < low) | (value > high)
     out_messages = np.full(size, None, dtype=object)
-    out_messages[outside] = [f"{v:g} is outside the plausible range {lo:g}..{hi:g}"
-                             for v, lo, hi in zip(value[outside], low[outside], high[outside],
-                                                  strict=True)]
+    out_messages[outside] = [
+        f"{v:g} is outside the plausible range {lo:g}..{hi:g}"
+        for v, lo, hi in zip(value[outside], low[outside], high[outside], strict=True)
+    ]
     flagged = outside & flag_range & verdicts.ok
     verdicts.reject(outside & ~flag_range, "value", out_messages)
 
     ok = verdicts.ok
-    frame = pd.DataFrame({
-        "line": lines[ok],
-        "sensor_id": sensor_id[ok],
-        "name": _text(_column(table, "name"), size)[ok],
-        "lon": coordinates["lon"][ok],
-        "lat": coordinates["lat"][ok],
-        "time": times[ok].reset_index(drop=True),
-        "variable": variable[ok],
-        "value": value[ok],
-        "flagged": flagged[ok],
-    })
-    flagged_rows = [Rejection(int(line), "value", message) for line, message in
-                    zip(lines[flagged], out_messages[flagged], strict=True)]
+    frame = pd.DataFrame(
+        {
+            "line": lines[ok],
+            "sensor_id": sensor_id[ok],
+            "name": _text(_column(table, "name"), size)[ok],
+            "lon": coordinates["lon"][ok],
+            "lat": coordinates["lat"][ok],
+            "time": times[ok].reset_index(drop=True),
+            "variable": variable[ok],
+            "value": value[ok],
+            "flagged": flagged[ok],
+        }
+    )
+    flagged_rows = [
+        Rejection(int(line), "value", message)
+        for line, message in zip(lines[flagged], out_messages[flagged], strict=True)
+    ]
     return ValidRows(frame, verdicts.rejections(), flagged_rows)

@@ -52,6 +52,13 @@ CREATE TABLE readings (
 CREATE INDEX readings_time_idx ON readings USING brin (time);
 CREATE INDEX readings_geom_idx ON readings USING gist (geom) WHERE geom IS NOT NULL;
 
+-- Every base-resolution cell that holds data, with its centre: areas select cells through it.
+CREATE TABLE cells (
+    cell   bigint PRIMARY KEY,
+    center geometry(Point, 4326) NOT NULL
+);
+CREATE INDEX cells_center_idx ON cells USING gist (center);
+
 -- Aggregates per base cell, base bucket and variable; coarser cells and buckets sum these.
 CREATE TABLE cell_rollups (
     variable_id smallint NOT NULL,

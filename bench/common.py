@@ -1,0 +1,76 @@
+"""Shared by the benchmarks: deterministic canonical `air` CSV and an emptied store."""
+
+import io
+from dataclasses import dataclass
+
+import asyncpg
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+VARIABLES = ("pm25", "pm10", "no2", "o3")
+HEADER = b"sensor_id,lon,lat,time,variable,value,unit\n"
+
+
+@dataclass(frozen=True)
+class Sensors:
+    """Fixed sensors: external ids and coordinates, rounded to the 6 decimals the CSV holds."""
+
+    ids: list[str]
+    lon: np.ndarray
+    lat: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def place_sensors(
+    count: int, bounds: tuple[float, float, float, float], rng: np.random.Generator
+) -> Sensors:
+    """`count` sensors spread uniformly over `bounds` (west, south, east, north), 6 decimals."""
+    west, south, east, north = bounds
+    lon = rng.uniform(west, east, count).round(6)
+    lat = rng.uniform(south, north, count).round(6)
+    return Sensors([f"air-{i:04d}" for i in range(count)], lon, lat)
+
+
+def _take(dictionary: list[str], indices: np.ndarray) -> pa.Array:
+    return pa.array(dictionary, pa.string()).take(pa.array(indices))
+
+
+def canonical_csv(
+    sensors: Sensors, stamps: np.ndarray, rng: np.random.Generator, rows: int | None = None
+) -> bytes:
+    """Every sensor × variable at every UTC stamp (time-major), cut to `rows`, as canonical CSV."""
+    per_stamp = len(sensors) * len(VARIABLES)
+    rows = per_stamp * len(stamps) if rows is None else rows
+    sensor = np.tile(np.repeat(np.arange(len(sensors)), len(VARIABLES)), len(stamps))[:rows]
+    variable = np.tile(np.arange(len(VARIABLES)), len(sensors) * len(stamps))[:rows]
+    stamp = np.repeat(np.arange(len(stamps)), per_stamp)[:rows]
+    times = [f"{t}Z" for t in np.datetime_as_string(stamps, unit="s")]
+    table = pa.table(
+        {
+            "sensor_id": _take(sensors.ids, sensor),
+            "lon": _take([f"{x:.6f}" for x in sensors.lon], sensor),
+            "lat": _take([f"{y:.6f}" for y in sensors.lat], sensor),
+            "time": _take(times, stamp),
+            "variable": _take(list(VARIABLES), variable),
+            "value": rng.gamma(2.0, 10.0, len(sensor)).clip(0.0, 500.0).round(1),
+            "unit": _take(["µg/m³"], np.zeros(len(sensor), np.int32)),
+        }
+    )
+    sink = io.BytesIO()
+    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+    return HEADER + sink.getvalue()
+
+
+async def empty_store(conn: asyncpg.Connection) -> None:
+    """Empty the store, drop every readings partition and checkpoint, so a run starts clean."""
+    await conn.execute("TRUNCATE sensors, readings, cell_rollups, cells RESTART IDENTITY")
+    partitions = await conn.fetch(
+        """SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = 'readings'::regclass"""
+    )
+    for row in partitions:
+        await conn.execute(f'DROP TABLE IF EXISTS "{row["relname"]}"')
+    await conn.execute("CHECKPOINT")

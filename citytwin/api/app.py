@@ -1,0 +1,77 @@
+"""The app factory: `create_app(settings)`; the lifespan owns the pool and the migrations."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+
+from citytwin import __version__
+from citytwin.api.errors import install_error_handlers
+from citytwin.api.formats import json_response
+from citytwin.api.routers import cells, feeds, readings, sensors
+from citytwin.db.connect import resolve_database_url
+from citytwin.db.feeds import sync_feeds, variable_ids
+from citytwin.db.migrate import migrate
+from citytwin.db.pool import create_pool
+from citytwin.feeds import load_feeds
+from citytwin.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A citytwin API for `settings` (default: from the environment)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry = load_feeds(settings.feeds_dir)
+        url = await resolve_database_url(settings)
+        pool = await create_pool(url, settings.pool_min_size, settings.pool_max_size)
+        async with pool.acquire() as conn:
+            await migrate(conn, settings)
+            await sync_feeds(conn, registry)
+            variables = await variable_ids(conn)
+        app.state.settings, app.state.feeds = settings, registry
+        app.state.pool, app.state.variables = pool, variables
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="citytwin",
+        version=__version__,
+        lifespan=lifespan,
+        description="City sensor feeds on H3 cells in PostGIS: readings, cell "
+        "aggregates and feeds.",
+    )
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["*"],
+    )
+    install_error_handlers(app)
+    for module in (feeds, sensors, readings, cells):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    async def landing() -> object:
+        return json_response(
+            {
+                "title": "citytwin",
+                "version": __version__,
+                "links": [
+                    {"rel": "service-doc", "href": "/docs"},
+                    {"rel": "service-desc", "href": "/openapi.json"},
+                    {"rel": "data", "href": "/feeds"},
+                    {"rel": "data", "href": "/sensors"},
+                    {"rel": "data", "href": "/readings"},
+                    {"rel": "data", "href": "/cells"},
+                ],
+            }
+        )
+
+    return app

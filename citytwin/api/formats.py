@@ -1,0 +1,105 @@
+"""Answer encodings: GeoJSON/JSON (orjson), CSV and GeoParquet, chosen by `format` or Accept."""
+
+import io
+from collections.abc import Sequence
+
+import geopandas as gpd
+import orjson
+import pandas as pd
+from fastapi import Response
+from shapely.geometry import shape
+
+from citytwin.errors import InvalidParameter
+
+MEDIA_TYPES = {
+    "geojson": "application/geo+json",
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+}
+ACCEPT_ALIASES = {
+    "application/geo+json": "geojson",
+    "application/json": "json",
+    "text/csv": "csv",
+    "application/vnd.apache.parquet": "parquet",
+    "application/x-parquet": "parquet",
+}
+
+
+def choose_format(requested: str | None, accept: str | None, allowed: Sequence[str]) -> str:
+    """The encoding: the `format` parameter wins, then the first allowed Accept type."""
+    if requested:
+        if requested not in allowed:
+            raise InvalidParameter("format", f"{requested!r} is not one of {', '.join(allowed)}")
+        return requested
+    for media in (accept or "").split(","):
+        name = ACCEPT_ALIASES.get(media.split(";")[0].strip())
+        if name in allowed:
+            return name
+    return allowed[0]
+
+
+def json_response(
+    document: object,
+    status_code: int = 200,
+    media_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """`document` serialised by orjson (datetimes as ISO 8601, numpy numbers as numbers)."""
+    body = orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+    return Response(body, status_code=status_code, media_type=media_type, headers=headers)
+
+
+def csv_response(frame: pd.DataFrame, headers: dict[str, str] | None = None) -> Response:
+    """A CSV table with a header line; times in ISO 8601."""
+    text = frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+    return Response(text, media_type=MEDIA_TYPES["csv"], headers=headers)
+
+
+def parquet_response(features: list[dict], headers: dict[str, str] | None = None) -> Response:
+    """GeoParquet (GeoParquet 1.x metadata written by geopandas) of GeoJSON features."""
+    frame = gpd.GeoDataFrame(
+        [feature["properties"] for feature in features],
+        geometry=[shape(feature["geometry"]) for feature in features],
+        crs="EPSG:4326",
+    )
+    sink = io.BytesIO()
+    frame.to_parquet(sink, index=False)
+    return Response(sink.getvalue(), media_type=MEDIA_TYPES["parquet"], headers=headers)
+
+
+def feature(geometry: dict, properties: dict, feature_id: object = None) -> dict:
+    """A GeoJSON Feature."""
+    item = {"type": "Feature", "geometry": geometry, "properties": properties}
+    if feature_id is not None:
+        item["id"] = feature_id
+    return item
+
+
+def point(lon: float, lat: float) -> dict:
+    return {"type": "Point", "coordinates": [lon, lat]}
+
+
+def features_response(
+    features: list[dict], fmt: str, links: list[dict] | None = None, **members: object
+) -> Response:
+    """Features as GeoJSON, CSV (properties + lon/lat of points) or GeoParquet."""
+    link_header = (
+        {"Link": ", ".join(f'<{link["href"]}>; rel="{link["rel"]}"' for link in links or [])}
+        if links
+        else None
+    )
+    if fmt == "csv":
+        rows = []
+        for item in features:
+            row = dict(item["properties"])
+            if item["geometry"]["type"] == "Point":
+                row["lon"], row["lat"] = item["geometry"]["coordinates"]
+            rows.append(row)
+        return csv_response(pd.DataFrame(rows), headers=link_header)
+    if fmt == "parquet":
+        return parquet_response(features, headers=link_header)
+    document = {"type": "FeatureCollection", **members, "features": features}
+    if links:
+        document["links"] = links
+    return json_response(document, media_type=MEDIA_TYPES["geojson"], headers=link_header)

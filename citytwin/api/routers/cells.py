@@ -1,0 +1,117 @@
+"""`/cells`: H3 aggregates of a variable over an area and time, from rollups."""
+
+from typing import Annotated
+
+import pandas as pd
+from fastapi import APIRouter, Header, Path, Query, Response
+
+from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep
+from citytwin.api.formats import (
+    choose_format,
+    csv_response,
+    feature,
+    features_response,
+    json_response,
+)
+from citytwin.api.params import AreaDep, FormatQuery, TimeDep, VariableDep
+from citytwin.db.queries.cells import CellQuery, cell_aggregates
+from citytwin.errors import InvalidParameter
+from citytwin.query.cells import boundary, parse_cell, to_hex
+from citytwin.query.params import Area, parse_bucket, widen_to_buckets
+
+router = APIRouter(tags=["cells"])
+STAT_COLUMNS = ("count", "mean", "min", "max", "std")
+
+
+def _stats(row: dict) -> dict:
+    return {name: row[name] for name in STAT_COLUMNS}
+
+
+@router.get("/cells", summary="H3 cell aggregates")
+async def get_cells(
+    conn: ConnDep,
+    settings: SettingsDep,
+    feeds: FeedsDep,
+    variable: VariableDep,
+    area: AreaDep,
+    time: TimeDep,
+    fmt: FormatQuery = None,
+    resolution: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=15,
+            description=(
+                "H3 resolution of the answer, 0 up to the base resolution (default: base)."
+            ),
+        ),
+    ] = None,
+    bucket: Annotated[
+        str | None, Query(description="Time series per cell, e.g. 1h, 1d, 1w.")
+    ] = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Count, mean, min, max (and std) of `variable` per H3 cell, as hexagon features."""
+    base = settings.h3_resolution
+    resolution = base if resolution is None else resolution
+    if resolution > base:
+        raise InvalidParameter("resolution", f"must be at most the base resolution {base}")
+    fmt = choose_format(fmt, accept, ("geojson", "csv", "parquet"))
+    step = parse_bucket(bucket, settings.rollup_bucket_seconds) if bucket else None
+    time = widen_to_buckets(time, settings.rollup_bucket_seconds)
+    rows = await cell_aggregates(conn, CellQuery(variable.id, resolution, area, time, step), base)
+    features = []
+    for record in rows:
+        properties = {"h3": to_hex(record["cell"]), **_stats(record)}
+        if step is not None:
+            properties["bucket_start"] = record["bucket_start"]
+        features.append(
+            feature({"type": "Polygon", "coordinates": [boundary(record["cell"])]}, properties)
+        )
+    return features_response(
+        features,
+        fmt,
+        variable=variable.name,
+        unit=feeds.unit_of(variable.name),
+        resolution=resolution,
+        start=time.start,
+        end=time.end,
+        bucket=bucket,
+    )
+
+
+@router.get("/cells/{h3}/series", summary="Time series of one H3 cell")
+async def get_cell_series(
+    conn: ConnDep,
+    settings: SettingsDep,
+    feeds: FeedsDep,
+    variable: VariableDep,
+    time: TimeDep,
+    h3: Annotated[str, Path(description="H3 cell (hex), any resolution up to the base.")],
+    bucket: Annotated[str, Query(description="Bucket size, e.g. 1h, 1d, 1w.")] = "1h",
+    fmt: FormatQuery = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    """count/mean/min/max/std of `variable` in the cell, per bucket."""
+    cell = parse_cell(h3)
+    cell_resolution = cell >> 52 & 15
+    if cell_resolution > settings.h3_resolution:
+        raise InvalidParameter("h3", f"finer than the base resolution {settings.h3_resolution}")
+    fmt = choose_format(fmt, accept, ("json", "csv"))
+    step = parse_bucket(bucket, settings.rollup_bucket_seconds)
+    time = widen_to_buckets(time, settings.rollup_bucket_seconds)
+    query = CellQuery(variable.id, cell_resolution, Area(cells=(cell,)), time, step)
+    rows = await cell_aggregates(conn, query, settings.h3_resolution)
+    series = [{"bucket_start": r["bucket_start"], **_stats(r)} for r in rows]
+    if fmt == "csv":
+        return csv_response(pd.DataFrame(series, columns=["bucket_start", *STAT_COLUMNS]))
+    return json_response(
+        {
+            "h3": h3.lower(),
+            "resolution": cell_resolution,
+            "variable": variable.name,
+            "unit": feeds.unit_of(variable.name),
+            "bucket": bucket,
+            "series": series,
+        }
+    )

@@ -1,0 +1,75 @@
+"""`/readings`: raw readings by sensor, area, variable and time, paged by keyset."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from citytwin.api.deps import ConnDep, SettingsDep
+from citytwin.api.formats import choose_format, feature, features_response, point
+from citytwin.api.pages import decode_cursor, encode_cursor, next_link
+from citytwin.api.params import AreaDep, FormatQuery, OptionalVariableDep, TimeDep
+from citytwin.db.queries.readings import ReadingCursor, ReadingQuery, fetch_readings
+from citytwin.errors import InvalidParameter
+from citytwin.query.cells import to_hex
+
+router = APIRouter(tags=["readings"])
+
+
+def _sensor_ids(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise InvalidParameter("sensor", f"{text!r}: comma-separated sensor ids expected") from None
+
+
+def reading_feature(row: dict) -> dict:
+    properties = {
+        "sensor_id": row["sensor_id"],
+        "feed": row["feed"],
+        "external_id": row["external_id"],
+        "time": row["time"],
+        "variable": row["variable"],
+        "value": row["value"],
+        "unit": row["unit"],
+        "flagged": row["flagged"],
+        "h3": to_hex(row["cell"]),
+    }
+    return feature(point(row["lon"], row["lat"]), properties)
+
+
+@router.get("/readings", summary="Raw readings")
+async def get_readings(
+    request: Request,
+    conn: ConnDep,
+    settings: SettingsDep,
+    area: AreaDep,
+    time: TimeDep,
+    variable: OptionalVariableDep,
+    sensor: Annotated[str | None, Query(description="Comma-separated sensor ids.")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    cursor: Annotated[str | None, Query(description="From a `next` link.")] = None,
+    fmt: FormatQuery = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Readings in (sensor, variable, time) order, `limit` a page, with a `next` link."""
+    fmt = choose_format(fmt, accept, ("geojson", "csv", "parquet"))
+    query = ReadingQuery(
+        _sensor_ids(sensor),
+        variable.id if variable else None,
+        area,
+        time,
+        limit,
+        decode_cursor(cursor) if cursor else None,
+    )
+    rows = await fetch_readings(conn, query, settings.h3_resolution)
+    page, more = rows[:limit], len(rows) > limit
+    links = []
+    if more:
+        last = page[-1]
+        token = encode_cursor(ReadingCursor(last["sensor_id"], last["variable_id"], last["time"]))
+        links.append(next_link(request, cursor=token))
+    return features_response(
+        [reading_feature(dict(r)) for r in page], fmt, links=links, numberReturned=len(page)
+    )

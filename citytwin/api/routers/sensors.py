@@ -1,0 +1,69 @@
+"""`/sensors`: the sensors of every feed as GeoJSON points."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep
+from citytwin.api.formats import (
+    MEDIA_TYPES,
+    choose_format,
+    feature,
+    features_response,
+    json_response,
+    point,
+)
+from citytwin.api.pages import next_link
+from citytwin.api.params import AreaDep, FormatQuery
+from citytwin.db.queries.sensors import SensorQuery, fetch_sensor, fetch_sensors
+from citytwin.errors import NotFound
+from citytwin.query.cells import to_hex
+
+router = APIRouter(tags=["sensors"])
+
+
+def sensor_feature(row: dict) -> dict:
+    properties = {
+        "id": row["id"],
+        "feed": row["feed"],
+        "external_id": row["external_id"],
+        "name": row["name"],
+        "h3": to_hex(row["cell"]),
+        "mobile": row["mobile"],
+        **(row["properties"] or {}),
+    }
+    return feature(point(row["lon"], row["lat"]), properties, row["id"])
+
+
+@router.get("/sensors", summary="Sensors")
+async def get_sensors(
+    request: Request,
+    conn: ConnDep,
+    settings: SettingsDep,
+    feeds: FeedsDep,
+    area: AreaDep,
+    feed: Annotated[str | None, Query(description="Only this feed's sensors.")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    after: Annotated[int, Query(ge=0, description="Page cursor: sensors after this id.")] = 0,
+    fmt: FormatQuery = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Sensors as a GeoJSON FeatureCollection; filter by feed, bbox/polygon or H3 cells."""
+    if feed is not None:
+        feeds[feed]  # unknown feed: 404 naming it
+    fmt = choose_format(fmt, accept, ("geojson", "csv", "parquet"))
+    rows = await fetch_sensors(conn, SensorQuery(feed, area, limit, after), settings.h3_resolution)
+    page, more = rows[:limit], len(rows) > limit
+    links = [next_link(request, after=page[-1]["id"])] if more else []
+    return features_response(
+        [sensor_feature(dict(r)) for r in page], fmt, links=links, numberReturned=len(page)
+    )
+
+
+@router.get("/sensors/{sensor_id}", summary="One sensor")
+async def get_sensor(conn: ConnDep, sensor_id: int) -> Response:
+    """One sensor as a GeoJSON Feature."""
+    row = await fetch_sensor(conn, sensor_id)
+    if row is None:
+        raise NotFound("sensor", sensor_id)
+    return json_response(sensor_feature(dict(row)), media_type=MEDIA_TYPES["geojson"])

@@ -1,0 +1,68 @@
+"""H3 cells: ints inside, hex strings at the edge; descendant ranges for index scans."""
+
+from functools import lru_cache
+
+import h3.api.basic_int as h3
+
+from citytwin.errors import InvalidParameter
+
+RESOLUTION_SHIFT = 52
+DIGIT_BITS = 3
+
+
+def parse_cell(text: str, parameter: str = "h3") -> int:
+    """A hex H3 cell as an int; InvalidParameter naming `parameter` if it is not one."""
+    try:
+        cell = int(text.strip(), 16)
+    except ValueError:
+        raise InvalidParameter(parameter, f"{text!r} is not an H3 cell (hex)") from None
+    if not h3.is_valid_cell(cell):
+        raise InvalidParameter(parameter, f"{text!r} is not a valid H3 cell")
+    return cell
+
+
+def parse_cells(text: str, max_resolution: int, parameter: str = "cells") -> list[int]:
+    """Comma-separated hex cells, each at a resolution up to `max_resolution`."""
+    cells = [parse_cell(part, parameter) for part in text.split(",") if part.strip()]
+    if not cells:
+        raise InvalidParameter(parameter, "give at least one H3 cell")
+    for cell in cells:
+        if h3.get_resolution(cell) > max_resolution:
+            raise InvalidParameter(
+                parameter, f"{to_hex(cell)} is finer than the base resolution {max_resolution}"
+            )
+    return cells
+
+
+def to_hex(cell: int) -> str:
+    """The hex string of an int cell."""
+    return format(cell, "x")
+
+
+def descendant_range(cell: int, resolution: int) -> tuple[int, int]:
+    """[low, high] bounding every descendant of `cell` at `resolution` as BIGINT.
+
+    Descendants share the cell's leading digits; the digits below it run 0..6 and the unused
+    digits are all 7, so every descendant lies in this range (and no cell of another parent).
+    """
+    parent_resolution = h3.get_resolution(cell)
+    base = (cell & ~(15 << RESOLUTION_SHIFT)) | (resolution << RESOLUTION_SHIFT)
+    free_bits = DIGIT_BITS * (resolution - parent_resolution)
+    below = DIGIT_BITS * (15 - resolution)
+    # Clear the digits between the two resolutions; keep the trailing 7s of the unused digits.
+    low = base & ~(((1 << free_bits) - 1) << below)
+    high = low | (((1 << free_bits) - 1) << below)
+    return low, high
+
+
+@lru_cache(maxsize=65_536)
+def boundary(cell: int) -> list[list[float]]:
+    """The cell's hexagon (or pentagon) as a closed GeoJSON ring of [lon, lat]."""
+    ring = [[round(lng, 7), round(lat, 7)] for lat, lng in h3.cell_to_boundary(cell)]
+    return [*ring, ring[0]]
+
+
+def center(cell: int) -> tuple[float, float]:
+    """(lon, lat) of the cell's centre."""
+    lat, lng = h3.cell_to_latlng(cell)
+    return lng, lat

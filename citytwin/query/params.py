@@ -1,0 +1,145 @@
+"""Area, time range and bucket parameters: parsed from text, checked, with named errors."""
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import shapely
+from shapely.geometry import box, shape
+from shapely.geometry.base import BaseGeometry
+
+from citytwin.errors import InvalidParameter
+from citytwin.feeds.definition import parse_interval
+from citytwin.query.cells import parse_cells
+
+MAX_AREA_VERTICES = 10_000
+
+
+@dataclass(frozen=True)
+class Area:
+    """Where: a geometry in EPSG:4326 (from a bbox or a polygon) and/or a set of H3 cells."""
+
+    geometry: BaseGeometry | None = None
+    cells: tuple[int, ...] = ()
+
+    @property
+    def wkt(self) -> str | None:
+        return None if self.geometry is None else self.geometry.wkt
+
+
+def parse_bbox(text: str) -> BaseGeometry:
+    """`minlon,minlat,maxlon,maxlat` as a polygon."""
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise InvalidParameter("bbox", f"{text!r}: four numbers expected") from None
+    if len(values) != 4:
+        raise InvalidParameter(
+            "bbox", f"{text!r}: four numbers expected (minlon,minlat,maxlon,maxlat)"
+        )
+    min_lon, min_lat, max_lon, max_lat = values
+    if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
+        raise InvalidParameter("bbox", "longitudes must be within -180..180")
+    if not (-90 <= min_lat <= max_lat <= 90):
+        raise InvalidParameter("bbox", "latitudes must be within -90..90 with min <= max")
+    if min_lon > max_lon:
+        raise InvalidParameter(
+            "bbox", "min longitude is greater than max (antimeridian boxes are not supported)"
+        )
+    return box(min_lon, min_lat, max_lon, max_lat)
+
+
+def parse_polygon(text: str) -> BaseGeometry:
+    """A GeoJSON geometry or WKT (Polygon or MultiPolygon), valid, in EPSG:4326."""
+    try:
+        geometry = (
+            shape(orjson.loads(text)) if text.lstrip().startswith("{") else shapely.from_wkt(text)
+        )
+    except (
+        orjson.JSONDecodeError,
+        shapely.errors.GEOSException,
+        ValueError,
+        KeyError,
+        AttributeError,
+        TypeError,
+    ) as exc:
+        raise InvalidParameter("polygon", f"not a GeoJSON geometry or WKT: {exc}") from None
+    if geometry.geom_type not in ("Polygon", "MultiPolygon"):
+        raise InvalidParameter(
+            "polygon", f"must be a Polygon or MultiPolygon, not {geometry.geom_type}"
+        )
+    if shapely.get_num_coordinates(geometry) > MAX_AREA_VERTICES:
+        raise InvalidParameter("polygon", f"more than {MAX_AREA_VERTICES} vertices")
+    if not geometry.is_valid:
+        raise InvalidParameter("polygon", f"invalid geometry: {shapely.is_valid_reason(geometry)}")
+    min_lon, min_lat, max_lon, max_lat = geometry.bounds
+    if min_lon < -180 or max_lon > 180 or min_lat < -90 or max_lat > 90:
+        raise InvalidParameter("polygon", "coordinates must be lon/lat in EPSG:4326")
+    return geometry
+
+
+def parse_area(
+    bbox: str | None, polygon: str | None, cells: str | None, max_resolution: int
+) -> Area:
+    """The area of a query from its optional bbox, polygon and cells parameters."""
+    if bbox and polygon:
+        raise InvalidParameter("polygon", "give bbox or polygon, not both")
+    geometry = parse_bbox(bbox) if bbox else parse_polygon(polygon) if polygon else None
+    chosen = tuple(parse_cells(cells, max_resolution)) if cells else ()
+    return Area(geometry, chosen)
+
+
+def parse_time(text: str | None, parameter: str) -> datetime | None:
+    """An ISO 8601 instant; a value without offset is taken as UTC."""
+    if text is None or not text.strip():
+        return None
+    # An unencoded "+01:00" in a query string arrives as " 01:00".
+    cleaned = re.sub(r" (\d\d:?\d\d)$", r"+\1", text.strip())
+    try:
+        value = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise InvalidParameter(parameter, f"{text!r} is not an ISO 8601 time") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    start: datetime | None
+    end: datetime | None
+
+
+def parse_time_range(start: str | None, end: str | None) -> TimeRange:
+    """[start, end) with start before end."""
+    time_range = TimeRange(parse_time(start, "start"), parse_time(end, "end"))
+    if time_range.start and time_range.end and time_range.start >= time_range.end:
+        raise InvalidParameter("end", "must be after start")
+    return time_range
+
+
+def parse_bucket(text: str, base_seconds: int) -> timedelta:
+    """A bucket like `1h` or `1d`: a whole multiple of the rollups' base bucket."""
+    try:
+        bucket = parse_interval(text)
+    except ValueError as exc:
+        raise InvalidParameter("bucket", str(exc)) from None
+    if bucket.total_seconds() % base_seconds:
+        raise InvalidParameter(
+            "bucket", f"must be a whole multiple of the {base_seconds} s rollup bucket"
+        )
+    return bucket
+
+
+def widen_to_buckets(time_range: TimeRange, base_seconds: int) -> TimeRange:
+    """Round a range out to whole rollup buckets: aggregates cannot split a bucket."""
+
+    def floor(value: datetime) -> datetime:
+        return datetime.fromtimestamp(value.timestamp() // base_seconds * base_seconds, UTC)
+
+    def ceil(value: datetime) -> datetime:
+        down = floor(value)
+        return down if down == value else down + timedelta(seconds=base_seconds)
+
+    return TimeRange(
+        time_range.start and floor(time_range.start), time_range.end and ceil(time_range.end)
+    )

@@ -1,0 +1,90 @@
+"""One session fixture reaches real PostGIS: the embedded cluster, or CITYTWIN_DATABASE_URL.
+
+Tests get their own database (`<name>_test`), dropped and created fresh for each session.
+"""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+
+from citytwin.api.app import create_app
+from citytwin.db import embedded
+from citytwin.db.connect import create_database_if_missing, drop_database
+from citytwin.db.feeds import sync_feeds
+from citytwin.db.migrate import migrate
+from citytwin.db.pool import create_pool
+from citytwin.feeds import FeedRegistry, load_feeds
+from citytwin.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+API_KEY = "test-key"
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> str:
+    """A fresh, empty test database on real PostGIS."""
+    configured = Settings()
+    if configured.database_url:
+        admin = configured.database_url
+        name = (urlsplit(admin).path.lstrip("/") or "citytwin") + "_test"
+    else:
+        cluster = embedded.cluster_for(configured)
+        embedded.start(cluster)
+        admin, name = cluster.admin_url(), f"{configured.pg_database}_test"
+    await drop_database(_with_database(admin, "postgres"), name)
+    await create_database_if_missing(_with_database(admin, "postgres"), name)
+    return _with_database(admin, name)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, api_keys=[API_KEY], feeds_dir=ROOT / "sensors")
+
+
+@pytest.fixture(scope="session")
+def feeds(settings: Settings) -> FeedRegistry:
+    return load_feeds(settings.feeds_dir)
+
+
+@pytest.fixture(scope="session")
+async def pool(settings: Settings, feeds: FeedRegistry) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(settings.database_url)
+    async with pool.acquire() as conn:
+        await migrate(conn, settings)
+        await sync_feeds(conn, feeds)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to an emptied store."""
+    async with pool.acquire() as connection:
+        await connection.execute(
+            "TRUNCATE sensors, readings, cell_rollups, cells RESTART IDENTITY")
+        yield connection
+
+
+@pytest.fixture(scope="session")
+async def app_client(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://citytwin") as client:
+            yield client
+
+
+@pytest.fixture
+async def client(app_client: httpx.AsyncClient, conn: asyncpg.Connection) -> httpx.AsyncClient:
+    """The API over an emptied store."""
+    return app_client
