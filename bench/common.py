@@ -41,7 +41,7 @@ def _take(dictionary: list[str], indices: np.ndarray) -> pa.Array:
 def canonical_csv(
     sensors: Sensors, stamps: np.ndarray, rng: np.random.Generator, rows: int | None = None
 ) -> bytes:
-    """Every sensor × variable at every UTC stamp (time-major), cut to `rows`, as canonical CSV."""
+    """Each sensor and variable at each UTC stamp (time-major), cut to `rows`: canonical CSV."""
     per_stamp = len(sensors) * len(VARIABLES)
     rows = per_stamp * len(stamps) if rows is None else rows
     sensor = np.tile(np.repeat(np.arange(len(sensors)), len(VARIABLES)), len(stamps))[:rows]

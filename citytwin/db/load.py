@@ -102,14 +102,17 @@ async def _upsert_sensors(
     )
     return pd.DataFrame(
         [dict(r) for r in known], columns=["external_id", "id", "lon", "lat", "cell"]
-    ).set_index("external_id")
+    ).astype({"id": "Int32", "cell": "Int64"}).set_index("external_id")
+    # Nullable integer types: a left join must not turn 64-bit cells into lossy floats.
 
 
 def _reading_frame(
     rows: pd.DataFrame, sensors: pd.DataFrame, variables: dict[str, int], resolution: int
 ) -> tuple[pd.DataFrame, list[Rejection]]:
     """Rows as `readings` columns; rows of unknown sensors without a location are rejected."""
-    placed = rows.join(sensors, on="sensor_id", rsuffix="_sensor")
+    placed = rows.merge(
+        sensors, left_on="sensor_id", right_index=True, how="left", suffixes=("", "_sensor")
+    )
     unknown = placed["id"].isna().to_numpy()
     rejected = [
         Rejection(int(line), "lon", "unknown sensor and the row has no location")
@@ -128,7 +131,8 @@ def _reading_frame(
     if moved.any():
         lon, lat = placed["lon"].to_numpy()[moved], placed["lat"].to_numpy()[moved]
         cell[moved] = cells_for(lon, lat, resolution)
-        geom[moved] = [f"SRID=4326;POINT({x!r} {y!r})" for x, y in zip(lon, lat, strict=True)]
+        points = zip(lon.tolist(), lat.tolist(), strict=True)
+        geom[moved] = [f"SRID=4326;POINT({x!r} {y!r})" for x, y in points]
     frame = pd.DataFrame(
         {
             "sensor_id": placed["id"].to_numpy(np.int32),
@@ -190,8 +194,9 @@ async def store_readings(
             return await _store(conn, feed, rows, variables, resolution, bucket_seconds)
     except (
         OSError,
+        asyncpg.InterfaceError,
         asyncpg.exceptions.ConnectionDoesNotExistError,
-        asyncpg.exceptions.CannotConnectNowError,
+        asyncpg.exceptions.OperatorInterventionError,
     ) as exc:
         raise DatabaseUnavailable(f"the load was rolled back, nothing stored: {exc}") from exc
 

@@ -8,6 +8,7 @@ import io
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,6 +22,8 @@ REQUIRED = ("sensor_id", "time", "variable", "value")
 OPTIONAL = ("lon", "lat", "unit", "name")
 TEXT_COLUMNS = ("sensor_id", "variable", "unit", "name")
 BLOCK_SIZE = 16 << 20
+MAX_LINE_BYTES = 1 << 20  # no reading needs a longer line; a longer one is garbage
+SCAN_CHUNK = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,29 @@ def _looks_binary(head: bytes) -> bool:
     return b"\x00" in head
 
 
+def _check_line_lengths(data: bytes) -> None:
+    """Refuse a line over MAX_LINE_BYTES before any parser holds it as one value."""
+    previous_end = -1
+    for offset in range(0, len(data), SCAN_CHUNK):
+        chunk = np.frombuffer(
+            data, dtype=np.uint8, count=min(SCAN_CHUNK, len(data) - offset), offset=offset
+        )
+        ends = np.flatnonzero(chunk == 10) + offset
+        bounds = np.concatenate(([previous_end], ends))
+        lengths = np.diff(bounds)
+        if lengths.size and lengths.max() > MAX_LINE_BYTES:
+            line = int(np.argmax(lengths > MAX_LINE_BYTES)) + 1 + data.count(b"\n", 0, offset)
+            raise MalformedInput(f"line {line} is longer than {MAX_LINE_BYTES >> 20} MiB")
+        if ends.size:
+            previous_end = int(ends[-1])
+    if len(data) - 1 - previous_end > MAX_LINE_BYTES:
+        raise MalformedInput(f"the last line is longer than {MAX_LINE_BYTES >> 20} MiB")
+
+
 def _decode_check(data: bytes, encoding: str) -> None:
     if _looks_binary(data[:8192]):
         raise MalformedInput("the file is binary data, not text")
+    _check_line_lengths(data)
     if encoding.lower().replace("-", "") == "utf8":
         try:
             data.decode("utf-8")
@@ -69,8 +92,6 @@ def _read_csv(data: bytes, delimiter: str, encoding: str, text_columns: list[str
         )
     except pa.ArrowInvalid as exc:
         message = str(exc)
-        if "straddling" in message or "block" in message:
-            raise MalformedInput(f"a line is longer than {BLOCK_SIZE >> 20} MiB") from None
         raise MalformedInput(f"cannot read CSV: {message.splitlines()[0]}") from None
     # No quoted newlines are allowed, so row i sits on line i + 2 (line 1 is the header).
     lines = pa.array(range(2, table.num_rows + 2), type=pa.int64())
@@ -90,28 +111,23 @@ def read_canonical_csv(data: bytes) -> RawRows:
     return RawRows(table.rename_columns([c.strip() for c in table.column_names]), [])
 
 
+def _json_column(values: list, text: bool) -> pa.Array:
+    # JSON mixes numbers and strings freely: keep a column numeric when it is, else as text
+    # (validation then names the rows whose text is not a number or a time).
+    numeric = all(
+        v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values
+    )
+    if numeric and not text:
+        return pa.array(values, type=pa.float64())
+    return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
 def _rows_to_table(rows: list[dict], lines: list[int]) -> pa.Table:
-    columns: dict[str, list] = {name: [] for name in (*REQUIRED, *OPTIONAL)}
-    for row in rows:
-        for name, values in columns.items():
-            value = row.get(name)
-            values.append(None if value is None else str(value) if name in TEXT_COLUMNS else value)
-    arrays = {
-        name: pa.array(values, type=pa.string() if name in TEXT_COLUMNS else None)
-        for name, values in columns.items()
+    columns = {
+        name: _json_column([row.get(name) for row in rows], name in TEXT_COLUMNS or name == "time")
+        for name in (*REQUIRED, *OPTIONAL)
     }
-    arrays = {n: (a if a.type != pa.null() else a.cast(pa.float64())) for n, a in arrays.items()}
-    arrays = {n: _as_float_or_text(a) if n not in TEXT_COLUMNS else a for n, a in arrays.items()}
-    return pa.table({**arrays, "line": pa.array(lines, type=pa.int64())})
-
-
-def _as_float_or_text(array: pa.Array) -> pa.Array:
-    # JSON mixes numbers and strings freely; keep numbers numeric and let validation judge text.
-    if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
-        return array.cast(pa.float64())
-    if pa.types.is_string(array.type) or pa.types.is_timestamp(array.type):
-        return array
-    return pa.array([None if v is None else str(v) for v in array.to_pylist()], type=pa.string())
+    return pa.table({**columns, "line": pa.array(lines, type=pa.int64())})
 
 
 def read_ndjson(data: bytes) -> RawRows:

@@ -130,9 +130,15 @@ def _parse_times(
     return parsed
 
 
+def _short(value: object, limit: int = 40) -> object:
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + "…"
+    return value
+
+
 def _messages(mask: np.ndarray, raw: np.ndarray, template: str) -> np.ndarray:
     out = np.full(len(mask), None, dtype=object)
-    out[mask] = [template.format(value) for value in raw[mask]]
+    out[mask] = [template.format(_short(value)) for value in raw[mask]]
     return out
 
 

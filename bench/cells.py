@@ -1,0 +1,236 @@
+"""`/cells` benchmark: city-wide week aggregates from rollups (API) against raw readings (SQL)."""
+
+import argparse
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import asyncpg
+import h3.api.basic_int as h3
+import httpx
+import numpy as np
+from common import VARIABLES, Sensors, canonical_csv, empty_store, place_sensors
+from rich.console import Console
+from rich.table import Table
+
+from citytwin.api.app import create_app
+from citytwin.cli import prepare_store
+from citytwin.db.pool import connect
+from citytwin.db.queries.cells import CellQuery, cell_aggregates
+from citytwin.feeds import load_feeds
+from citytwin.ingest.pipeline import ingest
+from citytwin.query.cells import to_hex
+from citytwin.query.params import Area, TimeRange
+from citytwin.settings import Settings
+
+# 560 sensors over Vaduz and Schaan, 4 variables every 10 minutes through January 2026.
+SENSORS = 560
+BOUNDS = (9.47, 47.10, 9.56, 47.20)
+CADENCE = np.timedelta64(10, "m")
+STAMPS = np.arange(
+    np.datetime64("2026-01-01T00:00"), np.datetime64("2026-02-01T00:00"), CADENCE
+).astype("datetime64[s]")
+EXPECTED_ROWS = SENSORS * len(VARIABLES) * len(STAMPS)  # 9,999,360
+CHUNK_STAMPS = 432  # 3 days: 967,680 readings per ingest
+SEED = 202601
+
+VARIABLE = "no2"
+START, END = datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 1, 12, tzinfo=UTC)
+RESOLUTIONS = (7, 8, 9)
+WARMUPS = 5
+API_RUNS = 100
+RAW_RUNS = 15
+RAW_SQL = """
+SELECT h3_parent(cell, $4) AS cell, count(*) AS count, avg(value) AS mean,
+       min(value) AS min, max(value) AS max
+FROM readings
+WHERE variable_id = $1 AND time >= $2 AND time < $3 AND NOT flagged
+GROUP BY 1"""
+
+console = Console()
+Answer = dict[str, tuple[int, float, float, float]]  # hex cell → count, mean, min, max
+
+
+def city_sensors() -> tuple[Sensors, np.random.Generator]:
+    """The fixed sensors, and the generator that then draws their values."""
+    rng = np.random.default_rng(SEED)
+    return place_sensors(SENSORS, BOUNDS, rng), rng
+
+
+async def load(conn: asyncpg.Connection, settings: Settings) -> None:
+    """Ingest the month through the package in 3-day chunks, unless it is already stored."""
+    stored = await conn.fetchval("SELECT count(*) FROM readings")
+    if stored == EXPECTED_ROWS:
+        console.print(f"cached: {stored:,} readings already stored")
+        return
+    await empty_store(conn)
+    feed = load_feeds(settings.feeds_dir)["air"]
+    sensors, rng = city_sensors()
+    began = time.perf_counter()
+    for first in range(0, len(STAMPS), CHUNK_STAMPS):
+        data = canonical_csv(sensors, STAMPS[first : first + CHUNK_STAMPS], rng)
+        chunk_began = time.perf_counter()
+        report = await ingest(
+            conn,
+            feed,
+            data,
+            resolution=settings.h3_resolution,
+            bucket_seconds=settings.rollup_bucket_seconds,
+        )
+        if report.rejected or report.duplicates:
+            raise SystemExit(f"chunk at {STAMPS[first]}: {report.as_dict()}")
+        console.print(
+            f"  {STAMPS[first]}: {report.loaded:,} readings in "
+            f"{time.perf_counter() - chunk_began:.1f} s"
+        )
+    seconds = time.perf_counter() - began
+    console.print(f"loaded {EXPECTED_ROWS:,} readings in {seconds:.0f} s")
+    began = time.perf_counter()
+    await conn.execute("VACUUM ANALYZE readings, cell_rollups, cells, sensors")
+    console.print(f"VACUUM ANALYZE in {time.perf_counter() - began:.0f} s")
+
+
+def expected_cells(sensors: Sensors, base: int, resolution: int) -> set[str]:
+    """Hex cells at `resolution` holding a sensor, from the sensors' coordinates."""
+    return {
+        to_hex(h3.cell_to_parent(h3.latlng_to_cell(lat, lon, base), resolution))
+        for lon, lat in zip(sensors.lon, sensors.lat, strict=True)
+    }
+
+
+async def time_api(client: httpx.AsyncClient, resolution: int) -> tuple[list[float], Answer]:
+    """Latencies (ms) of GET /cells after warm-ups, and the decoded answer."""
+    params = {
+        "variable": VARIABLE,
+        "resolution": resolution,
+        "start": START.isoformat().replace("+00:00", "Z"),
+        "end": END.isoformat().replace("+00:00", "Z"),
+    }
+    latencies = []
+    for run in range(WARMUPS + API_RUNS):
+        began = time.perf_counter()
+        response = await client.get("/cells", params=params)
+        elapsed = (time.perf_counter() - began) * 1e3
+        response.raise_for_status()
+        if run >= WARMUPS:
+            latencies.append(elapsed)
+    document = response.json()
+    if document.get("type") != "FeatureCollection":
+        raise SystemExit(f"/cells r{resolution} answered {document.get('type')!r}")
+    answer = {
+        f["properties"]["h3"]: tuple(f["properties"][k] for k in ("count", "mean", "min", "max"))
+        for f in document["features"]
+    }
+    return latencies, answer
+
+
+async def time_rollup_sql(
+    conn: asyncpg.Connection, variable_id: int, resolution: int, base: int
+) -> list[float]:
+    """Latencies (ms) of the package's rollup query alone (`cell_aggregates`), no HTTP."""
+    query = CellQuery(variable_id, resolution, Area(), TimeRange(START, END))
+    latencies = []
+    for run in range(WARMUPS + API_RUNS):
+        began = time.perf_counter()
+        await cell_aggregates(conn, query, base)
+        if run >= WARMUPS:
+            latencies.append((time.perf_counter() - began) * 1e3)
+    return latencies
+
+
+async def time_raw(
+    conn: asyncpg.Connection, variable_id: int, resolution: int
+) -> tuple[list[float], Answer]:
+    """Latencies (ms) of the aggregate over raw readings after one warm-up, and its answer."""
+    latencies = []
+    for run in range(1 + RAW_RUNS):
+        began = time.perf_counter()
+        rows = await conn.fetch(RAW_SQL, variable_id, START, END, resolution)
+        if run:
+            latencies.append((time.perf_counter() - began) * 1e3)
+    answer = {to_hex(r["cell"]): (r["count"], r["mean"], r["min"], r["max"]) for r in rows}
+    return latencies, answer
+
+
+def check_agreement(resolution: int, expected: set[str], ours: Answer, raw: Answer) -> None:
+    """Exit unless both answers hold the expected cells with equal counts, means, extremes."""
+    if set(ours) != expected or set(raw) != expected:
+        raise SystemExit(
+            f"r{resolution}: expected {len(expected)} cells, API {len(ours)}, raw {len(raw)}"
+        )
+    for cell, (count, mean, low, high) in ours.items():
+        raw_count, raw_mean, raw_low, raw_high = raw[cell]
+        if (count, low, high) != (raw_count, raw_low, raw_high) or not np.isclose(
+            mean, raw_mean, rtol=1e-9, atol=0
+        ):
+            raise SystemExit(f"r{resolution} cell {cell}: API {ours[cell]} != raw {raw[cell]}")
+
+
+def p(latencies: list[float], q: float) -> float:
+    """The q-th percentile."""
+    return float(np.percentile(latencies, q))
+
+
+async def bench() -> None:
+    """Load (or reuse) the month, then time /cells and the raw aggregate per resolution."""
+    settings = Settings(pg_database="citytwin_bench_cells")
+    url = await prepare_store(settings)
+    conn = await connect(url)
+    try:
+        await load(conn, settings)
+        variable_id = await conn.fetchval("SELECT id FROM variables WHERE name = $1", VARIABLE)
+        sensors, _ = city_sensors()
+        rows = []
+        app = create_app(settings)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as c,
+        ):
+            for resolution in RESOLUTIONS:
+                ours, ours_answer = await time_api(c, resolution)
+                sql = await time_rollup_sql(conn, variable_id, resolution, settings.h3_resolution)
+                raw, raw_answer = await time_raw(conn, variable_id, resolution)
+                expected = expected_cells(sensors, settings.h3_resolution, resolution)
+                check_agreement(resolution, expected, ours_answer, raw_answer)
+                rows.append((resolution, len(expected), ours, sql, raw))
+    finally:
+        await conn.close()
+    report(rows)
+
+
+def report(rows: list[tuple[int, int, list[float], list[float], list[float]]]) -> None:
+    """Print the latency table and one summary line per resolution."""
+    table = Table(
+        title=f"/cells {VARIABLE} {START:%Y-%m-%d}..{END:%Y-%m-%d}, city-wide, "
+        f"{EXPECTED_ROWS:,} readings (ms; targets: ours p95 < 50, raw/ours >= 10x)"
+    )
+    for column in ("res", "cells", "ours p50", "ours p95", "rollup SQL p50", "raw p50", "raw p95"):
+        table.add_column(column, justify="right")
+    table.add_column("raw/ours p50", justify="right")
+    for resolution, cells, ours, sql, raw in rows:
+        table.add_row(
+            str(resolution),
+            str(cells),
+            f"{p(ours, 50):.1f}",
+            f"{p(ours, 95):.1f}",
+            f"{p(sql, 50):.1f}",
+            f"{p(raw, 50):.0f}",
+            f"{p(raw, 95):.0f}",
+            f"{p(raw, 50) / p(ours, 50):.0f}x",
+        )
+    console.print(table)
+    for resolution, _, ours, _, raw in rows:
+        print(
+            f"cells r{resolution}: ours p50 {p(ours, 50):.1f} ms p95 {p(ours, 95):.1f} ms; "
+            f"raw p50 {p(raw, 50):.0f} ms; {p(raw, 50) / p(ours, 50):.0f}x"
+        )
+
+
+def main() -> None:
+    """Parse arguments and run the benchmark."""
+    argparse.ArgumentParser(description=__doc__).parse_args()
+    asyncio.run(bench())
+
+
+if __name__ == "__main__":
+    main()
