@@ -26,7 +26,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database: embedded cluster and migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # progress and errors
+out = Console(soft_wrap=True)  # results
 
 ENCODINGS = {
     ".csv": "csv",
@@ -119,14 +120,11 @@ def _write_rejects(path: Path, report: IngestReport) -> None:
 
 
 async def _ingest_files(
-    settings: Settings,
-    feed_name: str,
-    files: list[Path],
-    source_format: str | None,
-    rejects_dir: Path,
+    settings: Settings, jobs: list[tuple[str, Path]], source_format: str | None, rejects_dir: Path
 ) -> int:
+    """Ingest each (feed, file), one transaction per file; return how many files failed."""
     url = await prepare_store(settings)
-    feed = load_feeds(settings.feeds_dir)[feed_name]
+    feeds = load_feeds(settings.feeds_dir)
     conn = await connect(url)
     failures = 0
     try:
@@ -137,12 +135,12 @@ async def _ingest_files(
             console=console,
             transient=True,
         ) as progress:
-            for path in files:
+            for feed, path in jobs:
                 task = progress.add_task(f"{path.name}: reading, validating, storing", total=None)
                 try:
                     report = await ingest(
                         conn,
-                        feed,
+                        feeds[feed],
                         path.read_bytes(),
                         encoding=ENCODINGS.get(path.suffix.lower(), "csv"),
                         source_format=source_format,
@@ -150,13 +148,13 @@ async def _ingest_files(
                         bucket_seconds=settings.rollup_bucket_seconds,
                     )
                 except CityTwinError as exc:
-                    progress.remove_task(task)
                     console.print(f"[red]{path}: nothing stored:[/red] {exc}")
                     failures += 1
                     continue
-                progress.remove_task(task)
+                finally:
+                    progress.remove_task(task)
                 line = (
-                    f"{path}: read {report.read}, loaded {report.loaded}, "
+                    f"{path} → {feed}: read {report.read}, loaded {report.loaded}, "
                     f"duplicates {report.duplicates}, rejected {len(report.rejected)}, "
                     f"flagged {len(report.flagged)}"
                 )
@@ -164,7 +162,7 @@ async def _ingest_files(
                     rejects = rejects_dir / f"{path.name}.rejects.csv"
                     _write_rejects(rejects, report)
                     line += f" (rejects in {rejects})"
-                console.print(line)
+                out.print(line)
     finally:
         await conn.close()
     return failures
@@ -194,7 +192,10 @@ def ingest_command(
     try:
         failures = asyncio.run(
             _ingest_files(
-                settings, feed, files, source_format, rejects_dir or settings.state_dir / "rejects"
+                settings,
+                [(feed, path) for path in files],
+                source_format,
+                rejects_dir or settings.state_dir / "rejects",
             )
         )
     except CityTwinError as exc:
@@ -203,20 +204,59 @@ def ingest_command(
         raise typer.Exit(1)
 
 
-@app.command("serve")
-def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-) -> None:
-    """Serve the query API (starts and migrates the embedded database if needed)."""
+def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from citytwin.api.app import create_app
 
+    base = f"http://{host}:{port}"
+    out.print(f"API:  {base}/\nDocs: {base}/docs\nTry:  {base}/cells?variable=no2&resolution=8")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+HostOption = Annotated[str, typer.Option(help="Interface to listen on.")]
+PortOption = Annotated[int, typer.Option(help="Port to listen on.")]
+
+
+@app.command("serve")
+def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+    """Serve the query API (starts and migrates the embedded database if needed)."""
     settings = Settings()
     try:
         asyncio.run(prepare_store(settings))
     except CityTwinError as exc:
         _fail(exc)
-    console.print(f"API on http://{host}:{port}/  (docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    _serve(settings, host, port)
+
+
+def demo_samples(feeds_dir: Path) -> dict[str, list[Path]]:
+    """The demo city's sample files by feed: `samples/<feed>[_anything].<ext>`."""
+    samples: dict[str, list[Path]] = {}
+    for path in sorted((feeds_dir / "samples").iterdir()):
+        feed = path.stem.split("_")[0]
+        if path.suffix.lower() in ENCODINGS and (feeds_dir / f"{feed}.yaml").exists():
+            samples.setdefault(feed, []).append(path)
+    return samples
+
+
+@app.command("demo")
+def demo(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")
+    ] = True,
+) -> None:
+    """The demo city: database up, sample feeds ingested (re-runs add nothing), API served."""
+    settings = Settings()
+    jobs = [
+        (feed, path) for feed, files in demo_samples(settings.feeds_dir).items() for path in files
+    ]
+    try:
+        failures = asyncio.run(_ingest_files(settings, jobs, None, settings.state_dir / "rejects"))
+    except CityTwinError as exc:
+        _fail(exc)
+    if failures:
+        raise typer.Exit(1)
+    if serve_api:
+        _serve(settings, host, port)

@@ -18,11 +18,19 @@ def air_rows(hours: int = 48, start: str = "2026-11-02T00:00:00Z", seed: int = 7
     frames = []
     for sensor, (lon, lat) in STATIONS.items():
         for variable, level in (("no2", 30.0), ("pm25", 10.0)):
-            frames.append(pd.DataFrame({
-                "sensor_id": sensor, "lon": lon, "lat": lat,
-                "time": times.strftime("%Y-%m-%dT%H:%M:%SZ"), "variable": variable,
-                "value": np.round(level + rng.gamma(2.0, 5.0, hours), 2), "unit": "µg/m³",
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "sensor_id": sensor,
+                        "lon": lon,
+                        "lat": lat,
+                        "time": times.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "variable": variable,
+                        "value": np.round(level + rng.gamma(2.0, 5.0, hours), 2),
+                        "unit": "µg/m³",
+                    }
+                )
+            )
     return pd.concat(frames, ignore_index=True)
 
 

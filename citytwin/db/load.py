@@ -100,9 +100,11 @@ async def _upsert_sensors(
         feed,
         firsts["sensor_id"].tolist(),
     )
-    return pd.DataFrame(
-        [dict(r) for r in known], columns=["external_id", "id", "lon", "lat", "cell"]
-    ).astype({"id": "Int32", "cell": "Int64"}).set_index("external_id")
+    return (
+        pd.DataFrame([dict(r) for r in known], columns=["external_id", "id", "lon", "lat", "cell"])
+        .astype({"id": "Int32", "cell": "Int64"})
+        .set_index("external_id")
+    )
     # Nullable integer types: a left join must not turn 64-bit cells into lossy floats.
 
 

@@ -13,8 +13,14 @@ from tests.factories import STATIONS, air_rows, to_csv
 
 
 async def run(conn, feeds, settings, data: bytes, feed: str = "air", **kwargs):
-    return await ingest(conn, feeds[feed], data, resolution=settings.h3_resolution,
-                        bucket_seconds=settings.rollup_bucket_seconds, **kwargs)
+    return await ingest(
+        conn,
+        feeds[feed],
+        data,
+        resolution=settings.h3_resolution,
+        bucket_seconds=settings.rollup_bucket_seconds,
+        **kwargs,
+    )
 
 
 async def test_round_trip_stores_sensors_readings_and_rollups(conn, feeds, settings):
@@ -23,15 +29,19 @@ async def test_round_trip_stores_sensors_readings_and_rollups(conn, feeds, setti
     assert (report.read, report.loaded, report.duplicates, report.rejected) == (144, 144, 0, [])
 
     sensors = await conn.fetch(
-        "SELECT external_id, ST_X(geom) AS lon, ST_Y(geom) AS lat, cell FROM sensors ORDER BY 1")
+        "SELECT external_id, ST_X(geom) AS lon, ST_Y(geom) AS lat, cell FROM sensors ORDER BY 1"
+    )
     assert [(s["external_id"], s["lon"], s["lat"]) for s in sensors] == [
-        (name, *STATIONS[name]) for name in sorted(STATIONS)]
+        (name, *STATIONS[name]) for name in sorted(STATIONS)
+    ]
     assert [s["cell"] for s in sensors] == [
-        h3.latlng_to_cell(STATIONS[name][1], STATIONS[name][0], 10) for name in sorted(STATIONS)]
+        h3.latlng_to_cell(STATIONS[name][1], STATIONS[name][0], 10) for name in sorted(STATIONS)
+    ]
 
     stored = await conn.fetch(
         "SELECT s.external_id, v.name, r.time, r.value FROM readings r "
-        "JOIN sensors s ON s.id = r.sensor_id JOIN variables v ON v.id = r.variable_id")
+        "JOIN sensors s ON s.id = r.sensor_id JOIN variables v ON v.id = r.variable_id"
+    )
     got = pd.DataFrame([dict(r) for r in stored]).sort_values(["external_id", "name", "time"])
     want = rows.sort_values(["sensor_id", "variable", "time"])
     assert got["value"].tolist() == want["value"].tolist()
@@ -72,9 +82,11 @@ async def test_duplicate_rows_within_one_file_count_once(conn, feeds, settings):
 
 
 async def test_mobile_readings_keep_their_own_point_and_cell(conn, feeds, settings):
-    body = ("sensor_id,lon,lat,time,variable,value\n"
-            "BUS1,9.5200,47.1400,2026-11-02T07:00:00Z,pm25,10\n"
-            "BUS1,9.5300,47.1300,2026-11-02T07:10:00Z,pm25,20\n")
+    body = (
+        "sensor_id,lon,lat,time,variable,value\n"
+        "BUS1,9.5200,47.1400,2026-11-02T07:00:00Z,pm25,10\n"
+        "BUS1,9.5300,47.1300,2026-11-02T07:10:00Z,pm25,20\n"
+    )
     await run(conn, feeds, settings, body.encode())
     rows = await conn.fetch("SELECT ST_AsText(geom) AS wkt, cell FROM readings ORDER BY time")
     assert rows[0]["wkt"] is None  # at the sensor's registered point
@@ -82,18 +94,22 @@ async def test_mobile_readings_keep_their_own_point_and_cell(conn, feeds, settin
     assert rows[1]["cell"] == h3.latlng_to_cell(47.13, 9.53, 10)
     cells = await conn.fetch("SELECT cell, count FROM cell_rollups ORDER BY cell")
     assert sorted(c["cell"] for c in cells) == sorted(
-        [h3.latlng_to_cell(47.14, 9.52, 10), h3.latlng_to_cell(47.13, 9.53, 10)])
+        [h3.latlng_to_cell(47.14, 9.52, 10), h3.latlng_to_cell(47.13, 9.53, 10)]
+    )
 
 
 async def test_rows_of_unknown_sensors_need_a_location(conn, feeds, settings):
     await run(conn, feeds, settings, to_csv(air_rows(hours=1)))
-    body = ("sensor_id,time,variable,value\n"
-            "S1,2026-11-03T07:00:00Z,no2,10\n"
-            "NEW,2026-11-03T07:00:00Z,no2,10\n")
+    body = (
+        "sensor_id,time,variable,value\n"
+        "S1,2026-11-03T07:00:00Z,no2,10\n"
+        "NEW,2026-11-03T07:00:00Z,no2,10\n"
+    )
     report = await run(conn, feeds, settings, body.encode())
     assert report.loaded == 1
     assert [(r.line, r.field, r.error) for r in report.rejected] == [
-        (3, "lon", "unknown sensor and the row has no location")]
+        (3, "lon", "unknown sensor and the row has no location")
+    ]
 
 
 async def test_a_failing_load_stores_nothing(conn, feeds, settings):
@@ -107,7 +123,9 @@ async def test_a_failing_load_stores_nothing(conn, feeds, settings):
         with pytest.raises(asyncpg.RaiseError, match="disk full"):
             await run(conn, feeds, settings, to_csv(air_rows(hours=6)))
     finally:
-        await conn.execute("DROP TRIGGER fail_rollups ON cell_rollups; DROP FUNCTION fail_rollups()")
+        await conn.execute(
+            "DROP TRIGGER fail_rollups ON cell_rollups; DROP FUNCTION fail_rollups()"
+        )
     for table in ("readings", "sensors", "cell_rollups", "cells"):
         assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0
 
@@ -128,6 +146,7 @@ async def test_losing_the_connection_mid_load_stores_nothing(pool, conn, feeds, 
             await load
     finally:
         await pool.release(victim)
-        await conn.execute("DROP TRIGGER stall_rollups ON cell_rollups; "
-                           "DROP FUNCTION stall_rollups()")
+        await conn.execute(
+            "DROP TRIGGER stall_rollups ON cell_rollups; DROP FUNCTION stall_rollups()"
+        )
     assert await conn.fetchval("SELECT count(*) FROM readings") == 0

@@ -12,19 +12,28 @@ async def test_h3_parent_in_sql_matches_h3_on_20000_cells(conn):
     resolutions = rng.integers(0, 11, len(cells)).tolist()
     rows = await conn.fetch(
         "SELECT h3_parent(c, r) AS parent FROM unnest($1::int8[], $2::int[]) AS t (c, r)",
-        cells, resolutions)
+        cells,
+        resolutions,
+    )
     expected = [h3.cell_to_parent(c, r) for c, r in zip(cells, resolutions, strict=True)]
     assert len(cells) == 20_000
     assert [row["parent"] for row in rows] == expected
 
 
 async def test_partitions_are_monthly_and_created_on_demand(conn):
-    await conn.execute("SELECT ensure_readings_partitions('2030-01-31T23:00Z', '2030-03-01T00:00Z')")
+    await conn.execute(
+        "SELECT ensure_readings_partitions('2030-01-31T23:00Z', '2030-03-01T00:00Z')"
+    )
     names = await conn.fetch(
         "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i "
         "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'readings'::regclass "
-        "AND c.relname LIKE 'readings_2030%' ORDER BY 1")
-    assert [row["relname"] for row in names] == ["readings_2030_01", "readings_2030_02",
-                                                 "readings_2030_03"]
-    assert names[0]["bound"] == ("FOR VALUES FROM ('2030-01-01 00:00:00+00') "
-                                 "TO ('2030-02-01 00:00:00+00')")
+        "AND c.relname LIKE 'readings_2030%' ORDER BY 1"
+    )
+    assert [row["relname"] for row in names] == [
+        "readings_2030_01",
+        "readings_2030_02",
+        "readings_2030_03",
+    ]
+    assert names[0]["bound"] == (
+        "FOR VALUES FROM ('2030-01-01 00:00:00+00') TO ('2030-02-01 00:00:00+00')"
+    )

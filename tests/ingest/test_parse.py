@@ -25,17 +25,19 @@ def test_clean_canonical_csv_is_typed_and_in_utc(feeds):
 
 
 def test_each_bad_field_is_named_with_its_line(feeds):
-    body = (HEADER
-            + "S1,9.52,47.14,2026-11-02T07:00:00Z,no2,40,\n"          # 2 ok
-            + "S1,200,47.14,2026-11-02T08:00:00Z,no2,40,\n"           # 3 lon
-            + "S1,9.52,north,2026-11-02T08:00:00Z,no2,40,\n"          # 4 lat
-            + "S1,9.52,47.14,someday,no2,40,\n"                        # 5 time
-            + "S1,9.52,47.14,2026-11-02T09:00:00Z,co2,40,\n"          # 6 variable
-            + "S1,9.52,47.14,2026-11-02T09:00:00Z,no2,abc,\n"         # 7 value
-            + "S1,9.52,47.14,2026-11-02T10:00:00Z,no2,inf,\n"         # 8 value
-            + "S1,9.52,47.14,2026-11-02T11:00:00Z,no2,40,furlongs\n"  # 9 unit
-            + "S1,9.52,47.14,2026-11-02T12:00:00Z,no2,5000,\n"        # 10 range
-            + ",9.52,47.14,2026-11-02T12:00:00Z,no2,5,\n")            # 11 sensor_id
+    body = (
+        HEADER
+        + "S1,9.52,47.14,2026-11-02T07:00:00Z,no2,40,\n"  # 2 ok
+        + "S1,200,47.14,2026-11-02T08:00:00Z,no2,40,\n"  # 3 lon
+        + "S1,9.52,north,2026-11-02T08:00:00Z,no2,40,\n"  # 4 lat
+        + "S1,9.52,47.14,someday,no2,40,\n"  # 5 time
+        + "S1,9.52,47.14,2026-11-02T09:00:00Z,co2,40,\n"  # 6 variable
+        + "S1,9.52,47.14,2026-11-02T09:00:00Z,no2,abc,\n"  # 7 value
+        + "S1,9.52,47.14,2026-11-02T10:00:00Z,no2,inf,\n"  # 8 value
+        + "S1,9.52,47.14,2026-11-02T11:00:00Z,no2,40,furlongs\n"  # 9 unit
+        + "S1,9.52,47.14,2026-11-02T12:00:00Z,no2,5000,\n"  # 10 range
+        + ",9.52,47.14,2026-11-02T12:00:00Z,no2,5,\n"
+    )  # 11 sensor_id
     read, valid = parse(body.encode(), feeds["air"])
     assert read == 10
     assert len(valid.frame) == 1 and valid.frame["line"].tolist() == [2]
@@ -46,8 +48,11 @@ def test_each_bad_field_is_named_with_its_line(feeds):
         (6, "variable", "'co2' is not a variable of feed 'air' (no2, o3, pm10, pm25)"),
         (7, "value", "'abc' is not a number"),
         (8, "value", "'inf' is not finite"),
-        (9, "unit", "cannot convert 'furlongs' (accepted: µg/m³, ug/m3, ppb, ppm) "
-                    "for variable 'no2'"),
+        (
+            9,
+            "unit",
+            "cannot convert 'furlongs' (accepted: µg/m³, ug/m3, ppb, ppm) for variable 'no2'",
+        ),
         (10, "value", "5000 is outside the plausible range 0..1000"),
         (11, "sensor_id", "missing"),
     ]
@@ -72,18 +77,21 @@ def test_naive_times_take_the_feed_zone_or_are_refused(feeds):
     _, valid = parse(body.encode(), feeds["air"])  # air declares Europe/Vaduz (UTC+1 in November)
     assert valid.frame["time"].tolist() == [pd.Timestamp("2026-11-02T07:00:00Z")]
     zoneless = FeedDefinition.model_validate(
-        {**feeds["air"].model_dump(), "name": "zoneless", "timezone": None})
+        {**feeds["air"].model_dump(), "name": "zoneless", "timezone": None}
+    )
     _, valid = parse(body.encode(), zoneless)
     assert rejects(valid) == [(2, "time", "no time zone offset, and the feed declares no timezone")]
 
 
 def test_ndjson_bad_lines_are_rejected_not_fatal(feeds):
-    body = (b'{"sensor_id":"S1","lon":9.52,"lat":47.14,"time":"2026-11-02T07:00:00Z",'
-            b'"variable":"no2","value":12.5}\n'
-            b"\n"
-            b'{"sensor_id":"S1","lon":9.52,"lat":47.14,"ti\n'
-            b'{"sensor_id":"S1","lon":9.52,"lat":47.14,"time":"2026-11-02T08:00:00Z",'
-            b'"variable":"no2","value":"x"}\n')
+    body = (
+        b'{"sensor_id":"S1","lon":9.52,"lat":47.14,"time":"2026-11-02T07:00:00Z",'
+        b'"variable":"no2","value":12.5}\n'
+        b"\n"
+        b'{"sensor_id":"S1","lon":9.52,"lat":47.14,"ti\n'
+        b'{"sensor_id":"S1","lon":9.52,"lat":47.14,"time":"2026-11-02T08:00:00Z",'
+        b'"variable":"no2","value":"x"}\n'
+    )
     read, valid = parse(body, feeds["air"], encoding="ndjson")
     assert read == 3
     assert valid.frame["value"].tolist() == [12.5]
@@ -91,12 +99,14 @@ def test_ndjson_bad_lines_are_rejected_not_fatal(feeds):
 
 
 def test_geojson_points(feeds):
-    body = (b'{"type":"FeatureCollection","features":['
-            b'{"type":"Feature","geometry":{"type":"Point","coordinates":[9.52,47.14]},'
-            b'"properties":{"sensor_id":"S1","time":"2026-11-02T07:00:00Z","variable":"pm25",'
-            b'"value":8}},'
-            b'{"type":"Feature","geometry":{"type":"LineString","coordinates":[[0,0],[1,1]]},'
-            b'"properties":{}}]}')
+    body = (
+        b'{"type":"FeatureCollection","features":['
+        b'{"type":"Feature","geometry":{"type":"Point","coordinates":[9.52,47.14]},'
+        b'"properties":{"sensor_id":"S1","time":"2026-11-02T07:00:00Z","variable":"pm25",'
+        b'"value":8}},'
+        b'{"type":"Feature","geometry":{"type":"LineString","coordinates":[[0,0],[1,1]]},'
+        b'"properties":{}}]}'
+    )
     read, valid = parse(body, feeds["air"], encoding="geojson")
     assert read == 2
     assert valid.frame[["lon", "lat", "value"]].values.tolist() == [[9.52, 47.14, 8.0]]
@@ -104,9 +114,11 @@ def test_geojson_points(feeds):
 
 
 def test_wide_feed_format_is_melted_and_converted(feeds):
-    body = ("meter_id,building,longitude,latitude,timestamp,energy_wh,power_kw\n"
-            "EM1,Town hall,9.52,47.14,2026-11-02 01:00:00,1500,1.5\n"
-            "EM1,Town hall,9.52,47.14,2026-11-02 02:00:00,,2.0\n")
+    body = (
+        "meter_id,building,longitude,latitude,timestamp,energy_wh,power_kw\n"
+        "EM1,Town hall,9.52,47.14,2026-11-02 01:00:00,1500,1.5\n"
+        "EM1,Town hall,9.52,47.14,2026-11-02 02:00:00,,2.0\n"
+    )
     read, valid = parse(body.encode(), feeds["energy"])  # format sniffed from the header
     assert read == 3  # the empty energy cell is "not measured", not a reading
     frame = valid.frame.sort_values(["time", "variable"])
@@ -116,15 +128,25 @@ def test_wide_feed_format_is_melted_and_converted(feeds):
     assert frame["time"].iloc[0] == pd.Timestamp("2026-11-02T00:00:00Z")
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b"", "the file is empty"),
-    (b"sensor_id,lon,lat,time\nS1,1,2,2026-11-02T07:00:00Z\n", "missing columns: variable, value"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "binary data, not text"),
-    (HEADER.encode() + "S1,9.5,47.1,2026-11-02T07:00:00Z,no2,1,µg/m³\n".encode("latin-1"),
-     "line 2: not UTF-8 text"),
-    (HEADER.encode() + b"S1,9.5,47.1,2026-11-02T07:00:00Z,no2,1,,extra\n",
-     "cannot read CSV: CSV parse error: Expected 7 columns, got 8"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "the file is empty"),
+        (
+            b"sensor_id,lon,lat,time\nS1,1,2,2026-11-02T07:00:00Z\n",
+            "missing columns: variable, value",
+        ),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "binary data, not text"),
+        (
+            HEADER.encode() + "S1,9.5,47.1,2026-11-02T07:00:00Z,no2,1,µg/m³\n".encode("latin-1"),
+            "line 2: not UTF-8 text",
+        ),
+        (
+            HEADER.encode() + b"S1,9.5,47.1,2026-11-02T07:00:00Z,no2,1,,extra\n",
+            "cannot read CSV: CSV parse error: Expected 7 columns, got 8",
+        ),
+    ],
+)
 def test_malformed_files_say_what_is_wrong(feeds, body, message):
     with pytest.raises(MalformedInput, match=message):
         parse(body, feeds["air"])
@@ -134,5 +156,5 @@ def test_malformed_files_say_what_is_wrong(feeds, body, message):
 def test_an_overlong_line_is_a_clear_error(feeds, tail):
     good = b"S1,9.5,47.1,2026-11-02T07:00:00Z,no2,1,\n"
     body = HEADER.encode() + good + b"S1,9.5,47.1,2026-11-02T07:00:00Z,no2,1," + b"x" * (3 << 20)
-    with pytest.raises(MalformedInput, match="line 3 is longer than 1 MiB|last line is longer"):
+    with pytest.raises(MalformedInput, match=r"line 3 is longer than 1 MiB|last line is longer"):
         parse(body + tail, feeds["air"])

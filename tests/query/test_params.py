@@ -19,13 +19,16 @@ def test_bbox_becomes_a_polygon():
     assert parse_bbox("9.5,47.1,9.6,47.2").bounds == (9.5, 47.1, 9.6, 47.2)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("9.5,47.1,9.6", "four numbers"),
-    ("a,b,c,d", "four numbers"),
-    ("9.5,47.2,9.6,47.1", "latitudes"),
-    ("9.6,47.1,9.5,47.2", "min longitude is greater"),
-    ("9.5,47.1,200,47.2", "longitudes"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("9.5,47.1,9.6", "four numbers"),
+        ("a,b,c,d", "four numbers"),
+        ("9.5,47.2,9.6,47.1", "latitudes"),
+        ("9.6,47.1,9.5,47.2", "min longitude is greater"),
+        ("9.5,47.1,200,47.2", "longitudes"),
+    ],
+)
 def test_bad_bbox_names_the_parameter(text, message):
     with pytest.raises(InvalidParameter, match=message) as error:
         parse_bbox(text)
@@ -35,7 +38,9 @@ def test_bad_bbox_names_the_parameter(text, message):
 def test_polygon_from_geojson_and_wkt():
     geojson = '{"type":"Polygon","coordinates":[[[9.5,47.1],[9.6,47.1],[9.6,47.2],[9.5,47.1]]]}'
     assert parse_polygon(geojson).area == pytest.approx(0.005)
-    assert parse_polygon("POLYGON((9.5 47.1, 9.6 47.1, 9.6 47.2, 9.5 47.1))").area == pytest.approx(0.005)
+    assert parse_polygon("POLYGON((9.5 47.1, 9.6 47.1, 9.6 47.2, 9.5 47.1))").area == pytest.approx(
+        0.005
+    )
 
 
 def test_self_crossing_polygon_is_refused():
@@ -75,7 +80,11 @@ def test_buckets_are_multiples_of_the_rollup_bucket():
 
 
 def test_ranges_widen_to_whole_buckets():
-    start, end = datetime(2026, 11, 2, 7, 30, tzinfo=UTC), datetime(2026, 11, 2, 9, 0, 1, tzinfo=UTC)
+    start, end = (
+        datetime(2026, 11, 2, 7, 30, tzinfo=UTC),
+        datetime(2026, 11, 2, 9, 0, 1, tzinfo=UTC),
+    )
     widened = widen_to_buckets(TimeRange(start, end), 3600)
-    assert widened == TimeRange(datetime(2026, 11, 2, 7, tzinfo=UTC),
-                                datetime(2026, 11, 2, 10, tzinfo=UTC))
+    assert widened == TimeRange(
+        datetime(2026, 11, 2, 7, tzinfo=UTC), datetime(2026, 11, 2, 10, tzinfo=UTC)
+    )

@@ -1,0 +1,23 @@
+# The two quick-start commands: `make demo` and `make test`. Each does all set-up first.
+.PHONY: setup demo test lint bench db-stop
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	.venv/bin/citytwin demo
+
+test: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/pytest
+
+lint: setup
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+bench: setup
+	.venv/bin/python bench/ingest.py
+	.venv/bin/python bench/cells.py
+
+db-stop: setup
+	.venv/bin/citytwin db stop

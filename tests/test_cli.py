@@ -1,0 +1,95 @@
+"""The `citytwin` command, run in-process against the test database."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from citytwin.cli import app, demo_samples
+from citytwin.settings import Settings
+from tests.conftest import ROOT
+from tests.factories import air_rows, to_csv
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(monkeypatch, settings, conn, tmp_path):
+    monkeypatch.setenv("CITYTWIN_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CITYTWIN_STATE_DIR", str(tmp_path / "state"))
+    return tmp_path
+
+
+def test_ingest_reports_and_writes_rejects(cli_env: Path):
+    source = cli_env / "air.csv"
+    source.write_bytes(
+        to_csv(air_rows(hours=2)) + b"S1,9.52,47.14,2026-11-02T09:00:00Z,no2,lots,\n"
+    )
+    result = runner.invoke(app, ["ingest", "air", str(source)])
+    assert result.exit_code == 0, result.output
+    rejects = cli_env / "state" / "rejects" / "air.csv.rejects.csv"
+    assert (
+        f"{source} → air: read 13, loaded 12, duplicates 0, rejected 1, flagged 0" in result.output
+    )
+    assert rejects.read_text().splitlines() == [
+        "line,field,error",
+        "14,value,'lots' is not a number",
+    ]
+    again = runner.invoke(app, ["ingest", "air", str(source)])
+    assert "loaded 0, duplicates 12" in again.output
+
+
+def test_malformed_file_is_an_error_not_a_traceback(cli_env: Path):
+    source = cli_env / "garbage.csv"
+    source.write_bytes(b"\x00\xff\x00garbage")
+    result = runner.invoke(app, ["ingest", "air", str(source)])
+    assert result.exit_code == 1
+    assert "nothing stored: the file is binary data, not text" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_feed(cli_env: Path):
+    source = cli_env / "x.csv"
+    source.write_bytes(to_csv(air_rows(hours=1)))
+    result = runner.invoke(app, ["ingest", "water", str(source)])
+    assert result.exit_code == 1
+    assert "feed 'water' not found" in result.output
+
+
+def test_demo_loads_every_sample_and_a_rerun_adds_nothing(cli_env: Path):
+    first = runner.invoke(app, ["demo", "--no-serve"])
+    assert first.exit_code == 0, first.output
+    assert "traffic.csv → traffic: read 15120, loaded 15120" in first.output
+    assert "energy_meters.csv → energy: read 10080, loaded 10080" in first.output
+    second = runner.invoke(app, ["demo", "--no-serve"])
+    assert "traffic.csv → traffic: read 15120, loaded 0, duplicates 15120" in second.output
+
+
+def test_demo_samples_are_found_by_feed_prefix():
+    samples = demo_samples(ROOT / "sensors")
+    assert {feed: [p.name for p in paths] for feed, paths in samples.items()} == {
+        "air": ["air.ndjson", "air_bus.csv"],
+        "energy": ["energy_meters.csv"],
+        "traffic": ["traffic.csv"],
+    }
+
+
+def test_db_status_with_an_external_database(cli_env: Path, settings):
+    result = runner.invoke(app, ["db", "status"])
+    assert result.exit_code == 0
+    assert f"external database: {settings.database_url}" in result.output
+
+
+def test_help_lists_every_command():
+    result = runner.invoke(app, ["--help"])
+    for command in ("db", "ingest", "serve", "demo"):
+        assert command in result.output
+
+
+def test_db_status_of_the_embedded_cluster(monkeypatch):
+    monkeypatch.delenv("CITYTWIN_DATABASE_URL", raising=False)
+    if Settings().database_url:
+        pytest.skip("an external database is configured (.env)")
+    result = runner.invoke(app, ["db", "status"])
+    assert result.exit_code == 0  # the session fixture started it
+    assert "running at postgresql://citytwin@127.0.0.1:" in result.output
