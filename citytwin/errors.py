@@ -27,6 +27,10 @@ class MalformedInput(CityTwinError, ValueError):
     """A whole file or body cannot be read (encoding, missing columns, garbage)."""
 
 
+class PayloadTooLarge(CityTwinError, ValueError):
+    """A body is larger than the service accepts."""
+
+
 class FeedDefinitionError(CityTwinError, ValueError):
     """A feed definition in `sensors/` is wrong."""
 

@@ -26,15 +26,13 @@ class Settings(BaseSettings):
         default=3600, gt=0, description="Width of the base time bucket of cell rollups."
     )
     feeds_dir: Path = Field(default=PROJECT_ROOT / "sensors", description="Feed definitions.")
-    gis_dir: Path = Field(default=PROJECT_ROOT / "gis_data", description="Demo city base data.")
     state_dir: Path = Field(
         default=PROJECT_ROOT / ".citytwin", description="Local state: embedded cluster, rejects."
     )
     pg_port: int = Field(default=54329, description="Port of the embedded cluster (loopback).")
     pg_database: str = Field(default="citytwin", description="Database of the embedded cluster.")
-    pool_min_size: int = 1
-    pool_max_size: int = 10
-    page_limit_max: int = Field(default=10_000, description="Largest `limit` a query accepts.")
+    pool_min_size: int = Field(default=1, ge=0, description="Fewest pooled connections.")
+    pool_max_size: int = Field(default=10, ge=1, description="Most pooled connections.")
     max_body_bytes: int = Field(default=256 << 20, description="Largest ingest body accepted.")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["*"], description="Origins allowed to read (CORS)."

@@ -14,6 +14,7 @@ from citytwin.errors import (
     InvalidParameter,
     MalformedInput,
     NotFound,
+    PayloadTooLarge,
 )
 
 logger = logging.getLogger("citytwin.api")
@@ -22,6 +23,7 @@ STATUS = {
     InvalidParameter: 400,
     MalformedInput: 400,
     NotFound: 404,
+    PayloadTooLarge: 413,
     DatabaseUnavailable: 503,
 }
 
@@ -37,7 +39,9 @@ async def _citytwin_error(request: Request, exc: Exception) -> Response:
     status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
     if status == 500:
         logger.exception("unexpected citytwin error", exc_info=exc)
-    parameter = getattr(exc, "parameter", "body" if isinstance(exc, MalformedInput) else None)
+    parameter = getattr(
+        exc, "parameter", "body" if isinstance(exc, MalformedInput | PayloadTooLarge) else None
+    )
     detail = getattr(exc, "message", str(exc))
     return json_response(_body(type(exc).__name__, detail, parameter), status_code=status)
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep, WriterDep
 from citytwin.api.formats import json_response
-from citytwin.errors import InvalidParameter, MalformedInput
+from citytwin.errors import InvalidParameter, PayloadTooLarge
 from citytwin.ingest.pipeline import ingest
 
 router = APIRouter(tags=["feeds"])
@@ -37,7 +37,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise MalformedInput(f"the body is larger than {limit >> 20} MiB; split it")
+            raise PayloadTooLarge(f"the body is larger than {limit >> 20} MiB; split it")
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -1,0 +1,18 @@
+# The citytwin API image: the locked environment, no build tools at run time.
+FROM python:3.11-slim AS build
+RUN pip install --no-cache-dir uv==0.13.9
+WORKDIR /app
+COPY pyproject.toml uv.lock README.md ./
+COPY citytwin ./citytwin
+RUN uv sync --locked --no-dev --no-editable
+
+FROM python:3.11-slim
+WORKDIR /app
+COPY --from=build /app/.venv /app/.venv
+COPY sensors ./sensors
+COPY gis_data ./gis_data
+ENV PATH="/app/.venv/bin:$PATH" \
+    CITYTWIN_FEEDS_DIR=/app/sensors
+EXPOSE 8000
+USER nobody
+CMD ["citytwin", "serve", "--host", "0.0.0.0", "--port", "8000"]
