@@ -73,10 +73,12 @@ async def _upsert_sensors(
 ) -> pd.DataFrame:
     """Register the batch's new sensors; return every batch sensor known, by external id."""
     firsts = (
-        rows.groupby("sensor_id", sort=False)
+        rows.groupby("sensor_id", sort=False, observed=True)
         .agg(name=("name", "first"), lon=("lon", "first"), lat=("lat", "first"))
         .reset_index()
+        .astype({"sensor_id": object, "name": object})
     )
+    firsts["name"] = firsts["name"].where(firsts["name"].notna(), None)
     located = firsts.dropna(subset=["lon", "lat"])
     cells = cells_for(located["lon"].to_numpy(), located["lat"].to_numpy(), resolution)
     await conn.execute(

@@ -34,15 +34,15 @@ class _Verdicts:
 
     def __init__(self, lines: np.ndarray) -> None:
         self.lines = lines
+        self.ok = np.ones(len(lines), dtype=bool)
         self.field = np.full(len(lines), None, dtype=object)
         self.error = np.full(len(lines), None, dtype=object)
 
-    @property
-    def ok(self) -> np.ndarray:
-        return pd.isna(self.field)
-
     def reject(self, mask: np.ndarray, field: str, error: str | np.ndarray) -> None:
         fresh = mask & self.ok
+        if not fresh.any():
+            return
+        self.ok[fresh] = False
         self.field[fresh] = field
         self.error[fresh] = error if isinstance(error, str) else error[fresh]
 
@@ -142,6 +142,112 @@ def _messages(mask: np.ndarray, raw: np.ndarray, template: str) -> np.ndarray:
     return out
 
 
+def _categories(array: pa.ChunkedArray | None, size: int) -> pd.Categorical:
+    """Text as a pandas Categorical: a few distinct values stay cheap over a million rows."""
+    if array is None:
+        return pd.Categorical([None] * size)
+    encoded = pc.dictionary_encode(array.cast(pa.string())).combine_chunks()
+    return pd.Categorical.from_codes(
+        encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False),
+        categories=pd.Index(encoded.dictionary.to_pylist(), dtype=object),
+    )
+
+
+def _check_coordinates(table: pa.Table, verdicts: _Verdicts) -> tuple[np.ndarray, np.ndarray]:
+    size = table.num_rows
+    coordinates = []
+    for field, limit in (("lon", 180.0), ("lat", 90.0)):
+        array = _column(table, field)
+        if array is None:
+            coordinates.append(np.full(size, np.nan))
+            continue
+        values = _to_float(array)
+        present = pc.is_valid(array).to_numpy(zero_copy_only=False)
+        verdicts.reject(present & np.isnan(values), field, "not a number")
+        outside = present & (np.abs(values) > limit)
+        verdicts.reject(outside, field, f"must be within -{limit:g}..{limit:g}")
+        coordinates.append(values)
+    lon, lat = coordinates
+    lon_given, lat_given = ~np.isnan(lon), ~np.isnan(lat)
+    missing = "lat" if lon_given.any() else "lon"
+    verdicts.reject(lon_given != lat_given, missing, "lon and lat must be given together")
+    return lon, lat
+
+
+def _check_values(table: pa.Table, verdicts: _Verdicts) -> np.ndarray:
+    raw = table.column("value")
+    value = _to_float(raw)
+    nan, inf = np.isnan(value), np.isinf(value)
+    if nan.any() or inf.any():
+        text = _text(raw, table.num_rows)
+        verdicts.reject(nan & pd.isna(text), "value", "missing")
+        verdicts.reject(nan, "value", _messages(nan, text, "{!r} is not a number"))
+        verdicts.reject(inf, "value", _messages(inf, text, "{!r} is not finite"))
+    return value
+
+
+@dataclass(frozen=True)
+class _Canonical:
+    value: np.ndarray
+    flagged: np.ndarray
+    flag_messages: np.ndarray
+
+
+def _to_canonical(
+    feed: FeedDefinition,
+    variable: pd.Categorical,
+    unit: pd.Categorical,
+    value: np.ndarray,
+    verdicts: _Verdicts,
+) -> _Canonical:
+    """Known variables, convertible units, plausible values; each (variable, unit) pair once."""
+    size = len(value)
+    unknown = ~np.isin(
+        variable.codes,
+        [code for code, name in enumerate(variable.categories) if name in feed.variables],
+    )
+    known_names = ", ".join(sorted(feed.variables))
+    verdicts.reject(
+        unknown,
+        "variable",
+        _messages(
+            unknown,
+            np.asarray(variable, dtype=object),
+            f"{{!r}} is not a variable of feed {feed.name!r} ({known_names})",
+        ),
+    )
+
+    scale, offset = np.ones(size), np.zeros(size)
+    low, high = np.full(size, -np.inf), np.full(size, np.inf)
+    flag_range = np.zeros(size, bool)
+    pairs = variable.codes.astype(np.int64) * (len(unit.categories) + 1) + unit.codes + 1
+    for pair in np.unique(pairs[verdicts.ok]):
+        rows = verdicts.ok & (pairs == pair)
+        name = variable.categories[pair // (len(unit.categories) + 1)]
+        unit_code = pair % (len(unit.categories) + 1) - 1
+        unit_name = unit.categories[unit_code] if unit_code >= 0 else ""
+        spec = feed.variables[name]
+        try:
+            conversion = spec.conversion(unit_name or spec.unit)
+        except InvalidParameter as exc:
+            verdicts.reject(rows, "unit", f"{exc.message} for variable {name!r}")
+            continue
+        scale[rows], offset[rows] = conversion.scale, conversion.offset
+        if spec.range is not None:
+            low[rows], high[rows] = spec.range
+            flag_range[rows] = spec.out_of_range == "flag"
+
+    value = value * scale + offset
+    outside = verdicts.ok & ((value < low) | (value > high))
+    messages = np.full(size, None, dtype=object)
+    messages[outside] = [
+        f"{v:g} is outside the plausible range {lo:g}..{hi:g}"
+        for v, lo, hi in zip(value[outside], low[outside], high[outside], strict=True)
+    ]
+    verdicts.reject(outside & ~flag_range, "value", messages)
+    return _Canonical(value, outside & flag_range, messages)
+
+
 def validate(
     table: pa.Table,
     feed: FeedDefinition,
@@ -153,104 +259,34 @@ def validate(
     lines = table.column("line").to_numpy()
     verdicts = _Verdicts(lines)
 
-    sensor_id = _text(_column(table, "sensor_id"), size)
-    verdicts.reject(pd.isna(sensor_id) | (sensor_id == ""), "sensor_id", "missing")
-
-    coordinates = {}
-    for field, limit in (("lon", 180.0), ("lat", 90.0)):
-        array = _column(table, field)
-        values = np.full(size, np.nan) if array is None else _to_float(array)
-        present = (
-            np.zeros(size, bool)
-            if array is None
-            else pc.is_valid(array).to_numpy(zero_copy_only=False)
-        )
-        verdicts.reject(present & np.isnan(values), field, "not a number")
-        verdicts.reject(
-            present & (np.abs(values) > limit), field, f"must be within -{limit:g}..{limit:g}"
-        )
-        coordinates[field] = values
-    lon_given, lat_given = ~np.isnan(coordinates["lon"]), ~np.isnan(coordinates["lat"])
-    verdicts.reject(
-        lon_given != lat_given,
-        "lat" if lon_given.any() else "lon",
-        "lon and lat must be given together",
-    )
-
+    sensor_id = _categories(_column(table, "sensor_id"), size)
+    blank = (sensor_id.codes == -1) | np.asarray(sensor_id == "")
+    verdicts.reject(blank, "sensor_id", "missing")
+    lon, lat = _check_coordinates(table, verdicts)
     times = _parse_times(table.column("time"), timezone or feed.timezone, time_format, verdicts)
-
-    variable = _text(table.column("variable"), size)
-    known = np.isin(variable, list(feed.variables))
-    verdicts.reject(
-        ~known,
-        "variable",
-        _messages(
-            ~known,
-            variable,
-            f"{{!r}} is not a variable of feed {feed.name!r} ({', '.join(sorted(feed.variables))})",
-        ),
+    value = _check_values(table, verdicts)
+    variable = _categories(table.column("variable"), size)
+    canonical = _to_canonical(
+        feed, variable, _categories(_column(table, "unit"), size), value, verdicts
     )
-
-    raw_value = table.column("value")
-    value = _to_float(raw_value)
-    raw_text = _text(raw_value, size)
-    verdicts.reject(np.isnan(value) & pd.isna(raw_text), "value", "missing")
-    verdicts.reject(
-        np.isnan(value), "value", _messages(np.isnan(value), raw_text, "{!r} is not a number")
-    )
-    verdicts.reject(
-        np.isinf(value), "value", _messages(np.isinf(value), raw_text, "{!r} is not finite")
-    )
-
-    unit = _text(_column(table, "unit"), size)
-    scale, offset = np.ones(size), np.zeros(size)
-    low, high = np.full(size, -np.inf), np.full(size, np.inf)
-    flag_range = np.zeros(size, bool)
-    combos = pd.DataFrame({"variable": variable, "unit": unit}).loc[verdicts.ok]
-    for (name, unit_name), index in combos.groupby(
-        ["variable", "unit"], dropna=False
-    ).groups.items():
-        rows = np.asarray(index)
-        spec = feed.variables[name]
-        try:
-            conversion = spec.conversion(
-                spec.unit if pd.isna(unit_name) or unit_name == "" else unit_name
-            )
-        except InvalidParameter as exc:
-            mask = np.zeros(size, bool)
-            mask[rows] = True
-            verdicts.reject(mask, "unit", f"{exc.message} for variable {name!r}")
-            continue
-        scale[rows], offset[rows] = conversion.scale, conversion.offset
-        if spec.range is not None:
-            low[rows], high[rows] = spec.range
-            flag_range[rows] = spec.out_of_range == "flag"
-    value = value * scale + offset
-    outside = (value < low) | (value > high)
-    out_messages = np.full(size, None, dtype=object)
-    out_messages[outside] = [
-        f"{v:g} is outside the plausible range {lo:g}..{hi:g}"
-        for v, lo, hi in zip(value[outside], low[outside], high[outside], strict=True)
-    ]
-    flagged = outside & flag_range & verdicts.ok
-    verdicts.reject(outside & ~flag_range, "value", out_messages)
 
     ok = verdicts.ok
     frame = pd.DataFrame(
         {
             "line": lines[ok],
             "sensor_id": sensor_id[ok],
-            "name": _text(_column(table, "name"), size)[ok],
-            "lon": coordinates["lon"][ok],
-            "lat": coordinates["lat"][ok],
+            "name": _categories(_column(table, "name"), size)[ok],
+            "lon": lon[ok],
+            "lat": lat[ok],
             "time": times[ok].reset_index(drop=True),
             "variable": variable[ok],
-            "value": value[ok],
-            "flagged": flagged[ok],
+            "value": canonical.value[ok],
+            "flagged": canonical.flagged[ok],
         }
     )
+    flagged = canonical.flagged
     flagged_rows = [
         Rejection(int(line), "value", message)
-        for line, message in zip(lines[flagged], out_messages[flagged], strict=True)
+        for line, message in zip(lines[flagged], canonical.flag_messages[flagged], strict=True)
     ]
     return ValidRows(frame, verdicts.rejections(), flagged_rows)
