@@ -1,11 +1,13 @@
 """Storing validated readings: sensors upserted, readings COPYed, rollups merged, one transaction.
 
-The fast path COPYs straight into the partitioned table (as fast as a raw COPY). Only when that
-meets rows already stored (a replay, an overlap) does the batch go through a staging table and
-`INSERT … ON CONFLICT DO NOTHING`, which is slower but counts each duplicate once and skips it.
+The fast path COPYs (binary, built by numpy) straight into the partitioned table and the rollup
+table, each inside a savepoint. Only when a COPY meets keys already stored (a replay, an overlap,
+an hour already rolled up) does the batch go through a staging table and `INSERT … ON CONFLICT`,
+which is slower but counts each duplicate once and merges rollups exactly.
 """
 
 import io
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -14,14 +16,33 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from citytwin.db.binary_copy import encode
 from citytwin.errors import DatabaseUnavailable
 from citytwin.ingest.index import cells_for
 from citytwin.ingest.validate import Rejection
 from citytwin.query.cells import center
 
 LOAD_LOCK = 7_402_118  # loads are serialised: partition creation and rollup merges stay simple
-READING_COLUMNS = ["sensor_id", "variable_id", "time", "value", "cell", "flagged", "geom"]
-ROLLUP_COLUMNS = ["variable_id", "bucket", "cell", "count", "sum", "sum_sq", "min", "max"]
+READING_TYPES = {
+    "sensor_id": "int4",
+    "variable_id": "int2",
+    "time": "timestamptz",
+    "value": "float8",
+    "cell": "int8",
+    "flagged": "bool",
+}
+READING_COLUMNS = [*READING_TYPES, "geom"]
+ROLLUP_TYPES = {
+    "variable_id": "int2",
+    "bucket": "timestamptz",
+    "cell": "int8",
+    "count": "int8",
+    "sum": "float8",
+    "sum_sq": "float8",
+    "min": "float8",
+    "max": "float8",
+}
+ROLLUP_COLUMNS = list(ROLLUP_TYPES)
 SAME_PLACE = 1e-7  # degrees (~1 cm): closer than this a reading is at its sensor's point
 
 MERGE_ROLLUPS = """
@@ -141,7 +162,8 @@ def _reading_frame(
         {
             "sensor_id": placed["id"].to_numpy(np.int32),
             "variable_id": placed["variable"].map(variables).to_numpy(np.int16),
-            "time": placed["time"].to_numpy(),
+            # Naive UTC datetime64: no per-row Timestamp objects on the way to COPY.
+            "time": placed["time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(),
             "value": placed["value"].to_numpy(),
             "cell": cell,
             "flagged": placed["flagged"].to_numpy(),
@@ -170,18 +192,43 @@ def rollup_delta(readings: pd.DataFrame, bucket_seconds: int) -> pd.DataFrame:
     kept = kept.assign(
         bucket=kept["time"].dt.floor(f"{bucket_seconds}s"), value_sq=kept["value"] * kept["value"]
     )
-    grouped = kept.groupby(["variable_id", "bucket", "cell"], sort=False)
+    # Sorted by the rollup key, so that a COPY appends to the primary-key index in order.
+    grouped = kept.groupby(["variable_id", "bucket", "cell"], sort=True)
     delta = grouped["value"].agg(["count", "sum", "min", "max"])
     delta["sum_sq"] = grouped["value_sq"].sum()
     return delta.reset_index()[ROLLUP_COLUMNS]
 
 
-async def _copy(
-    conn: asyncpg.Connection, table: str, frame: pd.DataFrame, columns: list[str]
+async def _copy_binary(
+    conn: asyncpg.Connection, table: str, frame: pd.DataFrame, types: dict[str, str]
 ) -> None:
+    payload = encode([(pg_type, frame[name].to_numpy()) for name, pg_type in types.items()])
     await conn.copy_to_table(
-        table, source=io.BytesIO(_csv_bytes(frame[columns])), columns=columns, format="csv"
+        table, source=io.BytesIO(payload), columns=list(types), format="binary"
     )
+
+
+async def _copy_readings(conn: asyncpg.Connection, table: str, readings: pd.DataFrame) -> None:
+    """Readings at their sensor's point go binary; the few with their own point go as CSV."""
+    own_point = readings["geom"].notna().to_numpy()
+    await _copy_binary(conn, table, readings.loc[~own_point], READING_TYPES)
+    if own_point.any():
+        await conn.copy_to_table(
+            table,
+            source=io.BytesIO(_csv_bytes(readings.loc[own_point, READING_COLUMNS])),
+            columns=READING_COLUMNS,
+            format="csv",
+        )
+
+
+async def _copy_new(conn: asyncpg.Connection, copy: Callable[[], Awaitable[None]]) -> bool:
+    """Run a COPY into a keyed table in a savepoint: False (and nothing kept) on a key clash."""
+    try:
+        async with conn.transaction():
+            await copy()
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
 
 
 async def store_readings(
@@ -215,6 +262,8 @@ async def _store(
 ) -> LoadResult:
     if rows.empty:
         return LoadResult(0, 0, [])
+    # COPY text without an offset is read in the session zone: make it UTC whatever the role says.
+    await conn.execute("SET LOCAL TIME ZONE 'UTC'")
     await conn.execute("SELECT pg_advisory_xact_lock($1)", LOAD_LOCK)
     sensors = await _upsert_sensors(conn, feed, rows, resolution)
     readings, rejected = _reading_frame(rows, sensors, variables, resolution)
@@ -226,21 +275,24 @@ async def _store(
         return LoadResult(0, offered, rejected)
     await conn.execute(
         "SELECT ensure_readings_partitions($1, $2)",
-        readings["time"].min().to_pydatetime(),
-        readings["time"].max().to_pydatetime(),
+        readings["time"].min().tz_localize("UTC").to_pydatetime(),
+        readings["time"].max().tz_localize("UTC").to_pydatetime(),
     )
     await conn.execute("CREATE TEMP TABLE rollup_delta (LIKE cell_rollups) ON COMMIT DROP")
-    try:
-        async with conn.transaction():
-            await _copy(conn, "readings", readings, READING_COLUMNS)
+    if await _copy_new(conn, lambda: _copy_readings(conn, "readings", readings)):
         loaded = len(readings)
-        await _copy(conn, "rollup_delta", rollup_delta(readings, bucket_seconds), ROLLUP_COLUMNS)
-    except asyncpg.UniqueViolationError:
+        delta = rollup_delta(readings, bucket_seconds)
+        if not await _copy_new(
+            conn, lambda: _copy_binary(conn, "cell_rollups", delta, ROLLUP_TYPES)
+        ):
+            await _copy_binary(conn, "rollup_delta", delta, ROLLUP_TYPES)
+            await conn.execute(MERGE_ROLLUPS)
+    else:
         await conn.execute(
             "CREATE TEMP TABLE reading_staging (LIKE readings INCLUDING DEFAULTS) ON COMMIT DROP"
         )
-        await _copy(conn, "reading_staging", readings, READING_COLUMNS)
+        await _copy_readings(conn, "reading_staging", readings)
         loaded = await conn.fetchval(INSERT_NEW_FROM_STAGING, pd.Timedelta(seconds=bucket_seconds))
-    await conn.execute(MERGE_ROLLUPS)
+        await conn.execute(MERGE_ROLLUPS)
     await _register_cells(conn, readings["cell"].unique())
     return LoadResult(loaded, offered - loaded, rejected)

@@ -150,3 +150,15 @@ async def test_losing_the_connection_mid_load_stores_nothing(pool, conn, feeds, 
             "DROP TRIGGER stall_rollups ON cell_rollups; DROP FUNCTION stall_rollups()"
         )
     assert await conn.fetchval("SELECT count(*) FROM readings") == 0
+
+
+async def test_files_sharing_an_hour_merge_their_rollups(conn, feeds, settings):
+    header = "sensor_id,lon,lat,time,variable,value\n"
+    await run(
+        conn, feeds, settings, (header + "S1,9.52,47.14,2026-11-02T07:00:00Z,no2,10\n").encode()
+    )
+    later = header + "S1,9.52,47.14,2026-11-02T07:30:00Z,no2,30\n"
+    report = await run(conn, feeds, settings, later.encode())
+    assert (report.loaded, report.duplicates) == (1, 0)
+    rollup = await conn.fetchrow("SELECT count, sum, sum_sq, min, max FROM cell_rollups")
+    assert dict(rollup) == {"count": 2, "sum": 40.0, "sum_sq": 1000.0, "min": 10.0, "max": 30.0}
