@@ -26,8 +26,8 @@ def timestamptz_values(times: np.ndarray) -> np.ndarray:
     return times.astype("datetime64[us]").view(np.int64) - PG_EPOCH_MICROSECONDS
 
 
-def encode(columns: Sequence[tuple[str, np.ndarray]]) -> bytes:
-    """The binary COPY payload of rows made of `columns`, each (PostgreSQL type, values)."""
+def encode_rows(columns: Sequence[tuple[str, np.ndarray]]) -> bytes:
+    """Binary COPY tuples of `columns`, each (PostgreSQL type, values), without header/trailer."""
     fields: list[tuple[str, str]] = [("count", ">i2")]
     for index, (pg_type, _) in enumerate(columns):
         fields += [(f"size{index}", ">i4"), (f"value{index}", WIRE_TYPES[pg_type])]
@@ -36,4 +36,9 @@ def encode(columns: Sequence[tuple[str, np.ndarray]]) -> bytes:
     for index, (pg_type, values) in enumerate(columns):
         rows[f"size{index}"] = np.dtype(WIRE_TYPES[pg_type]).itemsize
         rows[f"value{index}"] = timestamptz_values(values) if pg_type == "timestamptz" else values
-    return HEADER + rows.tobytes() + TRAILER
+    return rows.tobytes()
+
+
+def encode(columns: Sequence[tuple[str, np.ndarray]]) -> bytes:
+    """A whole binary COPY payload of `columns`, each (PostgreSQL type, values)."""
+    return HEADER + encode_rows(columns) + TRAILER

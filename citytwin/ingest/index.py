@@ -1,8 +1,12 @@
-"""H3 indexing of points: vectorised over unique coordinates, cells as int64."""
+"""H3 indexing: points to int64 cells, and readings placed at their sensor or their own point."""
 
 import h3.api.basic_int as h3
 import numpy as np
 import pandas as pd
+
+from citytwin.ingest.validate import Rejection
+
+SAME_PLACE = 1e-7  # degrees (~1 cm): closer than this a reading is at its sensor's point
 
 
 def cells_for(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
@@ -17,3 +21,50 @@ def cells_for(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
     )
     # H3 indexes have bit 63 clear, so they fit a signed BIGINT unchanged.
     return cells.astype(np.int64)[codes]
+
+
+def place_readings(
+    rows: pd.DataFrame, sensors: pd.DataFrame, variables: dict[str, int], resolution: int
+) -> tuple[pd.DataFrame, list[Rejection]]:
+    """Validated rows as `readings` columns, each with its cell.
+
+    `sensors` (by external id: id, lon, lat, cell) gives fixed readings their sensor's cell; a
+    reading taken elsewhere (a mobile sensor) keeps its own point and is indexed on its own.
+    Rows of sensors that are unknown and give no location are rejected.
+    """
+    placed = rows.merge(
+        sensors, left_on="sensor_id", right_index=True, how="left", suffixes=("", "_sensor")
+    )
+    unknown = placed["id"].isna().to_numpy()
+    rejected = [
+        Rejection(int(line), "lon", "unknown sensor and the row has no location")
+        for line in placed.loc[unknown, "line"]
+    ]
+    placed = placed.loc[~unknown]
+    moved = (
+        placed["lon"].notna()
+        & (
+            ((placed["lon"] - placed["lon_sensor"]).abs() > SAME_PLACE)
+            | ((placed["lat"] - placed["lat_sensor"]).abs() > SAME_PLACE)
+        )
+    ).to_numpy()
+    cell = placed["cell"].to_numpy(np.int64).copy()
+    geom = np.full(len(placed), None, dtype=object)
+    if moved.any():
+        lon, lat = placed["lon"].to_numpy()[moved], placed["lat"].to_numpy()[moved]
+        cell[moved] = cells_for(lon, lat, resolution)
+        points = zip(lon.tolist(), lat.tolist(), strict=True)
+        geom[moved] = [f"SRID=4326;POINT({x!r} {y!r})" for x, y in points]
+    readings = pd.DataFrame(
+        {
+            "sensor_id": placed["id"].to_numpy(np.int32),
+            "variable_id": placed["variable"].map(variables).to_numpy(np.int16),
+            # Naive UTC datetime64: no per-row Timestamp objects on the way to COPY.
+            "time": placed["time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(),
+            "value": placed["value"].to_numpy(),
+            "cell": cell,
+            "flagged": placed["flagged"].to_numpy(),
+            "geom": pd.array(geom, dtype="string"),
+        }
+    )
+    return readings, rejected

@@ -8,7 +8,6 @@ import io
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,8 +21,7 @@ REQUIRED = ("sensor_id", "time", "variable", "value")
 OPTIONAL = ("lon", "lat", "unit", "name")
 TEXT_COLUMNS = ("sensor_id", "variable", "unit", "name")
 BLOCK_SIZE = 16 << 20
-MAX_LINE_BYTES = 1 << 20  # no reading needs a longer line; a longer one is garbage
-SCAN_CHUNK = 64 << 20
+MAX_FIELD_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -38,47 +36,49 @@ def _looks_binary(head: bytes) -> bool:
     return b"\x00" in head
 
 
-def _check_line_lengths(data: bytes) -> None:
-    """Refuse a line over MAX_LINE_BYTES before any parser holds it as one value."""
-    previous_end = -1
-    for offset in range(0, len(data), SCAN_CHUNK):
-        chunk = np.frombuffer(
-            data, dtype=np.uint8, count=min(SCAN_CHUNK, len(data) - offset), offset=offset
+def _utf8_error(data: bytes) -> MalformedInput | None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return MalformedInput(
+            f"line {line}: not UTF-8 text (byte {exc.start}); declare the source's encoding"
         )
-        ends = np.flatnonzero(chunk == 10) + offset
-        bounds = np.concatenate(([previous_end], ends))
-        lengths = np.diff(bounds)
-        if lengths.size and lengths.max() > MAX_LINE_BYTES:
-            line = int(np.argmax(lengths > MAX_LINE_BYTES)) + 1 + data.count(b"\n", 0, offset)
-            raise MalformedInput(f"line {line} is longer than {MAX_LINE_BYTES >> 20} MiB")
-        if ends.size:
-            previous_end = int(ends[-1])
-    if len(data) - 1 - previous_end > MAX_LINE_BYTES:
-        raise MalformedInput(f"the last line is longer than {MAX_LINE_BYTES >> 20} MiB")
+    return None
 
 
-def _decode_check(data: bytes, encoding: str) -> None:
+def _check_text(data: bytes) -> None:
     if _looks_binary(data[:8192]):
         raise MalformedInput("the file is binary data, not text")
-    _check_line_lengths(data)
-    if encoding.lower().replace("-", "") == "utf8":
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
+
+
+def _check_field_lengths(table: pa.Table) -> None:
+    """Refuse a field over MAX_FIELD_BYTES: no reading needs one, so it is garbage."""
+    for name in table.column_names:
+        column = table.column(name)
+        if not pa.types.is_string(column.type) or column.num_chunks == 0:
+            continue
+        lengths = pc.binary_length(column)
+        longest = pc.max(lengths).as_py()
+        if longest is not None and longest > MAX_FIELD_BYTES:
+            row = pc.index(lengths, longest).as_py()
+            line = table.column("line")[row].as_py()
             raise MalformedInput(
-                f"line {line}: not UTF-8 text (byte {exc.start}); declare the source's encoding"
-            ) from None
+                f"line {line}: field {name!r} is longer than {MAX_FIELD_BYTES >> 20} MiB"
+            )
 
 
 def header_of(data: bytes, delimiter: str, encoding: str = "utf-8") -> list[str]:
     """The column names on the first line."""
-    first = data.split(b"\n", 1)[0].rstrip(b"\r")
+    end = data.find(b"\n")
+    first = (data if end < 0 else data[:end]).rstrip(b"\r")
     text = first.decode(encoding, errors="replace").lstrip("\ufeff")
     return [name.strip().strip('"') for name in text.split(delimiter)]
 
 
-def _read_csv(data: bytes, delimiter: str, encoding: str, text_columns: list[str]) -> pa.Table:
+def _read_csv(
+    data: bytes, delimiter: str, encoding: str, text_columns: list[str], first_line: int
+) -> pa.Table:
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
@@ -92,22 +92,27 @@ def _read_csv(data: bytes, delimiter: str, encoding: str, text_columns: list[str
         )
     except pa.ArrowInvalid as exc:
         message = str(exc)
-        raise MalformedInput(f"cannot read CSV: {message.splitlines()[0]}") from None
-    # No quoted newlines are allowed, so row i sits on line i + 2 (line 1 is the header).
-    lines = pa.array(range(2, table.num_rows + 2), type=pa.int64())
-    return table.append_column("line", lines)
+        not_utf8 = "UTF8" in message and encoding.lower().replace("-", "") == "utf8"
+        raise (not_utf8 and _utf8_error(data)) or MalformedInput(
+            f"cannot read CSV: {message.splitlines()[0]}"
+        ) from None
+    # No quoted newlines are allowed, so row i sits on line first_line + i.
+    lines = pa.array(range(first_line, first_line + table.num_rows), type=pa.int64())
+    table = table.append_column("line", lines)
+    _check_field_lengths(table)
+    return table
 
 
-def read_canonical_csv(data: bytes) -> RawRows:
+def read_canonical_csv(data: bytes, first_line: int = 2) -> RawRows:
     """The canonical long CSV: sensor_id, lon, lat, time, variable, value[, unit]."""
-    _decode_check(data, "utf-8")
+    _check_text(data)
     columns = header_of(data, ",")
     missing = [name for name in REQUIRED if name not in columns]
     if missing:
         raise MalformedInput(
             f"missing columns: {', '.join(missing)} (header: {', '.join(columns)})"
         )
-    table = _read_csv(data, ",", "utf-8", [c for c in TEXT_COLUMNS if c in columns])
+    table = _read_csv(data, ",", "utf-8", [c for c in TEXT_COLUMNS if c in columns], first_line)
     return RawRows(table.rename_columns([c.strip() for c in table.column_names]), [])
 
 
@@ -132,10 +137,13 @@ def _rows_to_table(rows: list[dict], lines: list[int]) -> pa.Table:
 
 def read_ndjson(data: bytes) -> RawRows:
     """Canonical readings, one JSON object per line; a bad line is rejected, not fatal."""
-    _decode_check(data, "utf-8")
+    _check_text(data)
     rows, lines, rejected = [], [], []
     for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
+            continue
+        if len(line) > MAX_FIELD_BYTES:
+            rejected.append((number, "line", f"longer than {MAX_FIELD_BYTES >> 20} MiB"))
             continue
         try:
             row = orjson.loads(line)
@@ -152,7 +160,7 @@ def read_ndjson(data: bytes) -> RawRows:
 
 def read_geojson(data: bytes) -> RawRows:
     """A FeatureCollection of points whose properties hold the canonical fields."""
-    _decode_check(data, "utf-8")
+    _check_text(data)
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -177,16 +185,16 @@ def read_geojson(data: bytes) -> RawRows:
     return RawRows(_rows_to_table(rows, lines), rejected)
 
 
-def read_source_format(data: bytes, source: SourceFormat) -> RawRows:
+def read_source_format(data: bytes, source: SourceFormat, first_line: int = 2) -> RawRows:
     """A feed's own wide CSV (one column per variable), melted into canonical long rows."""
-    _decode_check(data, source.encoding)
+    _check_text(data)
     columns = header_of(data, source.delimiter, source.encoding)
     missing = [name for name in source.required_columns if name not in columns]
     if missing:
         raise MalformedInput(f"missing columns: {', '.join(missing)}")
     text = [source.columns[f] for f in ("sensor_id", "name") if f in source.columns]
     text += [source.columns["time"]] if source.time_format else []
-    wide = _read_csv(data, source.delimiter, source.encoding, text)
+    wide = _read_csv(data, source.delimiter, source.encoding, text, first_line)
     base = {field: wide.column(column) for field, column in source.columns.items()}
     parts = []
     for variable, spec in source.variables.items():
@@ -209,31 +217,53 @@ def read_source_format(data: bytes, source: SourceFormat) -> RawRows:
 
 
 def read_rows(
-    data: bytes, encoding: Encoding, feed: FeedDefinition, source_format: str | None
+    data: bytes,
+    encoding: Encoding,
+    feed: FeedDefinition,
+    source_format: str | None,
+    first_line: int = 2,
 ) -> RawRows:
-    """Read `data` as the canonical `encoding`, or through one of the feed's source formats."""
+    """Read `data` as the canonical `encoding`, or through one of the feed's source formats.
+
+    `first_line` is the line number of the first data row (CSV pieces of a larger file).
+    """
+    if not data.strip():
+        raise MalformedInput("the file is empty")
     if source_format is not None:
         if source_format not in feed.formats:
             known = ", ".join(sorted(feed.formats)) or "none"
             raise MalformedInput(
                 f"feed {feed.name!r} has no format {source_format!r} (known: {known})"
             )
-        return read_source_format(data, feed.formats[source_format])
-    if not data.strip():
-        raise MalformedInput("the file is empty")
+        return read_source_format(data, feed.formats[source_format], first_line)
     if encoding == "ndjson":
         return read_ndjson(data)
     if encoding == "geojson":
         return read_geojson(data)
-    return read_canonical_csv(data)
+    return read_canonical_csv(data, first_line)
+
+
+def csv_pieces(data: bytes, piece_bytes: int) -> list[tuple[bytes, int]]:
+    """A CSV cut at line ends into pieces of about `piece_bytes`, each with the header line;
+    with the line number of each piece's first data row."""
+    header_end = data.find(b"\n") + 1
+    if header_end == 0 or len(data) <= piece_bytes:
+        return [(data, 2)]
+    header, pieces, start, line = data[:header_end], [], header_end, 2
+    while start < len(data):
+        end = data.find(b"\n", min(start + piece_bytes, len(data) - 1)) + 1 or len(data)
+        pieces.append((header + data[start:end], line))
+        line += data.count(b"\n", start, end)
+        start = end
+    return pieces
 
 
 def sniff_format(data: bytes, feed: FeedDefinition) -> str | None:
     """The feed format whose columns a CSV header matches, or None for the canonical layout."""
-    if all(name in header_of(data, ",") for name in REQUIRED):
+    if set(REQUIRED) <= set(header_of(data, ",")):
         return None
     for name, source in feed.formats.items():
-        columns = header_of(data, source.delimiter, source.encoding)
-        if all(column in columns for column in source.required_columns):
+        columns = set(header_of(data, source.delimiter, source.encoding))
+        if set(source.required_columns) <= columns:
             return name
     return None

@@ -7,7 +7,7 @@ import h3.api.basic_int as h3
 import pandas as pd
 import pytest
 
-from citytwin.errors import DatabaseUnavailable
+from citytwin.errors import DatabaseUnavailable, MalformedInput
 from citytwin.ingest.pipeline import ingest
 from tests.factories import STATIONS, air_rows, to_csv
 
@@ -162,3 +162,25 @@ async def test_files_sharing_an_hour_merge_their_rollups(conn, feeds, settings):
     assert (report.loaded, report.duplicates) == (1, 0)
     rollup = await conn.fetchrow("SELECT count, sum, sum_sq, min, max FROM cell_rollups")
     assert dict(rollup) == {"count": 2, "sum": 40.0, "sum_sq": 1000.0, "min": 10.0, "max": 30.0}
+
+
+async def test_a_file_in_pieces_lands_as_one(conn, feeds, settings, monkeypatch):
+    monkeypatch.setattr("citytwin.ingest.pipeline.PIECE_BYTES", 2_000)
+    rows = air_rows(hours=24)
+    body = to_csv(pd.concat([rows, rows.iloc[:5]]))  # the tail repeats rows of the first piece
+    body += b"S1,9.5209,47.141,2026-11-02T05:00:00Z,no2,oops,\n"
+    report = await run(conn, feeds, settings, body)
+    assert (report.read, report.loaded, report.duplicates) == (150, 144, 5)
+    assert [(r.line, r.field) for r in report.rejected] == [(151, "value")]
+    n, total = await conn.fetchrow("SELECT sum(count), sum(sum) FROM cell_rollups")
+    assert n == 144
+    assert total == pytest.approx(rows["value"].sum())
+
+
+async def test_a_bad_piece_leaves_nothing_of_the_earlier_ones(conn, feeds, settings, monkeypatch):
+    monkeypatch.setattr("citytwin.ingest.pipeline.PIECE_BYTES", 2_000)
+    body = to_csv(air_rows(hours=24)) + b"S1,9.52,47.14,2026-11-02T05:00:00Z,no2,1,x,extra\n"
+    with pytest.raises(MalformedInput, match="Expected 7 columns, got 8"):
+        await run(conn, feeds, settings, body)
+    assert await conn.fetchval("SELECT count(*) FROM readings") == 0
+    assert await conn.fetchval("SELECT count(*) FROM sensors") == 0

@@ -6,6 +6,7 @@ import pytest
 from citytwin.errors import MalformedInput
 from citytwin.feeds import FeedDefinition
 from citytwin.ingest.pipeline import parse
+from citytwin.ingest.read import csv_pieces
 from tests.factories import air_rows, to_csv
 
 HEADER = "sensor_id,lon,lat,time,variable,value,unit\n"
@@ -152,9 +153,28 @@ def test_malformed_files_say_what_is_wrong(feeds, body, message):
         parse(body, feeds["air"])
 
 
-@pytest.mark.parametrize("tail", [b"\nS1,9.5,47.1,2026-11-02T08:00:00Z,no2,1,\n", b""])
-def test_an_overlong_line_is_a_clear_error(feeds, tail):
+def test_an_overlong_field_is_a_clear_error(feeds):
     good = b"S1,9.5,47.1,2026-11-02T07:00:00Z,no2,1,\n"
-    body = HEADER.encode() + good + b"S1,9.5,47.1,2026-11-02T07:00:00Z,no2,1," + b"x" * (3 << 20)
-    with pytest.raises(MalformedInput, match=r"line 3 is longer than 1 MiB|last line is longer"):
-        parse(body + tail, feeds["air"])
+    long_unit = b"S1,9.5,47.1,2026-11-02T08:00:00Z,no2,1," + b"x" * (3 << 20) + b"\n"
+    with pytest.raises(MalformedInput, match="line 3: field 'unit' is longer than 1 MiB"):
+        parse(HEADER.encode() + good + long_unit + good, feeds["air"])
+
+
+def test_an_overlong_ndjson_line_is_rejected(feeds):
+    body = b'{"sensor_id": "' + b"x" * (2 << 20) + b'"}\n'
+    _, valid = parse(body, feeds["air"], encoding="ndjson")
+    assert [(r.line, r.field, r.error) for r in valid.rejected] == [
+        (1, "line", "longer than 1 MiB")
+    ]
+
+
+def test_csv_pieces_keep_the_header_and_count_lines():
+    body = b"h1,h2\n" + b"".join(b"%d,x\n" % i for i in range(10))
+    pieces = csv_pieces(body, 12)
+    assert all(piece.startswith(b"h1,h2\n") for piece, _ in pieces)
+    rows = [line for piece, _ in pieces for line in piece.splitlines()[1:]]
+    assert rows == [b"%d,x" % i for i in range(10)]
+    firsts = [first for _, first in pieces]
+    assert firsts[0] == 2
+    assert firsts == [2 + rows.index(piece.splitlines()[1]) for piece, _ in pieces]
+    assert csv_pieces(body, 1000) == [(body, 2)]

@@ -1,0 +1,1 @@
+"""Aggregation without I/O: the rollup arithmetic shared by ingest and queries."""
