@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     rollup_bucket_seconds: int = Field(
         default=3600, gt=0, description="Width of the base time bucket of cell rollups."
     )
+
+    @field_validator("rollup_bucket_seconds")
+    @classmethod
+    def _divides_a_day(cls, value: int) -> int:
+        if 86_400 % value:
+            raise ValueError("must divide a day (86400 s) evenly, e.g. 900, 1800 or 3600")
+        return value
+
     feeds_dir: Path = Field(default=PROJECT_ROOT / "sensors", description="Feed definitions.")
     state_dir: Path = Field(
         default=PROJECT_ROOT / ".citytwin", description="Local state: embedded cluster, rejects."

@@ -1,6 +1,7 @@
 """PostgreSQL binary COPY payloads built with numpy: one packed record array, no per-row Python.
 
-Only fixed-width, non-null columns; the server parses this several times faster than CSV text.
+Only non-null columns: fixed-width scalars, and one-dimensional arrays of one length per column;
+the server parses this several times faster than CSV text.
 """
 
 import struct
@@ -19,6 +20,14 @@ WIRE_TYPES = {
     "bool": "u1",
     "timestamptz": ">i8",
 }
+ELEMENT_OIDS = {"int4": 23, "int8": 20, "float8": 701}
+ARRAY_HEADER = [
+    ("ndim", ">i4"),
+    ("has_null", ">i4"),
+    ("oid", ">i4"),
+    ("size", ">i4"),
+    ("lower", ">i4"),
+]
 
 
 def timestamptz_values(times: np.ndarray) -> np.ndarray:
@@ -26,16 +35,38 @@ def timestamptz_values(times: np.ndarray) -> np.ndarray:
     return times.astype("datetime64[us]").view(np.int64) - PG_EPOCH_MICROSECONDS
 
 
+def _field_dtype(pg_type: str, values: np.ndarray) -> np.dtype:
+    if not pg_type.endswith("[]"):
+        return np.dtype(WIRE_TYPES[pg_type])
+    element = [("size", ">i4"), ("value", WIRE_TYPES[pg_type[:-2]])]
+    return np.dtype([*ARRAY_HEADER, ("elements", element, (values.shape[1],))])
+
+
+def _fill(field: np.ndarray, pg_type: str, values: np.ndarray) -> None:
+    if not pg_type.endswith("[]"):
+        field[:] = timestamptz_values(values) if pg_type == "timestamptz" else values
+        return
+    element_type = pg_type[:-2]
+    field["ndim"], field["has_null"] = 1, 0
+    field["oid"], field["size"], field["lower"] = ELEMENT_OIDS[element_type], values.shape[1], 1
+    field["elements"]["size"] = np.dtype(WIRE_TYPES[element_type]).itemsize
+    field["elements"]["value"] = values
+
+
 def encode_rows(columns: Sequence[tuple[str, np.ndarray]]) -> bytes:
-    """Binary COPY tuples of `columns`, each (PostgreSQL type, values), without header/trailer."""
-    fields: list[tuple[str, str]] = [("count", ">i2")]
-    for index, (pg_type, _) in enumerate(columns):
-        fields += [(f"size{index}", ">i4"), (f"value{index}", WIRE_TYPES[pg_type])]
+    """Binary COPY tuples of `columns`, each (PostgreSQL type, values), without header/trailer.
+
+    An array type such as `float8[]` takes a 2-D array: one row per tuple.
+    """
+    fields: list[tuple[str, object]] = [("count", ">i2")]
+    dtypes = [_field_dtype(pg_type, values) for pg_type, values in columns]
+    for index, dtype in enumerate(dtypes):
+        fields += [(f"size{index}", ">i4"), (f"value{index}", dtype)]
     rows = np.empty(len(columns[0][1]), dtype=np.dtype(fields))
     rows["count"] = len(columns)
-    for index, (pg_type, values) in enumerate(columns):
-        rows[f"size{index}"] = np.dtype(WIRE_TYPES[pg_type]).itemsize
-        rows[f"value{index}"] = timestamptz_values(values) if pg_type == "timestamptz" else values
+    for index, ((pg_type, values), dtype) in enumerate(zip(columns, dtypes, strict=True)):
+        rows[f"size{index}"] = dtype.itemsize
+        _fill(rows[f"value{index}"], pg_type, values)
     return rows.tobytes()
 
 

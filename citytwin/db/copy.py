@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from citytwin.aggregate.rollups import Rollups
 from citytwin.db.binary_copy import HEADER, TRAILER, encode_rows
 
 READING_TYPES = {
@@ -23,42 +24,51 @@ READING_TYPES = {
 READING_COLUMNS = [*READING_TYPES, "geom"]
 ROLLUP_TYPES = {
     "variable_id": "int2",
-    "bucket": "timestamptz",
+    "day": "timestamptz",
     "cell": "int8",
     "count": "int8",
     "sum": "float8",
     "sum_sq": "float8",
     "min": "float8",
     "max": "float8",
+    "slot_count": "int4[]",
+    "slot_sum": "float8[]",
+    "slot_sum_sq": "float8[]",
+    "slot_min": "float8[]",
+    "slot_max": "float8[]",
 }
 STREAM_ROWS = 65_536  # rows per COPY message: the server parses one while numpy encodes the next
 
 
-def _columns(frame: pd.DataFrame, types: dict[str, str]) -> list[tuple[str, np.ndarray]]:
-    return [(pg_type, frame[name].to_numpy()) for name, pg_type in types.items()]
+async def _binary_stream(columns: list[tuple[str, np.ndarray]]) -> AsyncIterator[bytes]:
+    rows = len(columns[0][1])
 
-
-async def _binary_stream(frame: pd.DataFrame, types: dict[str, str]) -> AsyncIterator[bytes]:
     def encoded(start: int) -> asyncio.Task[bytes]:
-        part = frame.iloc[start : start + STREAM_ROWS]
-        return asyncio.create_task(asyncio.to_thread(encode_rows, _columns(part, types)))
+        part = [(pg_type, values[start : start + STREAM_ROWS]) for pg_type, values in columns]
+        return asyncio.create_task(asyncio.to_thread(encode_rows, part))
 
     yield HEADER
     # One message ahead: numpy encodes the next rows while the server parses these.
-    upcoming = encoded(0) if len(frame) else None
-    for start in range(STREAM_ROWS, len(frame) + STREAM_ROWS, STREAM_ROWS):
-        current, upcoming = upcoming, encoded(start) if start < len(frame) else None
+    upcoming = encoded(0) if rows else None
+    for start in range(STREAM_ROWS, rows + STREAM_ROWS, STREAM_ROWS):
+        current, upcoming = upcoming, encoded(start) if start < rows else None
         yield await current
     yield TRAILER
 
 
 async def copy_binary(
-    conn: asyncpg.Connection, table: str, frame: pd.DataFrame, types: dict[str, str]
+    conn: asyncpg.Connection, table: str, columns: dict[str, np.ndarray], types: dict[str, str]
 ) -> None:
-    """COPY the `types` columns of `frame` into `table` in binary."""
+    """COPY `columns` (name → values, typed by `types`) into `table` in binary."""
+    typed = [(pg_type, np.asarray(columns[name])) for name, pg_type in types.items()]
     await conn.copy_to_table(
-        table, source=_binary_stream(frame, types), columns=list(types), format="binary"
+        table, source=_binary_stream(typed), columns=list(types), format="binary"
     )
+
+
+async def copy_rollups(conn: asyncpg.Connection, table: str, rollups: Rollups) -> None:
+    """COPY rollup rows into `table` (`cell_rollups` or a staging table like it)."""
+    await copy_binary(conn, table, rollups.columns(), ROLLUP_TYPES)
 
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -74,7 +84,10 @@ def _csv_bytes(frame: pd.DataFrame) -> bytes:
 async def copy_readings(conn: asyncpg.Connection, table: str, readings: pd.DataFrame) -> None:
     """Readings at their sensor's point go binary; the few with their own point go as CSV."""
     own_point = readings["geom"].notna().to_numpy()
-    await copy_binary(conn, table, readings.loc[~own_point], READING_TYPES)
+    at_sensor = readings.loc[~own_point]
+    await copy_binary(
+        conn, table, {name: at_sensor[name].to_numpy() for name in READING_TYPES}, READING_TYPES
+    )
     if own_point.any():
         await conn.copy_to_table(
             table,

@@ -9,6 +9,7 @@ rollups are combined and written once at the end: COPYed when their keys are new
 """
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,9 +17,11 @@ from dataclasses import dataclass, field
 import asyncpg
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
-from citytwin.aggregate.rollups import combine, rollup_delta
-from citytwin.db.copy import ROLLUP_TYPES, copy_binary, copy_if_new, copy_readings
+from citytwin.aggregate.rollups import Rollups, combine, rollup_delta
+from citytwin.db.copy import copy_if_new, copy_readings, copy_rollups
 from citytwin.errors import DatabaseUnavailable
 from citytwin.ingest.index import cells_for, place_readings
 from citytwin.ingest.validate import Rejection
@@ -28,31 +31,34 @@ LOAD_LOCK = 7_402_118  # loads are serialised: partition creation and rollup mer
 READING_KEY = ["sensor_id", "variable_id", "time"]
 
 MERGE_ROLLUPS = """
-INSERT INTO cell_rollups AS r (variable_id, bucket, cell, count, sum, sum_sq, min, max)
-SELECT variable_id, bucket, cell, sum(count), sum(sum), sum(sum_sq), min(min), max(max)
-FROM rollup_delta
-GROUP BY variable_id, bucket, cell
-ON CONFLICT (variable_id, bucket, cell) DO UPDATE SET
-    count  = r.count + EXCLUDED.count,
-    sum    = r.sum + EXCLUDED.sum,
-    sum_sq = r.sum_sq + EXCLUDED.sum_sq,
-    min    = least(r.min, EXCLUDED.min),
-    max    = greatest(r.max, EXCLUDED.max)
+INSERT INTO cell_rollups AS r SELECT * FROM rollup_delta
+ON CONFLICT (variable_id, day, cell) DO UPDATE SET
+    count       = r.count + EXCLUDED.count,
+    sum         = r.sum + EXCLUDED.sum,
+    sum_sq      = r.sum_sq + EXCLUDED.sum_sq,
+    min         = least(r.min, EXCLUDED.min),
+    max         = greatest(r.max, EXCLUDED.max),
+    slot_count  = slots_add(r.slot_count, EXCLUDED.slot_count),
+    slot_sum    = slots_add(r.slot_sum, EXCLUDED.slot_sum),
+    slot_sum_sq = slots_add(r.slot_sum_sq, EXCLUDED.slot_sum_sq),
+    slot_min    = slots_least(r.slot_min, EXCLUDED.slot_min),
+    slot_max    = slots_greatest(r.slot_max, EXCLUDED.slot_max)
 """
 
-INSERT_NEW_FROM_STAGING = """
-WITH inserted AS (
-    INSERT INTO readings SELECT * FROM reading_staging
-    ON CONFLICT DO NOTHING
-    RETURNING variable_id, time, value, cell, flagged
-), delta AS (
-    INSERT INTO rollup_delta
-    SELECT variable_id, date_bin($1::interval, time, 'epoch'), cell,
-           count(*), sum(value), sum(value * value), min(value), max(value)
-    FROM inserted WHERE NOT flagged
-    GROUP BY 1, 2, 3
+# The rows that were new come back (as CSV) so that their rollups are computed like the rest.
+INSERTED_SCHEMA = pa.schema(
+    {
+        "variable_id": pa.int16(),
+        "time": pa.timestamp("us"),
+        "value": pa.float64(),
+        "cell": pa.int64(),
+        "flagged": pa.int8(),
+    }
 )
-SELECT count(*) FROM inserted
+INSERT_NEW_FROM_STAGING = """
+INSERT INTO readings SELECT * FROM reading_staging
+ON CONFLICT DO NOTHING
+RETURNING variable_id, time AT TIME ZONE 'UTC' AS time, value, cell, flagged::int AS flagged
 """
 
 CONNECTION_LOST = (
@@ -137,9 +143,8 @@ class ReadingLoad:
     loaded: int = 0
     offered: int = 0
     rejected: list[Rejection] = field(default_factory=list)
-    deltas: list[pd.DataFrame] = field(default_factory=list)
+    deltas: list[Rollups] = field(default_factory=list)
     cells: set[int] = field(default_factory=set)
-    merge_on_server: bool = False
     staging: bool = False
 
     async def add(self, rows: pd.DataFrame) -> None:
@@ -167,10 +172,13 @@ class ReadingLoad:
             self.deltas.append(await delta)
         else:
             await delta
-            await self._insert_new(readings)
+            inserted = await self._insert_new(readings)
+            self.loaded += len(inserted)
+            self.deltas.append(await asyncio.to_thread(rollup_delta, inserted, self.bucket_seconds))
         self.cells.update(readings["cell"].unique().tolist())
 
-    async def _insert_new(self, readings: pd.DataFrame) -> None:
+    async def _insert_new(self, readings: pd.DataFrame) -> pd.DataFrame:
+        """Insert the readings not stored yet (through a staging table); return those."""
         if self.staging:
             await self.conn.execute("TRUNCATE reading_staging")
         else:
@@ -180,22 +188,26 @@ class ReadingLoad:
             )
             self.staging = True
         await copy_readings(self.conn, "reading_staging", readings)
-        step = pd.Timedelta(seconds=self.bucket_seconds)
-        self.loaded += await self.conn.fetchval(INSERT_NEW_FROM_STAGING, step)
-        self.merge_on_server = True
+        returned = io.BytesIO()
+        await self.conn.copy_from_query(INSERT_NEW_FROM_STAGING, output=returned, format="csv")
+        if not returned.getbuffer().nbytes:
+            return INSERTED_SCHEMA.empty_table().to_pandas().astype({"flagged": bool})
+        returned.seek(0)
+        inserted = pacsv.read_csv(
+            returned,
+            read_options=pacsv.ReadOptions(column_names=INSERTED_SCHEMA.names),
+            convert_options=pacsv.ConvertOptions(column_types=INSERTED_SCHEMA),
+        )
+        return inserted.to_pandas().astype({"flagged": bool})
 
     async def finish(self) -> LoadResult:
         """Write the rollups of everything loaded and register its cells."""
         conn = self.conn
         if self.deltas:
             delta = await asyncio.to_thread(combine, self.deltas)
-            if self.merge_on_server or not await copy_if_new(
-                conn, lambda: copy_binary(conn, "cell_rollups", delta, ROLLUP_TYPES)
-            ):
-                await copy_binary(conn, "rollup_delta", delta, ROLLUP_TYPES)
-                self.merge_on_server = True
-        if self.merge_on_server:
-            await conn.execute(MERGE_ROLLUPS)
+            if not await copy_if_new(conn, lambda: copy_rollups(conn, "cell_rollups", delta)):
+                await copy_rollups(conn, "rollup_delta", delta)
+                await conn.execute(MERGE_ROLLUPS)
         await _register_cells(conn, np.array(sorted(self.cells), dtype=np.int64))
         return LoadResult(self.loaded, self.offered - self.loaded, self.rejected)
 

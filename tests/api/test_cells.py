@@ -170,3 +170,21 @@ async def test_bad_cell_in_path_is_400(client, path):
     answer = await client.get(path, params={"variable": "no2"})
     assert answer.status_code == 400
     assert answer.json()["parameter"] == "h3"
+
+
+async def test_ranges_cutting_days_mix_day_totals_and_hours(client):
+    rows = air_rows(hours=72)
+    await load(client, rows)
+    params = {
+        "variable": "no2",
+        "resolution": 9,
+        "start": "2026-11-02T06:00:00Z",
+        "end": "2026-11-04T03:00:00Z",
+    }
+    got = answered((await client.get("/cells", params=params)).json()["features"])
+    window = rows[(rows["time"] >= params["start"]) & (rows["time"] < params["end"])]
+    want = expected_cells(window, "no2", 9)
+    got, want = got.sort_values("h3"), want.sort_values("h3")
+    assert got["count"].tolist() == want["count"].tolist() == [45, 45, 45]
+    np.testing.assert_allclose(got["mean"], want["mean"], rtol=1e-9)
+    np.testing.assert_allclose(got["std"], want["std"], rtol=1e-9)

@@ -30,3 +30,14 @@ async def test_binary_payload_round_trips_through_postgres(conn):
         (0, 7, -5, -1e300, False, "2026-11-02T07:00:00.123456"),
         (32767, 2**31 - 1, 2**62, 123456.789, True, "1970-01-01T00:00:00.000000"),
     ]
+
+
+async def test_binary_arrays_round_trip(conn):
+    await conn.execute("CREATE TEMP TABLE wire_arrays (k int8, a int4[], b float8[])")
+    ints = np.array([[1, 2, 3], [0, -4, 2**31 - 1]], np.int32)
+    floats = np.array([[0.5, np.inf, -np.inf], [1e-300, 2.0, -0.0]])
+    payload = encode([("int8", np.array([1, 2])), ("int4[]", ints), ("float8[]", floats)])
+    await conn.copy_to_table("wire_arrays", source=io.BytesIO(payload), format="binary")
+    rows = await conn.fetch("SELECT k, a, b FROM wire_arrays ORDER BY k")
+    assert [r["a"] for r in rows] == ints.tolist()
+    assert [r["b"] for r in rows] == floats.tolist()

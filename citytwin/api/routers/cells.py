@@ -59,7 +59,8 @@ async def get_cells(
     fmt = choose_format(fmt, accept, ("geojson", "csv", "parquet"))
     step = parse_bucket(bucket, settings.rollup_bucket_seconds) if bucket else None
     time = widen_to_buckets(time, settings.rollup_bucket_seconds)
-    rows = await cell_aggregates(conn, CellQuery(variable.id, resolution, area, time, step), base)
+    query = CellQuery(variable.id, resolution, area, time, step)
+    rows = await cell_aggregates(conn, query, base, settings.rollup_bucket_seconds)
     features = []
     for record in rows:
         properties = {"h3": to_hex(record["cell"]), **_stats(record)}
@@ -101,7 +102,9 @@ async def get_cell_series(
     step = parse_bucket(bucket, settings.rollup_bucket_seconds)
     time = widen_to_buckets(time, settings.rollup_bucket_seconds)
     query = CellQuery(variable.id, cell_resolution, Area(cells=(cell,)), time, step)
-    rows = await cell_aggregates(conn, query, settings.h3_resolution)
+    rows = await cell_aggregates(
+        conn, query, settings.h3_resolution, settings.rollup_bucket_seconds
+    )
     series = [{"bucket_start": r["bucket_start"], **_stats(r)} for r in rows]
     if fmt == "csv":
         return csv_response(pd.DataFrame(series, columns=["bucket_start", *STAT_COLUMNS]))

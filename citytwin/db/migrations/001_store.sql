@@ -59,18 +59,42 @@ CREATE TABLE cells (
 );
 CREATE INDEX cells_center_idx ON cells USING gist (center);
 
--- Aggregates per base cell, base bucket and variable; coarser cells and buckets sum these.
+-- Aggregates of a variable in a base cell, one row per UTC day: the day's totals, and the same
+-- per base bucket of the day in slot arrays (slot i covers day + (i - 1) * bucket; an empty slot
+-- holds count 0, sum 0, min +inf, max -inf). Whole days are answered from the totals, finer
+-- buckets from the slots; a day row costs one heap tuple where hourly rows would cost 24.
 CREATE TABLE cell_rollups (
     variable_id smallint NOT NULL,
-    bucket      timestamptz NOT NULL,
+    day         timestamptz NOT NULL,
     cell        bigint NOT NULL,
     count       bigint NOT NULL,
     sum         double precision NOT NULL,
     sum_sq      double precision NOT NULL,
     min         double precision NOT NULL,
     max         double precision NOT NULL,
-    PRIMARY KEY (variable_id, bucket, cell)
+    slot_count  integer[] NOT NULL,
+    slot_sum    double precision[] NOT NULL,
+    slot_sum_sq double precision[] NOT NULL,
+    slot_min    double precision[] NOT NULL,
+    slot_max    double precision[] NOT NULL,
+    PRIMARY KEY (variable_id, day, cell)
 );
+
+-- Element-wise merges of slot arrays (rollups of two loads of the same day).
+CREATE FUNCTION slots_add(a anyarray, b anyarray) RETURNS anyarray
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT ARRAY(SELECT x + y FROM unnest(a, b) WITH ORDINALITY AS t (x, y, i) ORDER BY i)
+$$;
+
+CREATE FUNCTION slots_least(a anyarray, b anyarray) RETURNS anyarray
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT ARRAY(SELECT least(x, y) FROM unnest(a, b) WITH ORDINALITY AS t (x, y, i) ORDER BY i)
+$$;
+
+CREATE FUNCTION slots_greatest(a anyarray, b anyarray) RETURNS anyarray
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT ARRAY(SELECT greatest(x, y) FROM unnest(a, b) WITH ORDINALITY AS t (x, y, i) ORDER BY i)
+$$;
 
 -- Parent of an H3 cell at resolution r, by bit operations on the BIGINT index
 -- (h3-pg is not packaged by Debian): set the resolution field, fill digits r+1..15 with 7.
