@@ -125,14 +125,14 @@ async def time_api(client: httpx.AsyncClient, resolution: int) -> tuple[list[flo
 
 
 async def time_rollup_sql(
-    conn: asyncpg.Connection, variable_id: int, resolution: int, base: int
+    conn: asyncpg.Connection, variable_id: int, resolution: int, settings: Settings
 ) -> list[float]:
     """Latencies (ms) of the package's rollup query alone (`cell_aggregates`), no HTTP."""
     query = CellQuery(variable_id, resolution, Area(), TimeRange(START, END))
     latencies = []
     for run in range(WARMUPS + API_RUNS):
         began = time.perf_counter()
-        await cell_aggregates(conn, query, base)
+        await cell_aggregates(conn, query, settings.h3_resolution, settings.rollup_bucket_seconds)
         if run >= WARMUPS:
             latencies.append((time.perf_counter() - began) * 1e3)
     return latencies
@@ -188,7 +188,7 @@ async def bench() -> None:
         ):
             for resolution in RESOLUTIONS:
                 ours, ours_answer = await time_api(c, resolution)
-                sql = await time_rollup_sql(conn, variable_id, resolution, settings.h3_resolution)
+                sql = await time_rollup_sql(conn, variable_id, resolution, settings)
                 raw, raw_answer = await time_raw(conn, variable_id, resolution)
                 expected = expected_cells(sensors, settings.h3_resolution, resolution)
                 check_agreement(resolution, expected, ours_answer, raw_answer)

@@ -11,7 +11,7 @@ from citytwin.feeds import FeedDefinition
 from citytwin.ingest.read import Encoding, csv_pieces, read_rows, sniff_format
 from citytwin.ingest.validate import Rejection, ValidRows, validate
 
-PIECE_BYTES = 16 << 20  # ~250,000 canonical rows: parsed while the server stores the previous
+PIECE_BYTES = 32 << 20  # ~500,000 canonical rows: parsed while the server stores the previous
 
 
 @dataclass(frozen=True)
