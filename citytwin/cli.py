@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 
 from citytwin.db import embedded
 from citytwin.db.connect import resolve_database_url
@@ -128,24 +135,27 @@ async def _ingest_files(
     conn = await connect(url)
     failures = 0
     try:
-        with Progress(
+        columns = (
             TextColumn("{task.description}"),
             BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
             TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
+        )
+        with Progress(*columns, console=console, transient=True) as progress:
             for feed, path in jobs:
-                task = progress.add_task(f"{path.name}: reading, validating, storing", total=None)
+                data = path.read_bytes()
+                task = progress.add_task(f"{path.name} → {feed}", total=len(data))
                 try:
                     report = await ingest(
                         conn,
                         feeds[feed],
-                        path.read_bytes(),
+                        data,
                         encoding=ENCODINGS.get(path.suffix.lower(), "csv"),
                         source_format=source_format,
                         resolution=settings.h3_resolution,
                         bucket_seconds=settings.rollup_bucket_seconds,
+                        on_progress=lambda done, task=task: progress.update(task, completed=done),
                     )
                 except CityTwinError as exc:
                     console.print(f"[red]{path}: nothing stored:[/red] {exc}")

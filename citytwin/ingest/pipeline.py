@@ -1,6 +1,7 @@
 """One ingest, the same for the CLI and the HTTP API: read → validate → index → store."""
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -70,11 +71,12 @@ async def ingest(
     source_format: str | None = None,
     resolution: int,
     bucket_seconds: int,
+    on_progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Ingest one source into the store; all of its good rows land, or none.
 
     A large CSV is parsed piece by piece in a worker thread, each piece while the server
-    stores the one before, all in one transaction.
+    stores the one before, all in one transaction. `on_progress` hears the bytes stored so far.
     """
     if encoding == "csv" and source_format is None:
         source_format = sniff_format(data, feed)
@@ -98,6 +100,8 @@ async def ingest(
                 rejected += valid.rejected
                 flagged += valid.flagged
                 await load.add(valid.frame)
+                if on_progress:
+                    on_progress(sum(len(piece) for piece, _ in pieces[: index + 1]))
             result = await load.finish()
     finally:
         pending.cancel()

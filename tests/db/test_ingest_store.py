@@ -169,7 +169,10 @@ async def test_a_file_in_pieces_lands_as_one(conn, feeds, settings, monkeypatch)
     rows = air_rows(hours=24)
     body = to_csv(pd.concat([rows, rows.iloc[:5]]))  # the tail repeats rows of the first piece
     body += b"S1,9.5209,47.141,2026-11-02T05:00:00Z,no2,oops,\n"
-    report = await run(conn, feeds, settings, body)
+    progress: list[int] = []
+    report = await run(conn, feeds, settings, body, on_progress=progress.append)
+    assert len(progress) > 2 and progress == sorted(progress)
+    assert progress[-1] >= len(body)  # every piece repeats the header line
     assert (report.read, report.loaded, report.duplicates) == (150, 144, 5)
     assert [(r.line, r.field) for r in report.rejected] == [(151, "value")]
     n, total = await conn.fetchrow("SELECT sum(count), sum(sum) FROM cell_rollups")

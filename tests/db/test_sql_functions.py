@@ -1,5 +1,9 @@
 import h3.api.basic_int as h3
 import numpy as np
+import pytest
+
+from citytwin.db.migrate import migrate, migration_files
+from citytwin.errors import CityTwinError
 
 
 async def test_h3_parent_in_sql_matches_h3_on_20000_cells(conn):
@@ -37,3 +41,15 @@ async def test_partitions_are_monthly_and_created_on_demand(conn):
     assert names[0]["bound"] == (
         "FOR VALUES FROM ('2030-01-01 00:00:00+00') TO ('2030-02-01 00:00:00+00')"
     )
+
+
+async def test_migrations_apply_once(conn, settings):
+    assert await migrate(conn, settings) == []
+    versions = await conn.fetch("SELECT version FROM schema_migrations ORDER BY 1")
+    assert [row["version"] for row in versions] == [v for v, _, _ in migration_files()]
+
+
+async def test_a_store_refuses_another_base_resolution(conn, settings):
+    other = settings.model_copy(update={"h3_resolution": 9})
+    with pytest.raises(CityTwinError, match="created with h3_resolution=10"):
+        await migrate(conn, other)
