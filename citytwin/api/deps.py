@@ -3,9 +3,9 @@
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-import asyncpg
 from fastapi import Depends, Header, HTTPException, Request
 
+from citytwin.db.pool import Connection
 from citytwin.feeds import FeedRegistry
 from citytwin.settings import Settings
 
@@ -22,7 +22,7 @@ def get_variables(request: Request) -> dict[str, int]:
     return request.app.state.variables
 
 
-async def get_conn(request: Request) -> AsyncIterator[asyncpg.Connection]:
+async def get_conn(request: Request) -> AsyncIterator[Connection]:
     async with request.app.state.pool.acquire() as conn:
         yield conn
 
@@ -30,7 +30,7 @@ async def get_conn(request: Request) -> AsyncIterator[asyncpg.Connection]:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 FeedsDep = Annotated[FeedRegistry, Depends(get_feeds)]
 VariablesDep = Annotated[dict[str, int], Depends(get_variables)]
-ConnDep = Annotated[asyncpg.Connection, Depends(get_conn)]
+ConnDep = Annotated[Connection, Depends(get_conn)]
 
 
 def require_api_key(

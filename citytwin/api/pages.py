@@ -1,13 +1,24 @@
 """Keyset pagination links and cursors."""
 
 import base64
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Annotated, TypeVar
 
 import orjson
-from fastapi import Request
+from fastapi import Query, Request
 
 from citytwin.db.queries.readings import ReadingCursor
 from citytwin.errors import InvalidParameter
+
+T = TypeVar("T")
+MAX_LIMIT = 10_000
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
+
+
+def split_page(rows: Sequence[T], limit: int) -> tuple[Sequence[T], bool]:
+    """The page (first `limit` rows) and whether more follow (queries fetch `limit + 1`)."""
+    return rows[:limit], len(rows) > limit
 
 
 def next_link(request: Request, **cursor: object) -> dict:

@@ -3,6 +3,9 @@
 import asyncpg
 import orjson
 
+# The connection type other layers name, so that only `db/` imports asyncpg.
+Connection = asyncpg.Connection
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for name in ("json", "jsonb"):

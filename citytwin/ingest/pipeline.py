@@ -4,10 +4,9 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import asyncpg
-
 from citytwin.db.feeds import variable_ids
 from citytwin.db.load import reading_load
+from citytwin.db.pool import Connection
 from citytwin.feeds import FeedDefinition
 from citytwin.ingest.read import Encoding, csv_pieces, read_rows, sniff_format
 from citytwin.ingest.validate import Rejection, ValidRows, validate
@@ -63,7 +62,7 @@ def parse(
 
 
 async def ingest(
-    conn: asyncpg.Connection,
+    conn: Connection,
     feed: FeedDefinition,
     data: bytes,
     *,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from citytwin.api.deps import ConnDep, SettingsDep
 from citytwin.api.formats import choose_format, feature, features_response, point
-from citytwin.api.pages import decode_cursor, encode_cursor, next_link
+from citytwin.api.pages import LimitQuery, decode_cursor, encode_cursor, next_link, split_page
 from citytwin.api.params import AreaDep, FormatQuery, OptionalVariableDep, TimeDep
 from citytwin.db.queries.readings import ReadingCursor, ReadingQuery, fetch_readings
 from citytwin.errors import InvalidParameter
@@ -48,7 +48,7 @@ async def get_readings(
     time: TimeDep,
     variable: OptionalVariableDep,
     sensor: Annotated[str | None, Query(description="Comma-separated sensor ids.")] = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    limit: LimitQuery = 1000,
     cursor: Annotated[str | None, Query(description="From a `next` link.")] = None,
     fmt: FormatQuery = None,
     accept: Annotated[str | None, Header()] = None,
@@ -64,7 +64,7 @@ async def get_readings(
         decode_cursor(cursor) if cursor else None,
     )
     rows = await fetch_readings(conn, query, settings.h3_resolution)
-    page, more = rows[:limit], len(rows) > limit
+    page, more = split_page(rows, limit)
     links = []
     if more:
         last = page[-1]

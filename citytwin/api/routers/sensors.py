@@ -13,7 +13,7 @@ from citytwin.api.formats import (
     json_response,
     point,
 )
-from citytwin.api.pages import next_link
+from citytwin.api.pages import LimitQuery, next_link, split_page
 from citytwin.api.params import AreaDep, FormatQuery
 from citytwin.db.queries.sensors import SensorQuery, fetch_sensor, fetch_sensors
 from citytwin.errors import NotFound
@@ -43,7 +43,7 @@ async def get_sensors(
     feeds: FeedsDep,
     area: AreaDep,
     feed: Annotated[str | None, Query(description="Only this feed's sensors.")] = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    limit: LimitQuery = 1000,
     after: Annotated[int, Query(ge=0, description="Page cursor: sensors after this id.")] = 0,
     fmt: FormatQuery = None,
     accept: Annotated[str | None, Header()] = None,
@@ -53,7 +53,7 @@ async def get_sensors(
         feeds[feed]  # unknown feed: 404 naming it
     fmt = choose_format(fmt, accept, ("geojson", "csv", "parquet"))
     rows = await fetch_sensors(conn, SensorQuery(feed, area, limit, after), settings.h3_resolution)
-    page, more = rows[:limit], len(rows) > limit
+    page, more = split_page(rows, limit)
     links = [next_link(request, after=page[-1]["id"])] if more else []
     return features_response(
         [sensor_feature(dict(r)) for r in page], fmt, links=links, numberReturned=len(page)
