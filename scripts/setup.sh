@@ -1,10 +1,23 @@
 #!/usr/bin/env bash
-# One-time, re-runnable set-up: PostgreSQL + PostGIS from Debian's packages and the locked Python env.
+# One-time, re-runnable set-up: PostgreSQL + PostGIS and GDAL's tools from Debian's packages,
+# and the Python environment exactly as uv.lock says.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 UV_VERSION="0.13.9"
 TOOLS=.citytwin/tools
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+APT_UPDATED=""
+
+apt_install() {
+  if [ -z "$APT_UPDATED" ]; then
+    $SUDO apt-get update -qq
+    APT_UPDATED=1
+  fi
+  $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
 
 have_postgis() {
   ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 &&
@@ -13,16 +26,19 @@ have_postgis() {
 
 if ! have_postgis; then
   echo "setup: installing PostgreSQL + PostGIS from Debian's packages"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends postgresql-common >/dev/null
+  apt_install postgresql-common
   # Keep Debian from creating and starting its own cluster: citytwin runs a project-local one.
-  $SUDO sed -i 's/^#\?create_main_cluster.*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf
-  $SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  $SUDO sed -i 's/^#\?create_main_cluster.*/create_main_cluster = false/' \
+    /etc/postgresql-common/createcluster.conf
+  apt_install postgresql
   major=$(ls /usr/lib/postgresql | sort -n | tail -1)
-  $SUDO apt-get install -y -qq --no-install-recommends "postgresql-${major}-postgis-3" >/dev/null
+  apt_install "postgresql-${major}-postgis-3"
+fi
+
+# GDAL's ogrinfo/ogr2ogr are real OGC API clients that the tests drive.
+if ! command -v ogrinfo >/dev/null 2>&1; then
+  echo "setup: installing GDAL command-line tools from Debian's packages"
+  apt_install gdal-bin
 fi
 
 if [ ! -x "$TOOLS/bin/uv" ]; then
