@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     pool_min_size: int = Field(default=1, ge=0, description="Fewest pooled connections.")
     pool_max_size: int = Field(default=10, ge=1, description="Most pooled connections.")
     max_body_bytes: int = Field(default=256 << 20, description="Largest ingest body accepted.")
+    tile_cache_size: int = Field(default=4096, ge=0, description="Tiles kept in memory.")
+    tile_max_age: int = Field(
+        default=60, ge=0, description="Seconds clients may reuse a tile before revalidating."
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["*"], description="Origins allowed to read (CORS)."
     )

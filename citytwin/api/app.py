@@ -10,13 +10,14 @@ from fastapi.middleware.gzip import GZipMiddleware
 from citytwin import __version__
 from citytwin.api.errors import install_error_handlers
 from citytwin.api.formats import json_response
-from citytwin.api.routers import cells, feeds, readings, sensors
+from citytwin.api.routers import cells, feeds, readings, sensors, tiles
 from citytwin.db.connect import resolve_database_url
 from citytwin.db.feeds import sync_feeds, variable_ids
 from citytwin.db.migrate import migrate
 from citytwin.db.pool import create_pool
 from citytwin.feeds import load_feeds
 from citytwin.settings import Settings
+from citytwin.tiles.cache import TileCache
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             variables = await variable_ids(conn)
         app.state.settings, app.state.feeds = settings, registry
         app.state.pool, app.state.variables = pool, variables
+        app.state.tile_cache = TileCache(settings.tile_cache_size)
         try:
             yield
         finally:
@@ -55,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
     )
     install_error_handlers(app)
-    for module in (feeds, sensors, readings, cells):
+    for module in (feeds, sensors, readings, cells, tiles):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -26,6 +26,7 @@ from citytwin.errors import DatabaseUnavailable
 from citytwin.ingest.index import cells_for, place_readings
 from citytwin.ingest.validate import Rejection
 from citytwin.query.cells import center
+from citytwin.tiles.versions import version_keys
 
 LOAD_LOCK = 7_402_118  # loads are serialised: partition creation and rollup merges stay simple
 READING_KEY = ["sensor_id", "variable_id", "time"]
@@ -131,6 +132,18 @@ async def _register_cells(conn: asyncpg.Connection, cells: np.ndarray) -> None:
     )
 
 
+async def _bump_tile_versions(conn: asyncpg.Connection, keys: pd.DataFrame) -> None:
+    await conn.execute(
+        """INSERT INTO tile_versions (variable_id, day, cell, version)
+           SELECT k.variable_id, k.day, k.cell, nextval('tile_version_seq')
+           FROM unnest($1::int2[], $2::timestamp[], $3::int8[]) AS k (variable_id, day, cell)
+           ON CONFLICT (variable_id, day, cell) DO UPDATE SET version = EXCLUDED.version""",
+        keys["variable_id"].tolist(),
+        keys["day"].dt.to_pydatetime().tolist(),
+        keys["cell"].tolist(),
+    )
+
+
 @dataclass
 class ReadingLoad:
     """One load in progress: `add` pieces of validated rows, then `finish`."""
@@ -208,6 +221,7 @@ class ReadingLoad:
             if not await copy_if_new(conn, lambda: copy_rollups(conn, "cell_rollups", delta)):
                 await copy_rollups(conn, "rollup_delta", delta)
                 await conn.execute(MERGE_ROLLUPS)
+            await _bump_tile_versions(conn, version_keys(delta))
         await _register_cells(conn, np.array(sorted(self.cells), dtype=np.int64))
         return LoadResult(self.loaded, self.offered - self.loaded, self.rejected)
 

@@ -3,6 +3,8 @@
 from functools import lru_cache
 
 import h3.api.basic_int as h3
+import numpy as np
+import shapely
 
 from citytwin.errors import InvalidParameter
 
@@ -66,3 +68,19 @@ def center(cell: int) -> tuple[float, float]:
     """(lon, lat) of the cell's centre."""
     lat, lng = h3.cell_to_latlng(cell)
     return lng, lat
+
+
+def parents(cells: np.ndarray, resolution: int) -> np.ndarray:
+    """The parents at `resolution` of int64 cells (finer or equal), by bit operations."""
+    mode = np.int64(15) << RESOLUTION_SHIFT
+    return (
+        (cells & ~mode)
+        | (np.int64(resolution) << RESOLUTION_SHIFT)
+        | np.int64((1 << (DIGIT_BITS * (15 - resolution))) - 1)
+    )
+
+
+@lru_cache(maxsize=65_536)
+def hexagon_wkb(cell: int) -> bytes:
+    """The cell's polygon as WKB (lon/lat), for PostGIS to clip into a tile."""
+    return shapely.Polygon(boundary(cell)).wkb

@@ -1,0 +1,102 @@
+"""Vector tiles built by PostGIS (ST_AsMVT): cell aggregates as hexagons, sensors as points."""
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from citytwin.db.queries.sql import Bind
+from citytwin.tiles.grid import Tile
+from citytwin.tiles.versions import VERSION_RESOLUTION
+
+EXTENT = 4096
+BUFFER = 64
+
+CELLS_MVT = f"""
+SELECT ST_AsMVT(t, 'cells', {EXTENT}, 'geom') FROM (
+    SELECT ST_AsMVTGeom(ST_Transform(ST_GeomFromWKB(c.wkb, 4326), 3857),
+                        ST_TileEnvelope($1, $2, $3), {EXTENT}, {BUFFER}, true) AS geom,
+           c.h3, c.count, c.mean, c.min, c.max
+    FROM unnest($4::bytea[], $5::text[], $6::int8[], $7::float8[], $8::float8[], $9::float8[])
+         AS c (wkb, h3, count, mean, min, max)
+) t WHERE t.geom IS NOT NULL
+"""
+
+SENSORS_MVT = f"""
+WITH picked AS (
+    SELECT s.id, s.feed, s.external_id, s.name, s.geom FROM sensors s
+    WHERE s.geom && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 0.05), 4326)
+), latest AS (
+    SELECT p.id, jsonb_object_agg(v.name, l.value)
+               || jsonb_object_agg(v.name || '_time', to_char(l.time AT TIME ZONE 'UTC',
+                                                              'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+               AS values
+    FROM picked p
+    JOIN feeds f ON f.name = p.feed
+    CROSS JOIN LATERAL jsonb_object_keys(f.definition -> 'variables') AS k (name)
+    JOIN variables v ON v.name = k.name
+    CROSS JOIN LATERAL (
+        SELECT r.value, r.time FROM readings r
+        WHERE r.sensor_id = p.id AND r.variable_id = v.id
+        ORDER BY r.time DESC LIMIT 1
+    ) l
+    GROUP BY p.id
+)
+SELECT ST_AsMVT(t, 'sensors', {EXTENT}, 'geom') FROM (
+    SELECT ST_AsMVTGeom(ST_Transform(p.geom, 3857), ST_TileEnvelope($1, $2, $3),
+                        {EXTENT}, {BUFFER}, true) AS geom,
+           p.id, p.feed, p.external_id, p.name, coalesce(l.values, '{{}}') AS values
+    FROM picked p LEFT JOIN latest l USING (id)
+) t WHERE t.geom IS NOT NULL
+"""
+
+
+async def cells_tile(
+    conn: asyncpg.Connection, tile: Tile, hexagons: Sequence[bytes], rows: Sequence[dict]
+) -> bytes:
+    """The MVT of `rows` (h3, count, mean, min, max) drawn as `hexagons` (WKB, lon/lat)."""
+    return await conn.fetchval(
+        CELLS_MVT,
+        tile.z,
+        tile.x,
+        tile.y,
+        list(hexagons),
+        [r["h3"] for r in rows],
+        [r["count"] for r in rows],
+        [r["mean"] for r in rows],
+        [r["min"] for r in rows],
+        [r["max"] for r in rows],
+    )
+
+
+async def sensors_tile(conn: asyncpg.Connection, tile: Tile) -> bytes:
+    """The MVT of the sensors in `tile`, each with its latest value (and time) per variable."""
+    return await conn.fetchval(SENSORS_MVT, tile.z, tile.x, tile.y)
+
+
+async def data_version(
+    conn: asyncpg.Connection,
+    bounds: tuple[float, float, float, float],
+    variable_id: int | None = None,
+    start: object = None,
+    end: object = None,
+) -> tuple[int, int]:
+    """(highest version, number of version keys) of the data under `bounds`: equal answers mean
+    nothing under the tile changed for this variable and time range."""
+    bind = Bind()
+    envelope = f"ST_MakeEnvelope({', '.join(bind(v) for v in bounds)}, 4326)"
+    where = [
+        f"v.cell IN (SELECT DISTINCT h3_parent(c.cell, {VERSION_RESOLUTION}) FROM cells c "
+        f"WHERE c.center && {envelope})"
+    ]
+    if variable_id is not None:
+        where.append(f"v.variable_id = {bind(variable_id)}")
+    if start is not None:
+        where.append(f"v.day > {bind(start)}::timestamptz - interval '1 day'")
+    if end is not None:
+        where.append(f"v.day < {bind(end)}")
+    row = await conn.fetchrow(
+        f"SELECT coalesce(max(v.version), 0), count(*) FROM tile_versions v "
+        f"WHERE {' AND '.join(where)}",
+        *bind.values,
+    )
+    return row[0], row[1]

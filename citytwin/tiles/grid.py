@@ -1,0 +1,56 @@
+"""WebMercatorQuad tiles (morecantile) and the H3 resolution each zoom shows."""
+
+from dataclasses import dataclass
+
+import h3.api.basic_int as h3
+import morecantile
+
+from citytwin.errors import InvalidParameter
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+MAX_ZOOM = 22
+# Hexagons about 10 to 40 px across on a 512 px tile: fine enough to read, coarse enough to count.
+ZOOM_RESOLUTION = (0, 0, 1, 1, 2, 3, 4, 4, 5, 5, 6, 7, 7, 8, 9, 9, 10)
+
+
+@dataclass(frozen=True)
+class Tile:
+    z: int
+    x: int
+    y: int
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) in degrees."""
+        box = TMS.bounds(morecantile.Tile(self.x, self.y, self.z))
+        return box.left, box.bottom, box.right, box.top
+
+
+def parse_tile(z: int, x: int, y: int) -> Tile:
+    """A tile of WebMercatorQuad; out-of-range indexes are errors naming the index."""
+    if not 0 <= z <= MAX_ZOOM:
+        raise InvalidParameter("z", f"must be within 0..{MAX_ZOOM}")
+    size = 2**z
+    for name, value in (("x", x), ("y", y)):
+        if not 0 <= value < size:
+            raise InvalidParameter(name, f"must be within 0..{size - 1} at zoom {z}")
+    return Tile(z, x, y)
+
+
+def resolution_for_zoom(z: int, base_resolution: int) -> int:
+    """The H3 resolution shown at zoom `z` (never finer than the base)."""
+    return min(ZOOM_RESOLUTION[min(z, len(ZOOM_RESOLUTION) - 1)], base_resolution)
+
+
+def padded_bounds(tile: Tile, resolution: int) -> tuple[float, float, float, float]:
+    """The tile's bounds grown by one hexagon of `resolution`, so that hexagons whose centre
+    lies outside the tile but whose body reaches into it are drawn too."""
+    west, south, east, north = tile.bounds
+    pad = 2 * h3.average_hexagon_edge_length(resolution, unit="km") / 111.0  # degrees of latitude
+    lat_pad = min(pad, 10.0)
+    return (
+        max(west - 2 * lat_pad, -180),
+        max(south - lat_pad, -90),
+        min(east + 2 * lat_pad, 180),
+        min(north + lat_pad, 90),
+    )

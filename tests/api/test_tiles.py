@@ -1,0 +1,145 @@
+"""Vector tiles decoded by mapbox-vector-tile (a client we did not write), ETags and TileJSON."""
+
+import mapbox_vector_tile
+import morecantile
+import pytest
+
+from tests.conftest import API_KEY
+from tests.factories import STATIONS, air_rows, to_csv
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+
+
+async def load(client, body: bytes) -> None:
+    answer = await client.post(
+        "/feeds/air/readings",
+        content=body,
+        headers={"X-API-Key": API_KEY, "Content-Type": "text/csv"},
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def tile_of(lon: float, lat: float, z: int) -> str:
+    tile = TMS.tile(lon, lat, z)
+    return f"{tile.z}/{tile.x}/{tile.y}"
+
+
+async def test_cell_tile_holds_the_cells_of_the_aggregate(client):
+    await load(client, to_csv(air_rows(hours=24)))
+    path = tile_of(*STATIONS["S1"], 12)
+    answer = await client.get(f"/tiles/cells/{path}.mvt", params={"variable": "no2"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    layers = mapbox_vector_tile.decode(answer.content)
+    assert list(layers) == ["cells"]
+    features = layers["cells"]["features"]
+    # Zoom 12 shows resolution 7: the same cells, counts and means as /cells at resolution 7.
+    cells = (await client.get("/cells", params={"variable": "no2", "resolution": 7})).json()
+    want = {f["properties"]["h3"]: f["properties"] for f in cells["features"]}
+    got = {f["properties"]["h3"]: f["properties"] for f in features}
+    assert got.keys() == want.keys()
+    for h3, properties in got.items():
+        assert properties["count"] == want[h3]["count"]
+        assert properties["mean"] == pytest.approx(want[h3]["mean"])
+    for feature in features:
+        assert feature["geometry"]["type"] == "Polygon"
+        ring = feature["geometry"]["coordinates"][0]
+        assert len(ring) == 7  # a hexagon (closed ring), whole or clipped at the tile buffer
+        assert all(-64 <= x <= 4096 + 64 and -64 <= y <= 4096 + 64 for x, y in ring)
+
+
+async def test_a_tile_without_data_is_empty(client):
+    await load(client, to_csv(air_rows(hours=2)))
+    answer = await client.get(
+        f"/tiles/cells/{tile_of(0.0, 0.0, 10)}.mvt", params={"variable": "no2"}
+    )
+    assert answer.status_code == 200
+    assert mapbox_vector_tile.decode(answer.content) == {}
+
+
+async def test_etag_changes_when_and_only_when_data_under_the_tile_changes(client):
+    await load(client, to_csv(air_rows(hours=24)))
+    url = f"/tiles/cells/{tile_of(*STATIONS['S1'], 13)}.mvt"
+    params = {"variable": "no2"}
+    first = await client.get(url, params=params)
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "public, max-age=60, must-revalidate"
+    again = await client.get(url, params=params, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    # New data far away (London) and for another variable here: this tile is unchanged.
+    await load(
+        client,
+        b"sensor_id,lon,lat,time,variable,value\n"
+        b"L1,-0.12,51.5,2026-11-02T05:00:00Z,no2,30\n"
+        b"S1,9.5209,47.141,2026-11-05T05:00:00Z,pm25,3\n",
+    )
+    assert (await client.get(url, params=params)).headers["etag"] == etag
+    # New no2 data in the tile's cells: a new ETag, and the tile shows it.
+    await load(
+        client,
+        b"sensor_id,lon,lat,time,variable,value\nS1,9.5209,47.141,2026-11-05T05:00:00Z,no2,3\n",
+    )
+    changed = await client.get(url, params=params, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    counts = [
+        f["properties"]["count"]
+        for f in mapbox_vector_tile.decode(changed.content)["cells"]["features"]
+    ]
+    assert (
+        sum(counts)
+        == sum(
+            f["properties"]["count"]
+            for f in mapbox_vector_tile.decode(first.content)["cells"]["features"]
+        )
+        + 1
+    )
+
+
+async def test_sensor_tile_has_latest_values(client):
+    rows = air_rows(hours=6)
+    await load(client, to_csv(rows))
+    answer = await client.get(f"/tiles/sensors/{tile_of(*STATIONS['S1'], 14)}.mvt")
+    features = mapbox_vector_tile.decode(answer.content)["sensors"]["features"]
+    by_id = {f["properties"]["external_id"]: f["properties"] for f in features}
+    assert {"S1", "S2"} <= by_id.keys()
+    latest = rows[(rows["sensor_id"] == "S1") & (rows["variable"] == "no2")].iloc[-1]
+    assert by_id["S1"]["no2"] == pytest.approx(latest["value"])
+    assert by_id["S1"]["no2_time"] == latest["time"]
+    assert by_id["S1"]["feed"] == "air"
+
+
+async def test_tilejson_carries_the_parameters(client):
+    await load(client, to_csv(air_rows(hours=2)))
+    document = (
+        await client.get(
+            "/tiles/cells/tilejson.json",
+            params={"variable": "pm25", "start": "2026-11-02T00:00:00Z"},
+        )
+    ).json()
+    assert document["tilejson"] == "3.0.0"
+    assert document["tiles"] == [
+        "http://citytwin/tiles/cells/{z}/{x}/{y}.mvt?variable=pm25&start=2026-11-02T00%3A00%3A00Z"
+    ]
+    west, south, east, north = document["bounds"]
+    assert west < 9.51 < 9.52 < east and south < 47.13 < 47.14 < north
+    assert document["vector_layers"][0]["id"] == "cells"
+    sensors = (await client.get("/tiles/sensors/tilejson.json")).json()
+    assert sensors["tiles"] == ["http://citytwin/tiles/sensors/{z}/{x}/{y}.mvt"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "parameter"),
+    [
+        ("/tiles/cells/23/0/0.mvt", {"variable": "no2"}, "z"),
+        ("/tiles/cells/3/8/0.mvt", {"variable": "no2"}, "x"),
+        ("/tiles/cells/3/0/-1.mvt", {"variable": "no2"}, "y"),
+        ("/tiles/cells/3/0/0.mvt", {"variable": "co2"}, "variable"),
+        ("/tiles/cells/3/0/0.mvt", {"variable": "no2", "resolution": 12}, "resolution"),
+        ("/tiles/cells/3/0/0.mvt", {"variable": "no2", "start": "soon"}, "start"),
+        ("/tiles/sensors/2/4/1.mvt", {}, "x"),
+    ],
+)
+async def test_bad_tile_requests_are_400_naming_the_parameter(client, path, params, parameter):
+    answer = await client.get(path, params=params)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["parameter"] == parameter
