@@ -12,28 +12,35 @@ RESOLUTION_SHIFT = 52
 DIGIT_BITS = 3
 
 
-def parse_cell(text: str, parameter: str = "h3") -> int:
-    """A hex H3 cell as an int; InvalidParameter naming `parameter` if it is not one."""
+def parse_cell(text: str, parameter: str = "h3", max_resolution: int = 15) -> int:
+    """A hex H3 cell as an int, at most at `max_resolution`; InvalidParameter naming `parameter`
+    if it is not one."""
     try:
         cell = int(text.strip(), 16)
     except ValueError:
         raise InvalidParameter(parameter, f"{text!r} is not an H3 cell (hex)") from None
     if not h3.is_valid_cell(cell):
         raise InvalidParameter(parameter, f"{text!r} is not a valid H3 cell")
+    if h3.get_resolution(cell) > max_resolution:
+        raise InvalidParameter(
+            parameter, f"{to_hex(cell)} is finer than the base resolution {max_resolution}"
+        )
     return cell
 
 
 def parse_cells(text: str, max_resolution: int, parameter: str = "cells") -> list[int]:
     """Comma-separated hex cells, each at a resolution up to `max_resolution`."""
-    cells = [parse_cell(part, parameter) for part in text.split(",") if part.strip()]
+    cells = [
+        parse_cell(part, parameter, max_resolution) for part in text.split(",") if part.strip()
+    ]
     if not cells:
         raise InvalidParameter(parameter, "give at least one H3 cell")
-    for cell in cells:
-        if h3.get_resolution(cell) > max_resolution:
-            raise InvalidParameter(
-                parameter, f"{to_hex(cell)} is finer than the base resolution {max_resolution}"
-            )
     return cells
+
+
+def resolution_of(cell: int) -> int:
+    """The H3 resolution of an int cell."""
+    return h3.get_resolution(cell)
 
 
 def to_hex(cell: int) -> str:

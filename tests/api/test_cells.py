@@ -165,7 +165,10 @@ async def test_bad_parameters_are_400_naming_the_parameter(client, params, param
     assert answer.json()["parameter"] == parameter
 
 
-@pytest.mark.parametrize("path", ["/cells/zzzz/series", "/cells/8a1f8e7290cfff0/series"])
+@pytest.mark.parametrize(
+    "path",
+    ["/cells/zzzz/series", "/cells/8a1f8e7290cfff0/series", "/cells/8c1f8e7290c99ff/series"],
+)
 async def test_bad_cell_in_path_is_400(client, path):
     answer = await client.get(path, params={"variable": "no2"})
     assert answer.status_code == 400

@@ -16,7 +16,7 @@ from citytwin.api.formats import (
 from citytwin.api.params import AreaDep, FormatQuery, TimeDep, VariableDep
 from citytwin.db.queries.cells import CellQuery, cell_aggregates
 from citytwin.errors import InvalidParameter
-from citytwin.query.cells import boundary, parse_cell, to_hex
+from citytwin.query.cells import boundary, parse_cell, resolution_of, to_hex
 from citytwin.query.params import Area, parse_bucket, widen_to_buckets
 
 router = APIRouter(tags=["cells"])
@@ -94,10 +94,8 @@ async def get_cell_series(
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     """count/mean/min/max/std of `variable` in the cell, per bucket."""
-    cell = parse_cell(h3)
-    cell_resolution = cell >> 52 & 15
-    if cell_resolution > settings.h3_resolution:
-        raise InvalidParameter("h3", f"finer than the base resolution {settings.h3_resolution}")
+    cell = parse_cell(h3, "h3", settings.h3_resolution)
+    cell_resolution = resolution_of(cell)
     fmt = choose_format(fmt, accept, ("json", "csv"))
     step = parse_bucket(bucket, settings.rollup_bucket_seconds)
     time = widen_to_buckets(time, settings.rollup_bucket_seconds)
