@@ -1,7 +1,9 @@
 """The project's own promises: documented settings, deployable compose file, CI entry point."""
 
+import pytest
 import yaml
 
+from citytwin.feeds import FeedDefinition
 from citytwin.settings import Settings
 from tests.conftest import ROOT
 
@@ -23,3 +25,11 @@ def test_compose_drives_the_api_with_real_settings():
 def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / "README.md").read_text()
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
+
+
+def test_the_documented_feed_example_is_a_valid_feed():
+    text = (ROOT / "docs" / "feeds.md").read_text()
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    feed = FeedDefinition.model_validate(yaml.safe_load(example))
+    assert feed.variables["supply_temp"].conversion("degF").scale == pytest.approx(5 / 9)
+    assert feed.formats["utility_export"].variables["heat_kwh"].unit == "MWh"
