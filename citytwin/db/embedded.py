@@ -135,22 +135,31 @@ def start(cluster: Cluster) -> bool:
     if is_running(cluster):
         return False
     # TCP on loopback only: a unix socket path inside a deep clone can exceed the 107-byte limit.
-    _run(
-        [
-            str(_bin_dir() / "pg_ctl"),
-            "-D",
-            str(cluster.data_dir),
-            "-l",
-            str(cluster.log_file),
-            "-w",
-            "-t",
-            "60",
-            "-o",
-            f"-p {cluster.port} -c unix_socket_directories=''",
-            "start",
-        ],
-        cluster,
-    )
+    try:
+        _run(
+            [
+                str(_bin_dir() / "pg_ctl"),
+                "-D",
+                str(cluster.data_dir),
+                "-l",
+                str(cluster.log_file),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {cluster.port} -c unix_socket_directories=''",
+                "start",
+            ],
+            cluster,
+        )
+    except EmbeddedClusterError as exc:
+        log = cluster.log_file.read_text(errors="replace").splitlines()[-5:]
+        hint = (
+            f" (port {cluster.port} taken? set CITYTWIN_PG_PORT)"
+            if any("Address already in use" in line for line in log)
+            else ""
+        )
+        raise EmbeddedClusterError(f"{exc}; server log: {' | '.join(log)}{hint}") from None
     return True
 
 
