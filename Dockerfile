@@ -12,7 +12,8 @@ COPY --from=build /app/.venv /app/.venv
 COPY sensors ./sensors
 COPY gis_data ./gis_data
 ENV PATH="/app/.venv/bin:$PATH" \
-    CITYTWIN_FEEDS_DIR=/app/sensors
+    CITYTWIN_FEEDS_DIR=/app/sensors \
+    CITYTWIN_GIS_DIR=/app/gis_data
 EXPOSE 8000
 USER nobody
 CMD ["citytwin", "serve", "--host", "0.0.0.0", "--port", "8000"]

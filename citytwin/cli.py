@@ -18,6 +18,7 @@ from rich.progress import (
 
 from citytwin.db import embedded
 from citytwin.db.connect import resolve_database_url
+from citytwin.db.districts import load_districts
 from citytwin.db.feeds import sync_feeds
 from citytwin.db.migrate import migrate
 from citytwin.db.pool import connect
@@ -249,6 +250,15 @@ def demo_samples(feeds_dir: Path) -> dict[str, list[Path]]:
     return samples
 
 
+async def _load_districts(settings: Settings) -> int:
+    """Upsert the demo city's districts (a rerun changes nothing)."""
+    conn = await connect(await prepare_store(settings))
+    try:
+        return await load_districts(conn, settings.gis_dir / "districts.geojson")
+    finally:
+        await conn.close()
+
+
 @app.command("demo")
 def demo(
     host: HostOption = "127.0.0.1",
@@ -264,8 +274,10 @@ def demo(
     ]
     try:
         failures = asyncio.run(_ingest_files(settings, jobs, None, settings.state_dir / "rejects"))
+        districts = asyncio.run(_load_districts(settings))
     except CityTwinError as exc:
         _fail(exc)
+    out.print(f"{settings.gis_dir / 'districts.geojson'} → districts: {districts}")
     if failures:
         raise typer.Exit(1)
     if serve_api:

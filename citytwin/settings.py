@@ -34,6 +34,9 @@ class Settings(BaseSettings):
         return value
 
     feeds_dir: Path = Field(default=PROJECT_ROOT / "sensors", description="Feed definitions.")
+    gis_dir: Path = Field(
+        default=PROJECT_ROOT / "gis_data", description="Base GIS data of the demo city."
+    )
     state_dir: Path = Field(
         default=PROJECT_ROOT / ".citytwin", description="Local state: embedded cluster, rejects."
     )

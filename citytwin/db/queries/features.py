@@ -1,0 +1,102 @@
+"""OGC API - Features: pages of sensors and districts, and the extents of the stored layers."""
+
+from datetime import datetime
+
+import asyncpg
+
+from citytwin.db.queries.sensors import SENSOR_COLUMNS
+from citytwin.db.queries.sql import Bind
+from citytwin.query.params import TimeRange
+
+Bounds = tuple[float, float, float, float]
+
+# Fixed SQL per layer (no identifier comes from a request).
+EXTENT_SQL = {
+    layer: f"""SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+               FROM (SELECT ST_Extent({column}) AS e FROM {table}) x"""
+    for layer, table, column in (
+        ("sensors", "sensors", "geom"),
+        ("districts", "districts", "geom"),
+        ("cells", "cells", "center"),
+    )
+}
+
+# min/max of the leading key per variable: two index probes each, however many rollups exist.
+TIME_SPAN_SQL = """
+SELECT min(x.first_day), max(x.last_day) + interval '1 day'
+FROM variables v
+CROSS JOIN LATERAL (
+    SELECT min(r.day) AS first_day, max(r.day) AS last_day
+    FROM cell_rollups r WHERE r.variable_id = v.id
+) x"""
+
+DISTRICT_COLUMNS = "d.id, d.name, ST_AsGeoJSON(d.geom, 7)::json AS geometry"
+
+
+def _envelope(bounds: Bounds, bind: Bind) -> str:
+    return f"ST_MakeEnvelope({', '.join(bind(value) for value in bounds)}, 4326)"
+
+
+async def _page(
+    conn: asyncpg.Connection,
+    select: str,
+    source: str,
+    where: list[str],
+    order: str,
+    bind: Bind,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[asyncpg.Record]]:
+    condition = " AND ".join(where) or "true"
+    matched = await conn.fetchval(f"SELECT count(*) FROM {source} WHERE {condition}", *bind.values)
+    rows = await conn.fetch(
+        f"SELECT {select} FROM {source} WHERE {condition} ORDER BY {order} "
+        f"LIMIT {bind(limit)} OFFSET {bind(offset)}",
+        *bind.values,
+    )
+    return matched, rows
+
+
+async def sensor_page(
+    conn: asyncpg.Connection, bounds: Bounds | None, time: TimeRange, limit: int, offset: int
+) -> tuple[int, list[asyncpg.Record]]:
+    """(sensors matched, one page of them in id order): in `bounds`, with readings in `time`."""
+    bind = Bind()
+    where = []
+    if bounds is not None:
+        where.append(f"ST_Intersects(s.geom, {_envelope(bounds, bind)})")
+    if time.start or time.end:
+        during = [f"r.time >= {bind(time.start)}"] if time.start else []
+        during += [f"r.time < {bind(time.end)}"] if time.end else []
+        where.append(
+            f"EXISTS (SELECT 1 FROM readings r WHERE r.sensor_id = s.id AND {' AND '.join(during)})"
+        )
+    return await _page(conn, SENSOR_COLUMNS, "sensors s", where, "s.id", bind, limit, offset)
+
+
+async def district_page(
+    conn: asyncpg.Connection, bounds: Bounds | None, limit: int, offset: int
+) -> tuple[int, list[asyncpg.Record]]:
+    """(districts matched, one page of them in id order) intersecting `bounds`."""
+    bind = Bind()
+    where = [f"ST_Intersects(d.geom, {_envelope(bounds, bind)})"] if bounds is not None else []
+    return await _page(conn, DISTRICT_COLUMNS, "districts d", where, "d.id", bind, limit, offset)
+
+
+async def fetch_district(conn: asyncpg.Connection, district_id: str) -> asyncpg.Record | None:
+    """One district by id, or None."""
+    return await conn.fetchrow(
+        f"SELECT {DISTRICT_COLUMNS} FROM districts d WHERE d.id = $1", district_id
+    )
+
+
+async def layer_bounds(conn: asyncpg.Connection, layer: str) -> Bounds | None:
+    """(west, south, east, north) of a stored layer (cells: their centres), None when empty."""
+    row = await conn.fetchrow(EXTENT_SQL[layer])
+    return None if row[0] is None else (row[0], row[1], row[2], row[3])
+
+
+async def time_span(conn: asyncpg.Connection) -> tuple[datetime, datetime] | None:
+    """[first UTC day, day after the last) holding readings, from the rollups; None if none."""
+    row = await conn.fetchrow(TIME_SPAN_SQL)
+    return None if row[0] is None else (row[0], row[1])

@@ -1,0 +1,276 @@
+"""OGC API - Features, the pure parts: collection ids, `datetime`, extents, documents and links."""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import h3.api.basic_int as h3
+import shapely
+
+from citytwin.errors import InvalidParameter
+from citytwin.query.params import Area, TimeRange, parse_time
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+]
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+PARQUET = "application/vnd.apache.parquet"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+HTML = "text/html"
+
+# PostgreSQL keeps microseconds: [t, t + 1 µs) holds exactly the instant t, and widened to
+# rollup buckets it becomes the bucket that contains t.
+INSTANT = timedelta(microseconds=1)
+# The centres of an H3 cell's descendants lie within 1.16 times its centre-to-vertex offsets
+# (measured over resolutions 0-13); 2.5 of them also cover the hexagon itself, with a margin.
+REACH_FACTOR = 2.5
+CELLS_ID = re.compile(r"cells-r(0|[1-9][0-9]?)")
+
+Bounds = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: str
+    title: str
+    description: str
+    layer: str  # the stored layer behind it: sensors, districts or cells
+    resolution: int | None = None
+    temporal: bool = True
+
+
+SENSORS = Collection(
+    "sensors",
+    "Sensors",
+    "Every sensor of every feed as a point: id, feed, external_id, name, h3 (its base-resolution "
+    "cell) and mobile. `datetime` keeps the sensors with readings in that instant or interval.",
+    "sensors",
+)
+DISTRICTS = Collection(
+    "districts",
+    "Districts",
+    "The municipalities of the demo city (OpenStreetMap admin_level 8, © OpenStreetMap "
+    "contributors, ODbL): id and name.",
+    "districts",
+    temporal=False,
+)
+
+
+def cells_collection(resolution: int) -> Collection:
+    """The `cells-r{N}` collection: H3 cell aggregates at resolution N."""
+    return Collection(
+        f"cells-r{resolution}",
+        f"H3 cell aggregates, resolution {resolution}",
+        f"Hexagons of H3 resolution {resolution} with data, one feature per cell and variable "
+        "(id `<h3>:<variable>`): count, mean, min, max and std of the readings within the "
+        "`datetime` instant or interval (default: all time), from hourly rollups. Filter one "
+        "variable with `variable`. Time series of these aggregates: `/cells/{h3}/series"
+        "?variable=…&bucket=1h` for one cell, or `/cells?variable=…&resolution=…&bucket=1d` "
+        "(the `bucket` parameter) for every cell.",
+        "cells",
+        resolution,
+    )
+
+
+def collections(base_resolution: int) -> list[Collection]:
+    """Every collection: sensors, districts and cells at resolutions 0 … base."""
+    return [SENSORS, DISTRICTS, *(cells_collection(r) for r in range(base_resolution + 1))]
+
+
+def find_collection(collection_id: str, base_resolution: int) -> Collection | None:
+    """The collection named `collection_id`, or None."""
+    fixed = {SENSORS.id: SENSORS, DISTRICTS.id: DISTRICTS}
+    if collection_id in fixed:
+        return fixed[collection_id]
+    match = CELLS_ID.fullmatch(collection_id)
+    if match is None or int(match[1]) > base_resolution:
+        return None
+    return cells_collection(int(match[1]))
+
+
+def split_cell_id(feature_id: str, resolution: int) -> tuple[int, str | None] | None:
+    """(cell, variable or None) of a feature id `<h3hex>` or `<h3hex>:<variable>` naming a cell
+    at `resolution`; None if it names none."""
+    text, _, variable = feature_id.partition(":")
+    if not re.fullmatch(r"[0-9a-fA-F]{15,16}", text):
+        return None
+    cell = int(text, 16)
+    if not h3.is_valid_cell(cell) or h3.get_resolution(cell) != resolution:
+        return None
+    return cell, variable or None
+
+
+def sensor_id(feature_id: str) -> int | None:
+    """The sensor id in a feature id, or None if it cannot be one (not an int4)."""
+    if not re.fullmatch(r"[0-9]{1,10}", feature_id) or int(feature_id) >= 2**31:
+        return None
+    return int(feature_id)
+
+
+def parse_datetime(text: str | None) -> TimeRange:
+    """The `datetime` parameter: an RFC 3339 instant, or an interval `a/b`, `../b`, `a/..`.
+
+    An interval includes its start and excludes its end, like `start`/`end` of `/cells`.
+    """
+    if text is None or not text.strip():
+        return TimeRange(None, None)
+    if "/" not in text:
+        instant = parse_time(text.upper(), "datetime")
+        return TimeRange(instant, instant + INSTANT)
+    first, _, second = text.partition("/")
+    start, end = (
+        None if part.strip() in ("", "..") else parse_time(part.upper(), "datetime")
+        for part in (first, second)
+    )
+    if start and end and start >= end:
+        raise InvalidParameter("datetime", f"{text!r}: the interval ends before it starts")
+    return TimeRange(start, end)
+
+
+def _reach(bounds: Bounds, resolution: int) -> tuple[float, float]:
+    """Largest lon and lat offsets from a cell's centre to its vertices, among the cells at the
+    corners and the middle of `bounds` (cell sizes change slowly over the globe)."""
+    west, south, east, north = bounds
+    points = [(west, south), (west, north), (east, south), (east, north)]
+    points.append(((west + east) / 2, (south + north) / 2))
+    dx = dy = 0.0
+    for lon, lat in points:
+        cell = h3.latlng_to_cell(lat, lon, resolution)
+        centre_lat, centre_lon = h3.cell_to_latlng(cell)
+        for lat_v, lon_v in h3.cell_to_boundary(cell):
+            dx = max(dx, abs((lon_v - centre_lon + 180) % 360 - 180))
+            dy = max(dy, abs(lat_v - centre_lat))
+    return dx, dy
+
+
+def grow_by_cells(bounds: Bounds, resolution: int) -> Bounds:
+    """`bounds` grown to hold every resolution-N hexagon with a descendant centre inside it, and
+    every descendant centre of a resolution-N hexagon that touches it (clamped to the globe)."""
+    dx, dy = _reach(bounds, resolution)
+    west, south, east, north = bounds
+    return (
+        max(west - REACH_FACTOR * dx, -180.0),
+        max(south - REACH_FACTOR * dy, -90.0),
+        min(east + REACH_FACTOR * dx, 180.0),
+        min(north + REACH_FACTOR * dy, 90.0),
+    )
+
+
+def search_area(bounds: Bounds | None, resolution: int) -> Area:
+    """The base cells whose aggregates complete every resolution-N hexagon touching `bounds`."""
+    if bounds is None:
+        return Area()
+    return Area(geometry=shapely.box(*grow_by_cells(bounds, resolution)))
+
+
+def rings_touching(rings: Sequence[list[list[float]]], bounds: Bounds) -> list[bool]:
+    """Whether each polygon (an outer ring of [lon, lat]) intersects `bounds`."""
+    polygons = [shapely.Polygon(ring) for ring in rings]
+    return shapely.intersects(polygons, shapely.box(*bounds)).tolist()
+
+
+def iso(value: datetime) -> str:
+    """A UTC RFC 3339 timestamp with a `Z`."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def extent(bounds: Bounds | None, span: tuple[datetime, datetime] | None) -> dict:
+    """A collection's `extent`: spatial bbox (CRS84) and temporal interval, where known."""
+    document: dict = {}
+    if bounds is not None:
+        document["spatial"] = {"bbox": [list(bounds)], "crs": CRS84}
+    if span is not None:
+        document["temporal"] = {"interval": [[iso(span[0]), iso(span[1])]], "trs": GREGORIAN}
+    return document
+
+
+def collection_extent(
+    collection: Collection,
+    bounds: dict[str, Bounds | None],
+    span: tuple[datetime, datetime] | None,
+) -> dict:
+    """The extent of `collection` from its layer's bounds (cells: of their centres, grown to
+    hold the hexagons at its resolution) and the time span of the readings."""
+    box = bounds[collection.layer]
+    if box is not None and collection.resolution is not None:
+        box = grow_by_cells(box, collection.resolution)
+    return extent(box, span if collection.temporal else None)
+
+
+def link(rel: str, href: str, media_type: str, title: str | None = None) -> dict:
+    """A link object."""
+    item = {"rel": rel, "href": href, "type": media_type}
+    if title:
+        item["title"] = title
+    return item
+
+
+def with_query(url: str, **changes: object) -> str:
+    """`url` with the query parameters in `changes` set; the others kept in their order."""
+    parts = urlsplit(url)
+    pairs = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if key not in changes
+    ]
+    pairs += [(key, str(value)) for key, value in changes.items()]
+    return urlunsplit(parts._replace(query=urlencode(pairs, safe=",:/")))
+
+
+def landing_page(root: str, openapi: str, docs: str) -> dict:
+    """The landing page at `root` (absolute URLs)."""
+    return {
+        "title": "citytwin OGC API - Features",
+        "description": "City sensors, districts and H3 cell aggregates of citytwin as OGC API "
+        "- Features collections, for QGIS, GDAL/OGR, OWSLib and other clients.",
+        "links": [
+            link("self", root, JSON, "This document"),
+            link("service-desc", openapi, OPENAPI, "The API definition (OpenAPI)"),
+            link("service-doc", docs, HTML, "The API documentation"),
+            link("conformance", f"{root}/conformance", JSON, "Conformance classes"),
+            link("data", f"{root}/collections", JSON, "The collections"),
+        ],
+    }
+
+
+def collection_document(root: str, collection: Collection, extent_: dict) -> dict:
+    """The description of one collection, with its links."""
+    here = f"{root}/collections/{collection.id}"
+    document = {
+        "id": collection.id,
+        "title": collection.title,
+        "description": collection.description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "links": [
+            link("self", here, JSON, "This collection"),
+            link("items", f"{here}/items", GEOJSON, "Items as GeoJSON"),
+            link("items", f"{here}/items?f=parquet", PARQUET, "Items as GeoParquet"),
+        ],
+    }
+    if extent_:
+        document["extent"] = extent_
+    return document
+
+
+def items_links(
+    url: str, collection_url: str, offset: int, limit: int, returned: int, matched: int
+) -> list[dict]:
+    """self, collection, and next/prev links of a page (the other parameters kept)."""
+    links = [
+        link("self", url, GEOJSON, "This page"),
+        link("collection", collection_url, JSON, "The collection"),
+    ]
+    if offset + returned < matched:
+        links.append(link("next", with_query(url, offset=offset + limit), GEOJSON, "Next page"))
+    if offset > 0:
+        previous = max(offset - limit, 0)
+        links.append(link("prev", with_query(url, offset=previous), GEOJSON, "Previous page"))
+    return links

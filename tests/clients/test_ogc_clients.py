@@ -1,0 +1,161 @@
+"""Real OGC API - Features clients, none written by us, against a live server: OWSLib and GDAL."""
+
+import asyncio
+import functools
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+import geopandas as gpd
+import pytest
+import requests
+import uvicorn
+from owslib.ogcapi.features import Features
+from shapely.geometry import box
+
+from citytwin.api.app import create_app
+from citytwin.db.districts import load_districts
+from citytwin.feeds import FeedRegistry
+from citytwin.ingest.pipeline import ingest
+from citytwin.query.cells import to_hex
+from citytwin.settings import Settings
+from tests.conftest import ROOT
+from tests.factories import STATIONS, air_rows, to_csv
+
+DISTRICTS = ROOT / "gis_data" / "districts.geojson"
+SOUTH = (9.50, 47.11, 9.515, 47.13)  # holds S3 only
+GDAL_ENV = {**os.environ, "GDAL_HTTP_TIMEOUT": "10", "CPL_DEBUG": "ON"}
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str  # the OGC API landing page
+    sensors: list[dict]  # the sensors table as stored
+
+
+async def _load_store(conn: asyncpg.Connection, settings: Settings, feeds: FeedRegistry) -> None:
+    await conn.execute("TRUNCATE sensors, readings, cell_rollups, cells RESTART IDENTITY")
+    await load_districts(conn, DISTRICTS)
+    report = await ingest(
+        conn,
+        feeds["air"],
+        to_csv(air_rows(hours=24)),
+        resolution=settings.h3_resolution,
+        bucket_seconds=settings.rollup_bucket_seconds,
+    )
+    assert report.loaded == 144
+
+
+@pytest.fixture(scope="module")
+async def live(
+    settings: Settings, pool: asyncpg.Pool, feeds: FeedRegistry
+) -> AsyncIterator[LiveServer]:
+    """The API served by uvicorn on a free loopback port, in a thread, over a loaded store."""
+    async with pool.acquire() as conn:
+        await _load_store(conn, settings, feeds)
+        stored = await conn.fetch(
+            """SELECT id, feed, external_id, name, cell, mobile, ST_X(geom) AS lon,
+                      ST_Y(geom) AS lat FROM sensors ORDER BY id"""
+        )
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert thread.is_alive(), "the server stopped while starting"
+        assert time.monotonic() < deadline, "the server did not start within 15 s"
+        await asyncio.sleep(0.02)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}/ogc", [dict(row) for row in stored])
+    finally:
+        server.should_exit = True
+        await asyncio.to_thread(thread.join, 10)
+        listener.close()
+
+
+def gdal(*args: str) -> subprocess.CompletedProcess:
+    """Run a GDAL program; fail the test with its output if it fails."""
+    done = subprocess.run(args, capture_output=True, text=True, env=GDAL_ENV, timeout=60)
+    assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def test_owslib_lists_collections_and_fetches_items(live, monkeypatch):
+    # OWSLib sets no HTTP timeout: give it one, so a hung server fails the test, not hangs it.
+    monkeypatch.setattr(requests, "get", functools.partial(requests.get, timeout=10))
+    api = Features(live.url)
+    assert (
+        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
+        in (api.conformance()["conformsTo"])
+    )
+    assert "/ogc/collections/{collectionId}/items" in api.api()["paths"]  # via service-desc
+    assert api.feature_collections() == [
+        "sensors",
+        "districts",
+        *(f"cells-r{n}" for n in range(11)),
+    ]
+    lons, lats = zip(*STATIONS.values(), strict=True)
+    bbox = api.collection("sensors")["extent"]["spatial"]["bbox"][0]
+    assert bbox == pytest.approx([min(lons), min(lats), max(lons), max(lats)])
+    first = api.collection_items("sensors", limit=2)
+    assert (first["numberMatched"], first["numberReturned"]) == (3, 2)
+    assert [item["properties"]["external_id"] for item in first["features"]] == ["S1", "S2"]
+    south = api.collection_items("sensors", bbox=list(SOUTH))
+    assert [item["properties"]["external_id"] for item in south["features"]] == ["S3"]
+    vaduz = api.collection_item("districts", "vaduz")
+    assert (vaduz["id"], vaduz["properties"]["name"]) == ("vaduz", "Vaduz")
+    morning = api.collection_items(
+        "cells-r10", variable="no2", datetime_="2026-11-02T00:00:00Z/2026-11-02T06:00:00Z"
+    )
+    assert [item["properties"]["count"] for item in morning["features"]] == [6, 6, 6]
+
+
+def test_ogrinfo_lists_collections_and_reads_sensors_in_a_bbox(live):
+    listing = gdal("ogrinfo", "-ro", "-q", f"OAPIF:{live.url}").stdout
+    names = [line.split(": ", 1)[1].split(" (")[0] for line in listing.splitlines() if ": " in line]
+    assert names == ["sensors", "districts", *(f"cells-r{n}" for n in range(11))]
+    spat = [str(value) for value in SOUTH]
+    found = gdal("ogrinfo", "-ro", f"OAPIF:{live.url}", "sensors", "-spat", *spat)
+    assert "Feature Count: 1" in found.stdout
+    assert "external_id (String) = S3" in found.stdout
+    assert "external_id (String) = S1" not in found.stdout
+    # GDAL asked the server for the bbox, not only filtered on its side.
+    assert f"{live.url}/collections/sensors/items?limit=10&bbox=9.5," in found.stderr
+
+
+def test_ogr2ogr_copies_sensors_into_a_geopackage(live, tmp_path):
+    target = tmp_path / "sensors.gpkg"
+    # Two per page: the copy has to follow the next links.
+    gdal("ogr2ogr", "-f", "GPKG", str(target), f"OAPIF:{live.url}", "sensors", "-oo", "PAGE_SIZE=2")
+    copied = gpd.read_file(target, layer="sensors")
+    assert len(copied) == len(live.sensors) == 3
+    for row, stored in zip(copied.itertuples(), live.sensors, strict=True):
+        assert (row.id, row.feed, row.external_id, row.name, row.h3, bool(row.mobile)) == (
+            stored["id"],
+            stored["feed"],
+            stored["external_id"],
+            stored["name"],
+            to_hex(stored["cell"]),
+            stored["mobile"],
+        )
+        assert (row.geometry.x, row.geometry.y) == (stored["lon"], stored["lat"])
+
+
+def test_ogr2ogr_copies_districts_into_a_geopackage(live, tmp_path):
+    target = tmp_path / "districts.gpkg"
+    gdal("ogr2ogr", "-f", "GPKG", str(target), f"OAPIF:{live.url}", "districts")
+    copied = gpd.read_file(target, layer="districts").sort_values("id", ignore_index=True)
+    source = gpd.read_file(DISTRICTS).sort_values("id", ignore_index=True)
+    assert copied["id"].tolist() == source["id"].tolist()
+    assert copied["name"].tolist() == source["name"].tolist()
+    assert copied.geometry.geom_equals_exact(source.geometry, 1e-9).all()
+    assert copied.total_bounds == pytest.approx(source.total_bounds)
+    assert not copied.intersects(box(0, 0, 1, 1)).any()
