@@ -91,3 +91,38 @@ def parents(cells: np.ndarray, resolution: int) -> np.ndarray:
 def hexagon_wkb(cell: int) -> bytes:
     """The cell's polygon as WKB (lon/lat), for PostGIS to clip into a tile."""
     return shapely.Polygon(boundary(cell)).wkb
+
+
+Bounds = tuple[float, float, float, float]
+# The centres of an H3 cell's descendants lie within 1.16 times its centre-to-vertex offsets
+# (measured over resolutions 0-13); 2.5 of them also cover the hexagon itself, with a margin.
+REACH_FACTOR = 2.5
+
+
+def _reach(bounds: Bounds, resolution: int) -> tuple[float, float]:
+    """Largest lon and lat offsets from a cell's centre to its vertices, among the cells at the
+    corners and the middle of `bounds` (cell sizes change slowly over the globe)."""
+    west, south, east, north = bounds
+    points = [(west, south), (west, north), (east, south), (east, north)]
+    points.append(((west + east) / 2, (south + north) / 2))
+    dx = dy = 0.0
+    for lon, lat in points:
+        cell = h3.latlng_to_cell(lat, lon, resolution)
+        centre_lat, centre_lon = h3.cell_to_latlng(cell)
+        for lat_v, lon_v in h3.cell_to_boundary(cell):
+            dx = max(dx, abs((lon_v - centre_lon + 180) % 360 - 180))
+            dy = max(dy, abs(lat_v - centre_lat))
+    return dx, dy
+
+
+def grow_by_cells(bounds: Bounds, resolution: int) -> Bounds:
+    """`bounds` grown to hold every resolution-N hexagon with a descendant centre inside it, and
+    every descendant centre of a resolution-N hexagon that touches it (clamped to the globe)."""
+    dx, dy = _reach(bounds, resolution)
+    west, south, east, north = bounds
+    return (
+        max(west - REACH_FACTOR * dx, -180.0),
+        max(south - REACH_FACTOR * dy, -90.0),
+        min(east + REACH_FACTOR * dx, 180.0),
+        min(north + REACH_FACTOR * dy, 90.0),
+    )

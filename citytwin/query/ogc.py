@@ -10,6 +10,7 @@ import h3.api.basic_int as h3
 import shapely
 
 from citytwin.errors import InvalidParameter
+from citytwin.query.cells import Bounds, grow_by_cells
 from citytwin.query.params import Area, TimeRange, parse_time
 
 CONFORMANCE = [
@@ -28,12 +29,7 @@ HTML = "text/html"
 # PostgreSQL keeps microseconds: [t, t + 1 µs) holds exactly the instant t, and widened to
 # rollup buckets it becomes the bucket that contains t.
 INSTANT = timedelta(microseconds=1)
-# The centres of an H3 cell's descendants lie within 1.16 times its centre-to-vertex offsets
-# (measured over resolutions 0-13); 2.5 of them also cover the hexagon itself, with a margin.
-REACH_FACTOR = 2.5
 CELLS_ID = re.compile(r"cells-r(0|[1-9][0-9]?)")
-
-Bounds = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -132,35 +128,6 @@ def parse_datetime(text: str | None) -> TimeRange:
     if start and end and start >= end:
         raise InvalidParameter("datetime", f"{text!r}: the interval ends before it starts")
     return TimeRange(start, end)
-
-
-def _reach(bounds: Bounds, resolution: int) -> tuple[float, float]:
-    """Largest lon and lat offsets from a cell's centre to its vertices, among the cells at the
-    corners and the middle of `bounds` (cell sizes change slowly over the globe)."""
-    west, south, east, north = bounds
-    points = [(west, south), (west, north), (east, south), (east, north)]
-    points.append(((west + east) / 2, (south + north) / 2))
-    dx = dy = 0.0
-    for lon, lat in points:
-        cell = h3.latlng_to_cell(lat, lon, resolution)
-        centre_lat, centre_lon = h3.cell_to_latlng(cell)
-        for lat_v, lon_v in h3.cell_to_boundary(cell):
-            dx = max(dx, abs((lon_v - centre_lon + 180) % 360 - 180))
-            dy = max(dy, abs(lat_v - centre_lat))
-    return dx, dy
-
-
-def grow_by_cells(bounds: Bounds, resolution: int) -> Bounds:
-    """`bounds` grown to hold every resolution-N hexagon with a descendant centre inside it, and
-    every descendant centre of a resolution-N hexagon that touches it (clamped to the globe)."""
-    dx, dy = _reach(bounds, resolution)
-    west, south, east, north = bounds
-    return (
-        max(west - REACH_FACTOR * dx, -180.0),
-        max(south - REACH_FACTOR * dy, -90.0),
-        min(east + REACH_FACTOR * dx, 180.0),
-        min(north + REACH_FACTOR * dy, 90.0),
-    )
 
 
 def search_area(bounds: Bounds | None, resolution: int) -> Area:

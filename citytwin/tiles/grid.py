@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 
-import h3.api.basic_int as h3
 import morecantile
 
 from citytwin.errors import InvalidParameter
@@ -40,17 +39,3 @@ def parse_tile(z: int, x: int, y: int) -> Tile:
 def resolution_for_zoom(z: int, base_resolution: int) -> int:
     """The H3 resolution shown at zoom `z` (never finer than the base)."""
     return min(ZOOM_RESOLUTION[min(z, len(ZOOM_RESOLUTION) - 1)], base_resolution)
-
-
-def padded_bounds(tile: Tile, resolution: int) -> tuple[float, float, float, float]:
-    """The tile's bounds grown by one hexagon of `resolution`, so that hexagons whose centre
-    lies outside the tile but whose body reaches into it are drawn too."""
-    west, south, east, north = tile.bounds
-    pad = 2 * h3.average_hexagon_edge_length(resolution, unit="km") / 111.0  # degrees of latitude
-    lat_pad = min(pad, 10.0)
-    return (
-        max(west - 2 * lat_pad, -180),
-        max(south - lat_pad, -90),
-        min(east + 2 * lat_pad, 180),
-        min(north + lat_pad, 90),
-    )

@@ -17,10 +17,10 @@ from citytwin.db.pool import Connection
 from citytwin.db.queries.cells import CellQuery, cell_aggregates
 from citytwin.db.queries.tiles import cells_tile, data_version, sensors_tile
 from citytwin.errors import InvalidParameter
-from citytwin.query.cells import hexagon_wkb, to_hex
+from citytwin.query.cells import grow_by_cells, hexagon_wkb, to_hex
 from citytwin.query.params import Area, widen_to_buckets
 from citytwin.tiles.cache import TileCache, tile_etag
-from citytwin.tiles.grid import MAX_ZOOM, padded_bounds, parse_tile, resolution_for_zoom
+from citytwin.tiles.grid import MAX_ZOOM, parse_tile, resolution_for_zoom
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
@@ -64,7 +64,8 @@ async def get_cells_tile(
     if shown > base:
         raise InvalidParameter("resolution", f"must be at most the base resolution {base}")
     time = widen_to_buckets(time, settings.rollup_bucket_seconds)
-    bounds = padded_bounds(tile, shown)
+    # Hexagons centred outside the tile may still reach into it: search a grown area.
+    bounds = grow_by_cells(tile.bounds, shown)
     version = await data_version(conn, bounds, variable.id, time.start, time.end)
     params = (variable.name, shown, time.start, time.end)
     etag = tile_etag("cells", tile, params, version)
