@@ -19,10 +19,10 @@ from citytwin.db.migrate import migrate
 from citytwin.db.pool import create_pool
 from citytwin.feeds import FeedRegistry, load_feeds
 from citytwin.settings import Settings
+from tests.factories import API_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-API_KEY = "test-key"
 
 
 def _with_database(url: str, name: str) -> str:

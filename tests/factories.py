@@ -1,7 +1,10 @@
 """Small, exact test feeds built in code: known values at known places and times."""
 
+import httpx
 import numpy as np
 import pandas as pd
+
+API_KEY = "test-key"
 
 # Three air stations in Vaduz, two close together (same res-8 parent), one further south.
 STATIONS = {
@@ -36,3 +39,20 @@ def air_rows(hours: int = 48, start: str = "2026-11-02T00:00:00Z", seed: int = 7
 
 def to_csv(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode()
+
+
+async def post_readings(
+    client: httpx.AsyncClient, rows: pd.DataFrame | bytes, feed: str = "air"
+) -> dict:
+    """Push readings through the API; a frame must load whole."""
+    body = rows if isinstance(rows, bytes) else to_csv(rows)
+    answer = await client.post(
+        f"/feeds/{feed}/readings",
+        content=body,
+        headers={"X-API-Key": API_KEY, "Content-Type": "text/csv"},
+    )
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    if isinstance(rows, pd.DataFrame):
+        assert report["loaded"] == len(rows), report
+    return report

@@ -5,18 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import API_KEY
-from tests.factories import air_rows, to_csv
-
-
-async def load(client, rows: pd.DataFrame) -> None:
-    answer = await client.post(
-        "/feeds/air/readings",
-        content=to_csv(rows),
-        headers={"X-API-Key": API_KEY, "Content-Type": "text/csv"},
-    )
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["loaded"] == len(rows)
+from tests.factories import air_rows, post_readings
 
 
 def expected_cells(
@@ -46,7 +35,7 @@ def answered(features: list[dict]) -> pd.DataFrame:
 @pytest.mark.parametrize("resolution", [10, 9, 8, 7, 5])
 async def test_cells_match_an_independent_computation(client, resolution):
     rows = air_rows(hours=48)
-    await load(client, rows)
+    await post_readings(client, rows)
     answer = await client.get("/cells", params={"variable": "no2", "resolution": resolution})
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/geo+json"
@@ -72,7 +61,7 @@ async def test_cells_match_an_independent_computation(client, resolution):
 @pytest.mark.parametrize(("bucket", "pandas_bucket"), [("1h", "1h"), ("6h", "6h"), ("1d", "1D")])
 async def test_bucketed_cells_match(client, bucket, pandas_bucket):
     rows = air_rows(hours=48)
-    await load(client, rows)
+    await post_readings(client, rows)
     answer = await client.get(
         "/cells",
         params={
@@ -95,7 +84,7 @@ async def test_bucketed_cells_match(client, bucket, pandas_bucket):
 
 async def test_cells_by_area(client):
     rows = air_rows(hours=4)
-    await load(client, rows)
+    await post_readings(client, rows)
     north = {"variable": "no2", "bbox": "9.515,47.135,9.525,47.145"}
     assert len((await client.get("/cells", params=north)).json()["features"]) == 2
     polygon = (
@@ -112,7 +101,7 @@ async def test_cells_by_area(client):
 
 
 async def test_cells_as_csv(client):
-    await load(client, air_rows(hours=2))
+    await post_readings(client, air_rows(hours=2))
     answer = await client.get(
         "/cells", params={"variable": "no2", "resolution": 7, "format": "csv"}
     )
@@ -125,7 +114,7 @@ async def test_cells_as_csv(client):
 
 async def test_series_of_one_cell_at_any_resolution(client):
     rows = air_rows(hours=48)
-    await load(client, rows)
+    await post_readings(client, rows)
     cell = h3.cell_to_parent(h3.latlng_to_cell(47.1410, 9.5209, 10), 8)
     answer = await client.get(f"/cells/{cell}/series", params={"variable": "no2", "bucket": "1d"})
     document = answer.json()
@@ -177,7 +166,7 @@ async def test_bad_cell_in_path_is_400(client, path):
 
 async def test_ranges_cutting_days_mix_day_totals_and_hours(client):
     rows = air_rows(hours=72)
-    await load(client, rows)
+    await post_readings(client, rows)
     params = {
         "variable": "no2",
         "resolution": 9,

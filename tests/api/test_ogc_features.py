@@ -10,8 +10,8 @@ import pytest
 from shapely.geometry import box, shape
 
 from citytwin.db.districts import load_districts
-from tests.conftest import API_KEY, ROOT
-from tests.factories import STATIONS, air_rows, to_csv
+from tests.conftest import ROOT
+from tests.factories import STATIONS, air_rows, post_readings
 
 DISTRICTS = ROOT / "gis_data" / "districts.geojson"
 CONFORMANCE = [
@@ -20,16 +20,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ]
 SOUTH = "9.50,47.11,9.515,47.13"  # holds S3 only
-
-
-async def load(client, rows: pd.DataFrame) -> None:
-    answer = await client.post(
-        "/feeds/air/readings",
-        content=to_csv(rows),
-        headers={"X-API-Key": API_KEY, "Content-Type": "text/csv"},
-    )
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["loaded"] == len(rows)
 
 
 @pytest.fixture
@@ -81,7 +71,7 @@ async def test_the_openapi_document_describes_the_ogc_paths(client):
 
 
 async def test_collections_with_extents_from_the_data(client, districts):
-    await load(client, air_rows(hours=48))
+    await post_readings(client, air_rows(hours=48))
     document = (await client.get("/ogc/collections")).json()
     by_id = {item["id"]: item for item in document["collections"]}
     assert list(by_id) == ["sensors", "districts", *(f"cells-r{n}" for n in range(11))]
@@ -143,7 +133,7 @@ async def test_an_empty_store_has_collections_without_extents(client):
 
 
 async def test_sensor_items_page_with_next_and_prev_links(client):
-    await load(client, air_rows(hours=1))
+    await post_readings(client, air_rows(hours=1))
     first = await client.get(
         "/ogc/collections/sensors/items", params={"limit": 2, "bbox": "9.4,47.0,9.6,47.2"}
     )
@@ -193,7 +183,7 @@ async def test_sensor_items_by_bbox_and_datetime(client):
     rows.loc[late, "time"] = (
         pd.to_datetime(rows.loc[late, "time"]) + pd.Timedelta("1D")
     ).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    await load(client, rows)
+    await post_readings(client, rows)
 
     async def ids(**params) -> list[str]:
         answer = await client.get("/ogc/collections/sensors/items", params=params)
@@ -211,7 +201,7 @@ async def test_sensor_items_by_bbox_and_datetime(client):
 
 
 async def test_one_sensor(client):
-    await load(client, air_rows(hours=1))
+    await post_readings(client, air_rows(hours=1))
     answer = await client.get("/ogc/collections/sensors/items/3")
     assert answer.headers["content-type"] == "application/geo+json"
     item = answer.json()
@@ -278,7 +268,7 @@ def assert_cells_match(got: pd.DataFrame, want: pd.DataFrame) -> None:
 @pytest.mark.parametrize("resolution", [10, 8, 5])
 async def test_cell_items_match_an_independent_computation(client, resolution):
     rows = air_rows(hours=48)
-    await load(client, rows)
+    await post_readings(client, rows)
     answer = await client.get(f"/ogc/collections/cells-r{resolution}/items?limit=10000")
     document = answer.json()
     want = expected_cells(rows, resolution)
@@ -295,7 +285,7 @@ async def test_cell_items_match_an_independent_computation(client, resolution):
 
 async def test_cell_items_aggregate_over_the_datetime_window(client):
     rows = air_rows(hours=48)
-    await load(client, rows)
+    await post_readings(client, rows)
     day = await client.get(
         "/ogc/collections/cells-r9/items",
         params={"datetime": "2026-11-02T00:00:00Z/2026-11-03T00:00:00Z", "limit": 100},
@@ -315,7 +305,7 @@ async def test_cell_items_aggregate_over_the_datetime_window(client):
 
 async def test_cell_items_by_bbox_keep_whole_hexagons(client):
     rows = air_rows(hours=6)
-    await load(client, rows)
+    await post_readings(client, rows)
     # One resolution-5 hexagon holds all three stations; a bbox around S3 alone touches it,
     # and its aggregates still count every station's readings.
     coarse = (await client.get("/ogc/collections/cells-r5/items", params={"bbox": SOUTH})).json()
@@ -329,7 +319,7 @@ async def test_cell_items_by_bbox_keep_whole_hexagons(client):
 
 async def test_cell_items_of_one_variable_page_by_offset(client):
     rows = air_rows(hours=2)
-    await load(client, rows)
+    await post_readings(client, rows)
     want = expected_cells(rows[rows["variable"] == "pm25"], 10)
     seen, url = [], "/ogc/collections/cells-r10/items?variable=pm25&limit=2"
     while url:
@@ -342,7 +332,7 @@ async def test_cell_items_of_one_variable_page_by_offset(client):
 
 async def test_one_cell_feature(client):
     rows = air_rows(hours=3)
-    await load(client, rows)
+    await post_readings(client, rows)
     lon, lat = STATIONS["S3"]
     cell = h3.cell_to_parent(h3.latlng_to_cell(lat, lon, 10), 8)
     one = await client.get(f"/ogc/collections/cells-r8/items/{cell}:pm25")
@@ -374,7 +364,7 @@ async def test_one_cell_feature(client):
 
 
 async def test_items_as_geoparquet(client):
-    await load(client, air_rows(hours=2))
+    await post_readings(client, air_rows(hours=2))
     sensors = await client.get("/ogc/collections/sensors/items?f=parquet")
     assert sensors.headers["content-type"] == "application/vnd.apache.parquet"
     table = gpd.read_parquet(io.BytesIO(sensors.content))

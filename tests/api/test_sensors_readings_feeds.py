@@ -6,8 +6,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from tests.conftest import API_KEY
-from tests.factories import STATIONS, air_rows, to_csv
+from tests.factories import API_KEY, STATIONS, air_rows, to_csv
 
 WRITE = {"X-API-Key": API_KEY, "Content-Type": "text/csv"}
 

@@ -4,19 +4,9 @@ import mapbox_vector_tile
 import morecantile
 import pytest
 
-from tests.conftest import API_KEY
-from tests.factories import STATIONS, air_rows, to_csv
+from tests.factories import STATIONS, air_rows, post_readings, to_csv
 
 TMS = morecantile.tms.get("WebMercatorQuad")
-
-
-async def load(client, body: bytes) -> None:
-    answer = await client.post(
-        "/feeds/air/readings",
-        content=body,
-        headers={"X-API-Key": API_KEY, "Content-Type": "text/csv"},
-    )
-    assert answer.status_code == 200, answer.text
 
 
 def tile_of(lon: float, lat: float, z: int) -> str:
@@ -25,7 +15,7 @@ def tile_of(lon: float, lat: float, z: int) -> str:
 
 
 async def test_cell_tile_holds_the_cells_of_the_aggregate(client):
-    await load(client, to_csv(air_rows(hours=24)))
+    await post_readings(client, to_csv(air_rows(hours=24)))
     path = tile_of(*STATIONS["S1"], 12)
     answer = await client.get(f"/tiles/cells/{path}.mvt", params={"variable": "no2"})
     assert answer.status_code == 200
@@ -49,7 +39,7 @@ async def test_cell_tile_holds_the_cells_of_the_aggregate(client):
 
 
 async def test_a_tile_without_data_is_empty(client):
-    await load(client, to_csv(air_rows(hours=2)))
+    await post_readings(client, to_csv(air_rows(hours=2)))
     answer = await client.get(
         f"/tiles/cells/{tile_of(0.0, 0.0, 10)}.mvt", params={"variable": "no2"}
     )
@@ -58,7 +48,7 @@ async def test_a_tile_without_data_is_empty(client):
 
 
 async def test_etag_changes_when_and_only_when_data_under_the_tile_changes(client):
-    await load(client, to_csv(air_rows(hours=24)))
+    await post_readings(client, to_csv(air_rows(hours=24)))
     url = f"/tiles/cells/{tile_of(*STATIONS['S1'], 13)}.mvt"
     params = {"variable": "no2"}
     first = await client.get(url, params=params)
@@ -67,7 +57,7 @@ async def test_etag_changes_when_and_only_when_data_under_the_tile_changes(clien
     again = await client.get(url, params=params, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""
     # New data far away (London) and for another variable here: this tile is unchanged.
-    await load(
+    await post_readings(
         client,
         b"sensor_id,lon,lat,time,variable,value\n"
         b"L1,-0.12,51.5,2026-11-02T05:00:00Z,no2,30\n"
@@ -75,7 +65,7 @@ async def test_etag_changes_when_and_only_when_data_under_the_tile_changes(clien
     )
     assert (await client.get(url, params=params)).headers["etag"] == etag
     # New no2 data in the tile's cells: a new ETag, and the tile shows it.
-    await load(
+    await post_readings(
         client,
         b"sensor_id,lon,lat,time,variable,value\nS1,9.5209,47.141,2026-11-05T05:00:00Z,no2,3\n",
     )
@@ -97,7 +87,7 @@ async def test_etag_changes_when_and_only_when_data_under_the_tile_changes(clien
 
 async def test_sensor_tile_has_latest_values(client):
     rows = air_rows(hours=6)
-    await load(client, to_csv(rows))
+    await post_readings(client, to_csv(rows))
     answer = await client.get(f"/tiles/sensors/{tile_of(*STATIONS['S1'], 14)}.mvt")
     features = mapbox_vector_tile.decode(answer.content)["sensors"]["features"]
     by_id = {f["properties"]["external_id"]: f["properties"] for f in features}
@@ -109,7 +99,7 @@ async def test_sensor_tile_has_latest_values(client):
 
 
 async def test_tilejson_carries_the_parameters(client):
-    await load(client, to_csv(air_rows(hours=2)))
+    await post_readings(client, to_csv(air_rows(hours=2)))
     document = (
         await client.get(
             "/tiles/cells/tilejson.json",

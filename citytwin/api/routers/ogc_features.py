@@ -16,11 +16,11 @@ from citytwin.api.formats import (
     features_response,
     json_response,
     parquet_response,
-    point,
 )
 from citytwin.api.pages import LimitQuery
 from citytwin.api.params import variable_of
 from citytwin.api.routers.cells import STAT_COLUMNS
+from citytwin.api.routers.sensors import sensor_feature
 from citytwin.db.pool import Connection
 from citytwin.db.queries.cells import CellQuery, cell_aggregates
 from citytwin.db.queries.features import (
@@ -111,18 +111,6 @@ async def _extents(
 ) -> tuple[dict[str, ogc.Bounds | None], tuple[datetime, datetime] | None]:
     bounds = {layer: await layer_bounds(conn, layer) for layer in ("sensors", "districts", "cells")}
     return bounds, await time_span(conn)
-
-
-def _sensor_feature(row: dict) -> dict:
-    properties = {
-        "id": row["id"],
-        "feed": row["feed"],
-        "external_id": row["external_id"],
-        "name": row["name"],
-        "h3": to_hex(row["cell"]),
-        "mobile": row["mobile"],
-    }
-    return feature(point(row["lon"], row["lat"]), properties, row["id"])
 
 
 def _district_feature(row: dict) -> dict:
@@ -255,7 +243,7 @@ async def get_items(
         matched, page = len(matching), matching[offset : offset + limit]
     elif collection.layer == "sensors":
         matched, rows = await sensor_page(conn, bounds, time, limit, offset)
-        page = [_sensor_feature(dict(row)) for row in rows]
+        page = [sensor_feature(dict(row), free_properties=False) for row in rows]
     else:
         matched, rows = await district_page(conn, bounds, limit, offset)
         page = [_district_feature(dict(row)) for row in rows]
@@ -303,7 +291,7 @@ async def get_item(
     elif collection.layer == "sensors":
         sensor = ogc.sensor_id(feature_id)
         row = None if sensor is None else await fetch_sensor(conn, sensor)
-        found = [] if row is None else [_sensor_feature(dict(row))]
+        found = [] if row is None else [sensor_feature(dict(row), free_properties=False)]
     else:
         row = await fetch_district(conn, feature_id)
         found = [] if row is None else [_district_feature(dict(row))]

@@ -22,7 +22,9 @@ from citytwin.query.cells import to_hex
 router = APIRouter(tags=["sensors"])
 
 
-def sensor_feature(row: dict) -> dict:
+def sensor_feature(row: dict, free_properties: bool = True) -> dict:
+    """A sensor as a GeoJSON point; `free_properties` adds its feed-specific properties
+    (OGC clients fix a layer's fields from the first page, so they get a fixed set)."""
     properties = {
         "id": row["id"],
         "feed": row["feed"],
@@ -30,8 +32,9 @@ def sensor_feature(row: dict) -> dict:
         "name": row["name"],
         "h3": to_hex(row["cell"]),
         "mobile": row["mobile"],
-        **(row["properties"] or {}),
     }
+    if free_properties:
+        properties.update(row["properties"] or {})
     return feature(point(row["lon"], row["lat"]), properties, row["id"])
 
 
