@@ -10,7 +10,15 @@ from fastapi.middleware.gzip import GZipMiddleware
 from citytwin import __version__
 from citytwin.api.errors import install_error_handlers
 from citytwin.api.formats import json_response
-from citytwin.api.routers import cells, feeds, ogc_features, readings, sensors, tiles
+from citytwin.api.routers import (
+    cells,
+    feeds,
+    ogc_features,
+    ogc_tiles,
+    readings,
+    sensors,
+    tiles,
+)
 from citytwin.db.connect import resolve_database_url
 from citytwin.db.feeds import sync_feeds, variable_ids
 from citytwin.db.migrate import migrate
@@ -57,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
     )
     install_error_handlers(app)
-    for module in (feeds, sensors, readings, cells, tiles, ogc_features):
+    for module in (feeds, sensors, readings, cells, tiles, ogc_features, ogc_tiles):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -17,6 +17,11 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 ]
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
@@ -25,6 +30,8 @@ JSON = "application/json"
 PARQUET = "application/vnd.apache.parquet"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 HTML = "text/html"
+TILESETS_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+TILING_SCHEMES = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
 
 # PostgreSQL keeps microseconds: [t, t + 1 µs) holds exactly the instant t, and widened to
 # rollup buckets it becomes the bucket that contains t.
@@ -203,6 +210,7 @@ def landing_page(root: str, openapi: str, docs: str) -> dict:
             link("service-doc", docs, HTML, "The API documentation"),
             link("conformance", f"{root}/conformance", JSON, "Conformance classes"),
             link("data", f"{root}/collections", JSON, "The collections"),
+            link(TILING_SCHEMES, f"{root}/tileMatrixSets", JSON, "Tile matrix sets"),
         ],
     }
 
@@ -222,6 +230,10 @@ def collection_document(root: str, collection: Collection, extent_: dict) -> dic
             link("items", f"{here}/items?f=parquet", PARQUET, "Items as GeoParquet"),
         ],
     }
+    if collection.layer != "districts":
+        document["links"].append(
+            link(TILESETS_VECTOR, f"{here}/tiles", JSON, "Vector tilesets (OGC API - Tiles)")
+        )
     if extent_:
         document["extent"] = extent_
     return document

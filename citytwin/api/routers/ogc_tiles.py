@@ -1,0 +1,182 @@
+"""OGC API - Tiles for the vector tile sets, so OGC tile clients (OpenLayers' OGCVectorTile,
+QGIS) find them: tile matrix sets, tileset metadata per collection, and the tiles themselves
+(served by the `/tiles` routes, with the same ETags)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+
+from citytwin.api.deps import ConnDep, SettingsDep, VariablesDep
+from citytwin.api.formats import json_response
+from citytwin.api.params import time_params, variable_of
+from citytwin.api.routers import tiles
+from citytwin.errors import NotFound
+from citytwin.query import ogc
+from citytwin.tiles.grid import TMS
+
+router = APIRouter(prefix="/ogc", tags=["OGC API - Tiles"])
+TILING_SCHEME = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
+CollectionId = Annotated[str, Path(alias="collectionId", description="sensors or cells-r{N}.")]
+TileMatrixSetId = Annotated[str, Path(alias="tileMatrixSetId", description="WebMercatorQuad.")]
+VariableQuery = Annotated[str | None, Query(description="cells-r{N}: the variable (required).")]
+
+
+def _tiled_collection(collection_id: str, base_resolution: int) -> ogc.Collection:
+    found = ogc.find_collection(collection_id, base_resolution)
+    if found is None or found.layer == "districts":
+        raise NotFound("tiled collection", collection_id)
+    return found
+
+
+def _check_tms(tile_matrix_set_id: str) -> None:
+    if tile_matrix_set_id != TMS.id:
+        raise NotFound("tile matrix set", tile_matrix_set_id)
+
+
+def _tms_link(request: Request) -> str:
+    return str(request.url_for("ogc_tile_matrix_set", tileMatrixSetId=TMS.id))
+
+
+@router.get("/tileMatrixSets", summary="Tile matrix sets")
+async def tile_matrix_sets(request: Request) -> Response:
+    return json_response(
+        {
+            "tileMatrixSets": [
+                {
+                    "id": TMS.id,
+                    "title": TMS.title,
+                    "uri": TMS.uri,
+                    "links": [ogc.link("self", _tms_link(request), "application/json")],
+                }
+            ]
+        }
+    )
+
+
+@router.get(
+    "/tileMatrixSets/{tileMatrixSetId}", name="ogc_tile_matrix_set", summary="One tile matrix set"
+)
+async def tile_matrix_set(tile_matrix_set_id: TileMatrixSetId) -> Response:
+    _check_tms(tile_matrix_set_id)
+    return json_response(TMS.model_dump(mode="json", exclude_none=True))
+
+
+def _tileset(request: Request, collection: ogc.Collection, variable: str | None) -> dict:
+    tileset = str(
+        request.url_for("ogc_tileset", collectionId=collection.id, tileMatrixSetId=TMS.id)
+    )
+    template = tileset + "/{tileMatrix}/{tileRow}/{tileCol}"
+    if variable:
+        template += f"?variable={variable}"
+    cells = collection.layer == "cells"
+    fields = (
+        {"h3": "string", "count": "integer", "mean": "number", "min": "number", "max": "number"}
+        if cells
+        else {"id": "integer", "feed": "string", "external_id": "string", "name": "string"}
+    )
+    return {
+        "title": collection.title,
+        "dataType": "vector",
+        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "tileMatrixSetURI": TMS.uri,
+        "links": [
+            ogc.link("self", tileset, "application/json"),
+            ogc.link(TILING_SCHEME, _tms_link(request), "application/json"),
+            {**ogc.link("item", template, tiles.MVT), "templated": True},
+        ],
+        "layers": [
+            {
+                "id": collection.layer,
+                "dataType": "vector",
+                "geometryDimension": 2 if cells else 0,
+                "propertiesSchema": {
+                    "type": "object",
+                    "properties": {name: {"type": kind} for name, kind in fields.items()},
+                },
+            }
+        ],
+    }
+
+
+@router.get("/collections/{collectionId}/tiles", summary="Tilesets of a collection")
+async def tilesets(
+    request: Request,
+    settings: SettingsDep,
+    variables: VariablesDep,
+    collection_id: CollectionId,
+    variable: VariableQuery = None,
+) -> Response:
+    collection = _tiled_collection(collection_id, settings.h3_resolution)
+    name = _variable(collection, variable, variables)
+    return json_response({"tilesets": [_tileset(request, collection, name)]})
+
+
+def _variable(
+    collection: ogc.Collection, variable: str | None, variables: dict[str, int]
+) -> str | None:
+    if collection.layer != "cells":
+        return None
+    if variable is None:
+        return min(variables)  # a tileset needs one variable; name it to choose another
+    return variable_of(variable, variables).name
+
+
+@router.get(
+    "/collections/{collectionId}/tiles/{tileMatrixSetId}",
+    name="ogc_tileset",
+    summary="Tileset metadata",
+)
+async def tileset(
+    request: Request,
+    settings: SettingsDep,
+    variables: VariablesDep,
+    collection_id: CollectionId,
+    tile_matrix_set_id: TileMatrixSetId,
+    variable: VariableQuery = None,
+) -> Response:
+    """Tileset metadata; its `item` link is the tile URL template OGC clients follow."""
+    collection = _tiled_collection(collection_id, settings.h3_resolution)
+    _check_tms(tile_matrix_set_id)
+    name = _variable(collection, variable, variables)
+    return json_response(_tileset(request, collection, name))
+
+
+@router.get(
+    "/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
+    summary="A vector tile",
+)
+async def tile(
+    request: Request,
+    conn: ConnDep,
+    settings: SettingsDep,
+    variables: VariablesDep,
+    collection_id: CollectionId,
+    tile_matrix_set_id: TileMatrixSetId,
+    tile_matrix: Annotated[int, Path(alias="tileMatrix")],
+    tile_row: Annotated[int, Path(alias="tileRow")],
+    tile_col: Annotated[int, Path(alias="tileCol")],
+    variable: VariableQuery = None,
+    start: Annotated[str | None, Query()] = None,
+    end: Annotated[str | None, Query()] = None,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The MVT of the collection's tile (cells at the collection's resolution)."""
+    collection = _tiled_collection(collection_id, settings.h3_resolution)
+    _check_tms(tile_matrix_set_id)
+    if collection.layer == "sensors":
+        return await tiles.get_sensors_tile(
+            request, conn, settings, tile_matrix, tile_col, tile_row, if_none_match
+        )
+    chosen = variable_of(_variable(collection, variable, variables), variables)
+    return await tiles.get_cells_tile(
+        request,
+        conn,
+        settings,
+        chosen,
+        time_params(start, end),
+        tile_matrix,
+        tile_col,
+        tile_row,
+        collection.resolution,
+        if_none_match,
+    )
