@@ -61,3 +61,5 @@ async def test_london_laqn_export_as_published(conn, feeds, settings):
         assert got[station][1] == want.count()[station]
     names = await conn.fetchval("SELECT name FROM sensors WHERE external_id = 'BX1'")
     assert names == "Bexley - Slade Green"
+    properties = await conn.fetchval("SELECT properties FROM sensors WHERE external_id = 'BX1'")
+    assert properties == {"site_type": "Suburban"}

@@ -24,6 +24,7 @@ from citytwin.aggregate.rollups import Rollups, combine, rollup_delta
 from citytwin.db.copy import copy_if_new, copy_readings, copy_rollups
 from citytwin.errors import DatabaseUnavailable
 from citytwin.ingest.index import cells_for, place_readings
+from citytwin.ingest.read import PROPERTY
 from citytwin.ingest.validate import Rejection
 from citytwin.query.cells import center
 from citytwin.tiles.versions import version_keys
@@ -77,13 +78,31 @@ class LoadResult:
     rejected: list[Rejection]
 
 
+def _sensor_properties(firsts: pd.DataFrame) -> list[dict]:
+    """Each sensor's free properties: its `property:*` columns that have a value."""
+    columns = [c for c in firsts.columns if c.startswith(PROPERTY)]
+    if not columns:
+        return [{} for _ in range(len(firsts))]
+    values = firsts[columns].astype(object).where(firsts[columns].notna(), None)
+    return [
+        {
+            name.removeprefix(PROPERTY): value
+            for name, value in zip(columns, row, strict=True)
+            if value is not None
+        }
+        for row in values.itertuples(index=False)
+    ]
+
+
 async def _upsert_sensors(
     conn: asyncpg.Connection, feed: str, rows: pd.DataFrame, resolution: int
 ) -> pd.DataFrame:
-    """Register the batch's new sensors; return every batch sensor known, by external id."""
+    """Register the batch's new sensors (and new names or properties of known ones); return
+    every batch sensor known, by external id."""
+    described = ["name", "lon", "lat", *(c for c in rows.columns if c.startswith(PROPERTY))]
     firsts = (
-        rows.groupby("sensor_id", sort=False, observed=True)
-        .agg(name=("name", "first"), lon=("lon", "first"), lat=("lat", "first"))
+        rows.groupby("sensor_id", sort=False, observed=True)[described]
+        .first()
         .reset_index()
         .astype({"sensor_id": object, "name": object})
     )
@@ -91,19 +110,23 @@ async def _upsert_sensors(
     located = firsts.dropna(subset=["lon", "lat"])
     cells = cells_for(located["lon"].to_numpy(), located["lat"].to_numpy(), resolution)
     await conn.execute(
-        """INSERT INTO sensors (feed, external_id, name, geom, cell)
-           SELECT $1, s.external_id, s.name, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.cell
-           FROM unnest($2::text[], $3::text[], $4::float8[], $5::float8[], $6::int8[])
-                AS s (external_id, name, lon, lat, cell)
+        """INSERT INTO sensors (feed, external_id, name, geom, cell, properties)
+           SELECT $1, s.external_id, s.name, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.cell,
+                  s.properties
+           FROM unnest($2::text[], $3::text[], $4::float8[], $5::float8[], $6::int8[],
+                       $7::jsonb[]) AS s (external_id, name, lon, lat, cell, properties)
            ON CONFLICT (feed, external_id) DO UPDATE
-           SET name = coalesce(EXCLUDED.name, sensors.name)
-           WHERE EXCLUDED.name IS DISTINCT FROM sensors.name AND EXCLUDED.name IS NOT NULL""",
+           SET name = coalesce(EXCLUDED.name, sensors.name),
+               properties = sensors.properties || EXCLUDED.properties
+           WHERE (EXCLUDED.name IS NOT NULL AND EXCLUDED.name IS DISTINCT FROM sensors.name)
+              OR NOT sensors.properties @> EXCLUDED.properties""",
         feed,
         located["sensor_id"].tolist(),
         located["name"].tolist(),
         located["lon"].tolist(),
         located["lat"].tolist(),
         cells.tolist(),
+        _sensor_properties(located),
     )
     known = await conn.fetch(
         """SELECT external_id, id, ST_X(geom) AS lon, ST_Y(geom) AS lat, cell FROM sensors
@@ -111,12 +134,12 @@ async def _upsert_sensors(
         feed,
         firsts["sensor_id"].tolist(),
     )
+    # Nullable integer types: a left join must not turn 64-bit cells into lossy floats.
     return (
         pd.DataFrame([dict(r) for r in known], columns=["external_id", "id", "lon", "lat", "cell"])
         .astype({"id": "Int32", "cell": "Int64"})
         .set_index("external_id")
     )
-    # Nullable integer types: a left join must not turn 64-bit cells into lossy floats.
 
 
 async def _register_cells(conn: asyncpg.Connection, cells: np.ndarray) -> None:

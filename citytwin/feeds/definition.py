@@ -59,6 +59,9 @@ class SourceFormat(Strict):
     encoding: str = "utf-8"
     columns: dict[Literal["sensor_id", "lon", "lat", "time", "name"], str]
     variables: dict[str, VariableColumn]
+    properties: dict[str, str] = Field(
+        default_factory=dict, description="Sensor properties: name → source column."
+    )
     time_format: str | None = Field(
         default=None, description="strptime format when times are not ISO 8601."
     )

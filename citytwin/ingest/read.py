@@ -20,6 +20,7 @@ Encoding = Literal["csv", "ndjson", "geojson"]
 REQUIRED = ("sensor_id", "time", "variable", "value")
 OPTIONAL = ("lon", "lat", "unit", "name")
 TEXT_COLUMNS = ("sensor_id", "variable", "unit", "name")
+PROPERTY = "property:"  # prefix of columns that become the sensor's free properties
 BLOCK_SIZE = 16 << 20
 MAX_FIELD_BYTES = 1 << 20
 
@@ -112,8 +113,12 @@ def read_canonical_csv(data: bytes, first_line: int = 2) -> RawRows:
         raise MalformedInput(
             f"missing columns: {', '.join(missing)} (header: {', '.join(columns)})"
         )
-    table = _read_csv(data, ",", "utf-8", [c for c in TEXT_COLUMNS if c in columns], first_line)
-    return RawRows(table.rename_columns([c.strip() for c in table.column_names]), [])
+    # Columns beyond the canonical ones describe the sensor: they become its properties.
+    extra = [c for c in columns if c not in (*REQUIRED, *OPTIONAL)]
+    text = [c for c in TEXT_COLUMNS if c in columns] + extra
+    table = _read_csv(data, ",", "utf-8", text, first_line)
+    names = [PROPERTY + c if c in extra else c for c in table.column_names]
+    return RawRows(table.rename_columns(names), [])
 
 
 def _json_column(values: list, text: bool) -> pa.Array:
@@ -132,7 +137,12 @@ def _rows_to_table(rows: list[dict], lines: list[int]) -> pa.Table:
         name: _json_column([row.get(name) for row in rows], name in TEXT_COLUMNS or name == "time")
         for name in (*REQUIRED, *OPTIONAL)
     }
-    return pa.table({**columns, "line": pa.array(lines, type=pa.int64())})
+    # Other members describe the sensor: they become its properties (as text).
+    extra = sorted({key for row in rows for key in row} - set(columns))
+    properties = {
+        PROPERTY + key: _json_column([row.get(key) for row in rows], True) for key in extra
+    }
+    return pa.table({**columns, **properties, "line": pa.array(lines, type=pa.int64())})
 
 
 def read_ndjson(data: bytes) -> RawRows:
@@ -193,9 +203,14 @@ def read_source_format(data: bytes, source: SourceFormat, first_line: int = 2) -
     if missing:
         raise MalformedInput(f"missing columns: {', '.join(missing)}")
     text = [source.columns[f] for f in ("sensor_id", "name") if f in source.columns]
+    text += [column for column in source.properties.values() if column in columns]
     text += [source.columns["time"]] if source.time_format else []
     wide = _read_csv(data, source.delimiter, source.encoding, text, first_line)
     base = {field: wide.column(column) for field, column in source.columns.items()}
+    base |= {
+        PROPERTY + name: wide.column(column).cast(pa.string())
+        for name, column in source.properties.items()
+    }
     parts = []
     for variable, spec in source.variables.items():
         values = wide.column(spec.column)

@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 
 from citytwin.errors import InvalidParameter
 from citytwin.feeds.definition import FeedDefinition
+from citytwin.ingest.read import PROPERTY
 
 ZONE_SUFFIX = r"(Z|z|[+-]\d\d(:?\d\d)?)$"
 
@@ -24,7 +25,8 @@ class Rejection:
 class ValidRows:
     """Rows fit to store: typed, in canonical units; plus the rejected and the flagged ones."""
 
-    frame: pd.DataFrame  # line, sensor_id, name, lon, lat, time, variable, value, flagged
+    # line, sensor_id, name, lon, lat, time, variable, value, flagged, and property:* columns
+    frame: pd.DataFrame
     rejected: list[Rejection]
     flagged: list[Rejection]
 
@@ -271,6 +273,11 @@ def validate(
     )
 
     ok = verdicts.ok
+    properties = {
+        name: _text(table.column(name), size)[ok]
+        for name in table.column_names
+        if name.startswith(PROPERTY)
+    }
     frame = pd.DataFrame(
         {
             "line": lines[ok],
@@ -282,6 +289,7 @@ def validate(
             "variable": variable[ok],
             "value": canonical.value[ok],
             "flagged": canonical.flagged[ok],
+            **properties,
         }
     )
     flagged = canonical.flagged

@@ -187,3 +187,23 @@ async def test_a_bad_piece_leaves_nothing_of_the_earlier_ones(conn, feeds, setti
         await run(conn, feeds, settings, body)
     assert await conn.fetchval("SELECT count(*) FROM readings") == 0
     assert await conn.fetchval("SELECT count(*) FROM sensors") == 0
+
+
+async def test_extra_columns_become_sensor_properties(conn, feeds, settings):
+    body = (
+        "sensor_id,lon,lat,time,variable,value,operator,height_m\n"
+        "S1,9.52,47.14,2026-11-02T07:00:00Z,no2,10,city,4\n"
+        "S1,9.52,47.14,2026-11-02T08:00:00Z,no2,11,city,4\n"
+        "S2,9.53,47.13,2026-11-02T07:00:00Z,no2,12,,\n"
+    )
+    await run(conn, feeds, settings, body.encode())
+    stored = dict(await conn.fetch("SELECT external_id, properties FROM sensors"))
+    assert stored == {"S1": {"operator": "city", "height_m": "4"}, "S2": {}}
+    later = (
+        "sensor_id,lon,lat,time,variable,value,operator\n"
+        "S2,9.53,47.13,2026-11-03T07:00:00Z,no2,1,lab\n"
+    )
+    await run(conn, feeds, settings, later.encode())
+    assert await conn.fetchval("SELECT properties FROM sensors WHERE external_id = 'S2'") == {
+        "operator": "lab"
+    }
