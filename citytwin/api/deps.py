@@ -10,15 +10,15 @@ from citytwin.feeds import FeedRegistry
 from citytwin.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_feeds(request: Request) -> FeedRegistry:
+async def get_feeds(request: Request) -> FeedRegistry:
     return request.app.state.feeds
 
 
-def get_variables(request: Request) -> dict[str, int]:
+async def get_variables(request: Request) -> dict[str, int]:
     return request.app.state.variables
 
 
@@ -33,7 +33,7 @@ VariablesDep = Annotated[dict[str, int], Depends(get_variables)]
 ConnDep = Annotated[Connection, Depends(get_conn)]
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
 ) -> str:
     """Writes need one of the configured keys in `X-API-Key`."""

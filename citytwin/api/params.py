@@ -10,7 +10,7 @@ from citytwin.errors import InvalidParameter
 from citytwin.query.params import Area, TimeRange, parse_area, parse_time_range
 
 
-def area_params(
+async def area_params(
     settings: SettingsDep,
     bbox: Annotated[
         str | None,
@@ -28,7 +28,7 @@ def area_params(
     return parse_area(bbox, polygon, cells, settings.h3_resolution)
 
 
-def time_params(
+async def time_params(
     start: Annotated[
         str | None,
         Query(description="ISO 8601 start (inclusive).", examples=["2026-11-02T00:00:00Z"]),
@@ -56,14 +56,14 @@ def variable_of(name: str, variables: dict[str, int], parameter: str = "variable
     return Variable(name, variables[name])
 
 
-def required_variable(
+async def required_variable(
     variables: VariablesDep,
     variable: Annotated[str, Query(description="Variable name, e.g. no2 or vehicle_count.")],
 ) -> Variable:
     return variable_of(variable, variables)
 
 
-def optional_variable(
+async def optional_variable(
     variables: VariablesDep,
     variable: Annotated[str | None, Query(description="Variable name.")] = None,
 ) -> Variable | None:

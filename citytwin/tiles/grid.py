@@ -1,6 +1,7 @@
 """WebMercatorQuad tiles (morecantile) and the H3 resolution each zoom shows."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import morecantile
 
@@ -21,8 +22,14 @@ class Tile:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(west, south, east, north) in degrees."""
-        box = TMS.bounds(morecantile.Tile(self.x, self.y, self.z))
-        return box.left, box.bottom, box.right, box.top
+        return _bounds(self.z, self.x, self.y)
+
+
+@lru_cache(maxsize=65_536)
+def _bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    # morecantile goes through pyproj on every call: tiles repeat, so remember them.
+    box = TMS.bounds(morecantile.Tile(x, y, z))
+    return box.left, box.bottom, box.right, box.top
 
 
 def parse_tile(z: int, x: int, y: int) -> Tile:

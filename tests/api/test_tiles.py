@@ -1,7 +1,9 @@
 """Vector tiles decoded by mapbox-vector-tile (a client we did not write), ETags and TileJSON."""
 
+import h3
 import mapbox_vector_tile
 import morecantile
+import numpy as np
 import pytest
 
 from tests.factories import STATIONS, air_rows, post_readings, to_csv
@@ -28,9 +30,9 @@ async def test_cell_tile_holds_the_cells_of_the_aggregate(client):
     want = {f["properties"]["h3"]: f["properties"] for f in cells["features"]}
     got = {f["properties"]["h3"]: f["properties"] for f in features}
     assert got.keys() == want.keys()
-    for h3, properties in got.items():
-        assert properties["count"] == want[h3]["count"]
-        assert properties["mean"] == pytest.approx(want[h3]["mean"])
+    for cell, properties in got.items():
+        assert properties["count"] == want[cell]["count"]
+        assert properties["mean"] == pytest.approx(want[cell]["mean"])
     for feature in features:
         assert feature["geometry"]["type"] == "Polygon"
         ring = feature["geometry"]["coordinates"][0]
@@ -133,3 +135,32 @@ async def test_bad_tile_requests_are_400_naming_the_parameter(client, path, para
     answer = await client.get(path, params=params)
     assert answer.status_code == 400, answer.text
     assert answer.json()["parameter"] == parameter
+
+
+async def test_sensor_tile_etag_follows_every_sensor_it_draws(client):
+    await post_readings(client, air_rows(hours=2))
+    tile = TMS.tile(9.58, 47.18, 18)  # away from the stations: no other cell centre inside
+    bounds = TMS.bounds(tile)
+    lon = bounds.left + 0.00001
+    # A point just inside the tile's west edge whose cell's centre lies outside the tile.
+    lat = next(
+        lat
+        for lat in np.linspace(bounds.bottom, bounds.top, 50)[1:-1]
+        if h3.cell_to_latlng(h3.latlng_to_cell(lat, lon, 10))[1] < bounds.left
+    )
+    body = f"sensor_id,lon,lat,time,variable,value\nEDGE,{lon},{lat},2026-11-02T00:00:00Z,no2,5\n"
+    await post_readings(client, body.encode())
+    url = f"/tiles/sensors/{tile.z}/{tile.x}/{tile.y}.mvt"
+    first = await client.get(url)
+    drawn = mapbox_vector_tile.decode(first.content)["sensors"]["features"]
+    assert "EDGE" in {f["properties"]["external_id"] for f in drawn}
+    later = f"sensor_id,lon,lat,time,variable,value\nEDGE,{lon},{lat},2026-11-02T01:00:00Z,no2,9\n"
+    await post_readings(client, later.encode())
+    second = await client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert second.status_code == 200
+    edge = next(
+        f
+        for f in mapbox_vector_tile.decode(second.content)["sensors"]["features"]
+        if f["properties"]["external_id"] == "EDGE"
+    )
+    assert edge["properties"]["no2"] == 9

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from citytwin.api.deps import ConnDep, SettingsDep, VariablesDep
 from citytwin.api.formats import json_response
-from citytwin.api.params import time_params, variable_of
+from citytwin.api.params import variable_of
 from citytwin.api.routers import tiles
 from citytwin.errors import NotFound
 from citytwin.query import ogc
+from citytwin.query.params import parse_time_range
 from citytwin.tiles.grid import TMS
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Tiles"])
@@ -173,7 +174,7 @@ async def tile(
         conn,
         settings,
         chosen,
-        time_params(start, end),
+        parse_time_range(start, end),
         tile_matrix,
         tile_col,
         tile_row,

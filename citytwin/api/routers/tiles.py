@@ -15,7 +15,7 @@ from citytwin.api.formats import json_response
 from citytwin.api.params import TimeDep, VariableDep
 from citytwin.db.pool import Connection
 from citytwin.db.queries.cells import CellQuery, cell_aggregates
-from citytwin.db.queries.tiles import cells_tile, data_version, sensors_tile
+from citytwin.db.queries.tiles import cells_tile, data_version, sensors_tile, sensors_version
 from citytwin.errors import InvalidParameter
 from citytwin.query.cells import grow_by_cells, hexagon_wkb, to_hex
 from citytwin.query.params import Area, widen_to_buckets
@@ -102,7 +102,7 @@ async def get_sensors_tile(
     """Sensor points with `id`, `feed`, `external_id`, `name` and, per variable, the latest
     value and its time (`<variable>`, `<variable>_time`)."""
     tile = parse_tile(z, x, y)
-    version = await data_version(conn, tile.bounds)
+    version = await sensors_version(conn, tile)
     etag = tile_etag("sensors", tile, (), version)
     key = ("sensors", tile)
     body = _cache(request).get(key, etag)

@@ -79,6 +79,8 @@ CREATE TABLE cell_rollups (
     slot_max    double precision[] NOT NULL,
     PRIMARY KEY (variable_id, day, cell)
 );
+-- Tiles and cell series ask for a few cells over many days: cell before day.
+CREATE INDEX cell_rollups_cell_idx ON cell_rollups (variable_id, cell, day);
 
 -- Element-wise merges of slot arrays (rollups of two loads of the same day).
 CREATE FUNCTION slots_add(a anyarray, b anyarray) RETURNS anyarray

@@ -1,6 +1,7 @@
 """Vector tiles built by PostGIS (ST_AsMVT): cell aggregates as hexagons, sensors as points."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import asyncpg
 
@@ -21,10 +22,13 @@ SELECT ST_AsMVT(t, 'cells', {EXTENT}, 'geom') FROM (
 ) t WHERE t.geom IS NOT NULL
 """
 
+# The sensors a tile draws: those whose point lies within the tile and its rendering buffer.
+DRAWN_SENSORS = """
+    SELECT s.id, s.feed, s.external_id, s.name, s.geom, s.cell, s.mobile FROM sensors s
+    WHERE s.geom && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 0.05), 4326)"""
+
 SENSORS_MVT = f"""
-WITH picked AS (
-    SELECT s.id, s.feed, s.external_id, s.name, s.geom FROM sensors s
-    WHERE s.geom && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 0.05), 4326)
+WITH picked AS ({DRAWN_SENSORS}
 ), latest AS (
     SELECT p.id, jsonb_object_agg(v.name, l.value)
                || jsonb_object_agg(v.name || '_time', to_char(l.time AT TIME ZONE 'UTC',
@@ -73,12 +77,29 @@ async def sensors_tile(conn: asyncpg.Connection, tile: Tile) -> bytes:
     return await conn.fetchval(SENSORS_MVT, tile.z, tile.x, tile.y)
 
 
+async def sensors_version(conn: asyncpg.Connection, tile: Tile) -> tuple[int, int]:
+    """(highest version, number of version keys) of the data behind the sensors `tile` draws.
+
+    A mobile sensor's latest reading may come from anywhere, so a tile drawing one follows
+    every version."""
+    row = await conn.fetchrow(
+        f"""WITH drawn AS ({DRAWN_SENSORS})
+            SELECT coalesce(max(v.version), 0), count(v.version) FROM tile_versions v
+            WHERE EXISTS (SELECT 1 FROM drawn WHERE drawn.mobile)
+               OR v.cell IN (SELECT h3_parent(drawn.cell, {VERSION_RESOLUTION}) FROM drawn)""",
+        tile.z,
+        tile.x,
+        tile.y,
+    )
+    return row[0], row[1]
+
+
 async def data_version(
     conn: asyncpg.Connection,
     bounds: tuple[float, float, float, float],
-    variable_id: int | None = None,
-    start: object = None,
-    end: object = None,
+    variable_id: int,
+    start: datetime | None,
+    end: datetime | None,
 ) -> tuple[int, int]:
     """(highest version, number of version keys) of the data under `bounds`: equal answers mean
     nothing under the tile changed for this variable and time range."""
@@ -86,10 +107,9 @@ async def data_version(
     envelope = f"ST_MakeEnvelope({', '.join(bind(v) for v in bounds)}, 4326)"
     where = [
         f"v.cell IN (SELECT DISTINCT h3_parent(c.cell, {VERSION_RESOLUTION}) FROM cells c "
-        f"WHERE c.center && {envelope})"
+        f"WHERE c.center && {envelope})",
+        f"v.variable_id = {bind(variable_id)}",
     ]
-    if variable_id is not None:
-        where.append(f"v.variable_id = {bind(variable_id)}")
     if start is not None:
         where.append(f"v.day > {bind(start)}::timestamptz - interval '1 day'")
     if end is not None:
