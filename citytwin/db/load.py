@@ -167,9 +167,23 @@ async def _bump_tile_versions(conn: asyncpg.Connection, keys: pd.DataFrame) -> N
     )
 
 
+@dataclass(frozen=True)
+class PreparedPiece:
+    """A piece's readings placed, deduplicated and in key order, with their rollups."""
+
+    readings: pd.DataFrame
+    rejected: list[Rejection]
+    offered: int
+    delta: Rollups | None
+
+
 @dataclass
 class ReadingLoad:
-    """One load in progress: `add` pieces of validated rows, then `finish`."""
+    """One load in progress: `prepare` and `store` pieces of validated rows, then `finish`.
+
+    `prepare` may run while the previous piece is being stored: it needs the connection only
+    to register sensors this load has not seen yet (the lock orders it after that COPY).
+    """
 
     conn: asyncpg.Connection
     feed: str
@@ -182,35 +196,57 @@ class ReadingLoad:
     deltas: list[Rollups] = field(default_factory=list)
     cells: set[int] = field(default_factory=set)
     staging: bool = False
+    known: pd.DataFrame | None = None  # the sensors registered so far, by external id
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def add(self, rows: pd.DataFrame) -> None:
-        """Store one piece's rows (sensors first); its rollups wait for `finish`."""
+    def _needs_registering(self, rows: pd.DataFrame) -> bool:
+        if self.known is None or rows["name"].notna().any():
+            return True
+        if any(column.startswith(PROPERTY) for column in rows.columns):
+            return True
+        return not rows["sensor_id"].isin(self.known.index).all()
+
+    async def prepare(self, rows: pd.DataFrame) -> PreparedPiece:
+        """Register the piece's new sensors, then place and order its readings and compute
+        their rollups in a worker thread."""
         if rows.empty:
-            return
-        sensors = await _upsert_sensors(self.conn, self.feed, rows, self.resolution)
+            return PreparedPiece(pd.DataFrame(), [], 0, None)
+        sensors = self.known
+        if self._needs_registering(rows):
+            async with self.lock:
+                sensors = await _upsert_sensors(self.conn, self.feed, rows, self.resolution)
+            known = sensors if self.known is None else pd.concat([self.known, sensors])
+            self.known = known[~known.index.duplicated(keep="last")]
+        return await asyncio.to_thread(self._place, rows, sensors)
+
+    def _place(self, rows: pd.DataFrame, sensors: pd.DataFrame) -> PreparedPiece:
         readings, rejected = place_readings(rows, sensors, self.variables, self.resolution)
-        self.rejected += rejected
-        self.offered += len(readings)
         # Key order keeps the primary-key index appends local, which makes COPY faster.
-        readings = readings.drop_duplicates(READING_KEY).sort_values(READING_KEY, ignore_index=True)
+        ordered = readings.drop_duplicates(READING_KEY).sort_values(READING_KEY, ignore_index=True)
+        delta = rollup_delta(ordered, self.bucket_seconds)
+        return PreparedPiece(ordered, rejected, len(readings), delta)
+
+    async def store(self, piece: PreparedPiece) -> None:
+        """COPY a prepared piece (new rows only, if some are stored already)."""
+        self.rejected += piece.rejected
+        self.offered += piece.offered
+        readings = piece.readings
         if readings.empty:
             return
-        times = readings["time"]
-        await self.conn.execute(
-            "SELECT ensure_readings_partitions($1, $2)",
-            times.min().tz_localize("UTC").to_pydatetime(),
-            times.max().tz_localize("UTC").to_pydatetime(),
-        )
-        # The rollup delta is computed in a worker thread while the server takes the COPY.
-        delta = asyncio.create_task(asyncio.to_thread(rollup_delta, readings, self.bucket_seconds))
-        if await copy_if_new(self.conn, lambda: copy_readings(self.conn, "readings", readings)):
-            self.loaded += len(readings)
-            self.deltas.append(await delta)
-        else:
-            await delta
-            inserted = await self._insert_new(readings)
-            self.loaded += len(inserted)
-            self.deltas.append(await asyncio.to_thread(rollup_delta, inserted, self.bucket_seconds))
+        async with self.lock:
+            await self.conn.execute(
+                "SELECT ensure_readings_partitions($1, $2)",
+                readings["time"].min().tz_localize("UTC").to_pydatetime(),
+                readings["time"].max().tz_localize("UTC").to_pydatetime(),
+            )
+            if await copy_if_new(self.conn, lambda: copy_readings(self.conn, "readings", readings)):
+                self.loaded += len(readings)
+                self.deltas.append(piece.delta)
+            else:
+                inserted = await self._insert_new(readings)
+                self.loaded += len(inserted)
+                delta = await asyncio.to_thread(rollup_delta, inserted, self.bucket_seconds)
+                self.deltas.append(delta)
         self.cells.update(readings["cell"].unique().tolist())
 
     async def _insert_new(self, readings: pd.DataFrame) -> pd.DataFrame:

@@ -11,7 +11,10 @@ from citytwin.feeds import FeedDefinition
 from citytwin.ingest.read import Encoding, csv_pieces, read_rows, sniff_format
 from citytwin.ingest.validate import Rejection, ValidRows, validate
 
-PIECE_BYTES = 32 << 20  # ~500,000 canonical rows: parsed while the server stores the previous
+# CSV pieces grow from ~60,000 to ~500,000 canonical rows: each is parsed while the server
+# stores the one before, and a small first piece gets the server going early.
+FIRST_PIECE_BYTES = 4 << 20
+PIECE_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -79,31 +82,44 @@ async def ingest(
     """
     if encoding == "csv" and source_format is None:
         source_format = sniff_format(data, feed)
-    pieces = csv_pieces(data, PIECE_BYTES) if encoding == "csv" else [(data, 1)]
-
-    def parse_piece(index: int) -> asyncio.Task[tuple[int, ValidRows]]:
-        piece, first_line = pieces[index]
-        work = asyncio.to_thread(parse, piece, feed, encoding, source_format, first_line)
-        return asyncio.create_task(work)
+    pieces = csv_pieces(data, FIRST_PIECE_BYTES, PIECE_BYTES) if encoding == "csv" else [(data, 1)]
 
     variables = await variable_ids(conn)
     read, rejected, flagged = 0, [], []
-    pending = parse_piece(0)
-    try:
-        async with reading_load(conn, feed.name, variables, resolution, bucket_seconds) as load:
-            for index in range(len(pieces)):
-                piece_read, valid = await pending
-                if index + 1 < len(pieces):
-                    pending = parse_piece(index + 1)
+    async with reading_load(conn, feed.name, variables, resolution, bucket_seconds) as load:
+        # One piece is parsed and prepared while the one before is stored; the queue holds
+        # at most one waiting piece, so memory stays at about two pieces.
+        queue: asyncio.Queue = asyncio.Queue(maxsize=1)
+
+        async def produce() -> None:
+            try:
+                for piece, first_line in pieces:
+                    piece_read, valid = await asyncio.to_thread(
+                        parse, piece, feed, encoding, source_format, first_line
+                    )
+                    prepared = await load.prepare(valid.frame)
+                    await queue.put((len(piece), piece_read, valid, prepared))
+                await queue.put(None)
+            except Exception as exc:  # handed to the consumer, which raises it
+                await queue.put(exc)
+
+        producer = asyncio.create_task(produce())
+        try:
+            stored_bytes = 0
+            while (item := await queue.get()) is not None:
+                if isinstance(item, Exception):
+                    raise item
+                size, piece_read, valid, prepared = item
                 read += piece_read
                 rejected += valid.rejected
                 flagged += valid.flagged
-                await load.add(valid.frame)
+                await load.store(prepared)
+                stored_bytes += size
                 if on_progress:
-                    on_progress(sum(len(piece) for piece, _ in pieces[: index + 1]))
+                    on_progress(stored_bytes)
             result = await load.finish()
-    finally:
-        pending.cancel()
+        finally:
+            producer.cancel()
     return IngestReport(
         read=read,
         loaded=result.loaded,

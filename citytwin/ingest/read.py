@@ -258,18 +258,19 @@ def read_rows(
     return read_canonical_csv(data, first_line)
 
 
-def csv_pieces(data: bytes, piece_bytes: int) -> list[tuple[bytes, int]]:
-    """A CSV cut at line ends into pieces of about `piece_bytes`, each with the header line;
-    with the line number of each piece's first data row."""
+def csv_pieces(data: bytes, first_bytes: int, max_bytes: int) -> list[tuple[bytes, int]]:
+    """A CSV cut at line ends into pieces, each with the header line, and the line number of
+    each piece's first data row. Pieces start at about `first_bytes` and double up to
+    `max_bytes`: a small first piece lets the server start early, larger ones follow."""
     header_end = data.find(b"\n") + 1
-    if header_end == 0 or len(data) <= piece_bytes:
+    if header_end == 0 or len(data) <= first_bytes:
         return [(data, 2)]
-    header, pieces, start, line = data[:header_end], [], header_end, 2
+    header, pieces, start, line, size = data[:header_end], [], header_end, 2, first_bytes
     while start < len(data):
-        end = data.find(b"\n", min(start + piece_bytes, len(data) - 1)) + 1 or len(data)
+        end = data.find(b"\n", min(start + size, len(data) - 1)) + 1 or len(data)
         pieces.append((header + data[start:end], line))
         line += data.count(b"\n", start, end)
-        start = end
+        start, size = end, min(2 * size, max_bytes)
     return pieces
 
 
