@@ -29,7 +29,14 @@ from shapely.geometry import box
 from citytwin.cli import prepare_store
 from citytwin.db.pool import connect, create_pool
 from citytwin.db.queries.cells import CellQuery, cell_aggregates
-from citytwin.db.queries.tiles import BUFFER, EXTENT, cells_tile, data_version, sensors_tile
+from citytwin.db.queries.tiles import (
+    BUFFER,
+    EXTENT,
+    cells_tile,
+    data_version,
+    sensors_tile,
+    sensors_version,
+)
 from citytwin.query.cells import grow_by_cells, hexagon_wkb, to_hex
 from citytwin.query.params import Area, TimeRange, widen_to_buckets
 from citytwin.settings import PROJECT_ROOT, Settings
@@ -417,7 +424,7 @@ async def breakdown(
         "cells: cell_aggregates": [],
         "cells: hexagons (Python)": [],
         "cells: cells_tile (ST_AsMVT)": [],
-        "sensors: data_version": [],
+        "sensors: sensors_version": [],
         "sensors: sensors_tile": [],
     }
     for t in (t for t in tiles if t.z == TARGET_ZOOM):
@@ -435,7 +442,7 @@ async def breakdown(
         marks.append(time.perf_counter())
         await cells_tile(conn, tile, hexagons, properties)
         marks.append(time.perf_counter())
-        await data_version(conn, tile.bounds)
+        await sensors_version(conn, tile)
         marks.append(time.perf_counter())
         await sensors_tile(conn, tile)
         marks.append(time.perf_counter())
