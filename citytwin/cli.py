@@ -2,6 +2,7 @@
 
 import asyncio
 import csv
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
@@ -282,3 +284,72 @@ def demo(
         raise typer.Exit(1)
     if serve_api:
         _serve(settings, host, port)
+
+
+layer_app = typer.Typer(
+    help="Gridded layers: models on the city grid, kept in the layer store.",
+    no_args_is_help=True,
+)
+app.add_typer(layer_app, name="layer")
+
+
+@layer_app.command("nowcast")
+def layer_nowcast(
+    variable: Annotated[str, typer.Argument(help="Variable to nowcast, e.g. no2.")],
+    start: Annotated[str, typer.Option(help="ISO 8601 start (inclusive).")],
+    end: Annotated[str, typer.Option(help="ISO 8601 end (exclusive).")],
+    cell_size: Annotated[
+        float | None, typer.Option(help="Grid cell size, metres (default: the setting).")
+    ] = None,
+    power: Annotated[float, typer.Option(help="IDW power.")] = 2.0,
+    search_radius: Annotated[
+        float | None, typer.Option(help="Metres; sensors further away do not count.")
+    ] = None,
+) -> None:
+    """Nowcast VARIABLE from the stored readings onto the city grid (IDW); print the layer id."""
+    # Imported here: xarray and Dask would add most of a second to every other command's start.
+    from citytwin.layers.store import LayerStore
+    from citytwin.query.params import parse_time_range
+    from citytwin.sim.boundary import read_boundary
+    from citytwin.sim.nowcast import IdwParameters
+    from citytwin.sim.pipeline import NowcastRequest, run_nowcast
+
+    async def run(request: NowcastRequest, on_progress: Callable[[int, int], None]) -> str:
+        conn = await connect(await prepare_store(settings))
+        try:
+            return await run_nowcast(
+                conn,
+                LayerStore(settings.layer_store or settings.state_dir / "layers"),
+                read_boundary(settings.gis_dir / "boundary.geojson"),
+                request,
+                max_cells=settings.grid_max_cells,
+                scheduler=settings.dask_scheduler,
+                on_progress=on_progress,
+            )
+        finally:
+            await conn.close()
+
+    settings = Settings()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    try:
+        span = parse_time_range(start, end)
+        request = NowcastRequest(
+            variable,
+            span.start,
+            span.end,
+            cell_size or settings.grid_cell_size,
+            IdwParameters(power=power, search_radius=search_radius),
+        )
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task(f"nowcast {variable}", total=None)
+            layer_id = asyncio.run(
+                run(request, lambda done, total: progress.update(task, completed=done, total=total))
+            )
+    except CityTwinError as exc:
+        _fail(exc)
+    out.print(layer_id)

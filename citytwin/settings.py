@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     tile_max_age: int = Field(
         default=60, ge=0, description="Seconds clients may reuse a tile before revalidating."
     )
+    layer_store: str | None = Field(
+        default=None,
+        description="Where layers are kept: a folder or any fsspec URL. Unset: <state dir>/layers.",
+    )
+    grid_cell_size: float = Field(default=100.0, gt=0, description="City grid cell size, metres.")
+    grid_max_cells: int = Field(default=4_000_000, ge=1, description="Largest grid accepted.")
+    dask_scheduler: str | None = Field(
+        default=None, description="dask.distributed scheduler (tcp://…). Unset: local threads."
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["*"], description="Origins allowed to read (CORS)."
     )

@@ -13,6 +13,7 @@ from citytwin.api.formats import json_response
 from citytwin.api.routers import (
     cells,
     feeds,
+    layers,
     ogc_features,
     ogc_tiles,
     readings,
@@ -24,6 +25,7 @@ from citytwin.db.feeds import sync_feeds, variable_ids
 from citytwin.db.migrate import migrate
 from citytwin.db.pool import create_pool
 from citytwin.feeds import load_feeds
+from citytwin.layers.store import LayerStore
 from citytwin.settings import Settings
 from citytwin.tiles.cache import TileCache
 
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings, app.state.feeds = settings, registry
         app.state.pool, app.state.variables = pool, variables
         app.state.tile_cache = TileCache(settings.tile_cache_size)
+        app.state.layer_store = LayerStore(settings.layer_store or settings.state_dir / "layers")
         try:
             yield
         finally:
@@ -65,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
     )
     install_error_handlers(app)
-    for module in (feeds, sensors, readings, cells, tiles, ogc_features, ogc_tiles):
+    for module in (feeds, sensors, readings, cells, tiles, ogc_features, ogc_tiles, layers):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
@@ -81,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     {"rel": "data", "href": "/sensors"},
                     {"rel": "data", "href": "/readings"},
                     {"rel": "data", "href": "/cells"},
+                    {"rel": "data", "href": "/layers"},
                     {"rel": "service", "href": "/ogc", "title": "OGC API - Features"},
                 ],
             }

@@ -1,0 +1,153 @@
+"""`/layers`: gridded layers from the layer store, by metadata, point and H3 cell."""
+
+from functools import lru_cache
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+
+from citytwin.api.deps import SettingsDep
+from citytwin.api.formats import (
+    choose_format,
+    csv_response,
+    feature,
+    features_response,
+    json_response,
+)
+from citytwin.api.params import FormatQuery
+from citytwin.layers.cells import STATISTICS, cell_statistics, grid_cells
+from citytwin.layers.query import (
+    describe,
+    grid_of,
+    locate,
+    pick_variable,
+    point_series,
+    time_window,
+    unit_of,
+)
+from citytwin.layers.store import LayerStore
+from citytwin.query.cells import boundary, to_hex
+
+router = APIRouter(tags=["layers"])
+
+
+async def get_layer_store(request: Request) -> LayerStore:
+    """The layer store the app was started with."""
+    return request.app.state.layer_store
+
+
+LayerStoreDep = Annotated[LayerStore, Depends(get_layer_store)]
+LayerId = Annotated[str, Path(description="Layer id (32 hex characters).")]
+VariableQuery = Annotated[
+    str | None, Query(description="Variable of the layer (default: its first).")
+]
+
+
+@lru_cache(maxsize=64)
+def _cells_of(store: LayerStore, layer_id: str, resolution: int, base: int) -> np.ndarray:
+    """H3 cells of a layer's grid-cell centres (layers are immutable, so this keeps)."""
+    layer = store.open(layer_id)
+    return grid_cells(layer["lon"].values, layer["lat"].values, resolution, base)
+
+
+@router.get("/layers", summary="Stored layers")
+def list_layers(store: LayerStoreDep) -> Response:
+    """Every stored layer with its metadata."""
+    return json_response(
+        {"layers": [describe(store.open(layer_id), layer_id) for layer_id in store.list()]}
+    )
+
+
+@router.get("/layers/{layer_id}", summary="One layer's metadata")
+def get_layer(store: LayerStoreDep, layer_id: LayerId) -> Response:
+    """Variables, units, grid, time span and provenance of a layer (404 if unknown)."""
+    return json_response(describe(store.open(layer_id), layer_id))
+
+
+@router.get("/layers/{layer_id}/point", summary="Time series of a layer at a point")
+def get_point(
+    store: LayerStoreDep,
+    layer_id: LayerId,
+    lon: Annotated[float, Query(ge=-180, le=180, description="Longitude (EPSG:4326).")],
+    lat: Annotated[float, Query(ge=-90, le=90, description="Latitude (EPSG:4326).")],
+    variable: VariableQuery = None,
+    fmt: FormatQuery = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The values of `variable` in the grid cell holding (lon, lat), per time step."""
+    layer = store.open(layer_id)
+    name = pick_variable(layer, variable)
+    fmt = choose_format(fmt, accept, ("json", "csv"))
+    cell = locate(grid_of(layer), lon, lat)
+    series = point_series(layer, name, cell)
+    if fmt == "csv":
+        return csv_response(pd.DataFrame(series, columns=["time", "value"]))
+    return json_response(
+        {
+            "layer": layer_id,
+            "variable": name,
+            "unit": unit_of(layer, name),
+            "lon": lon,
+            "lat": lat,
+            "cell": {
+                "row": cell.row,
+                "col": cell.col,
+                "x": cell.x,
+                "y": cell.y,
+                "lon": float(layer["lon"].values[cell.row, cell.col]),
+                "lat": float(layer["lat"].values[cell.row, cell.col]),
+            },
+            "series": series,
+        }
+    )
+
+
+@router.get("/layers/{layer_id}/cells", summary="A layer averaged into H3 cells")
+def get_layer_cells(
+    store: LayerStoreDep,
+    settings: SettingsDep,
+    layer_id: LayerId,
+    variable: VariableQuery = None,
+    resolution: Annotated[
+        int | None,
+        Query(ge=0, le=15, description="H3 resolution of the answer (default: the base)."),
+    ] = None,
+    time: Annotated[
+        str | None,
+        Query(description="ISO 8601 instant: the time step holding it (default: every step)."),
+    ] = None,
+    fmt: FormatQuery = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    """count, mean, min, max, std of the grid cells (and steps) in each H3 cell, as `/cells`."""
+    layer = store.open(layer_id)
+    name = pick_variable(layer, variable)
+    fmt = choose_format(fmt, accept, ("geojson", "csv", "parquet"))
+    base = settings.h3_resolution
+    resolution = base if resolution is None else resolution
+    window = time_window(layer, time)
+    values = layer[name].isel(time=slice(window.first, window.stop)).values
+    stats = cell_statistics(values, _cells_of(store, layer_id, resolution, base))
+    features = []
+    for record in stats.to_dict("records"):
+        cell = int(record["cell"])
+        properties = {"h3": to_hex(cell)}
+        properties |= {key: _number(record[key]) for key in STATISTICS}
+        features.append(feature({"type": "Polygon", "coordinates": [boundary(cell)]}, properties))
+    return features_response(
+        features,
+        fmt,
+        variable=name,
+        unit=unit_of(layer, name),
+        resolution=resolution,
+        start=window.start,
+        end=window.end,
+        bucket=None,
+        layer=layer_id,
+    )
+
+
+def _number(value: object) -> object:
+    """NaN (a std of one value) as None, as `/cells` answers it."""
+    return None if isinstance(value, float) and np.isnan(value) else value

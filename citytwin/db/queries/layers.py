@@ -1,0 +1,49 @@
+"""Model inputs from the sensor store: per-sensor means of a variable per time step."""
+
+from datetime import datetime
+
+import asyncpg
+import pandas as pd
+
+from citytwin.errors import InvalidParameter
+
+COLUMNS = ["sensor", "lon", "lat", "time", "value", "count"]
+# Step means of the unflagged readings of each sensor; a mobile sensor's readings of one step
+# are placed at the mean of their positions.
+STEP_MEANS = """
+    SELECT s.feed || ':' || s.external_id AS sensor,
+           avg(ST_X(coalesce(r.geom, s.geom))) AS lon,
+           avg(ST_Y(coalesce(r.geom, s.geom))) AS lat,
+           date_bin(make_interval(secs => $4), r.time, TIMESTAMPTZ '1970-01-01 00:00:00+00')
+               AS time,
+           avg(r.value) AS value,
+           count(*) AS count
+    FROM readings r
+    JOIN sensors s ON s.id = r.sensor_id
+    WHERE r.variable_id = $1 AND r.time >= $2 AND r.time < $3 AND NOT r.flagged
+    GROUP BY s.feed, s.external_id, 4
+    ORDER BY 4, 1"""
+
+
+async def variable_unit(conn: asyncpg.Connection, variable: str) -> tuple[int, str]:
+    """(id, unit) of a stored variable; InvalidParameter `variable` if it is unknown."""
+    row = await conn.fetchrow("SELECT id, unit FROM variables WHERE name = $1", variable)
+    if row is None:
+        known = await conn.fetchval("SELECT string_agg(name, ', ' ORDER BY name) FROM variables")
+        raise InvalidParameter("variable", f"unknown variable {variable!r} (known: {known})")
+    return row["id"], row["unit"]
+
+
+async def step_means(
+    conn: asyncpg.Connection,
+    variable_id: int,
+    start: datetime,
+    end: datetime,
+    step_seconds: int = 3600,
+) -> pd.DataFrame:
+    """sensor, lon, lat, time (step start, UTC), value (mean), count per sensor and step of
+    the readings of a variable in [start, end)."""
+    rows = await conn.fetch(STEP_MEANS, variable_id, start, end, float(step_seconds))
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=COLUMNS)
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    return frame.astype({"lon": float, "lat": float, "value": float, "count": "int64"})

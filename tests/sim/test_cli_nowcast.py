@@ -1,0 +1,48 @@
+"""`citytwin layer nowcast`, once wired into `citytwin/cli.py`."""
+
+import pytest
+from typer.testing import CliRunner
+
+from citytwin import cli
+from citytwin.layers.store import LayerStore
+from tests.factories import air_rows, to_csv
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(cli, "layer_nowcast"), reason="`citytwin layer nowcast` is not wired in yet"
+)
+runner = CliRunner()
+SPAN = ["--start", "2026-11-02T00:00:00Z", "--end", "2026-11-02T06:00:00Z"]
+
+
+@pytest.fixture
+def cli_env(monkeypatch, settings, conn, tmp_path):
+    monkeypatch.setenv("CITYTWIN_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CITYTWIN_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("CITYTWIN_LAYER_STORE", str(tmp_path / "layers"))
+    return tmp_path
+
+
+def test_nowcast_prints_the_layer_id(cli_env):
+    source = cli_env / "air.csv"
+    source.write_bytes(to_csv(air_rows(hours=6)))
+    assert runner.invoke(cli.app, ["ingest", "air", str(source)]).exit_code == 0
+    result = runner.invoke(cli.app, ["layer", "nowcast", "no2", *SPAN, "--cell-size", "200"])
+    assert result.exit_code == 0, result.output
+    layer_id = result.stdout.strip()
+    store = LayerStore(cli_env / "layers")
+    assert store.list() == [layer_id]
+    assert dict(store.open(layer_id).sizes) == {"time": 6, "y": 60, "x": 46}
+    assert store.provenance(layer_id).parameters["grid"]["cell_size"] == 200.0
+    again = runner.invoke(cli.app, ["layer", "nowcast", "no2", *SPAN, "--cell-size", "200"])
+    assert again.stdout.strip() == layer_id
+
+
+def test_nowcast_errors_name_the_parameter(cli_env):
+    tiny = runner.invoke(cli.app, ["layer", "nowcast", "no2", *SPAN, "--cell-size", "0.5"])
+    assert tiny.exit_code == 1 and "cell_size:" in tiny.output
+    empty = runner.invoke(cli.app, ["layer", "nowcast", "no2", *SPAN])  # nothing stored
+    assert empty.exit_code == 1 and "start: no no2 readings" in empty.output
+    backwards = runner.invoke(
+        cli.app, ["layer", "nowcast", "no2", "--start", "2026-11-03", "--end", "2026-11-02"]
+    )
+    assert backwards.exit_code == 1 and "end: must be after start" in backwards.output
