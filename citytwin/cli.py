@@ -3,8 +3,9 @@
 import asyncio
 import csv
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,11 +24,14 @@ from citytwin.db.connect import resolve_database_url
 from citytwin.db.districts import load_districts
 from citytwin.db.feeds import sync_feeds
 from citytwin.db.migrate import migrate
-from citytwin.db.pool import connect
+from citytwin.db.pool import Connection, connect
 from citytwin.errors import CityTwinError
 from citytwin.feeds import load_feeds
 from citytwin.ingest.pipeline import IngestReport, ingest
 from citytwin.settings import Settings
+
+if TYPE_CHECKING:
+    from citytwin.sim.pipeline import NowcastRequest
 
 app = typer.Typer(
     help="citytwin: city sensor feeds on H3 cells in PostGIS, served by an API.",
@@ -277,13 +281,55 @@ def demo(
     try:
         failures = asyncio.run(_ingest_files(settings, jobs, None, settings.state_dir / "rejects"))
         districts = asyncio.run(_load_districts(settings))
+        baseline = asyncio.run(_baseline_layer(settings))
     except CityTwinError as exc:
         _fail(exc)
     out.print(f"{settings.gis_dir / 'districts.geojson'} → districts: {districts}")
+    out.print(f"baseline layer (observed no2 nowcast): http://{host}:{port}/layers/{baseline}")
     if failures:
         raise typer.Exit(1)
     if serve_api:
         _serve(settings, host, port)
+
+
+async def _nowcast(
+    conn: Connection,
+    settings: Settings,
+    request: "NowcastRequest",
+    on_progress: Callable[[int, int], None] | None = None,
+) -> str:
+    # Imported here: xarray and Dask would add most of a second to every other command's start.
+    from citytwin.layers.store import layer_store_for
+    from citytwin.sim.boundary import read_boundary
+    from citytwin.sim.pipeline import run_nowcast
+
+    return await run_nowcast(
+        conn,
+        layer_store_for(settings),
+        read_boundary(settings.gis_dir / "boundary.geojson"),
+        request,
+        max_cells=settings.grid_max_cells,
+        scheduler=settings.dask_scheduler,
+        on_progress=on_progress,
+    )
+
+
+async def _baseline_layer(settings: Settings, variable: str = "no2") -> str | None:
+    """The demo's baseline layer: an observed nowcast of `variable` over its stored readings."""
+    from citytwin.db.queries.layers import reading_span
+    from citytwin.sim.pipeline import NowcastRequest
+
+    conn = await connect(await prepare_store(settings))
+    try:
+        span = await reading_span(conn, variable)
+        if span is None:
+            return None
+        request = NowcastRequest(
+            variable, span[0], span[1] + timedelta(hours=1), settings.grid_cell_size
+        )
+        return await _nowcast(conn, settings, request)
+    finally:
+        await conn.close()
 
 
 layer_app = typer.Typer(
@@ -308,24 +354,14 @@ def layer_nowcast(
 ) -> None:
     """Nowcast VARIABLE from the stored readings onto the city grid (IDW); print the layer id."""
     # Imported here: xarray and Dask would add most of a second to every other command's start.
-    from citytwin.layers.store import LayerStore
     from citytwin.query.params import parse_time_range
-    from citytwin.sim.boundary import read_boundary
     from citytwin.sim.nowcast import IdwParameters
-    from citytwin.sim.pipeline import NowcastRequest, run_nowcast
+    from citytwin.sim.pipeline import NowcastRequest
 
     async def run(request: NowcastRequest, on_progress: Callable[[int, int], None]) -> str:
         conn = await connect(await prepare_store(settings))
         try:
-            return await run_nowcast(
-                conn,
-                LayerStore(settings.layer_store or settings.state_dir / "layers"),
-                read_boundary(settings.gis_dir / "boundary.geojson"),
-                request,
-                max_cells=settings.grid_max_cells,
-                scheduler=settings.dask_scheduler,
-                on_progress=on_progress,
-            )
+            return await _nowcast(conn, settings, request, on_progress)
         finally:
             await conn.close()
 

@@ -62,6 +62,7 @@ def test_demo_loads_every_sample_and_a_rerun_adds_nothing(cli_env: Path):
     assert "traffic.csv → traffic: read 15120, loaded 15120" in first.output
     assert "energy_meters.csv → energy: read 10080, loaded 10080" in first.output
     assert "districts.geojson → districts: 11" in first.output
+    assert "baseline layer (observed no2 nowcast): http://127.0.0.1:8000/layers/" in first.output
     second = runner.invoke(app, ["demo", "--no-serve"])
     assert "traffic.csv → traffic: read 15120, loaded 0, duplicates 15120" in second.output
 

@@ -25,7 +25,7 @@ from citytwin.db.feeds import sync_feeds, variable_ids
 from citytwin.db.migrate import migrate
 from citytwin.db.pool import create_pool
 from citytwin.feeds import load_feeds
-from citytwin.layers.store import LayerStore
+from citytwin.layers.store import layer_store_for
 from citytwin.settings import Settings
 from citytwin.tiles.cache import TileCache
 
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings, app.state.feeds = settings, registry
         app.state.pool, app.state.variables = pool, variables
         app.state.tile_cache = TileCache(settings.tile_cache_size)
-        app.state.layer_store = LayerStore(settings.layer_store or settings.state_dir / "layers")
+        app.state.layer_store = layer_store_for(settings)
         try:
             yield
         finally:

@@ -19,6 +19,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from citytwin.errors import NotFound
 from citytwin.layers.provenance import Provenance
+from citytwin.settings import Settings
 
 LAYER_ID = re.compile(r"^[0-9a-f]{32}$")
 SUFFIX = ".zarr"
@@ -139,3 +140,8 @@ def _encoding(layer: xr.Dataset) -> dict:
     }
     encoding["time"] = dict(layer["time"].encoding)
     return encoding
+
+
+def layer_store_for(settings: Settings) -> LayerStore:
+    """The store `settings` name (`CITYTWIN_LAYER_STORE`, else `<state dir>/layers`)."""
+    return LayerStore(settings.layer_store or settings.state_dir / "layers")

@@ -34,6 +34,16 @@ async def variable_unit(conn: asyncpg.Connection, variable: str) -> tuple[int, s
     return row["id"], row["unit"]
 
 
+async def reading_span(conn: asyncpg.Connection, variable: str) -> tuple[datetime, datetime] | None:
+    """(first, last) time of the stored readings of `variable`, or None if it has none."""
+    row = await conn.fetchrow(
+        "SELECT min(r.time), max(r.time) FROM readings r "
+        "JOIN variables v ON v.id = r.variable_id WHERE v.name = $1",
+        variable,
+    )
+    return None if row[0] is None else (row[0], row[1])
+
+
 async def step_means(
     conn: asyncpg.Connection,
     variable_id: int,
