@@ -14,6 +14,8 @@ COPY gis_data ./gis_data
 ENV PATH="/app/.venv/bin:$PATH" \
     CITYTWIN_FEEDS_DIR=/app/sensors \
     CITYTWIN_GIS_DIR=/app/gis_data
+# A named volume takes this folder's owner on first mount, so the API (nobody) can write layers.
+RUN mkdir -p /var/lib/citytwin/layers && chown nobody /var/lib/citytwin/layers
 EXPOSE 8000
 USER nobody
 CMD ["citytwin", "serve", "--host", "0.0.0.0", "--port", "8000"]

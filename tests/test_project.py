@@ -16,7 +16,7 @@ def test_readme_documents_every_setting():
 
 def test_compose_drives_the_api_with_real_settings():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert {"db", "api"} <= compose["services"].keys()
+    assert {"db", "api", "dask-scheduler", "dask-worker"} <= compose["services"].keys()
     assert compose["services"]["db"]["image"].startswith("postgis/postgis:")
     for variable in compose["services"]["api"]["environment"]:
         assert variable.removeprefix("CITYTWIN_").lower() in Settings.model_fields, variable
