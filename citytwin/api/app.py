@@ -12,7 +12,9 @@ from citytwin.api.errors import install_error_handlers
 from citytwin.api.formats import json_response
 from citytwin.api.routers import (
     cells,
+    edr,
     feeds,
+    layer_tiles,
     layers,
     ogc_features,
     ogc_tiles,
@@ -68,7 +70,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
     )
     install_error_handlers(app)
-    for module in (feeds, sensors, readings, cells, tiles, ogc_features, ogc_tiles, layers):
+    routers = (
+        feeds,
+        sensors,
+        readings,
+        cells,
+        tiles,
+        ogc_features,
+        ogc_tiles,
+        layers,
+        layer_tiles,
+        edr,
+    )
+    for module in routers:
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
@@ -86,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     {"rel": "data", "href": "/cells"},
                     {"rel": "data", "href": "/layers"},
                     {"rel": "service", "href": "/ogc", "title": "OGC API - Features"},
+                    {"rel": "service", "href": "/edr", "title": "OGC API - EDR"},
                 ],
             }
         )

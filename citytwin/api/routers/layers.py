@@ -1,13 +1,14 @@
-"""`/layers`: gridded layers from the layer store, by metadata, point and H3 cell."""
+"""`/layers`: stored layers by metadata, point, H3 cell, area, cube, diff and validation."""
 
 from functools import lru_cache
 from typing import Annotated
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
-from citytwin.api.deps import SettingsDep
+from citytwin.api.deps import ConnDep, SettingsDep, VariablesDep
 from citytwin.api.formats import (
     choose_format,
     csv_response,
@@ -16,18 +17,35 @@ from citytwin.api.formats import (
     json_response,
 )
 from citytwin.api.params import FormatQuery
+from citytwin.db.queries.layers import step_means
+from citytwin.errors import InvalidParameter
 from citytwin.layers.cells import STATISTICS, cell_statistics, grid_cells
+from citytwin.layers.cf import variable_names
+from citytwin.layers.coverage import MEDIA_TYPE as COVERAGEJSON
+from citytwin.layers.coverage import grid_coverage
 from citytwin.layers.query import (
+    TimeWindow,
+    area_statistics,
+    bbox_window,
     describe,
+    difference,
     grid_of,
     locate,
     pick_variable,
+    pick_variables,
     point_series,
+    polygon_mask,
+    step_seconds,
+    steps_between,
+    subset,
     time_window,
+    to_netcdf,
     unit_of,
 )
 from citytwin.layers.store import LayerStore
+from citytwin.layers.validation import metrics, sample_at_sensors, validate
 from citytwin.query.cells import boundary, to_hex
+from citytwin.query.params import parse_bbox, parse_polygon
 
 router = APIRouter(tags=["layers"])
 
@@ -42,6 +60,11 @@ LayerId = Annotated[str, Path(description="Layer id (32 hex characters).")]
 VariableQuery = Annotated[
     str | None, Query(description="Variable of the layer (default: its first).")
 ]
+StartQuery = Annotated[
+    str | None, Query(description="ISO 8601 start (default: the layer's first step).")
+]
+EndQuery = Annotated[str | None, Query(description="ISO 8601 end, exclusive (default: its end).")]
+NETCDF = "application/x-netcdf"
 
 
 @lru_cache(maxsize=64)
@@ -151,3 +174,140 @@ def get_layer_cells(
 def _number(value: object) -> object:
     """NaN (a std of one value) as None, as `/cells` answers it."""
     return None if isinstance(value, float) and np.isnan(value) else value
+
+
+def area_answer(
+    layer: xr.Dataset,
+    layer_id: str,
+    polygon: str,
+    variable: str | None,
+    window: TimeWindow,
+    parameter: str,
+) -> dict:
+    """Statistics per step of the grid cells whose centres fall in `polygon` (shared by EDR)."""
+    name = pick_variable(layer, variable)
+    try:
+        geometry = parse_polygon(polygon)
+    except InvalidParameter as exc:
+        raise InvalidParameter(parameter, exc.message) from None
+    mask = polygon_mask(grid_of(layer), geometry, parameter)
+    return {
+        "layer": layer_id,
+        "variable": name,
+        "unit": unit_of(layer, name),
+        "cells": int(mask.sum()),
+        "start": window.start,
+        "end": window.end,
+        "steps": area_statistics(layer, name, mask, window),
+    }
+
+
+def cube_answer(
+    layer: xr.Dataset, bbox: str, variables: list[str], window: TimeWindow, fmt: str, parameter: str
+) -> Response:
+    """The layer's `variables` on the window of cells centred in `bbox`, as NetCDF or
+    CoverageJSON (shared by EDR)."""
+    try:
+        geometry = parse_bbox(bbox)
+    except InvalidParameter as exc:
+        raise InvalidParameter(parameter, exc.message) from None
+    try:
+        rows, cols = bbox_window(layer, geometry)
+    except InvalidParameter as exc:
+        raise InvalidParameter(parameter, exc.message) from None
+    part = subset(layer, variables, rows, cols, window)
+    if fmt == "netcdf":
+        return Response(
+            to_netcdf(part),
+            media_type=NETCDF,
+            headers={"Content-Disposition": 'attachment; filename="cube.nc"'},
+        )
+    return json_response(
+        grid_coverage(part, variables, grid_of(layer).epsg), media_type=COVERAGEJSON
+    )
+
+
+@router.get("/layers/{layer_id}/area", summary="Statistics of a layer in a polygon per step")
+def get_area(
+    store: LayerStoreDep,
+    layer_id: LayerId,
+    polygon: Annotated[str, Query(description="GeoJSON geometry or WKT polygon (lon/lat).")],
+    variable: VariableQuery = None,
+    start: StartQuery = None,
+    end: EndQuery = None,
+) -> Response:
+    """count, mean, min, max, std of the grid cells whose centres fall in `polygon`, per step."""
+    layer = store.open(layer_id)
+    window = steps_between(layer, start, end)
+    return json_response(area_answer(layer, layer_id, polygon, variable, window, "polygon"))
+
+
+@router.get("/layers/{layer_id}/cube", summary="A subset of a layer as NetCDF or CoverageJSON")
+def get_cube(
+    store: LayerStoreDep,
+    layer_id: LayerId,
+    bbox: Annotated[str, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326).")],
+    variable: Annotated[
+        str | None, Query(description="Comma-separated variables (default: all).")
+    ] = None,
+    start: StartQuery = None,
+    end: EndQuery = None,
+    fmt: Annotated[str, Query(alias="format", description="netcdf or coveragejson.")] = "netcdf",
+) -> Response:
+    """The grid cells whose centres are in `bbox` (as the smallest grid window) and steps."""
+    layer = store.open(layer_id)
+    if fmt not in ("netcdf", "coveragejson"):
+        raise InvalidParameter("format", f"{fmt!r} is not one of netcdf, coveragejson")
+    names = pick_variables(layer, variable, "variable")
+    window = steps_between(layer, start, end)
+    return cube_answer(layer, bbox, names, window, fmt, "bbox")
+
+
+@router.get("/layers/{layer_id}/diff", summary="This layer minus another, stored as a layer")
+def get_diff(
+    store: LayerStoreDep,
+    layer_id: LayerId,
+    against: Annotated[str, Query(description="Id of the layer to subtract.")],
+) -> Response:
+    """Store (once) and describe the layer of this layer's values minus `against`'s."""
+    layer = store.open(layer_id)
+    if not store.exists(against):
+        raise InvalidParameter("against", f"no layer {against!r}")
+    dataset, provenance = difference(layer, store.open(against), layer_id, against)
+    diff_id = store.write(dataset, provenance)
+    return json_response(describe(store.open(diff_id), diff_id))
+
+
+@router.get("/layers/{layer_id}/validation", summary="A layer against the sensors")
+async def get_validation(
+    store: LayerStoreDep, conn: ConnDep, variables: VariablesDep, layer_id: LayerId
+) -> Response:
+    """Bias, RMSE and correlation per variable and sensor of the layer sampled at the
+    sensors' step means in its time span, and over all."""
+    layer = store.open(layer_id)
+    window = steps_between(layer, None, None)
+    step = step_seconds(layer)
+    answers, frames = {}, []
+    for name in variable_names(layer):
+        if name not in variables:
+            continue  # a model-only variable (e.g. support): no sensor measures it
+        means = await step_means(conn, variables[name], window.start, window.end, step)
+        samples = sample_at_sensors(layer, name, means)
+        answers[name] = {"unit": unit_of(layer, name), **validate(samples)}
+        frames.append(samples)
+    return json_response(
+        {
+            "layer": layer_id,
+            "start": window.start,
+            "end": window.end,
+            "variables": answers,
+            "overall": metrics(*_pooled(frames)),
+        }
+    )
+
+
+def _pooled(frames: list[pd.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
+    if not frames:
+        return np.array([]), np.array([])
+    pooled = pd.concat(frames)
+    return pooled["observed"].to_numpy(), pooled["modelled"].to_numpy()

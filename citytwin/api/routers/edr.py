@@ -1,0 +1,216 @@
+"""`/edr`: OGC API - Environmental Data Retrieval over the stored layers (position, area, cube)."""
+
+from typing import Annotated
+
+import numpy as np
+import shapely
+import xarray as xr
+from fastapi import APIRouter, Query, Request, Response
+
+from citytwin import __version__
+from citytwin.api.formats import json_response
+from citytwin.api.routers.layers import LayerId, LayerStoreDep, area_answer, cube_answer
+from citytwin.errors import InvalidParameter
+from citytwin.layers.coverage import CRS84, MEDIA_TYPE, parameter, point_series_coverage
+from citytwin.layers.query import (
+    datetime_window,
+    describe,
+    grid_of,
+    locate,
+    pick_variables,
+    step_starts,
+)
+
+router = APIRouter(prefix="/edr", tags=["OGC API - EDR"])
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/core",
+    "http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/collections",
+    "http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/json",
+    "http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/covjson",
+    "http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/oas30",
+]
+QUERIES = {
+    "position": ["CoverageJSON"],
+    "area": ["JSON"],
+    "cube": ["CoverageJSON", "NetCDF"],
+}
+DatetimeQuery = Annotated[
+    str | None, Query(description="ISO 8601 instant or interval start/end ('..' open).")
+]
+ParameterQuery = Annotated[
+    str | None, Query(alias="parameter-name", description="Comma-separated parameters.")
+]
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+@router.get("", summary="EDR landing page")
+def landing(request: Request) -> Response:
+    """Title and links to the conformance classes, collections and API description."""
+    base = _base(request)
+    return json_response(
+        {
+            "title": "citytwin layers (OGC API - EDR)",
+            "description": f"Gridded simulation layers of citytwin {__version__}.",
+            "links": [
+                {"rel": "self", "href": f"{base}/edr", "type": "application/json"},
+                {"rel": "conformance", "href": f"{base}/edr/conformance"},
+                {"rel": "data", "href": f"{base}/edr/collections"},
+                {"rel": "service-desc", "href": f"{base}/openapi.json"},
+            ],
+        }
+    )
+
+
+@router.get("/conformance", summary="EDR conformance classes")
+def conformance() -> Response:
+    """The conformance classes this EDR implements."""
+    return json_response({"conformsTo": CONFORMANCE})
+
+
+def collection(request: Request, layer: xr.Dataset, layer_id: str) -> dict:
+    """The EDR collection of one layer: extent, data queries, parameters."""
+    meta = describe(layer, layer_id)
+    href = f"{_base(request)}/edr/collections/{layer_id}"
+    queries = {
+        name: {
+            "link": {
+                "href": f"{href}/{name}",
+                "rel": "data",
+                "variables": {
+                    "query_type": name,
+                    "output_formats": formats,
+                    "default_output_format": formats[0],
+                },
+            }
+        }
+        for name, formats in QUERIES.items()
+    }
+    return {
+        "id": layer_id,
+        "title": meta["title"] or layer_id,
+        "extent": {
+            "spatial": {"bbox": [meta["grid"]["bbox"]], "crs": CRS84},
+            "temporal": {
+                "interval": [[f"{meta['time']['start']:%FT%TZ}", f"{meta['time']['end']:%FT%TZ}"]],
+                "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+            },
+        },
+        "data_queries": queries,
+        "crs": [CRS84, f"http://www.opengis.net/def/crs/EPSG/0/{grid_of(layer).epsg}"],
+        "output_formats": ["CoverageJSON", "NetCDF", "JSON"],
+        "parameter_names": {v["name"]: parameter(layer, v["name"]) for v in meta["variables"]},
+        "links": [
+            {"rel": "self", "href": href, "type": "application/json"},
+            {"rel": "alternate", "href": f"{_base(request)}/layers/{layer_id}"},
+        ],
+    }
+
+
+@router.get("/collections", summary="One EDR collection per stored layer")
+def collections(request: Request, store: LayerStoreDep) -> Response:
+    """Every stored layer as an EDR collection."""
+    return json_response(
+        {
+            "collections": [collection(request, store.open(i), i) for i in store.list()],
+            "links": [{"rel": "self", "href": f"{_base(request)}/edr/collections"}],
+        }
+    )
+
+
+@router.get("/collections/{layer_id}", summary="One layer as an EDR collection")
+def one_collection(request: Request, store: LayerStoreDep, layer_id: LayerId) -> Response:
+    """A layer's EDR collection (404 if unknown)."""
+    return json_response(collection(request, store.open(layer_id), layer_id))
+
+
+def _format(text: str | None, allowed: list[str]) -> str:
+    """The `f` parameter matched without case to one of `allowed` (default: the first)."""
+    if not text:
+        return allowed[0]
+    for name in allowed:
+        if text.lower() == name.lower():
+            return name
+    raise InvalidParameter("f", f"{text!r} is not one of {', '.join(allowed)}")
+
+
+def _wkt(text: str, kind: str) -> shapely.Geometry:
+    try:
+        geometry = shapely.from_wkt(text)
+    except shapely.errors.GEOSException as exc:
+        raise InvalidParameter("coords", f"not WKT: {exc}") from None
+    if geometry.geom_type != kind:
+        raise InvalidParameter("coords", f"must be a {kind}, not {geometry.geom_type}")
+    return geometry
+
+
+@router.get("/collections/{layer_id}/position", summary="Time series at a point (PointSeries)")
+def position(
+    store: LayerStoreDep,
+    layer_id: LayerId,
+    coords: Annotated[str, Query(description="WKT POINT(lon lat).")],
+    datetime: DatetimeQuery = None,
+    parameter_name: ParameterQuery = None,
+    f: Annotated[str | None, Query(description="CoverageJSON.")] = None,
+) -> Response:
+    """The layer's values in the grid cell holding the point, per step, as CoverageJSON."""
+    layer = store.open(layer_id)
+    _format(f, QUERIES["position"])
+    point = _wkt(coords, "Point")
+    lon, lat = point.x, point.y
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise InvalidParameter("coords", "must be lon/lat in EPSG:4326")
+    names = pick_variables(layer, parameter_name, "parameter-name")
+    window = datetime_window(layer, datetime)
+    try:
+        cell = locate(grid_of(layer), lon, lat)
+    except InvalidParameter as exc:
+        raise InvalidParameter("coords", exc.message) from None
+    steps = slice(window.first, window.stop)
+    series = {
+        name: np.asarray(layer[name].isel(time=steps, y=cell.row, x=cell.col).values)
+        for name in names
+    }
+    times = step_starts(layer)[steps]
+    document = point_series_coverage(layer, lon, lat, times, series)
+    return json_response(document, media_type=MEDIA_TYPE)
+
+
+@router.get("/collections/{layer_id}/area", summary="Statistics in a polygon per step")
+def area(
+    store: LayerStoreDep,
+    layer_id: LayerId,
+    coords: Annotated[str, Query(description="WKT POLYGON or MULTIPOLYGON (lon/lat).")],
+    datetime: DatetimeQuery = None,
+    parameter_name: ParameterQuery = None,
+    f: Annotated[str | None, Query(description="JSON.")] = None,
+) -> Response:
+    """count, mean, min, max, std of the grid cells centred in the polygon, as `/layers/area`."""
+    layer = store.open(layer_id)
+    _format(f, QUERIES["area"])
+    names = pick_variables(layer, parameter_name, "parameter-name")
+    if parameter_name and len(names) > 1:
+        raise InvalidParameter("parameter-name", "the area query takes one parameter")
+    window = datetime_window(layer, datetime)
+    return json_response(area_answer(layer, layer_id, coords, names[0], window, "coords"))
+
+
+@router.get("/collections/{layer_id}/cube", summary="A subset as CoverageJSON or NetCDF")
+def cube(
+    store: LayerStoreDep,
+    layer_id: LayerId,
+    bbox: Annotated[str, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326).")],
+    datetime: DatetimeQuery = None,
+    parameter_name: ParameterQuery = None,
+    f: Annotated[str | None, Query(description="CoverageJSON or NetCDF.")] = None,
+) -> Response:
+    """The grid window of the cells centred in `bbox`, as `/layers/cube`."""
+    layer = store.open(layer_id)
+    fmt = _format(f, QUERIES["cube"])
+    names = pick_variables(layer, parameter_name, "parameter-name")
+    window = datetime_window(layer, datetime)
+    return cube_answer(layer, bbox, names, window, fmt.lower(), "bbox")

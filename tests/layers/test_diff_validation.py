@@ -1,0 +1,182 @@
+"""`/layers/{id}/diff` (a stored difference layer) and `/validation` (layer against sensors)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyproj import Transformer
+
+from citytwin.errors import InvalidParameter
+from citytwin.layers.cf import LayerVariable, build_layer
+from citytwin.layers.provenance import Provenance
+from citytwin.layers.query import difference
+from citytwin.layers.store import LayerStore
+from citytwin.layers.validation import metrics, sample_at_sensors, validate
+from citytwin.sim.grid import Grid
+from citytwin.sim.nowcast import IdwParameters, time_steps
+from tests.factories import STATIONS, air_rows, post_readings
+from tests.layers.sample import sample_layer
+from tests.layers.test_area_cube import serve
+
+# The city grid of the demo boundary (as in test_api) and a day of known values on it.
+CITY = Grid(32632, 100.0, 537_500.0, 5_226_900.0, nx=90, ny=119)
+TIMES = time_steps(pd.Timestamp("2026-11-02", tz="UTC"), pd.Timestamp("2026-11-03", tz="UTC"))
+ROWS = air_rows(hours=24)
+
+
+def known(t: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+    return 30.0 + 2.0 * t + 0.1 * row - 0.05 * col
+
+
+def known_layer() -> tuple:
+    t, row, col = np.meshgrid(
+        np.arange(len(TIMES)), np.arange(CITY.ny), np.arange(CITY.nx), indexing="ij"
+    )
+    layer = build_layer(
+        CITY,
+        TIMES,
+        [
+            LayerVariable("no2", known(t, row, col).astype(np.float32), "µg/m³"),
+            LayerVariable("nearest_sensor_distance", np.ones(t.shape, np.float32), "m"),
+        ],
+        attrs={"title": "known", "time_step_seconds": 3600},
+    )
+    provenance = Provenance(
+        "known", {}, TIMES[0].to_pydatetime(), TIMES[-1].to_pydatetime(), "0" * 64
+    )
+    return layer, provenance
+
+
+def by_hand() -> pd.DataFrame:
+    """Each station's hourly no2 beside the known formula at its cell (computed apart)."""
+    to_utm = Transformer.from_crs(4326, 32632, always_xy=True)
+    rows = []
+    no2 = ROWS[ROWS["variable"] == "no2"]
+    for sensor, (lon, lat) in STATIONS.items():
+        x, y = to_utm.transform(lon, lat)
+        col, row = int((x - 537_500) // 100), int((5_226_900 - y) // 100)
+        for hour, value in enumerate(no2[no2["sensor_id"] == sensor]["value"]):
+            modelled = float(np.float32(known(hour, row, col)))
+            rows.append((f"air:{sensor}", value, modelled))
+    return pd.DataFrame(rows, columns=["sensor", "observed", "modelled"])
+
+
+def test_metrics_by_hand():
+    got = metrics(np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 5.0]))
+    assert got["n"] == 3
+    assert got["bias"] == pytest.approx(1.0)
+    assert got["rmse"] == pytest.approx(np.sqrt(5 / 3))
+    assert got["correlation"] == pytest.approx(np.sqrt(3) / 2)
+    assert metrics(np.array([1.0]), np.array([2.0]))["correlation"] is None
+
+
+def test_sampling_picks_the_cell_and_step():
+    layer, _ = known_layer()
+    lon, lat = CITY.lonlat
+    means = pd.DataFrame(
+        {
+            "sensor": ["a", "a", "b", "off"],
+            "lon": [lon[3, 4], lon[3, 4], lon[50, 60], 8.0],
+            "lat": [lat[3, 4], lat[3, 4], lat[50, 60], 47.0],
+            "time": pd.to_datetime(
+                [
+                    "2026-11-02T05:00Z",
+                    "2026-11-03T00:00Z",
+                    "2026-11-02T23:00Z",
+                    "2026-11-02T01:00Z",
+                ],
+                utc=True,
+            ),
+            "value": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    samples = sample_at_sensors(layer, "no2", means)
+    assert samples["sensor"].tolist() == ["a", "b"]  # after the span, and off the grid: dropped
+    assert samples["modelled"].tolist() == [
+        float(np.float32(known(5, 3, 4))),
+        float(np.float32(known(23, 50, 60))),
+    ]
+
+
+def test_difference_is_a_minus_b():
+    a, pa = sample_layer()
+    b, pb = sample_layer(IdwParameters(power=1.0))
+    layer, provenance = difference(a, b, pa.layer_id(), pb.layer_id())
+    np.testing.assert_array_equal(layer["no2"].values, a["no2"].values - b["no2"].values)
+    assert (provenance.model, provenance.parameters) == (
+        "diff",
+        {"a": pa.layer_id(), "b": pb.layer_id()},
+    )
+    again = difference(a, b, pa.layer_id(), pb.layer_id())[1]
+    assert again.layer_id() == provenance.layer_id()
+    with pytest.raises(InvalidParameter) as error:
+        difference(a, known_layer()[0], "a", "b")
+    assert error.value.parameter == "against"
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory) -> tuple[LayerStore, dict[str, str]]:
+    store = LayerStore(tmp_path_factory.mktemp("layers"))
+    ids = {
+        "a": store.write(*sample_layer()),
+        "b": store.write(*sample_layer(IdwParameters(power=1.0))),
+        "known": store.write(*known_layer()),
+    }
+    return store, ids
+
+
+@pytest.fixture(scope="module")
+async def diff_client(settings, pool, stored):
+    async with serve(settings, stored[0]) as client:
+        yield client
+
+
+async def test_diff_endpoint_stores_a_layer(diff_client, stored):
+    store, ids = stored
+    answer = await diff_client.get(f"/layers/{ids['a']}/diff", params={"against": ids["b"]})
+    assert answer.status_code == 200, answer.text
+    meta = answer.json()
+    assert meta["provenance"]["model"] == "diff"
+    assert meta["provenance"]["parameters"] == {"a": ids["a"], "b": ids["b"]}
+    assert [v["name"] for v in meta["variables"]] == ["no2", "nearest_sensor_distance"]
+    diff = store.open(meta["id"])
+    a, b = store.open(ids["a"]), store.open(ids["b"])
+    np.testing.assert_array_equal(diff["no2"].values, a["no2"].values - b["no2"].values)
+    again = await diff_client.get(f"/layers/{ids['a']}/diff", params={"against": ids["b"]})
+    assert again.json()["id"] == meta["id"]
+    listed = await diff_client.get(f"/layers/{meta['id']}")  # a layer like any other
+    assert listed.status_code == 200
+
+
+@pytest.mark.parametrize(("against", "status"), [("known", 400), ("missing", 400)])
+async def test_diff_errors_name_against(diff_client, stored, against, status):
+    ids = stored[1]
+    answer = await diff_client.get(
+        f"/layers/{ids['a']}/diff", params={"against": ids.get(against, "0" * 32)}
+    )
+    assert (answer.status_code, answer.json()["parameter"]) == (status, "against")
+    unknown = await diff_client.get(f"/layers/{'0' * 32}/diff", params={"against": ids["a"]})
+    assert unknown.status_code == 404
+
+
+async def test_validation_against_hand_computation(diff_client, client, stored):
+    await post_readings(client, ROWS)
+    answer = await diff_client.get(f"/layers/{stored[1]['known']}/validation")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert list(body["variables"]) == ["no2"]  # the support variable has no sensors
+    want = by_hand()
+    got = body["variables"]["no2"]
+    assert [s["sensor"] for s in got["sensors"]] == ["air:S1", "air:S2", "air:S3"]
+    for row in got["sensors"]:
+        part = want[want["sensor"] == row["sensor"]]
+        error = part["modelled"] - part["observed"]
+        assert row["n"] == 24
+        assert row["bias"] == pytest.approx(error.mean(), rel=1e-9)
+        assert row["rmse"] == pytest.approx(np.sqrt((error**2).mean()), rel=1e-9)
+        assert row["correlation"] == pytest.approx(
+            np.corrcoef(part["observed"], part["modelled"])[0, 1], rel=1e-9
+        )
+    error = want["modelled"] - want["observed"]
+    assert got["overall"]["rmse"] == pytest.approx(np.sqrt((error**2).mean()), rel=1e-9)
+    assert body["overall"] == got["overall"]
+    assert validate(want)["overall"]["bias"] == pytest.approx(error.mean())
