@@ -19,7 +19,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from citytwin.db import embedded
+from citytwin.db import dead_letters, embedded
 from citytwin.db.connect import resolve_database_url
 from citytwin.db.districts import load_districts
 from citytwin.db.feeds import sync_feeds
@@ -28,6 +28,7 @@ from citytwin.db.pool import Connection, connect
 from citytwin.errors import CityTwinError
 from citytwin.feeds import load_feeds
 from citytwin.ingest.pipeline import IngestReport, ingest
+from citytwin.ingest.push import replay
 from citytwin.settings import Settings
 
 if TYPE_CHECKING:
@@ -389,3 +390,69 @@ def layer_nowcast(
     except CityTwinError as exc:
         _fail(exc)
     out.print(layer_id)
+
+
+deadletter_app = typer.Typer(
+    help="Payloads that could not be stored: list them, replay them.", no_args_is_help=True
+)
+app.add_typer(deadletter_app, name="deadletter")
+
+
+async def _dead_letters(settings: Settings, limit: int, offset: int, pending: bool) -> None:
+    conn = await connect(await prepare_store(settings))
+    try:
+        total, rows = await dead_letters.list_dead_letters(conn, limit, offset, pending)
+    finally:
+        await conn.close()
+    out.print(f"{total} dead letters")
+    for row in rows:
+        state = "replayed" if row["replayed_at"] else "pending"
+        out.print(
+            f"{row['id']}\t{row['received_at']:%Y-%m-%d %H:%M:%S}\t{row['format']}\t"
+            f"{row['feed'] or '-'}\t{state}\t{len(row['payload'])} B\t{row['reason']}"
+        )
+
+
+@deadletter_app.command("list")
+def deadletter_list(
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    pending: Annotated[bool, typer.Option(help="Only those not replayed yet.")] = False,
+) -> None:
+    """Dead letters, newest first, with their reasons."""
+    try:
+        asyncio.run(_dead_letters(Settings(), limit, offset, pending))
+    except CityTwinError as exc:
+        _fail(exc)
+
+
+async def _replay(settings: Settings, letter_id: int) -> dict[int, list[str]]:
+    conn = await connect(await prepare_store(settings))
+    try:
+        result = await replay(
+            conn,
+            load_feeds(settings.feeds_dir),
+            letter_id,
+            resolution=settings.h3_resolution,
+            bucket_seconds=settings.rollup_bucket_seconds,
+        )
+    finally:
+        await conn.close()
+    summary = result.summary()
+    out.print(f"loaded {summary['loaded']}, already stored {summary['duplicates']}")
+    return result.errors
+
+
+@deadletter_app.command("replay")
+def deadletter_replay(
+    letter_id: Annotated[int, typer.Argument(metavar="ID", help="Dead letter id.")],
+) -> None:
+    """Run a dead letter's payload through its path again; marked replayed if all of it lands."""
+    try:
+        errors = asyncio.run(_replay(Settings(), letter_id))
+    except CityTwinError as exc:
+        _fail(exc)
+    for item, reasons in errors.items():
+        console.print(f"[red]item {item}:[/red] {'; '.join(reasons)}")
+    if errors:
+        raise typer.Exit(1)

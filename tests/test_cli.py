@@ -95,3 +95,12 @@ def test_db_status_of_the_embedded_cluster(monkeypatch):
     result = runner.invoke(app, ["db", "status"])
     assert result.exit_code == 0  # the session fixture started it
     assert "running at postgresql://citytwin@127.0.0.1:" in result.output
+
+
+def test_deadletter_list_and_replay_of_an_unknown_letter(cli_env: Path):
+    listed = runner.invoke(app, ["deadletter", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "0 dead letters" in listed.output
+    missing = runner.invoke(app, ["deadletter", "replay", "99"])
+    assert missing.exit_code == 1
+    assert "dead letter 99 not found" in missing.output

@@ -1,0 +1,185 @@
+"""Push endpoints of the platforms cities run: NGSI-LD batch upserts, SensorThings Observations,
+and the dead letters of what could not be stored (the work itself is `ingest/push.py`)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep, WriterDep
+from citytwin.api.formats import json_response
+from citytwin.db import dead_letters
+from citytwin.db.pool import Connection
+from citytwin.errors import InvalidParameter, PayloadTooLarge
+from citytwin.feeds import FeedRegistry
+from citytwin.ingest.push import (
+    KEPT_BYTES,
+    NGSI_LD,
+    PUSH_MAX_BYTES,
+    STA_DATA_ARRAY,
+    STA_OBSERVATION,
+    PushResult,
+    push_payload,
+    replay,
+)
+from citytwin.settings import Settings
+
+router = APIRouter(tags=["push"])
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > limit:
+            data = b"".join(chunks)[:KEPT_BYTES]
+            raise PayloadTooLarge(f"the body is larger than {limit >> 10} KiB; split it", data)
+    return b"".join(chunks)
+
+
+async def _push(
+    request: Request, conn: Connection, settings: Settings, feeds: FeedRegistry, format: str
+) -> PushResult:
+    try:
+        data = await _read_body(request, min(PUSH_MAX_BYTES, settings.max_body_bytes))
+    except PayloadTooLarge as exc:
+        kept = exc.args[1]
+        reason = f"{exc.args[0]} (the first {len(kept)} bytes are kept)"
+        await dead_letters.record(conn, None, format, reason, kept)
+        raise PayloadTooLarge(exc.args[0]) from None
+    return await push_payload(
+        conn,
+        feeds,
+        data,
+        format,
+        resolution=settings.h3_resolution,
+        bucket_seconds=settings.rollup_bucket_seconds,
+    )
+
+
+@router.post(
+    "/ngsi-ld/v1/entityOperations/upsert",
+    summary="NGSI-LD batch upsert of Smart Data Models entities",
+    status_code=201,
+)
+async def ngsi_upsert(
+    request: Request, conn: ConnDep, settings: SettingsDep, feeds: FeedsDep, _key: WriterDep
+) -> Response:
+    """Entities land in the feed of their type: AirQualityObserved → air,
+    TrafficFlowObserved → traffic, ACMeasurement → energy.
+
+    201 with the ids when new readings landed, 204 when every reading was already stored
+    (a replay), 207 with `success` and `errors` (NGSI-LD BatchOperationResult) when some failed.
+    """
+    result = await _push(request, conn, settings, feeds, NGSI_LD)
+    ids = {n: e.get("id") if isinstance(e, dict) else None for n, e in enumerate(result.items, 1)}
+    success = list(dict.fromkeys(i for n, i in ids.items() if n not in result.errors))
+    if result.errors:
+        errors = [
+            {
+                "entityId": ids[item],
+                "position": item,
+                "error": {
+                    "type": "https://uri.etsi.org/ngsi-ld/errors/BadRequestData",
+                    "title": "entity not stored",
+                    "detail": "; ".join(reasons),
+                },
+            }
+            for item, reasons in result.errors.items()
+        ]
+        body = {"success": success, "errors": errors, "readings": result.summary()}
+        return json_response(body, status_code=207)
+    if result.loaded == 0:
+        return Response(status_code=204)
+    return json_response(success, status_code=201)
+
+
+def _observation_id(row: dict) -> str:
+    return f"{row['sensor_id']}|{row['variable']}|{row['time']}"
+
+
+def _self_link(request: Request, row: dict) -> str:
+    return f"{str(request.base_url).rstrip('/')}/Observations('{_observation_id(row)}')"
+
+
+@router.post("/Observations", summary="SensorThings: create one Observation", status_code=201)
+async def create_observation(
+    request: Request, conn: ConnDep, settings: SettingsDep, feeds: FeedsDep, _key: WriterDep
+) -> Response:
+    """One Observation with its Datastream (ObservedProperty, unitOfMeasurement, Thing with
+    Locations) inline; a by-id Datastream reference is refused."""
+    result = await _push(request, conn, settings, feeds, STA_OBSERVATION)
+    if result.errors:
+        reason = "; ".join(result.errors[1])
+        parameter, _, message = reason.partition(": ")
+        raise InvalidParameter(parameter, message)
+    row = result.rows[1]
+    link = _self_link(request, row)
+    body = {
+        "@iot.id": _observation_id(row),
+        "@iot.selfLink": link,
+        "phenomenonTime": row["time"],
+        "result": row["value"],
+    }
+    return json_response(body, status_code=201, headers={"Location": link})
+
+
+@router.post("/CreateObservations", summary="SensorThings: dataArray Observations", status_code=201)
+async def create_observations(
+    request: Request, conn: ConnDep, settings: SettingsDep, feeds: FeedsDep, _key: WriterDep
+) -> Response:
+    """The dataArray extension: one answer per Observation, its selfLink or `error`."""
+    result = await _push(request, conn, settings, feeds, STA_DATA_ARRAY)
+    answer = [
+        "error"
+        if item in result.errors or item not in result.rows
+        else _self_link(request, result.rows[item])
+        for item in range(1, len(result.items) + 1)
+    ]
+    return json_response(answer, status_code=201)
+
+
+def _letter(row: dict) -> dict:
+    payload = bytes(row.pop("payload"))
+    return {
+        **row,
+        "received_at": row["received_at"].isoformat(),
+        "replayed_at": row["replayed_at"] and row["replayed_at"].isoformat(),
+        "size": len(payload),
+        "payload": payload.decode("utf-8", errors="replace"),
+    }
+
+
+@router.get("/deadletters", summary="Payloads that could not be stored")
+async def list_dead_letters(
+    conn: ConnDep,
+    _key: WriterDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    pending: Annotated[bool, Query(description="Only those not replayed yet.")] = False,
+) -> Response:
+    """Newest first, each with its raw payload (as text) and the reason."""
+    total, rows = await dead_letters.list_dead_letters(conn, limit, offset, pending)
+    return json_response(
+        {"total": total, "limit": limit, "offset": offset, "items": [_letter(r) for r in rows]}
+    )
+
+
+@router.post("/deadletters/{letter_id}/replay", summary="Replay a dead letter")
+async def replay_dead_letter(
+    conn: ConnDep,
+    settings: SettingsDep,
+    feeds: FeedsDep,
+    _key: WriterDep,
+    letter_id: Annotated[int, Path(ge=1)],
+) -> Response:
+    """Run the payload through its path again; it is marked replayed when all of it lands."""
+    result = await replay(
+        conn,
+        feeds,
+        letter_id,
+        resolution=settings.h3_resolution,
+        bucket_seconds=settings.rollup_bucket_seconds,
+    )
+    errors = {str(item): reasons for item, reasons in result.errors.items()}
+    return json_response({"replayed": not errors, "errors": errors, **result.summary()})
