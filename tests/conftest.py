@@ -70,7 +70,10 @@ async def pool(settings: Settings, feeds: FeedRegistry) -> AsyncIterator[asyncpg
 async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """A connection to an emptied store."""
     async with pool.acquire() as connection:
-        await connection.execute("TRUNCATE sensors, readings, cell_rollups, cells RESTART IDENTITY")
+        await connection.execute(
+            "TRUNCATE sensors, readings, cell_rollups, cells, tile_versions, dead_letters "
+            "RESTART IDENTITY"
+        )
         yield connection
 
 
