@@ -8,10 +8,14 @@ from cachetools import LRUCache
 from citytwin.tiles.grid import Tile
 
 
+def strong_etag(*parts: object) -> str:
+    """A strong ETag of `parts`: equal parts give equal tags."""
+    return '"' + hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest() + '"'
+
+
 def tile_etag(layer: str, tile: Tile, params: tuple, version: tuple[int, int]) -> str:
     """A strong ETag: the same tile, parameters and data version give the same tag."""
-    key = repr((layer, tile.z, tile.x, tile.y, params, version)).encode()
-    return '"' + hashlib.blake2b(key, digest_size=12).hexdigest() + '"'
+    return strong_etag(layer, tile.z, tile.x, tile.y, params, version)
 
 
 @dataclass(frozen=True)

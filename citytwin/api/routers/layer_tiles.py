@@ -4,7 +4,6 @@ Layers are immutable, so a tile, once rendered, is final: it is cached for a yea
 ETag from the layer id, the tile and the resolved rendering parameters.
 """
 
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated
@@ -17,9 +16,15 @@ from pyproj import Transformer
 
 from citytwin.api.formats import json_response
 from citytwin.api.routers.layers import LayerId, LayerStoreDep
+from citytwin.api.tile_responses import (
+    etag_matches,
+    tile_cache,
+    tile_response,
+    tile_url_template,
+)
 from citytwin.layers.query import grid_of, pick_variable, step_starts, time_window, unit_of
 from citytwin.layers.store import LayerStore
-from citytwin.tiles.cache import TileCache
+from citytwin.tiles.cache import strong_etag
 from citytwin.tiles.grid import parse_tile
 from citytwin.tiles.raster import (
     colormap,
@@ -77,8 +82,9 @@ class Style:
 
     def etag(self, layer_id: str, *extra: object) -> str:
         """A strong ETag of this style on the layer (plus a tile or a legend kind)."""
-        key = repr((layer_id, self.variable, self.step, self.colormap, self.low, self.high, extra))
-        return '"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
+        return strong_etag(
+            layer_id, self.variable, self.step, self.colormap, self.low, self.high, extra
+        )
 
 
 @lru_cache(maxsize=256)
@@ -99,19 +105,8 @@ def _resolve(store: LayerStore, layer: xr.Dataset, layer_id: str, query: RenderQ
     return Style(variable, step, lut_name, low, high)
 
 
-def _matches(etag: str, if_none_match: str | None) -> bool:
-    return if_none_match is not None and etag in (t.strip() for t in if_none_match.split(","))
-
-
 def _png_response(body: bytes, etag: str, if_none_match: str | None) -> Response:
-    headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
-    if _matches(etag, if_none_match):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=PNG, headers=headers)
-
-
-def _cache(request: Request) -> TileCache | None:
-    return getattr(request.app.state, "tile_cache", None)
+    return tile_response(body, PNG, etag, IMMUTABLE, if_none_match)
 
 
 @router.get("/layers/{layer_id}/tiles/{z}/{x}/{y}.png", summary="Raster tile of a layer")
@@ -130,12 +125,12 @@ def get_layer_tile(
     layer = store.open(layer_id)
     style = _resolve(store, layer, layer_id, query)
     etag = style.etag(layer_id, "tile", tile.z, tile.x, tile.y)
-    if _matches(etag, if_none_match):
+    if etag_matches(etag, if_none_match):
         # The tag alone decides a 304: no need to render what the client already holds.
         return _png_response(b"", etag, if_none_match)
     key = ("layer", layer_id, tile, style)
-    cache = _cache(request)
-    body = cache.get(key, etag) if cache is not None else None
+    cache = tile_cache(request)
+    body = cache.get(key, etag)
     if body is None:
         sampling = sample_grid(grid_of(layer), tile_xy_bounds(tile))
         window = sampling.window
@@ -144,8 +139,7 @@ def get_layer_tile(
             selection = layer[style.variable].isel(time=style.step, y=window[0], x=window[1])
             block = np.asarray(selection.values, dtype=float)
         body = render_tile(block, sampling, colormap(style.colormap), style.low, style.high)
-        if cache is not None:
-            cache.put(key, etag, body)
+        cache.put(key, etag, body)
     return _png_response(body, etag, if_none_match)
 
 
@@ -190,8 +184,7 @@ def get_layer_tilejson(
     grid = grid_of(layer)
     to_wgs84 = Transformer.from_crs(grid.crs, 4326, always_xy=True)
     bounds = [round(v, 7) for v in to_wgs84.transform_bounds(*grid.bounds)]
-    template = str(request.url_for("get_layer_tile", layer_id=layer_id, z="{z}", x="{x}", y="{y}"))
-    template = template.replace("%7B", "{").replace("%7D", "}")
+    template = tile_url_template(request, "get_layer_tile", layer_id=layer_id)
     carried = {
         "variable": style.variable,
         "time": query.time,

@@ -13,13 +13,14 @@ from shapely.geometry import box
 from citytwin.api.deps import ConnDep, SettingsDep
 from citytwin.api.formats import json_response
 from citytwin.api.params import TimeDep, VariableDep
+from citytwin.api.tile_responses import tile_cache, tile_response, tile_url_template
 from citytwin.db.pool import Connection
 from citytwin.db.queries.cells import CellQuery, cell_aggregates
 from citytwin.db.queries.tiles import cells_tile, data_version, sensors_tile, sensors_version
 from citytwin.errors import InvalidParameter
 from citytwin.query.cells import grow_by_cells, hexagon_wkb, to_hex
 from citytwin.query.params import Area, widen_to_buckets
-from citytwin.tiles.cache import TileCache, tile_etag
+from citytwin.tiles.cache import tile_etag
 from citytwin.tiles.grid import MAX_ZOOM, parse_tile, resolution_for_zoom
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
@@ -34,14 +35,8 @@ ResolutionQuery = Annotated[
 
 
 def _tile_response(body: bytes, etag: str, max_age: int, if_none_match: str | None) -> Response:
-    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}, must-revalidate"}
-    if if_none_match is not None and etag in (tag.strip() for tag in if_none_match.split(",")):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=MVT, headers=headers)
-
-
-def _cache(request: Request) -> TileCache:
-    return request.app.state.tile_cache
+    cache_control = f"public, max-age={max_age}, must-revalidate"
+    return tile_response(body, MVT, etag, cache_control, if_none_match)
 
 
 @router.get("/cells/{z}/{x}/{y}.mvt", summary="Vector tile of H3 cell aggregates")
@@ -70,7 +65,7 @@ async def get_cells_tile(
     params = (variable.name, shown, time.start, time.end)
     etag = tile_etag("cells", tile, params, version)
     key = ("cells", tile, params)
-    body = _cache(request).get(key, etag)
+    body = tile_cache(request).get(key, etag)
     if body is None:
         query = CellQuery(variable.id, shown, Area(geometry=box(*bounds)), time)
         rows = await cell_aggregates(conn, query, base, settings.rollup_bucket_seconds)
@@ -85,7 +80,7 @@ async def get_cells_tile(
             for r in rows
         ]
         body = await cells_tile(conn, tile, [hexagon_wkb(r["cell"]) for r in rows], properties)
-        _cache(request).put(key, etag, body)
+        tile_cache(request).put(key, etag, body)
     return _tile_response(body, etag, settings.tile_max_age, if_none_match)
 
 
@@ -105,10 +100,10 @@ async def get_sensors_tile(
     version = await sensors_version(conn, tile)
     etag = tile_etag("sensors", tile, (), version)
     key = ("sensors", tile)
-    body = _cache(request).get(key, etag)
+    body = tile_cache(request).get(key, etag)
     if body is None:
         body = await sensors_tile(conn, tile)
-        _cache(request).put(key, etag, body)
+        tile_cache(request).put(key, etag, body)
     return _tile_response(body, etag, settings.tile_max_age, if_none_match)
 
 
@@ -123,8 +118,7 @@ async def _bounds(conn: Connection) -> list[float]:
 def _tilejson(
     request: Request, layer: str, query: dict, fields: dict, bounds: list[float], description: str
 ) -> dict:
-    template = str(request.url_for("get_" + layer + "_tile", z="{z}", x="{x}", y="{y}"))
-    template = template.replace("%7B", "{").replace("%7D", "}")
+    template = tile_url_template(request, "get_" + layer + "_tile")
     carried = urlencode({k: v for k, v in query.items() if v is not None})
     return {
         "tilejson": "3.0.0",
