@@ -23,10 +23,10 @@ import pyarrow.csv as pacsv
 from citytwin.aggregate.rollups import Rollups, combine, rollup_delta
 from citytwin.db.copy import copy_if_new, copy_readings, copy_rollups
 from citytwin.errors import DatabaseUnavailable
-from citytwin.ingest.index import cells_for, place_readings
+from citytwin.ingest.index import place_readings
 from citytwin.ingest.read import PROPERTY
 from citytwin.ingest.validate import Rejection
-from citytwin.query.cells import center
+from citytwin.query.cells import cells_for, center
 from citytwin.tiles.versions import version_keys
 
 LOAD_LOCK = 7_402_118  # loads are serialised: partition creation and rollup merges stay simple

@@ -1,10 +1,9 @@
 """A layer averaged into H3 cells: grid-cell centres indexed like sensors, then aggregated."""
 
-import h3.api.basic_int as h3
 import numpy as np
 import pandas as pd
 
-from citytwin.query.cells import parents
+from citytwin.query.cells import cells_for, parents
 
 STATISTICS = ["count", "mean", "min", "max", "std"]
 
@@ -15,12 +14,7 @@ def grid_cells(
     """The H3 cell (int64) of each grid-cell centre at `resolution`: indexed at the base
     resolution and taken up to its parent, as sensor readings are, when coarser than the base."""
     index_resolution = max(resolution, base_resolution)
-    points = zip(lon.ravel().tolist(), lat.ravel().tolist(), strict=True)
-    cells = np.fromiter(
-        (h3.latlng_to_cell(y, x, index_resolution) for x, y in points),
-        dtype=np.uint64,
-        count=lon.size,
-    ).astype(np.int64)
+    cells = cells_for(lon.ravel(), lat.ravel(), index_resolution)
     return cells if resolution == index_resolution else parents(cells, resolution)
 
 

@@ -4,6 +4,7 @@ from functools import lru_cache
 
 import h3.api.basic_int as h3
 import numpy as np
+import pandas as pd
 import shapely
 
 from citytwin.errors import InvalidParameter
@@ -41,6 +42,20 @@ def parse_cells(text: str, max_resolution: int, parameter: str = "cells") -> lis
 def resolution_of(cell: int) -> int:
     """The H3 resolution of an int cell."""
     return h3.get_resolution(cell)
+
+
+def cells_for(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
+    """The H3 cell (int64) of each point; each distinct point is indexed once."""
+    if len(lon) == 0:
+        return np.empty(0, dtype=np.int64)
+    codes, uniques = pd.MultiIndex.from_arrays([lon, lat]).factorize()
+    cells = np.fromiter(
+        (h3.latlng_to_cell(y, x, resolution) for x, y in uniques),
+        dtype=np.uint64,
+        count=len(uniques),
+    )
+    # H3 indexes have bit 63 clear, so they fit a signed BIGINT unchanged.
+    return cells.astype(np.int64)[codes]
 
 
 def to_hex(cell: int) -> str:
