@@ -2,7 +2,8 @@
 
 import asyncio
 import csv
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -70,6 +71,16 @@ async def prepare_store(settings: Settings) -> str:
     return url
 
 
+@asynccontextmanager
+async def store_connection(settings: Settings) -> AsyncIterator[Connection]:
+    """A connection to the prepared store (started if embedded, migrated, feeds synced)."""
+    conn = await connect(await prepare_store(settings))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
 @db_app.command("start")
 def db_start() -> None:
     """Create (first time) and start the embedded PostGIS cluster, and migrate it."""
@@ -135,55 +146,61 @@ def _write_rejects(path: Path, report: IngestReport) -> None:
 
 
 async def _ingest_files(
-    settings: Settings, jobs: list[tuple[str, Path]], source_format: str | None, rejects_dir: Path
+    conn: Connection,
+    settings: Settings,
+    jobs: list[tuple[str, Path]],
+    source_format: str | None,
+    rejects_dir: Path,
 ) -> int:
     """Ingest each (feed, file), one transaction per file; return how many files failed."""
-    url = await prepare_store(settings)
     feeds = load_feeds(settings.feeds_dir)
-    conn = await connect(url)
     failures = 0
-    try:
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=console, transient=True) as progress:
-            for feed, path in jobs:
-                data = path.read_bytes()
-                task = progress.add_task(f"{path.name} → {feed}", total=len(data))
-                try:
-                    report = await ingest(
-                        conn,
-                        feeds[feed],
-                        data,
-                        encoding=ENCODINGS.get(path.suffix.lower(), "csv"),
-                        source_format=source_format,
-                        resolution=settings.h3_resolution,
-                        bucket_seconds=settings.rollup_bucket_seconds,
-                        on_progress=lambda done, task=task: progress.update(task, completed=done),
-                    )
-                except CityTwinError as exc:
-                    console.print(f"[red]{path}: nothing stored:[/red] {exc}")
-                    failures += 1
-                    continue
-                finally:
-                    progress.remove_task(task)
-                line = (
-                    f"{path} → {feed}: read {report.read}, loaded {report.loaded}, "
-                    f"duplicates {report.duplicates}, rejected {len(report.rejected)}, "
-                    f"flagged {len(report.flagged)}"
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        for feed, path in jobs:
+            data = path.read_bytes()
+            task = progress.add_task(f"{path.name} → {feed}", total=len(data))
+            try:
+                report = await ingest(
+                    conn,
+                    feeds[feed],
+                    data,
+                    encoding=ENCODINGS.get(path.suffix.lower(), "csv"),
+                    source_format=source_format,
+                    resolution=settings.h3_resolution,
+                    bucket_seconds=settings.rollup_bucket_seconds,
+                    on_progress=lambda done, task=task: progress.update(task, completed=done),
                 )
-                if report.rejected:
-                    rejects = rejects_dir / f"{path.name}.rejects.csv"
-                    _write_rejects(rejects, report)
-                    line += f" (rejects in {rejects})"
-                out.print(line)
-    finally:
-        await conn.close()
+            except CityTwinError as exc:
+                console.print(f"[red]{path}: nothing stored:[/red] {exc}")
+                failures += 1
+                continue
+            finally:
+                progress.remove_task(task)
+            line = (
+                f"{path} → {feed}: read {report.read}, loaded {report.loaded}, "
+                f"duplicates {report.duplicates}, rejected {len(report.rejected)}, "
+                f"flagged {len(report.flagged)}"
+            )
+            if report.rejected:
+                rejects = rejects_dir / f"{path.name}.rejects.csv"
+                _write_rejects(rejects, report)
+                line += f" (rejects in {rejects})"
+            out.print(line)
     return failures
+
+
+async def _ingest_command(
+    settings: Settings, jobs: list[tuple[str, Path]], source_format: str | None, rejects_dir: Path
+) -> int:
+    async with store_connection(settings) as conn:
+        return await _ingest_files(conn, settings, jobs, source_format, rejects_dir)
 
 
 @app.command("ingest")
@@ -209,7 +226,7 @@ def ingest_command(
     settings = Settings()
     try:
         failures = asyncio.run(
-            _ingest_files(
+            _ingest_command(
                 settings,
                 [(feed, path) for path in files],
                 source_format,
@@ -257,13 +274,14 @@ def demo_samples(feeds_dir: Path) -> dict[str, list[Path]]:
     return samples
 
 
-async def _load_districts(settings: Settings) -> int:
-    """Upsert the demo city's districts (a rerun changes nothing)."""
-    conn = await connect(await prepare_store(settings))
-    try:
-        return await load_districts(conn, settings.gis_dir / "districts.geojson")
-    finally:
-        await conn.close()
+async def _demo_city(
+    settings: Settings, jobs: list[tuple[str, Path]]
+) -> tuple[int, int, str | None]:
+    """Load the demo city on one connection: (failed files, districts, baseline layer id)."""
+    async with store_connection(settings) as conn:
+        failures = await _ingest_files(conn, settings, jobs, None, settings.state_dir / "rejects")
+        districts = await load_districts(conn, settings.gis_dir / "districts.geojson")
+        return failures, districts, await _baseline_layer(conn, settings)
 
 
 @app.command("demo")
@@ -280,9 +298,7 @@ def demo(
         (feed, path) for feed, files in demo_samples(settings.feeds_dir).items() for path in files
     ]
     try:
-        failures = asyncio.run(_ingest_files(settings, jobs, None, settings.state_dir / "rejects"))
-        districts = asyncio.run(_load_districts(settings))
-        baseline = asyncio.run(_baseline_layer(settings))
+        failures, districts, baseline = asyncio.run(_demo_city(settings, jobs))
     except CityTwinError as exc:
         _fail(exc)
     out.print(f"{settings.gis_dir / 'districts.geojson'} → districts: {districts}")
@@ -315,22 +331,20 @@ async def _nowcast(
     )
 
 
-async def _baseline_layer(settings: Settings, variable: str = "no2") -> str | None:
+async def _baseline_layer(
+    conn: Connection, settings: Settings, variable: str = "no2"
+) -> str | None:
     """The demo's baseline layer: an observed nowcast of `variable` over its stored readings."""
     from citytwin.db.queries.layers import reading_span
     from citytwin.sim.pipeline import NowcastRequest
 
-    conn = await connect(await prepare_store(settings))
-    try:
-        span = await reading_span(conn, variable)
-        if span is None:
-            return None
-        request = NowcastRequest(
-            variable, span[0], span[1] + timedelta(hours=1), settings.grid_cell_size
-        )
-        return await _nowcast(conn, settings, request)
-    finally:
-        await conn.close()
+    span = await reading_span(conn, variable)
+    if span is None:
+        return None
+    request = NowcastRequest(
+        variable, span[0], span[1] + timedelta(hours=1), settings.grid_cell_size
+    )
+    return await _nowcast(conn, settings, request)
 
 
 layer_app = typer.Typer(
@@ -360,11 +374,8 @@ def layer_nowcast(
     from citytwin.sim.pipeline import NowcastRequest
 
     async def run(request: NowcastRequest, on_progress: Callable[[int, int], None]) -> str:
-        conn = await connect(await prepare_store(settings))
-        try:
+        async with store_connection(settings) as conn:
             return await _nowcast(conn, settings, request, on_progress)
-        finally:
-            await conn.close()
 
     settings = Settings()
     columns = (
@@ -399,11 +410,8 @@ app.add_typer(deadletter_app, name="deadletter")
 
 
 async def _dead_letters(settings: Settings, limit: int, offset: int, pending: bool) -> None:
-    conn = await connect(await prepare_store(settings))
-    try:
+    async with store_connection(settings) as conn:
         total, rows = await dead_letters.list_dead_letters(conn, limit, offset, pending)
-    finally:
-        await conn.close()
     out.print(f"{total} dead letters")
     for row in rows:
         state = "replayed" if row["replayed_at"] else "pending"
@@ -427,8 +435,7 @@ def deadletter_list(
 
 
 async def _replay(settings: Settings, letter_id: int) -> dict[int, list[str]]:
-    conn = await connect(await prepare_store(settings))
-    try:
+    async with store_connection(settings) as conn:
         result = await replay(
             conn,
             load_feeds(settings.feeds_dir),
@@ -436,8 +443,6 @@ async def _replay(settings: Settings, letter_id: int) -> dict[int, list[str]]:
             resolution=settings.h3_resolution,
             bucket_seconds=settings.rollup_bucket_seconds,
         )
-    finally:
-        await conn.close()
     summary = result.summary()
     out.print(f"loaded {summary['loaded']}, already stored {summary['duplicates']}")
     return result.errors
