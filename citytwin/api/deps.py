@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 
 from citytwin.db.pool import Connection
+from citytwin.errors import PayloadTooLarge
 from citytwin.feeds import FeedRegistry
 from citytwin.settings import Settings
 
@@ -49,3 +50,16 @@ async def require_api_key(
 
 
 WriterDep = Annotated[str, Depends(require_api_key)]
+
+
+async def read_body(request: Request, limit: int, keep: int = 0) -> bytes:
+    """The request body, refused past `limit` bytes with `PayloadTooLarge`, whose second argument
+    holds the first `keep` bytes (for a dead letter)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > limit:
+            head = b"".join(chunks)[:keep]
+            raise PayloadTooLarge(f"the body is larger than {limit >> 10} KiB; split it", head)
+    return b"".join(chunks)

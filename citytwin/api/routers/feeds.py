@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep, WriterDep
+from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep, WriterDep, read_body
 from citytwin.api.formats import json_response
-from citytwin.errors import InvalidParameter, PayloadTooLarge
+from citytwin.errors import InvalidParameter
 from citytwin.ingest.pipeline import ingest
 
 router = APIRouter(tags=["feeds"])
@@ -30,16 +30,6 @@ async def list_feeds(feeds: FeedsDep) -> Response:
 @router.get("/feeds/{feed}", summary="One feed definition")
 async def get_feed(feeds: FeedsDep, feed: FeedName) -> Response:
     return json_response(feeds[feed].model_dump(mode="json"))
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the body is larger than {limit >> 20} MiB; split it")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @router.post("/feeds/{feed}/readings", summary="Push readings into a feed")
@@ -66,7 +56,7 @@ async def post_readings(
         raise InvalidParameter(
             "Content-Type", f"{media!r} is not one of {', '.join(CONTENT_TYPES)}"
         )
-    data = await _read_body(request, settings.max_body_bytes)
+    data = await read_body(request, settings.max_body_bytes)
     report = await ingest(
         conn,
         definition,

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep, WriterDep
+from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep, WriterDep, read_body
 from citytwin.api.formats import json_response
 from citytwin.db import dead_letters
 from citytwin.db.pool import Connection
@@ -26,22 +26,11 @@ from citytwin.settings import Settings
 router = APIRouter(tags=["push"])
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        chunks.append(chunk)
-        if size > limit:
-            data = b"".join(chunks)[:KEPT_BYTES]
-            raise PayloadTooLarge(f"the body is larger than {limit >> 10} KiB; split it", data)
-    return b"".join(chunks)
-
-
 async def _push(
     request: Request, conn: Connection, settings: Settings, feeds: FeedRegistry, format: str
 ) -> PushResult:
     try:
-        data = await _read_body(request, min(PUSH_MAX_BYTES, settings.max_body_bytes))
+        data = await read_body(request, min(PUSH_MAX_BYTES, settings.max_body_bytes), KEPT_BYTES)
     except PayloadTooLarge as exc:
         kept = exc.args[1]
         reason = f"{exc.args[0]} (the first {len(kept)} bytes are kept)"
