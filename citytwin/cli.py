@@ -33,6 +33,7 @@ from citytwin.ingest.push import replay
 from citytwin.settings import Settings
 
 if TYPE_CHECKING:
+    from citytwin.scenarios.run import RunResult
     from citytwin.sim.pipeline import NowcastRequest
 
 app = typer.Typer(
@@ -401,6 +402,98 @@ def layer_nowcast(
     except CityTwinError as exc:
         _fail(exc)
     out.print(layer_id)
+
+
+scenario_app = typer.Typer(
+    help="Planners' what-if scenarios: run them, list runs.", no_args_is_help=True
+)
+app.add_typer(scenario_app, name="scenario")
+
+
+async def _run_scenario(
+    settings: Settings, text: bytes, report: Callable[[str, float], None]
+) -> "RunResult | dict":
+    """Check, record and run a scenario in this process; its result, or its row if it ended
+    failed or cancelled."""
+    from citytwin.db import scenario_runs
+    from citytwin.db.pool import create_pool
+    from citytwin.layers.store import layer_store_for
+    from citytwin.scenarios.jobs import execute, prepare
+    from citytwin.scenarios.run import RunControl
+    from citytwin.scenarios.spec import parse_scenario
+
+    scenario = parse_scenario(text)
+    pool = await create_pool(await prepare_store(settings), 1, 2)
+    try:
+        async with pool.acquire() as conn:
+            run = await prepare(conn, scenario, settings)
+        control = RunControl(report=report, scheduler=settings.dask_scheduler)
+        result = await execute(pool, run, layer_store_for(settings), control)
+        if result is not None:
+            return result
+        async with pool.acquire() as conn:
+            return await scenario_runs.get_run(conn, run.run_id)
+    finally:
+        await pool.close()
+
+
+@scenario_app.command("run")
+def scenario_run(
+    path: Annotated[Path, typer.Argument(help="Scenario file (YAML or JSON).", exists=True)],
+) -> None:
+    """Run the scenario in PATH with a progress bar; print its layers (Ctrl-C cancels it)."""
+    settings = Settings()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+    )
+    columns += (TimeElapsedColumn(),)
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("checking", total=1.0)
+
+            def report(stage: str, fraction: float) -> None:
+                progress.update(task, description=stage, completed=fraction)
+
+            result = asyncio.run(_run_scenario(settings, path.read_bytes(), report))
+    except CityTwinError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        console.print("cancelled: no layer of the run was kept")
+        raise typer.Exit(130) from None
+    if isinstance(result, dict):
+        _fail(RuntimeError(f"run {result['id']} {result['status']}: {result['error']}"))
+    for summary in result.touched:
+        touched = ", ".join(
+            f"{summary[k]} {k}" for k in ("roads", "buildings", "steps") if k in summary
+        )
+        out.print(f"{summary['intervention']} ({summary['type']}): {touched}")
+    out.print(f"layer:    {result.layer}")
+    out.print(f"baseline: {result.baseline}")
+    if result.diff:
+        out.print(f"diff:     {result.diff}")
+
+
+@scenario_app.command("list")
+def scenario_list(limit: Annotated[int, typer.Option(help="How many runs.")] = 20) -> None:
+    """The latest runs: id, status, progress, name and layer."""
+    from citytwin.db import scenario_runs
+
+    async def runs() -> list[dict]:
+        async with store_connection(settings) as conn:
+            return (await scenario_runs.list_runs(conn, limit))[1]
+
+    settings = Settings()
+    try:
+        for run in asyncio.run(runs()):
+            outcome = run["layer"] or run["error"] or ""
+            out.print(
+                f"{run['id']}  {run['status']:<9} {100 * run['progress']:5.1f}%  "
+                f"{run['name']}  {outcome}"
+            )
+    except CityTwinError as exc:
+        _fail(exc)
 
 
 deadletter_app = typer.Typer(

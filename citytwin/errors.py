@@ -41,3 +41,12 @@ class DatabaseUnavailable(CityTwinError, ConnectionError):
 
 class EmbeddedClusterError(CityTwinError, RuntimeError):
     """The project-local PostGIS cluster could not be created or started."""
+
+
+class RunCancelled(CityTwinError, RuntimeError):
+    """A scenario run was cancelled before it finished."""
+
+
+class Conflict(CityTwinError, RuntimeError):
+    """The request does not fit the current state of what it names (e.g. cancelling a
+    finished run)."""

@@ -71,7 +71,8 @@ async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """A connection to an emptied store."""
     async with pool.acquire() as connection:
         await connection.execute(
-            "TRUNCATE sensors, readings, cell_rollups, cells, tile_versions, dead_letters "
+            "TRUNCATE sensors, readings, cell_rollups, cells, tile_versions, dead_letters, "
+            "scenario_runs "
             "RESTART IDENTITY"
         )
         yield connection

@@ -19,6 +19,7 @@ from citytwin.api.routers import (
     ogc_features,
     ogc_tiles,
     readings,
+    scenarios,
     sensors,
     tiles,
 )
@@ -28,6 +29,7 @@ from citytwin.db.migrate import migrate
 from citytwin.db.pool import create_pool
 from citytwin.feeds import load_feeds
 from citytwin.layers.store import layer_store_for
+from citytwin.scenarios.jobs import ScenarioJobs
 from citytwin.settings import Settings
 from citytwin.tiles.cache import TileCache
 
@@ -49,9 +51,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool, app.state.variables = pool, variables
         app.state.tile_cache = TileCache(settings.tile_cache_size)
         app.state.layer_store = layer_store_for(settings)
+        app.state.scenario_jobs = ScenarioJobs(pool, app.state.layer_store, settings)
         try:
             yield
         finally:
+            await app.state.scenario_jobs.close()
             await pool.close()
 
     app = FastAPI(
@@ -66,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
-        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_methods=["GET", "HEAD", "OPTIONS", "POST"],
         allow_headers=["*"],
     )
     install_error_handlers(app)
@@ -81,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         layers,
         layer_tiles,
         edr,
+        scenarios,
     )
     for module in routers:
         app.include_router(module.router)
@@ -99,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     {"rel": "data", "href": "/readings"},
                     {"rel": "data", "href": "/cells"},
                     {"rel": "data", "href": "/layers"},
+                    {"rel": "data", "href": "/scenarios"},
                     {"rel": "service", "href": "/ogc", "title": "OGC API - Features"},
                     {"rel": "service", "href": "/edr", "title": "OGC API - EDR"},
                 ],

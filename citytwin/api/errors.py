@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from citytwin.api.formats import json_response
 from citytwin.errors import (
     CityTwinError,
+    Conflict,
     DatabaseUnavailable,
     InvalidParameter,
     MalformedInput,
@@ -23,6 +24,7 @@ STATUS = {
     InvalidParameter: 400,
     MalformedInput: 400,
     NotFound: 404,
+    Conflict: 409,
     PayloadTooLarge: 413,
     DatabaseUnavailable: 503,
 }

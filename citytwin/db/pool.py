@@ -5,6 +5,7 @@ import orjson
 
 # The connection type other layers name, so that only `db/` imports asyncpg.
 Connection = asyncpg.Connection
+Pool = asyncpg.Pool
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

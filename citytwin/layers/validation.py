@@ -4,42 +4,40 @@ correlation per sensor and overall."""
 import numpy as np
 import pandas as pd
 import xarray as xr
-from pyproj import Transformer
 
 from citytwin.layers.query import grid_of, step_seconds
+from citytwin.sim.grid import Grid
 
 
 def sample_at_sensors(layer: xr.Dataset, variable: str, means: pd.DataFrame) -> pd.DataFrame:
     """sensor, time, observed, modelled: each step mean of `means` (as `step_means` gives)
     beside the layer's value in the grid cell and step holding it; rows off the grid, outside
     the layer's steps or without a modelled value are dropped."""
-    grid = grid_of(layer)
-    x, y = Transformer.from_crs(4326, grid.crs, always_xy=True).transform(
-        means["lon"].to_numpy(), means["lat"].to_numpy()
-    )
-    col = np.floor((np.asarray(x) - grid.west) / grid.cell_size)
-    row = np.floor((grid.north - np.asarray(y)) / grid.cell_size)
-    starts = pd.DatetimeIndex(layer["time"].values).as_unit("s").asi8
+    starts = pd.DatetimeIndex(layer["time"].values)
+    return sample_grid(layer[variable].values, grid_of(layer), starts, step_seconds(layer), means)
+
+
+def sample_grid(
+    values: np.ndarray,
+    grid: Grid,
+    starts: pd.DatetimeIndex,
+    step_seconds: int,
+    means: pd.DataFrame,
+) -> pd.DataFrame:
+    """As `sample_at_sensors`, for (time, y, x) `values` on `grid` with steps from `starts`
+    (naive UTC) of `step_seconds`."""
+    row, col, inside = grid.index_of(means["lon"].to_numpy(), means["lat"].to_numpy())
+    first = starts.as_unit("s").asi8
     times = pd.DatetimeIndex(pd.to_datetime(means["time"], utc=True)).tz_localize(None)
     seconds = times.as_unit("s").asi8
-    step = np.searchsorted(starts, seconds, "right") - 1
-    inside = (
-        (col >= 0)
-        & (col < grid.nx)
-        & (row >= 0)
-        & (row < grid.ny)
-        & (step >= 0)
-        & (seconds < starts[-1] + step_seconds(layer))
-    )
-    values = layer[variable].values
+    step = np.searchsorted(first, seconds, "right") - 1
+    inside &= (step >= 0) & (seconds < first[-1] + step_seconds)
     rows = pd.DataFrame(
         {
             "sensor": means["sensor"].to_numpy()[inside],
             "time": pd.to_datetime(means["time"], utc=True).to_numpy()[inside],
             "observed": means["value"].to_numpy(dtype=np.float64)[inside],
-            "modelled": values[
-                step[inside], row[inside].astype(int), col[inside].astype(int)
-            ].astype(np.float64),
+            "modelled": values[step[inside], row[inside], col[inside]].astype(np.float64),
         }
     )
     return rows.dropna(subset=["observed", "modelled"]).reset_index(drop=True)

@@ -50,8 +50,17 @@ def parse_bbox(text: str) -> BaseGeometry:
     return box(min_lon, min_lat, max_lon, max_lat)
 
 
+POLYGONAL = ("Polygon", "MultiPolygon")
+
+
 def parse_polygon(text: str) -> BaseGeometry:
     """A GeoJSON geometry or WKT (Polygon or MultiPolygon), valid, in EPSG:4326."""
+    return parse_geometry(text, "polygon", POLYGONAL)
+
+
+def parse_geometry(text: str, parameter: str, kinds: tuple[str, ...]) -> BaseGeometry:
+    """A GeoJSON geometry or WKT of one of `kinds`, valid, in EPSG:4326; errors name
+    `parameter`."""
     try:
         geometry = (
             shape(orjson.loads(text)) if text.lstrip().startswith("{") else shapely.from_wkt(text)
@@ -64,18 +73,18 @@ def parse_polygon(text: str) -> BaseGeometry:
         AttributeError,
         TypeError,
     ) as exc:
-        raise InvalidParameter("polygon", f"not a GeoJSON geometry or WKT: {exc}") from None
-    if geometry.geom_type not in ("Polygon", "MultiPolygon"):
+        raise InvalidParameter(parameter, f"not a GeoJSON geometry or WKT: {exc}") from None
+    if geometry.geom_type not in kinds:
         raise InvalidParameter(
-            "polygon", f"must be a Polygon or MultiPolygon, not {geometry.geom_type}"
+            parameter, f"must be a {' or '.join(kinds)}, not {geometry.geom_type}"
         )
     if shapely.get_num_coordinates(geometry) > MAX_AREA_VERTICES:
-        raise InvalidParameter("polygon", f"more than {MAX_AREA_VERTICES} vertices")
+        raise InvalidParameter(parameter, f"more than {MAX_AREA_VERTICES} vertices")
     if not geometry.is_valid:
-        raise InvalidParameter("polygon", f"invalid geometry: {shapely.is_valid_reason(geometry)}")
+        raise InvalidParameter(parameter, f"invalid geometry: {shapely.is_valid_reason(geometry)}")
     min_lon, min_lat, max_lon, max_lat = geometry.bounds
     if min_lon < -180 or max_lon > 180 or min_lat < -90 or max_lat > 90:
-        raise InvalidParameter("polygon", "coordinates must be lon/lat in EPSG:4326")
+        raise InvalidParameter(parameter, "coordinates must be lon/lat in EPSG:4326")
     return geometry
 
 

@@ -82,6 +82,22 @@ class Grid:
         lon, lat = to_wgs84.transform(xx, yy)
         return np.asarray(lon), np.asarray(lat)
 
+    def index_of(
+        self, lon: np.ndarray, lat: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, col, inside) of the cells holding lon/lat points; row and col are only
+        meaningful where `inside`."""
+        to_grid = Transformer.from_crs(4326, self.crs, always_xy=True)
+        x, y = to_grid.transform(np.asarray(lon, np.float64), np.asarray(lat, np.float64))
+        col = np.floor((np.asarray(x) - self.west) / self.cell_size)
+        row = np.floor((self.north - np.asarray(y)) / self.cell_size)
+        inside = (col >= 0) & (col < self.nx) & (row >= 0) & (row < self.ny)
+        return (
+            np.where(inside, row, 0).astype(np.int64),
+            np.where(inside, col, 0).astype(np.int64),
+            inside,
+        )
+
     def bytes_per_step(self, variables: int = 1, itemsize: int = 4) -> int:
         """Memory one time step of `variables` arrays of `itemsize` bytes takes."""
         return self.cells * variables * itemsize

@@ -1,0 +1,1 @@
+"""Planners\x27 scenarios: specification, effects on model inputs, runs and their jobs."""

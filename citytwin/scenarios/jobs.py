@@ -1,0 +1,163 @@
+"""Scenario runs as background jobs: checked and recorded before they start, model work in a
+thread, stage and progress written to their row, cancellable, and never left half-done."""
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from citytwin.db import scenario_runs
+from citytwin.db.pool import Connection, Pool
+from citytwin.errors import CityTwinError, Conflict, RunCancelled
+from citytwin.layers.store import LayerStore
+from citytwin.scenarios.effects import Effects, compile_effects
+from citytwin.scenarios.inputs import CityInputs, load_inputs
+from citytwin.scenarios.run import RunControl, RunResult, run_scenario
+from citytwin.scenarios.spec import Scenario
+from citytwin.settings import Settings
+from citytwin.sim.meteorology import valley_climatology
+
+logger = logging.getLogger("citytwin.scenarios")
+POLL_SECONDS = 0.5  # how often a running job's progress reaches its row
+HEARTBEAT_SECONDS = 10.0  # a row is written at least this often, so a dead run shows as such
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """A scenario whose inputs are loaded and whose interventions are checked."""
+
+    run_id: str
+    scenario: Scenario
+    inputs: CityInputs
+    effects: Effects
+
+
+async def prepare(conn: Connection, scenario: Scenario, settings: Settings) -> PreparedRun:
+    """Load and check everything a run needs, then record it as queued: every input error is
+    raised here, before any work starts."""
+    inputs = await load_inputs(conn, scenario, settings.gis_dir, settings.grid_max_cells)
+    weather = valley_climatology(inputs.times)
+    effects = await asyncio.to_thread(
+        compile_effects,
+        scenario,
+        inputs.grid,
+        inputs.times,
+        inputs.roads,
+        inputs.buildings,
+        weather,
+    )
+    run_id = uuid.uuid4().hex
+    await scenario_runs.create_run(conn, run_id, scenario.name, scenario.canonical())
+    return PreparedRun(run_id, scenario, inputs, effects)
+
+
+@dataclass
+class _Progress:
+    stage: str = "queued"
+    fraction: float = 0.0
+    written: tuple[str, float] | None = None
+    written_at: float = 0.0
+
+
+async def execute(
+    pool: Pool, run: PreparedRun, store: LayerStore, control: RunControl
+) -> RunResult | None:
+    """Run a prepared scenario to its end, keeping its row up to date; the result, or None
+    when it failed or was cancelled (the row says why)."""
+    progress = _Progress()
+    outer = control.report
+
+    def report(stage: str, fraction: float) -> None:
+        progress.stage, progress.fraction = stage, fraction
+        outer(stage, fraction)
+
+    control.report = report
+    work = asyncio.ensure_future(
+        asyncio.to_thread(run_scenario, run.scenario, run.inputs, run.effects, store, control)
+    )
+    try:
+        while not work.done():
+            await asyncio.wait({work}, timeout=POLL_SECONDS)
+            now = time.monotonic()
+            current = (progress.stage, progress.fraction)
+            if progress.written != current or now - progress.written_at > HEARTBEAT_SECONDS:
+                async with pool.acquire() as conn:
+                    await scenario_runs.update_progress(conn, run.run_id, *current)
+                progress.written, progress.written_at = current, now
+        result = work.result()
+    except asyncio.CancelledError:
+        control.cancelled.set()  # the thread stops at its next stage or task
+        await _finish(pool, run.run_id, "cancelled", "the service stopped during the run")
+        raise
+    except RunCancelled as exc:
+        await _finish(pool, run.run_id, "cancelled", str(exc))
+        return None
+    except CityTwinError as exc:
+        await _finish(pool, run.run_id, "failed", str(exc))
+        return None
+    except Exception as exc:
+        logger.exception("scenario run %s failed", run.run_id)
+        await _finish(pool, run.run_id, "failed", f"{type(exc).__name__}: {exc}")
+        return None
+    async with pool.acquire() as conn:
+        await scenario_runs.finish_run(
+            conn,
+            run.run_id,
+            "succeeded",
+            layers=(result.layer, result.baseline, result.diff),
+            touched=result.touched,
+        )
+    return result
+
+
+async def _finish(pool: Pool, run_id: str, status: str, error: str) -> None:
+    async with pool.acquire() as conn:
+        await scenario_runs.finish_run(conn, run_id, status, error)
+
+
+@dataclass
+class ScenarioJobs:
+    """The service's running scenarios, one asyncio task each."""
+
+    pool: Pool
+    store: LayerStore
+    settings: Settings
+    controls: dict[str, RunControl] = field(default_factory=dict)
+    tasks: dict[str, asyncio.Task] = field(default_factory=dict)
+
+    async def submit(self, conn: Connection, scenario: Scenario) -> str:
+        """Check and record a run, start it in the background; its id."""
+        run = await prepare(conn, scenario, self.settings)
+        control = RunControl(scheduler=self.settings.dask_scheduler)
+        self.controls[run.run_id] = control
+        task = asyncio.create_task(execute(self.pool, run, self.store, control))
+        self.tasks[run.run_id] = task
+        task.add_done_callback(lambda _: self._forget(run.run_id))
+        return run.run_id
+
+    def _forget(self, run_id: str) -> None:
+        self.controls.pop(run_id, None)
+        self.tasks.pop(run_id, None)
+
+    async def cancel(self, conn: Connection, run_id: str) -> None:
+        """Ask a run of this service to stop; Conflict if it has ended or runs elsewhere."""
+        run = await scenario_runs.get_run(conn, run_id)
+        control = self.controls.get(run_id)
+        if control is None:
+            if run["status"] in scenario_runs.ACTIVE:
+                raise Conflict(f"run {run_id} is not run by this service (a CLI run?)")
+            raise Conflict(f"run {run_id} has already ended ({run['status']})")
+        control.cancelled.set()
+
+    async def wait(self, run_id: str) -> None:
+        """Until a run of this service has ended (at once if it has)."""
+        task = self.tasks.get(run_id)
+        if task is not None:
+            await asyncio.wait({task})
+
+    async def close(self) -> None:
+        """Cancel every run still going (their rows say so) and wait for them."""
+        for task in list(self.tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)

@@ -1,0 +1,177 @@
+"""Traffic air quality: road emissions dispersed hour by hour on Dask, plus a background from
+the air sensors, scaled by a factor calibrated against them. docs/models.md has the equations."""
+
+from dataclasses import dataclass, field
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from citytwin.layers.validation import metrics, sample_grid
+from citytwin.sim.dispersion import PlumeParameters, disperse, plume_kernel
+from citytwin.sim.emissions import POLLUTANTS, FleetMix, fleet_shares, road_emissions
+from citytwin.sim.grid import Grid
+from citytwin.sim.meteorology import Meteorology
+from citytwin.sim.traffic import Traffic
+
+BACKGROUND_QUANTILE = 0.25  # the cleaner quarter of the sensors stands for the urban background
+TIME_CHUNK = 2  # hours per Dask task: a 1000 x 1000 grid's task holds ~100 MB
+
+
+@dataclass(frozen=True)
+class TrafficMeasures:
+    """Per (time, road) changes to traffic: volume factor, electric share of cars (NaN: as
+    the fleet) and speed limit (km/h, NaN: none)."""
+
+    volume_factor: np.ndarray
+    ev_share: np.ndarray
+    speed_limit: np.ndarray
+
+    @classmethod
+    def none(cls, steps: int, roads: int) -> "TrafficMeasures":
+        """No change at all."""
+        return cls(
+            np.ones((steps, roads)),
+            np.full((steps, roads), np.nan),
+            np.full((steps, roads), np.nan),
+        )
+
+
+@dataclass(frozen=True)
+class AirParameters:
+    """Fleet and dispersion settings of the model (all in the layer's provenance)."""
+
+    fleet: FleetMix = field(default_factory=FleetMix)
+    plume: PlumeParameters = field(default_factory=PlumeParameters)
+    background_quantile: float = BACKGROUND_QUANTILE
+
+    def as_dict(self) -> dict:
+        """Plain JSON values."""
+        return {
+            "fleet_mix": self.fleet.shares,
+            **self.plume.as_dict(),
+            "background_quantile": self.background_quantile,
+        }
+
+
+def road_rates(traffic: Traffic, measures: TrafficMeasures, fleet: FleetMix) -> np.ndarray:
+    """(time, road, pollutant) g/s per km of road under `measures`."""
+    speed = np.fmin(traffic.speed, measures.speed_limit)
+    shares = fleet_shares(fleet, measures.ev_share)
+    return road_emissions(traffic.volume * measures.volume_factor, speed, shares)
+
+
+def _increment_block(
+    rates: np.ndarray,
+    wind_speed: np.ndarray,
+    wind_from: np.ndarray,
+    mixing_height: np.ndarray,
+    *,
+    raster: sparse.csr_array,
+    grid: Grid,
+    plume: PlumeParameters,
+) -> np.ndarray:
+    """(time, pollutant, y, x) µg/m³ from the roads for a block of steps."""
+    steps, _, pollutants = rates.shape
+    # Never reach farther than the grid is wide: those kernel cells would miss every cell.
+    half = min(int(np.ceil(plume.max_distance / grid.cell_size)), max(grid.shape))
+    out = np.empty((steps, pollutants, *grid.shape), dtype=np.float32)
+    for t in range(steps):
+        emitted = (raster @ rates[t]).T.reshape(pollutants, *grid.shape).astype(np.float32)
+        kernel = plume_kernel(
+            grid.cell_size, wind_speed[t], wind_from[t], mixing_height[t], plume, half
+        )
+        out[t] = disperse(emitted, kernel)
+    return out
+
+
+def increment_graph(
+    rates: np.ndarray,
+    meteorology: Meteorology,
+    raster: sparse.csr_array,
+    grid: Grid,
+    plume: PlumeParameters,
+    time_chunk: int = TIME_CHUNK,
+) -> da.Array:
+    """The lazy (time, pollutant, y, x) road increment, one task per `time_chunk` steps."""
+    raster_key = dask.delayed(raster, pure=True)
+    blocks = []
+    for first in range(0, rates.shape[0], time_chunk):
+        part = slice(first, first + time_chunk)
+        block = dask.delayed(_increment_block, pure=True)(
+            rates[part],
+            meteorology.wind_speed[part],
+            meteorology.wind_from[part],
+            meteorology.mixing_height[part],
+            raster=raster_key,
+            grid=grid,
+            plume=plume,
+        )
+        shape = (len(rates[part]), rates.shape[2], *grid.shape)
+        blocks.append(da.from_delayed(block, shape, dtype=np.float32))
+    return da.concatenate(blocks, axis=0)
+
+
+def background(means: pd.DataFrame, times: pd.DatetimeIndex, quantile: float) -> np.ndarray:
+    """Per step, the `quantile` of the sensors' step means; steps none reports take the median
+    of the others (zero when no sensor reports at all)."""
+    stamps = pd.DatetimeIndex(pd.to_datetime(means["time"], utc=True)).tz_localize(None)
+    by_step = means.assign(time=stamps).groupby("time")["value"].quantile(quantile)
+    series = by_step.reindex(times)
+    return series.fillna(by_step.median() if len(by_step) else 0.0).to_numpy(np.float64)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per pollutant: the factor on the road increment and its fit at the sensors."""
+
+    factors: dict[str, float]
+    report: dict[str, dict]
+
+
+def calibrate(
+    increment: np.ndarray,
+    backgrounds: dict[str, np.ndarray],
+    observed: dict[str, pd.DataFrame],
+    grid: Grid,
+    times: pd.DatetimeIndex,
+    step_seconds: int = 3600,
+) -> Calibration:
+    """The factor α ≥ 0 per pollutant minimising Σ (b + α·i − o)² over the sensors' step means
+    o, with b the background and i the road increment in the sensor's cell and step."""
+    factors, report = {}, {}
+    for index, name in enumerate(POLLUTANTS):
+        samples = sample_grid(increment[:, index], grid, times, step_seconds, observed[name])
+        steps = np.searchsorted(times.as_unit("s").asi8, _naive_seconds(samples["time"]), "right")
+        base = backgrounds[name][steps - 1]
+        road = samples["modelled"].to_numpy()
+        above = samples["observed"].to_numpy() - base
+        power = float(np.dot(road, road))
+        alpha = max(float(np.dot(road, above)) / power, 0.0) if power > 0 else 1.0
+        factors[name] = alpha
+        observed_values = samples["observed"].to_numpy()
+        report[name] = {
+            "factor": alpha,
+            **metrics(observed_values, base + alpha * road),
+            "uncalibrated": metrics(observed_values, base + road),
+            "background_only": metrics(observed_values, base),
+        }
+    return Calibration(factors, report)
+
+
+def _naive_seconds(times: pd.Series) -> np.ndarray:
+    return pd.DatetimeIndex(pd.to_datetime(times, utc=True)).tz_localize(None).as_unit("s").asi8
+
+
+def concentrations(
+    increment: np.ndarray, backgrounds: dict[str, np.ndarray], factors: dict[str, float]
+) -> dict[str, np.ndarray]:
+    """(time, y, x) float32 concentration per pollutant: background + factor × increment."""
+    return {
+        name: (backgrounds[name][:, None, None] + factors[name] * increment[:, index]).astype(
+            np.float32
+        )
+        for index, name in enumerate(POLLUTANTS)
+    }
