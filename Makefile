@@ -18,6 +18,7 @@ lint: setup
 bench: setup
 	.venv/bin/python bench/ingest.py
 	.venv/bin/python bench/cells.py
+	.venv/bin/python bench/simulate.py
 
 db-stop: setup
 	.venv/bin/citytwin db stop
