@@ -102,9 +102,9 @@ class Measures:
 
     @classmethod
     def none(cls, n_times: int, n_buildings: int) -> "Measures":
-        """No measure anywhere."""
-        zeros = np.zeros((n_times, n_buildings))
-        return cls(zeros, zeros, zeros)
+        """No measure anywhere; three separate arrays, so callers may fill each in place."""
+        shape = (n_times, n_buildings)
+        return cls(np.zeros(shape), np.zeros(shape), np.zeros(shape))
 
 
 @dataclass(frozen=True)

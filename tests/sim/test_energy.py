@@ -249,6 +249,9 @@ def test_retrofit_cuts_the_heating_part(buildings, raw, calibration):
     n = len(buildings)
     none = Measures.none(168, n)
     np.testing.assert_array_equal(apply_measures(demand, buildings, TIMES, none), demand)
+    retrofit_only = Measures.none(168, n)
+    retrofit_only.retrofit[:] = 1.0  # the scenario runner fills the arrays in place
+    assert not retrofit_only.pv.any() and not retrofit_only.heat_pump.any()
     retrofit = Measures(np.ones((168, n)), none.pv, none.heat_pump)
     after = apply_measures(demand, buildings, TIMES, retrofit)
     i = column(buildings, HOUSE)

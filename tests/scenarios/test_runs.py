@@ -1,0 +1,167 @@
+"""Scenario runs on the demo city's Tuesday: baseline calibration, effects, determinism, Dask
+clusters, cancellation, failures, and errors raised before any work."""
+
+import geopandas as gpd
+import numpy as np
+import orjson
+import pytest
+from distributed import LocalCluster
+from shapely import from_wkt
+
+from citytwin.db import scenario_runs
+from citytwin.errors import InvalidParameter
+from citytwin.layers.cf import variable_names
+from citytwin.layers.query import grid_of, polygon_mask
+from citytwin.layers.store import LayerStore
+from citytwin.scenarios import run as scenario_run
+from citytwin.scenarios.jobs import execute, prepare
+from citytwin.scenarios.run import RunControl
+from citytwin.scenarios.spec import parse_scenario
+from citytwin.sim.traffic import read_roads
+from tests.conftest import ROOT
+from tests.scenarios.conftest import CENTRE, scenario_text
+
+pytestmark = pytest.mark.usefixtures("demo_city")
+HALF_TRAFFIC = f"{{geometry: '{CENTRE}', effect: {{type: traffic_volume, factor: 0.5}}}}"
+AIR_ONLY = (
+    "baseline: {start: 2026-11-03T00:00:00Z, end: 2026-11-04T00:00:00Z, "
+    "variables: [no2, pm25, pm10]}"
+)
+
+
+async def run_text(pool, settings, text, store, control=None):
+    async with pool.acquire() as conn:
+        prepared = await prepare(conn, parse_scenario(text), settings)
+    result = await execute(pool, prepared, store, control or RunControl())
+    async with pool.acquire() as conn:
+        return result, await scenario_runs.get_run(conn, prepared.run_id)
+
+
+async def test_baseline_is_calibrated_against_the_sensors(pool, settings, tmp_path):
+    store = LayerStore(tmp_path)
+    result, row = await run_text(pool, settings, scenario_text(), store)
+    assert (result.layer, result.diff) == (result.baseline, None)
+    assert (row["status"], row["progress"], row["layer"]) == ("succeeded", 1.0, result.layer)
+    layer = store.open(result.layer)
+    assert variable_names(layer) == ["no2", "pm25", "pm10", "energy_demand", "peak_load"]
+    assert dict(layer.sizes) == {"time": 24, "y": 119, "x": 90}
+    assert layer["no2"].attrs["units"] == "ug m-3"
+    assert layer["energy_demand"].attrs["citytwin_unit"] == "kWh"
+    calibration = store.provenance(result.layer)
+    assert calibration.scenario == "baseline"
+    air = scenario_run.air_factors(store, result.layer)
+    assert set(air) == {"no2", "pm25", "pm10"} and all(f > 0 for f in air.values())
+    report = orjson.loads(store.attributes(result.layer)["citytwin_calibration"])
+    for pollutant in ("no2", "pm25", "pm10"):
+        fit = report["air"][pollutant]
+        assert fit["n"] == 20 * 24  # every station every hour
+        assert fit["rmse"] < fit["background_only"]["rmse"]  # the roads explain something
+        assert abs(fit["bias"]) < abs(fit["uncalibrated"]["bias"])
+    meters = report["energy"]
+    assert len(meters) == 30
+    # Calibrated, each metered building's modelled day is its meter's day.
+    for meter in meters:
+        assert meter["factor"] * meter["modelled_kwh"] == pytest.approx(meter["metered_kwh"])
+
+
+async def test_half_the_traffic_lowers_no2_there_and_raises_it_nowhere(pool, settings, tmp_path):
+    store = LayerStore(tmp_path)
+    result, row = await run_text(pool, settings, scenario_text(HALF_TRAFFIC), store)
+    roads = read_roads(ROOT / "gis_data" / "roads.geojson", 32632)
+    centre = gpd.GeoSeries([from_wkt(CENTRE)], crs=4326).to_crs(32632).iloc[0]
+    assert int(roads.intersects(centre).sum()) == 113
+    assert row["touched"] == [
+        {"intervention": "#0", "type": "traffic_volume", "steps": 24, "roads": 113}
+    ]
+    diff = store.open(result.diff)
+    inside = polygon_mask(grid_of(diff), from_wkt(CENTRE))
+    no2 = diff["no2"].values
+    assert no2.max() <= 1e-4  # FFT round-off at most: no cell gets worse
+    assert no2[:, inside].mean() < -1.0
+    assert no2[:, ~inside].mean() > no2[:, inside].mean()
+    assert np.abs(diff["energy_demand"].values).max() == 0.0  # traffic leaves buildings be
+    baseline = store.open(result.baseline)["no2"].values
+    scenario = store.open(result.layer)["no2"].values
+    np.testing.assert_array_equal(scenario - baseline, no2)
+
+
+async def test_runs_are_bit_identical_and_the_same_on_a_local_cluster(pool, settings, tmp_path):
+    text = scenario_text(HALF_TRAFFIC, baseline=AIR_ONLY)
+    first, _ = await run_text(pool, settings, text, LayerStore(tmp_path / "a"))
+    again, _ = await run_text(pool, settings, text, LayerStore(tmp_path / "b"))
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        control = RunControl(scheduler=cluster.scheduler_address)
+        remote, _ = await run_text(pool, settings, text, LayerStore(tmp_path / "c"), control)
+    assert first.layer == again.layer == remote.layer
+    stores = [LayerStore(tmp_path / name) for name in "abc"]
+    for name in ("no2", "pm25", "pm10"):
+        values = [store.open(first.layer)[name].values.tobytes() for store in stores]
+        assert values[0] == values[1] == values[2]
+
+
+async def test_a_cancelled_run_leaves_no_layer(pool, settings, tmp_path):
+    store = LayerStore(tmp_path)
+    control = RunControl()
+    stages = []
+
+    def report(stage: str, fraction: float) -> None:
+        stages.append(stage)
+        if stage == "baseline":
+            control.cancelled.set()
+
+    control.report = report
+    result, row = await run_text(pool, settings, scenario_text(HALF_TRAFFIC), store, control)
+    assert result is None
+    assert (row["status"], row["error"]) == ("cancelled", "cancelled during baseline")
+    assert store.list() == []
+    assert not any(tmp_path.rglob("*.zarr"))
+
+
+async def test_a_failing_run_says_why_and_leaves_no_layer(pool, settings, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise MemoryError("no room for the grid")
+
+    monkeypatch.setattr(scenario_run, "concentrations", broken)
+    store = LayerStore(tmp_path)
+    result, row = await run_text(pool, settings, scenario_text(HALF_TRAFFIC), store)
+    assert result is None
+    assert row["status"] == "failed"
+    assert row["error"] == "MemoryError: no room for the grid"
+    assert store.list() == []
+
+
+@pytest.mark.parametrize(
+    ("text", "parameter", "message"),
+    [
+        (
+            scenario_text(
+                "{geometry: 'POLYGON((8.5 47.3, 8.6 47.3, 8.6 47.4, 8.5 47.3))', "
+                "effect: {type: road_closure}}"
+            ),
+            "interventions[0].geometry",
+            "outside the city grid",
+        ),
+        (
+            scenario_text(baseline="baseline: {start: 2025-01-01T00:00:00Z, end: 2025-01-02}"),
+            "baseline.start",
+            "no vehicle_count readings between 2025-01-01T00:00:00Z",
+        ),
+        (
+            scenario_text(
+                baseline="baseline: {start: 2026-11-03T00:00:00Z, end: 2026-11-04, cell_size: 2}"
+            ),
+            "baseline.cell_size",
+            "over the limit of 4,000,000 cells",
+        ),
+    ],
+)
+async def test_bad_input_is_refused_before_any_work(pool, settings, text, parameter, message):
+    async with pool.acquire() as conn:
+        runs_before, _ = await scenario_runs.list_runs(conn)
+        with pytest.raises(InvalidParameter) as error:
+            await prepare(conn, parse_scenario(text), settings)
+        assert error.value.parameter == parameter
+        assert message in error.value.message
+        assert (await scenario_runs.list_runs(conn))[0] == runs_before  # nothing recorded
