@@ -34,6 +34,7 @@ from citytwin.settings import Settings
 
 if TYPE_CHECKING:
     from citytwin.scenarios.run import RunResult
+    from citytwin.scenarios.spec import Scenario
     from citytwin.sim.pipeline import NowcastRequest
 
 app = typer.Typer(
@@ -277,12 +278,32 @@ def demo_samples(feeds_dir: Path) -> dict[str, list[Path]]:
 
 async def _demo_city(
     settings: Settings, jobs: list[tuple[str, Path]]
-) -> tuple[int, int, str | None]:
-    """Load the demo city on one connection: (failed files, districts, baseline layer id)."""
+) -> tuple[int, int, str | None, "RunResult | dict | None"]:
+    """Load the demo city on one connection: (failed files, districts, nowcast layer id), then
+    model its baseline over the span of its traffic readings."""
     async with store_connection(settings) as conn:
         failures = await _ingest_files(conn, settings, jobs, None, settings.state_dir / "rejects")
         districts = await load_districts(conn, settings.gis_dir / "districts.geojson")
-        return failures, districts, await _baseline_layer(conn, settings)
+        nowcast = await _baseline_layer(conn, settings)
+        scenario = await _demo_baseline(conn, settings)
+    modelled = None
+    if scenario is not None:
+        modelled = await _run_scenario(settings, scenario, lambda stage, fraction: None)
+    return failures, districts, nowcast, modelled
+
+
+async def _demo_baseline(conn: Connection, settings: Settings) -> "Scenario | None":
+    """The baseline scenario over the whole days of the stored traffic readings."""
+    from citytwin.db.queries.layers import reading_span
+    from citytwin.scenarios.spec import Baseline, Scenario
+
+    span = await reading_span(conn, "vehicle_count")
+    if span is None:
+        return None
+    start = span[0].replace(hour=0, minute=0, second=0, microsecond=0)
+    end = span[1].replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    baseline = Baseline(start=start, end=end, cell_size=settings.grid_cell_size)
+    return Scenario(name="Baseline", description="The demo city as it is.", baseline=baseline)
 
 
 @app.command("demo")
@@ -299,11 +320,18 @@ def demo(
         (feed, path) for feed, files in demo_samples(settings.feeds_dir).items() for path in files
     ]
     try:
-        failures, districts, baseline = asyncio.run(_demo_city(settings, jobs))
+        failures, districts, nowcast, modelled = asyncio.run(_demo_city(settings, jobs))
     except CityTwinError as exc:
         _fail(exc)
     out.print(f"{settings.gis_dir / 'districts.geojson'} → districts: {districts}")
-    out.print(f"baseline layer (observed no2 nowcast): http://{host}:{port}/layers/{baseline}")
+    out.print(f"observed no2 nowcast layer: http://{host}:{port}/layers/{nowcast}")
+    if isinstance(modelled, dict):
+        _fail(RuntimeError(f"baseline run {modelled['status']}: {modelled['error']}"))
+    if modelled is not None:
+        out.print(
+            f"modelled baseline (traffic air quality, building energy): "
+            f"http://{host}:{port}/layers/{modelled.layer}"
+        )
     if failures:
         raise typer.Exit(1)
     if serve_api:
@@ -411,7 +439,7 @@ app.add_typer(scenario_app, name="scenario")
 
 
 async def _run_scenario(
-    settings: Settings, text: bytes, report: Callable[[str, float], None]
+    settings: Settings, scenario: "Scenario", report: Callable[[str, float], None]
 ) -> "RunResult | dict":
     """Check, record and run a scenario in this process; its result, or its row if it ended
     failed or cancelled."""
@@ -420,9 +448,7 @@ async def _run_scenario(
     from citytwin.layers.store import layer_store_for
     from citytwin.scenarios.jobs import execute, prepare
     from citytwin.scenarios.run import RunControl
-    from citytwin.scenarios.spec import parse_scenario
 
-    scenario = parse_scenario(text)
     pool = await create_pool(await prepare_store(settings), 1, 2)
     try:
         async with pool.acquire() as conn:
@@ -442,6 +468,8 @@ def scenario_run(
     path: Annotated[Path, typer.Argument(help="Scenario file (YAML or JSON).", exists=True)],
 ) -> None:
     """Run the scenario in PATH with a progress bar; print its layers (Ctrl-C cancels it)."""
+    from citytwin.scenarios.spec import parse_scenario
+
     settings = Settings()
     columns = (
         TextColumn("{task.description}"),
@@ -456,7 +484,7 @@ def scenario_run(
             def report(stage: str, fraction: float) -> None:
                 progress.update(task, description=stage, completed=fraction)
 
-            result = asyncio.run(_run_scenario(settings, path.read_bytes(), report))
+            result = asyncio.run(_run_scenario(settings, parse_scenario(path.read_bytes()), report))
     except CityTwinError as exc:
         _fail(exc)
     except KeyboardInterrupt:

@@ -62,9 +62,13 @@ def test_demo_loads_every_sample_and_a_rerun_adds_nothing(cli_env: Path):
     assert "traffic.csv → traffic: read 15120, loaded 15120" in first.output
     assert "energy_meters.csv → energy: read 10080, loaded 10080" in first.output
     assert "districts.geojson → districts: 11" in first.output
-    assert "baseline layer (observed no2 nowcast): http://127.0.0.1:8000/layers/" in first.output
+    assert "observed no2 nowcast layer: http://127.0.0.1:8000/layers/" in first.output
+    modelled = "modelled baseline (traffic air quality, building energy): "
+    assert modelled in first.output
     second = runner.invoke(app, ["demo", "--no-serve"])
     assert "traffic.csv → traffic: read 15120, loaded 0, duplicates 15120" in second.output
+    layer = first.output.split(modelled)[1].split()[0]
+    assert layer in second.output  # the same data and models: the same layer, not recomputed
 
 
 def test_demo_samples_are_found_by_feed_prefix():
@@ -84,7 +88,7 @@ def test_db_status_with_an_external_database(cli_env: Path, settings):
 
 def test_help_lists_every_command():
     result = runner.invoke(app, ["--help"])
-    for command in ("db", "ingest", "serve", "demo"):
+    for command in ("db", "ingest", "serve", "demo", "layer", "scenario", "deadletter"):
         assert command in result.output
 
 
