@@ -21,6 +21,8 @@ import yaml
 from shapely.geometry import LineString, Point, Polygon
 from shapely.ops import substring
 
+from citytwin.sim.energy_profiles import load_shape
+
 ROOT = Path(__file__).resolve().parents[1]
 GIS_DIR = ROOT / "gis_data"
 FEED_DIR = ROOT / "sensors"
@@ -306,34 +308,9 @@ def simulate_air(
 
 
 def energy_shape(profile: str, clock: Clock) -> np.ndarray:
-    """Relative power per reading of a building use, before scaling to its yearly energy."""
-    h, dow = clock.hour, clock.dow
-    workday, saturday = dow < 5, dow == 5
-    if profile == "residential":
-        late = np.where(workday, 0.0, 1.5)  # weekend mornings start later
-        return (
-            0.45
-            + 0.5 * bump(h, 7.0 + late, 1.0 + late / 2)
-            + 0.25 * window(h, 10.0, 16.0, 1.0) * np.where(workday, 0.6, 1.4)
-            + 1.0 * bump(h, 19.0, 1.6)
-            + 0.3 * bump(h, 21.5, 1.0)
-        )
-    if profile in ("office", "commercial"):  # shops and services also open on Saturdays
-        shops = np.where(saturday & (profile == "commercial"), 0.5 * window(h, 8.5, 17.0, 0.5), 0.0)
-        return 0.3 + np.where(workday, window(h, 7.0, 18.0, 0.6), shops)
-    if profile == "school":
-        return 0.2 + np.where(workday, 0.9 * window(h, 7.3, 16.0, 0.4), 0.0)
-    if profile == "industrial":
-        return (
-            0.35
-            + np.where(workday, window(h, 6.0, 22.0, 0.3), 0.0)
-            + np.where(saturday, 0.5 * window(h, 7.0, 12.0, 0.3), 0.0)
-        )
-    if profile == "hospital":
-        return 0.7 + np.where(dow < 5, 0.3, 0.15) * window(h, 7.5, 18.5, 0.8)
-    if profile == "museum":  # open Tuesday to Sunday 10-17, climate control all the time
-        return 0.45 + np.where(dow == 0, 0.0, 0.55 * window(h, 9.5, 17.3, 0.3))
-    raise ValueError(f"no energy profile {profile!r}")
+    """Relative power per reading of a building use, before scaling to its yearly energy: the
+    load shapes the energy model itself uses."""
+    return load_shape(profile, clock.hour, clock.dow)
 
 
 def choose_meters(city: City, rng: np.random.Generator) -> gpd.GeoDataFrame:

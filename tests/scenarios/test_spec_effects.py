@@ -1,6 +1,7 @@
 """Scenario files: parsing, errors naming the field, and what interventions change."""
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 
@@ -128,3 +129,10 @@ def test_building_and_weather_effects():
     np.testing.assert_array_equal(weather.temperature[:12], default.temperature[:12])
     np.testing.assert_array_equal(weather.wind_speed, default.wind_speed)
     assert effects.touched[2] == {"intervention": "#2", "type": "meteorology", "steps": 12}
+
+
+def test_json_reads_as_yaml_does():
+    path = ROOT / "scenarios" / "centre-low-traffic.yaml"
+    from_yaml = parse_scenario(path.read_bytes())
+    from_json = parse_scenario(orjson.dumps(from_yaml.canonical()))
+    assert from_json == from_yaml
