@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # One-time, re-runnable set-up: PostgreSQL + PostGIS and GDAL's tools from Debian's packages,
-# and the Python environment exactly as uv.lock says.
+# the Python environment exactly as uv.lock says, and the web map's MapLibre GL JS from npm
+# (web/package-lock.json) copied into the package. `--browser` also installs Debian's Chromium,
+# which the browser tests drive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,3 +51,21 @@ fi
 
 # --locked: the environment is exactly uv.lock; a pyproject change without a new lock is an error.
 "$TOOLS/bin/uv" sync --locked --quiet
+
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing Node.js and npm from Debian's packages"
+  apt_install nodejs npm
+fi
+VENDOR=citytwin/api/static/vendor
+if [ ! -f "$VENDOR/maplibre-gl.js" ] || [ web/package-lock.json -nt "$VENDOR/maplibre-gl.js" ]; then
+  echo "setup: bundling MapLibre GL JS from npm into ${VENDOR}"
+  npm ci --prefix web --no-audit --no-fund --silent
+  mkdir -p "$VENDOR"
+  cp web/node_modules/maplibre-gl/dist/maplibre-gl.js web/node_modules/maplibre-gl/dist/maplibre-gl.css \
+    web/node_modules/maplibre-gl/LICENSE.txt "$VENDOR/"
+fi
+
+if [ "${1:-}" = "--browser" ] && ! [ -x /usr/bin/chromium ]; then
+  echo "setup: installing Chromium from Debian's packages (browser tests)"
+  apt_install chromium
+fi

@@ -18,11 +18,15 @@ from citytwin.db.feeds import sync_feeds
 from citytwin.db.migrate import migrate
 from citytwin.db.pool import create_pool
 from citytwin.feeds import FeedRegistry, load_feeds
+from citytwin.ingest.pipeline import ingest
 from citytwin.settings import Settings
 from tests.factories import API_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+SAMPLES = ROOT / "sensors" / "samples"
+DEMO_FILES = (("traffic", "traffic.csv", "csv", None), ("air", "air.ndjson", "ndjson", None))
+DEMO_FILES += (("energy", "energy_meters.csv", "csv", "meters"),)
 
 
 def _with_database(url: str, name: str) -> str:
@@ -91,3 +95,23 @@ async def app_client(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[ht
 async def client(app_client: httpx.AsyncClient, conn: asyncpg.Connection) -> httpx.AsyncClient:
     """The API over an emptied store."""
     return app_client
+
+
+@pytest.fixture(scope="module")
+async def demo_city(pool, feeds: FeedRegistry, settings: Settings) -> None:
+    """The sample traffic, air and energy feeds loaded into an emptied store."""
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "TRUNCATE sensors, readings, cell_rollups, cells, scenario_runs RESTART IDENTITY"
+        )
+        for feed, name, encoding, source_format in DEMO_FILES:
+            report = await ingest(
+                conn,
+                feeds[feed],
+                (SAMPLES / name).read_bytes(),
+                encoding=encoding,
+                source_format=source_format,
+                resolution=settings.h3_resolution,
+                bucket_seconds=settings.rollup_bucket_seconds,
+            )
+            assert (report.loaded, report.rejected) == (report.read, [])

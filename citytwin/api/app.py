@@ -6,10 +6,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from citytwin import __version__
 from citytwin.api.errors import install_error_handlers
-from citytwin.api.formats import json_response
 from citytwin.api.routers import (
     cells,
     edr,
@@ -22,7 +22,9 @@ from citytwin.api.routers import (
     scenarios,
     sensors,
     tiles,
+    web,
 )
+from citytwin.api.routers.web import STATIC
 from citytwin.db.connect import resolve_database_url
 from citytwin.db.feeds import sync_feeds, variable_ids
 from citytwin.db.migrate import migrate
@@ -86,29 +88,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         layer_tiles,
         edr,
         scenarios,
+        web,
     )
     for module in routers:
         app.include_router(module.router)
 
-    @app.get("/", include_in_schema=False)
-    async def landing() -> object:
-        return json_response(
-            {
-                "title": "citytwin",
-                "version": __version__,
-                "links": [
-                    {"rel": "service-doc", "href": "/docs"},
-                    {"rel": "service-desc", "href": "/openapi.json"},
-                    {"rel": "data", "href": "/feeds"},
-                    {"rel": "data", "href": "/sensors"},
-                    {"rel": "data", "href": "/readings"},
-                    {"rel": "data", "href": "/cells"},
-                    {"rel": "data", "href": "/layers"},
-                    {"rel": "data", "href": "/scenarios"},
-                    {"rel": "service", "href": "/ogc", "title": "OGC API - Features"},
-                    {"rel": "service", "href": "/edr", "title": "OGC API - EDR"},
-                ],
-            }
-        )
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     return app

@@ -30,3 +30,12 @@ async def sync_feeds(conn: asyncpg.Connection, registry: FeedRegistry) -> None:
 async def variable_ids(conn: asyncpg.Connection) -> dict[str, int]:
     """Variable name → id."""
     return dict(await conn.fetch("SELECT name, id FROM variables"))
+
+
+async def variable_spans(conn: asyncpg.Connection) -> dict[str, tuple[object, object]]:
+    """Variable name → (first, last) UTC day holding readings, from the rollups (small)."""
+    rows = await conn.fetch(
+        "SELECT v.name, min(r.day) AS first, max(r.day) AS last "
+        "FROM cell_rollups r JOIN variables v ON v.id = r.variable_id GROUP BY v.name"
+    )
+    return {row["name"]: (row["first"], row["last"]) for row in rows}

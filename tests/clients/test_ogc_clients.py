@@ -1,12 +1,8 @@
 """Real OGC API - Features clients, none written by us, against a live server: OWSLib and GDAL."""
 
-import asyncio
 import functools
 import os
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -14,7 +10,6 @@ import asyncpg
 import geopandas as gpd
 import pytest
 import requests
-import uvicorn
 from owslib.ogcapi.features import Features
 from shapely.geometry import box
 
@@ -26,6 +21,7 @@ from citytwin.query.cells import to_hex
 from citytwin.settings import Settings
 from tests.conftest import ROOT
 from tests.factories import STATIONS, air_rows, to_csv
+from tests.live_server import serve
 
 DISTRICTS = ROOT / "gis_data" / "districts.geojson"
 SOUTH = (9.50, 47.11, 9.515, 47.13)  # holds S3 only
@@ -62,23 +58,8 @@ async def live(
             """SELECT id, feed, external_id, name, cell, mobile, ST_X(geom) AS lon,
                       ST_Y(geom) AS lat FROM sensors ORDER BY id"""
         )
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive(), "the server stopped while starting"
-        assert time.monotonic() < deadline, "the server did not start within 15 s"
-        await asyncio.sleep(0.02)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}/ogc", [dict(row) for row in stored])
-    finally:
-        server.should_exit = True
-        await asyncio.to_thread(thread.join, 10)
-        listener.close()
+    async with serve(create_app(settings)) as base:
+        yield LiveServer(f"{base}/ogc", [dict(row) for row in stored])
 
 
 def gdal(*args: str) -> subprocess.CompletedProcess:

@@ -4,13 +4,30 @@ import io
 
 import numpy as np
 import pytest
+import shapely
 import xarray as xr
-from shapely.geometry import box
+from pyproj import Transformer
+from shapely.geometry import Polygon, box
 
 from citytwin.layers.query import bbox_window, grid_of, locate
 from citytwin.layers.store import LayerStore
 from tests.layers.sample import sample_layer
 from tests.layers.test_area_cube import INNER, serve
+
+TO_LONLAT = Transformer.from_crs(32632, 4326, always_xy=True)
+# A UTM triangle off every cell centre of the sample grid (x - y = const. 35 m from the
+# nearest): it holds the cells with row >= 1, col >= 1 and row + col <= 8 (28 of a 7 x 7 window).
+TRIANGLE = shapely.transform(
+    shapely.segmentize(
+        Polygon([(537_600, 5_226_800), (538_350, 5_226_800), (537_600, 5_226_050)]), 10
+    ),
+    lambda xy: np.column_stack(TO_LONLAT.transform(*xy.T)),
+)
+
+
+def centres_in(layer: xr.Dataset, polygon: shapely.Geometry) -> np.ndarray:
+    """(y, x) booleans: the cells whose lon/lat centres lie in `polygon`."""
+    return shapely.contains_xy(polygon, layer["lon"].values, layer["lat"].values)
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +45,8 @@ async def edr_client(settings, pool, stored):
 async def test_landing_and_conformance(edr_client):
     landing = (await edr_client.get("/edr")).json()
     assert {link["rel"] for link in landing["links"]} >= {"conformance", "data", "service-desc"}
+    (desc,) = [link for link in landing["links"] if link["rel"] == "service-desc"]
+    assert desc["type"] == "application/vnd.oai.openapi+json;version=3.0"  # OWSLib needs it
     classes = (await edr_client.get("/edr/conformance")).json()["conformsTo"]
     assert "http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/core" in classes
     assert "http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/covjson" in classes
@@ -40,6 +59,15 @@ async def test_collections(edr_client, stored):
     one = (await edr_client.get(f"/edr/collections/{layer_id}")).json()
     assert one == only
     assert set(one["data_queries"]) == {"position", "area", "cube"}
+    queries = {name: q["link"]["variables"] for name, q in one["data_queries"].items()}
+    assert {name: q["output_formats"] for name, q in queries.items()} == {
+        "position": ["CoverageJSON"],
+        "area": ["CoverageJSON", "JSON", "NetCDF"],
+        "cube": ["CoverageJSON", "NetCDF"],
+    }
+    assert {q["default_output_format"] for q in queries.values()} == {"CoverageJSON"}
+    data = [link["href"] for link in one["links"] if link["rel"] == "data"]
+    assert data == [f"http://citytwin/edr/collections/{layer_id}/{q}" for q in queries]
     assert one["extent"]["temporal"]["interval"] == [
         ["2026-11-02T00:00:00Z", "2026-11-02T04:00:00Z"]
     ]
@@ -81,7 +109,7 @@ async def test_area_as_the_layers_area(edr_client, stored):
     _, layer_id = stored
     edr = await edr_client.get(
         f"/edr/collections/{layer_id}/area",
-        params={"coords": INNER.wkt, "datetime": "2026-11-02T02:30:00Z"},
+        params={"coords": INNER.wkt, "datetime": "2026-11-02T02:30:00Z", "f": "json"},
     )
     assert edr.status_code == 200, edr.text
     plain = await edr_client.get(
@@ -90,6 +118,54 @@ async def test_area_as_the_layers_area(edr_client, stored):
     )
     assert edr.json() == plain.json()
     assert len(edr.json()["steps"]) == 1
+
+
+async def test_area_is_a_grid_coverage_nulled_outside_the_polygon(edr_client, stored):
+    store, layer_id = stored
+    layer = store.open(layer_id)
+    inside = centres_in(layer, TRIANGLE)
+    rows, cols = np.indices(inside.shape)
+    np.testing.assert_array_equal(inside, (rows >= 1) & (cols >= 1) & (rows + cols <= 8))
+    answer = await edr_client.get(
+        f"/edr/collections/{layer_id}/area",
+        params={"coords": TRIANGLE.wkt, "datetime": "2026-11-02T01:00:00Z/2026-11-02T03:00:00Z"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/prs.coverage+json"
+    coverage = answer.json()
+    domain = coverage["domain"]
+    assert (coverage["type"], domain["domainType"]) == ("Coverage", "Grid")
+    assert domain["axes"]["x"]["values"] == layer["x"].values[1:8].tolist()
+    assert domain["axes"]["y"]["values"] == layer["y"].values[1:8].tolist()
+    assert domain["axes"]["t"]["values"] == ["2026-11-02T01:00:00Z", "2026-11-02T02:00:00Z"]
+    assert domain["referencing"][0]["system"]["id"].endswith("/EPSG/0/32632")
+    assert set(coverage["ranges"]) == {"no2", "nearest_sensor_distance"}
+    for name, values in coverage["ranges"].items():
+        assert (values["shape"], values["axisNames"]) == ([2, 7, 7], ["t", "y", "x"])
+        got = np.array(values["values"], dtype=float).reshape(2, 7, 7)
+        want = layer[name].values[1:3, 1:8, 1:8].astype(float)
+        window = inside[1:8, 1:8]
+        assert np.isnan(got[:, ~window]).all()
+        np.testing.assert_allclose(got[:, window], want[:, window], rtol=1e-7)
+        assert np.count_nonzero(~np.isnan(got)) == 2 * 28
+
+
+async def test_area_as_netcdf(edr_client, stored):
+    store, layer_id = stored
+    layer = store.open(layer_id)
+    answer = await edr_client.get(
+        f"/edr/collections/{layer_id}/area",
+        params={"coords": TRIANGLE.wkt, "parameter-name": "no2", "f": "NetCDF"},
+    )
+    assert answer.headers["content-type"] == "application/x-netcdf"
+    area = xr.open_dataset(io.BytesIO(answer.content), engine="h5netcdf")
+    assert list(area.data_vars) == ["no2"]
+    inside = centres_in(layer, TRIANGLE)
+    want = (
+        layer["no2"].where(xr.DataArray(inside, dims=("y", "x"))).isel(y=slice(1, 8), x=slice(1, 8))
+    )
+    xr.testing.assert_allclose(area["no2"].reset_coords(drop=True), want.reset_coords(drop=True))
+    assert area["spatial_ref"].attrs["GeoTransform"].split()[::3] == ["537600.0", "5226800.0"]
 
 
 async def test_cube_in_both_formats(edr_client, stored):
@@ -122,7 +198,12 @@ async def test_cube_in_both_formats(edr_client, stored):
         ("position", {"coords": "POINT(9.52 47.14)", "f": "GeoTIFF"}, "f"),
         ("position", {"coords": "POINT(9.52 47.14)", "parameter-name": "o3"}, "parameter-name"),
         ("area", {"coords": "POLYGON((9 47, 9.01 47, 9.01 47.01, 9 47))"}, "coords"),
+        ("area", {"coords": "POLYGON((9 47, 9.01 47, 9.01 47.01, 9 47))", "f": "json"}, "coords"),
+        ("area", {"coords": "POINT(9.52 47.14)"}, "coords"),
+        ("area", {"coords": "POLYGON((9.5 47"}, "coords"),
         ("area", {"coords": INNER.wkt, "datetime": "2027-01-01T00:00Z"}, "datetime"),
+        ("area", {"coords": INNER.wkt, "f": "GeoTIFF"}, "f"),
+        ("area", {"coords": INNER.wkt, "f": "JSON", "parameter-name": "no2,no2"}, "parameter-name"),
         ("cube", {"bbox": "9.0,47.0,9.01,47.01"}, "bbox"),
         ("cube", {"bbox": "9.5,47.1,9.6,47.2", "datetime": "nonsense/.."}, "datetime"),
     ],

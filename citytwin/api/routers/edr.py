@@ -9,17 +9,35 @@ from fastapi import APIRouter, Query, Request, Response
 
 from citytwin import __version__
 from citytwin.api.formats import json_response
-from citytwin.api.routers.layers import LayerId, LayerStoreDep, area_answer, cube_answer
+from citytwin.api.routers.layers import (
+    NETCDF,
+    LayerId,
+    LayerStoreDep,
+    area_answer,
+    cube_answer,
+)
 from citytwin.errors import InvalidParameter
-from citytwin.layers.coverage import CRS84, MEDIA_TYPE, parameter, point_series_coverage
+from citytwin.layers.coverage import (
+    CRS84,
+    MEDIA_TYPE,
+    grid_coverage,
+    parameter,
+    point_series_coverage,
+)
 from citytwin.layers.query import (
+    TimeWindow,
     datetime_window,
     describe,
     grid_of,
     locate,
     pick_variables,
+    polygon_mask,
     step_starts,
+    subset,
+    to_netcdf,
 )
+from citytwin.query.ogc import OPENAPI
+from citytwin.query.params import parse_polygon
 
 router = APIRouter(prefix="/edr", tags=["OGC API - EDR"])
 
@@ -31,9 +49,10 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/covjson",
     "http://www.opengis.net/spec/ogcapi-edr-1/1.1/conf/oas30",
 ]
+# The first format of each query is its default.
 QUERIES = {
     "position": ["CoverageJSON"],
-    "area": ["JSON"],
+    "area": ["CoverageJSON", "JSON", "NetCDF"],
     "cube": ["CoverageJSON", "NetCDF"],
 }
 DatetimeQuery = Annotated[
@@ -60,7 +79,7 @@ def landing(request: Request) -> Response:
                 {"rel": "self", "href": f"{base}/edr", "type": "application/json"},
                 {"rel": "conformance", "href": f"{base}/edr/conformance"},
                 {"rel": "data", "href": f"{base}/edr/collections"},
-                {"rel": "service-desc", "href": f"{base}/openapi.json"},
+                {"rel": "service-desc", "href": f"{base}/openapi.json", "type": OPENAPI},
             ],
         }
     )
@@ -82,6 +101,7 @@ def collection(request: Request, layer: xr.Dataset, layer_id: str) -> dict:
                 "href": f"{href}/{name}",
                 "rel": "data",
                 "variables": {
+                    "title": f"{name} query",
                     "query_type": name,
                     "output_formats": formats,
                     "default_output_format": formats[0],
@@ -107,6 +127,10 @@ def collection(request: Request, layer: xr.Dataset, layer_id: str) -> dict:
         "links": [
             {"rel": "self", "href": href, "type": "application/json"},
             {"rel": "alternate", "href": f"{_base(request)}/layers/{layer_id}"},
+            *(
+                {"rel": "data", "href": f"{href}/{name}", "title": f"{name} query"}
+                for name in QUERIES
+            ),
         ],
     }
 
@@ -180,23 +204,50 @@ def position(
     return json_response(document, media_type=MEDIA_TYPE)
 
 
-@router.get("/collections/{layer_id}/area", summary="Statistics in a polygon per step")
+def polygon_part(
+    layer: xr.Dataset, coords: str, variables: list[str], window: TimeWindow
+) -> xr.Dataset:
+    """The smallest grid window holding the cells centred in the polygon `coords`, with the
+    cells outside it as NaN; errors name `coords`."""
+    try:
+        geometry = parse_polygon(coords)
+    except InvalidParameter as exc:
+        raise InvalidParameter("coords", exc.message) from None
+    mask = polygon_mask(grid_of(layer), geometry, "coords")
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    rows, cols = slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+    part = subset(layer, variables, rows, cols, window)
+    return part.where(xr.DataArray(mask[rows, cols], dims=("y", "x")))
+
+
+@router.get("/collections/{layer_id}/area", summary="The data inside a polygon")
 def area(
     store: LayerStoreDep,
     layer_id: LayerId,
     coords: Annotated[str, Query(description="WKT POLYGON or MULTIPOLYGON (lon/lat).")],
     datetime: DatetimeQuery = None,
     parameter_name: ParameterQuery = None,
-    f: Annotated[str | None, Query(description="JSON.")] = None,
+    f: Annotated[str | None, Query(description="CoverageJSON, JSON or NetCDF.")] = None,
 ) -> Response:
-    """count, mean, min, max, std of the grid cells centred in the polygon, as `/layers/area`."""
+    """The grid cells centred in the polygon per step: a Grid Coverage (cells outside it
+    null) or NetCDF; `f=JSON`: their count, mean, min, max, std as `/layers/area`."""
     layer = store.open(layer_id)
-    _format(f, QUERIES["area"])
+    fmt = _format(f, QUERIES["area"])
     names = pick_variables(layer, parameter_name, "parameter-name")
-    if parameter_name and len(names) > 1:
-        raise InvalidParameter("parameter-name", "the area query takes one parameter")
     window = datetime_window(layer, datetime)
-    return json_response(area_answer(layer, layer_id, coords, names[0], window, "coords"))
+    if fmt == "JSON":
+        if parameter_name and len(names) > 1:
+            raise InvalidParameter("parameter-name", "the area statistics take one parameter")
+        return json_response(area_answer(layer, layer_id, coords, names[0], window, "coords"))
+    part = polygon_part(layer, coords, names, window)
+    if fmt == "NetCDF":
+        return Response(
+            to_netcdf(part),
+            media_type=NETCDF,
+            headers={"Content-Disposition": 'attachment; filename="area.nc"'},
+        )
+    coverage = grid_coverage(part, names, grid_of(layer).epsg)
+    return json_response(coverage, media_type=MEDIA_TYPE)
 
 
 @router.get("/collections/{layer_id}/cube", summary="A subset as CoverageJSON or NetCDF")

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep, WriterDep, read_body
 from citytwin.api.formats import json_response
+from citytwin.db.feeds import variable_spans
 from citytwin.errors import InvalidParameter
 from citytwin.ingest.pipeline import ingest
 
@@ -25,6 +26,28 @@ CONTENT_TYPES = {
 async def list_feeds(feeds: FeedsDep) -> Response:
     """Every feed with its kind, variables and units, and source formats."""
     return json_response({"feeds": [feed.model_dump(mode="json") for feed in feeds.values()]})
+
+
+@router.get("/variables", summary="Variables with their feed, unit and span of data")
+async def list_variables(conn: ConnDep, feeds: FeedsDep) -> Response:
+    """Every variable of every feed: unit, description, and the first and last UTC day that
+    holds readings (null when none is stored)."""
+    spans = await variable_spans(conn)
+    variables = []
+    for feed in feeds.values():
+        for name, spec in feed.variables.items():
+            first, last = spans.get(name, (None, None))
+            variables.append(
+                {
+                    "name": name,
+                    "feed": feed.name,
+                    "unit": spec.unit,
+                    "description": spec.description,
+                    "first_day": first,
+                    "last_day": last,
+                }
+            )
+    return json_response({"variables": variables})
 
 
 @router.get("/feeds/{feed}", summary="One feed definition")

@@ -1,0 +1,35 @@
+"""`/`: the web map for people (HTML) or the landing document for programs (JSON)."""
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+from fastapi.responses import FileResponse
+
+from citytwin import __version__
+from citytwin.api.formats import json_response
+
+router = APIRouter(tags=["web map"])
+STATIC = Path(__file__).resolve().parent.parent / "static"
+LINKS = [
+    {"rel": "service-doc", "href": "/docs"},
+    {"rel": "service-desc", "href": "/openapi.json"},
+    {"rel": "data", "href": "/feeds"},
+    {"rel": "data", "href": "/variables"},
+    {"rel": "data", "href": "/sensors"},
+    {"rel": "data", "href": "/readings"},
+    {"rel": "data", "href": "/cells"},
+    {"rel": "data", "href": "/layers"},
+    {"rel": "data", "href": "/scenarios"},
+    {"rel": "service", "href": "/ogc", "title": "OGC API - Features"},
+    {"rel": "service", "href": "/edr", "title": "OGC API - EDR"},
+    {"rel": "alternate", "href": "/", "type": "text/html", "title": "The web map"},
+]
+
+
+@router.get("/", summary="Web map (HTML) or landing document (JSON)")
+async def landing(accept: Annotated[str | None, Header()] = None) -> Response:
+    """Browsers (`Accept: text/html`) get the web map; everything else the links of the API."""
+    if accept and "text/html" in accept:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+    return json_response({"title": "citytwin", "version": __version__, "links": LINKS})

@@ -1,0 +1,168 @@
+"""The web map in Debian's Chromium (headless, software WebGL), driven by Playwright, against the
+demo city served by a real uvicorn. Screenshots go to `test-artifacts/`."""
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import h3.api.basic_str as h3
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from citytwin.api.app import create_app
+from citytwin.db.districts import load_districts
+from tests.conftest import ROOT
+from tests.factories import API_KEY
+from tests.live_server import serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+# Software WebGL: the CI machines have no GPU and no screen.
+FLAGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+VENDOR = ROOT / "citytwin" / "api" / "static" / "vendor" / "maplibre-gl.js"
+
+pytestmark = [
+    pytest.mark.usefixtures("demo_city"),
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and VENDOR.exists()) and not os.environ.get("CI"),
+        reason="browser tests need `scripts/setup.sh --browser` (Chromium, bundled MapLibre)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+async def site(settings, pool, demo_city, tmp_path_factory) -> AsyncIterator[str]:
+    """The demo city (samples and districts) behind a live server with its own layer store."""
+    async with pool.acquire() as conn:
+        await load_districts(conn, ROOT / "gis_data" / "districts.geojson")
+    layers = tmp_path_factory.mktemp("map-layers")
+    app = create_app(settings.model_copy(update={"layer_store": str(layers)}))
+    async with serve(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Browser, site: str, request) -> AsyncIterator[Page]:
+    """A fresh page on the map, ready; fails the test on any console error or page error."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    opened = await context.new_page()
+    errors: list[str] = []
+    opened.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    opened.on("pageerror", lambda e: errors.append(str(e)))
+    await opened.goto(site + "/")
+    await opened.wait_for_function("document.body.dataset.ready", timeout=30_000)
+    assert await opened.evaluate("document.body.dataset.ready") == "true", errors
+    yield opened
+    ARTIFACTS.mkdir(exist_ok=True)
+    await opened.screenshot(path=ARTIFACTS / f"map-{request.node.name}.png")
+    await context.close()
+    assert errors == []
+
+
+async def map_pixels(page: Page) -> bytes:
+    await page.wait_for_function(
+        "window.citytwin.map.loaded() && window.citytwin.map.areTilesLoaded()"
+    )
+    return await page.locator("#map canvas").screenshot()
+
+
+async def test_the_map_loads_and_hexagons_follow_the_variable(page: Page):
+    assert await page.title() == "citytwin"
+    options = await page.locator("#variable option").all_inner_texts()
+    assert "air: no2 (µg/m³)" in options and "traffic: vehicle_count (veh/h)" in options
+    hexagons = await page.evaluate(
+        "window.citytwin.map.queryRenderedFeatures({layers: ['cells-fill']}).length"
+    )
+    assert hexagons > 0
+    before = await map_pixels(page)
+    await page.select_option("#variable", "vehicle_count")
+    await page.wait_for_function("window.location.hash.includes('variable=vehicle_count')")
+    after = await map_pixels(page)
+    assert after != before  # other values, other colours
+
+
+async def test_clicking_a_hexagon_charts_the_api_numbers(page: Page, site: str):
+    await page.uncheck("#show-sensors")
+    target = await page.evaluate(
+        """() => {
+            const map = window.citytwin.map;
+            const feature = map.queryRenderedFeatures({layers: ['cells-fill']})
+                .find((f) => f.properties.count > 0);
+            const ring = feature.geometry.coordinates[0].slice(0, -1);
+            const lon = ring.reduce((s, p) => s + p[0], 0) / ring.length;
+            const lat = ring.reduce((s, p) => s + p[1], 0) / ring.length;
+            const point = map.project([lon, lat]);
+            return {h3: feature.properties.h3, x: point.x, y: point.y};
+        }"""
+    )
+    box = await page.locator("#map").bounding_box()
+    await page.mouse.click(box["x"] + target["x"], box["y"] + target["y"])
+    await page.wait_for_selector("#chart polyline")
+    assert await page.inner_text("#panel-title") == f"Cell {target['h3']}"
+    hour = parse_qs(urlsplit(await page.evaluate("window.location.href")).fragment)["time"][0]
+    async with httpx.AsyncClient(base_url=site) as client:
+        end = hour[:11] + f"{int(hour[11:13]) + 1:02d}:00Z"
+        where = {"cells": target["h3"], "resolution": h3.get_resolution(target["h3"])}
+        cells = await client.get(
+            "/cells", params={"variable": "no2", **where, "start": hour, "end": end}
+        )
+        stats = cells.json()["features"][0]["properties"]
+        series = await client.get(
+            f"/cells/{target['h3']}/series",
+            params={"variable": "no2", "start": "2026-11-02T00:00:00Z", "end": "2026-11-09"},
+        )
+    assert await page.inner_text("[data-stat=count]") == str(stats["count"])
+    assert await page.inner_text("[data-stat=mean]") == f"{stats['mean']:.2f}"
+    points = await page.get_attribute("#chart polyline", "points")
+    with_data = [s for s in series.json()["series"] if s["mean"] is not None]
+    assert len(points.split()) == len(with_data) == 168
+
+
+async def test_the_time_slider_asks_for_that_hour(page: Page):
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/tiles/cells/" in r.url else None)
+    await page.fill("#time", "30")  # 2026-11-03T06:00Z: a range input takes its value so
+    await page.dispatch_event("#time", "input")
+    await page.wait_for_function("window.location.hash.includes('time=2026-11-03T06')")
+    await map_pixels(page)
+    starts = {parse_qs(urlsplit(url).query)["start"][0] for url in asked}
+    assert starts == {"2026-11-03T06:00:00.000Z"}
+
+
+async def test_a_scenario_drawn_on_the_map_runs_and_shows_its_difference(page: Page, site: str):
+    await page.uncheck("#show-sensors")
+    await page.click("#draw")
+    box = await page.locator("#map").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    for dx, dy in ((-150, -150), (150, -150), (150, 150), (-150, 150)):
+        await page.mouse.click(cx + dx, cy + dy)
+    await page.click("#draw")  # finish the polygon
+    await page.select_option("#effect", "traffic_volume")
+    await page.fill("#effect-size", "0.5")
+    await page.fill("#scenario-name", "Drawn in the browser")
+    await page.fill("#api-key", API_KEY)
+    tiles: list[str] = []
+    page.on("request", lambda r: tiles.append(r.url) if "/tiles/" in r.url else None)
+    await page.click("#run-scenario")
+    await page.wait_for_function("document.body.dataset.scenario", timeout=120_000)
+    assert await page.evaluate("document.body.dataset.scenario") == "succeeded"
+    assert (await page.inner_text("#scenario-status")) == "done: Drawn in the browser"
+    await page.wait_for_function("window.location.hash.includes('view=diff')")
+    run = parse_qs(urlsplit(await page.evaluate("window.location.href")).fragment)["run"][0]
+    async with httpx.AsyncClient(base_url=site) as client:
+        finished = (await client.get(f"/scenarios/{run}")).json()
+    assert (finished["name"], finished["status"]) == ("Drawn in the browser", "succeeded")
+    assert await page.evaluate("document.body.dataset.layer") == finished["diff"]
+    await map_pixels(page)
+    diff_tiles = [url for url in tiles if f"/layers/{finished['diff']}/tiles/" in url]
+    assert diff_tiles and all("colormap=RdBu_r" in url for url in diff_tiles)
