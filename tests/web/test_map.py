@@ -78,6 +78,11 @@ async def map_pixels(page: Page) -> bytes:
 
 async def test_the_map_loads_and_hexagons_follow_the_variable(page: Page):
     assert await page.title() == "citytwin"
+    sources = await page.evaluate(
+        "['cells', 'sensors'].map((id) => citytwin.map.getSource(id).url)"
+    )
+    assert "/tiles/cells/tilejson.json?variable=no2&start=2026-11-02T08" in sources[0]
+    assert sources[1].endswith("/tiles/sensors/tilejson.json")  # MapLibre reads our TileJSON
     options = await page.locator("#variable option").all_inner_texts()
     assert "air: no2 (µg/m³)" in options and "traffic: vehicle_count (veh/h)" in options
     hexagons = await page.evaluate(

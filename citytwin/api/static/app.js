@@ -36,7 +36,9 @@ function writeHash(map) {
 // ---- sensors: hexagons per hour, sensor points, legend ------------------------------------
 const currentHour = () => state.hours[Number($("time").value)] || new Date(0);
 
-function cellTiles() {
+// The cell tiles are reached through their TileJSON, as any portal would: it carries the
+// variable and hour into the tile URL template.
+function cellTileJSON() {
   const start = currentHour();
   const end = new Date(start.getTime() + HOUR);
   const query = new URLSearchParams({
@@ -44,7 +46,7 @@ function cellTiles() {
     start: start.toISOString(),
     end: end.toISOString(),
   });
-  return [api(`/tiles/cells/{z}/{x}/{y}.mvt?${query}`)];
+  return api(`/tiles/cells/tilejson.json?${query}`);
 }
 
 async function colourScale(variable) {
@@ -86,7 +88,7 @@ function setHours(variable) {
 
 function showHour(map) {
   $("time-label").value = currentHour().toISOString().slice(0, 16).replace("T", " ") + " UTC";
-  map.getSource("cells").setTiles(cellTiles());
+  map.getSource("cells").setUrl(cellTileJSON());
   refreshLayer(map);
   writeHash(map);
 }
@@ -99,7 +101,7 @@ async function showVariable(map) {
 }
 
 function addSensorLayers(map) {
-  map.addSource("cells", { type: "vector", tiles: cellTiles(), minzoom: 0, maxzoom: 16 });
+  map.addSource("cells", { type: "vector", url: cellTileJSON() });
   map.addLayer({
     id: "cells-fill",
     type: "fill",
