@@ -171,3 +171,33 @@ async def test_a_scenario_drawn_on_the_map_runs_and_shows_its_difference(page: P
     await map_pixels(page)
     diff_tiles = [url for url in tiles if f"/layers/{finished['diff']}/tiles/" in url]
     assert diff_tiles and all("colormap=RdBu_r" in url for url in diff_tiles)
+
+
+async def test_the_readme_maplibre_snippet_renders_our_hexagons(browser: Browser, site: str):
+    """The README's portal snippet, as is but for the server's address, on a bare page."""
+    readme = (ROOT / "README.md").read_text()
+    snippet = readme.split("```js\n", 1)[1].split("```", 1)[0]
+    page = await browser.new_page(viewport={"width": 800, "height": 600})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.set_content(
+        f'<link rel="stylesheet" href="{site}/static/vendor/maplibre-gl.css">'
+        f'<script src="{site}/static/vendor/maplibre-gl.js"></script>'
+        '<div id="map" style="width:800px;height:600px"></div>'
+    )
+    await page.evaluate(
+        """(snippet) => new Promise((resolve) => {
+            const style = {version: 8, sources: {}, layers: []};
+            window.map = new maplibregl.Map({container: "map", style, center: [9.522, 47.143],
+                                             zoom: 13});
+            map.on("load", () => { new Function("map", snippet)(map); resolve(); });
+        })""",
+        snippet.replace("http://127.0.0.1:8000", site),
+    )
+    await page.wait_for_function("map.loaded() && map.areTilesLoaded()")
+    await page.wait_for_function("map.queryRenderedFeatures({layers: ['no2']}).length > 0")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / "readme-maplibre-snippet.png")
+    await page.close()
+    assert errors == []
