@@ -29,6 +29,7 @@ GEOJSON = "application/geo+json"
 JSON = "application/json"
 PARQUET = "application/vnd.apache.parquet"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+OPENAPI_30_PATH = "/openapi-3.0.json"  # the OpenAPI 3.0 restatement the `oas30` classes ask for
 HTML = "text/html"
 TILESETS_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 TILING_SCHEMES = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"

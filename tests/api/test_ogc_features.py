@@ -7,6 +7,7 @@ import h3.api.basic_str as h3
 import numpy as np
 import pandas as pd
 import pytest
+from openapi_spec_validator import validate
 from shapely.geometry import box, shape
 
 from citytwin.db.districts import load_districts
@@ -50,7 +51,7 @@ async def test_landing_page_and_conformance(client):
         assert links["self"]["href"] == "http://citytwin/ogc"
         assert links["service-desc"] == {
             "rel": "service-desc",
-            "href": "http://citytwin/openapi.json",
+            "href": "http://citytwin/openapi-3.0.json",
             "type": "application/vnd.oai.openapi+json;version=3.0",
             "title": "The API definition (OpenAPI)",
         }
@@ -62,7 +63,12 @@ async def test_landing_page_and_conformance(client):
 
 
 async def test_the_openapi_document_describes_the_ogc_paths(client):
-    spec = (await client.get("/openapi.json")).json()
+    answer = await client.get("/openapi-3.0.json")
+    assert answer.headers["content-type"] == "application/vnd.oai.openapi+json;version=3.0"
+    spec = answer.json()
+    validate(spec)  # a valid OpenAPI 3.0 document, as the oas30 conformance class asks
+    assert spec["openapi"] == "3.0.3"
+    assert (await client.get("/openapi.json")).json()["openapi"].startswith("3.1")
     items = spec["paths"]["/ogc/collections/{collectionId}/items"]["get"]
     parameters = {p["name"]: p for p in items["parameters"]}
     assert {"collectionId", "bbox", "datetime", "limit", "offset", "variable", "f"} <= set(

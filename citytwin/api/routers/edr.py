@@ -36,7 +36,7 @@ from citytwin.layers.query import (
     subset,
     to_netcdf,
 )
-from citytwin.query.ogc import OPENAPI
+from citytwin.query.ogc import OPENAPI, OPENAPI_30_PATH
 from citytwin.query.params import parse_polygon
 
 router = APIRouter(prefix="/edr", tags=["OGC API - EDR"])
@@ -79,7 +79,7 @@ def landing(request: Request) -> Response:
                 {"rel": "self", "href": f"{base}/edr", "type": "application/json"},
                 {"rel": "conformance", "href": f"{base}/edr/conformance"},
                 {"rel": "data", "href": f"{base}/edr/collections"},
-                {"rel": "service-desc", "href": f"{base}/openapi.json", "type": OPENAPI},
+                {"rel": "service-desc", "href": f"{base}{OPENAPI_30_PATH}", "type": OPENAPI},
             ],
         }
     )

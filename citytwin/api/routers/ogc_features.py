@@ -157,7 +157,7 @@ async def _cell_features(
 async def landing(request: Request, f: MetadataFormat = None) -> Response:
     """Links to the API definition, its documentation, the conformance classes and the data."""
     base = str(request.base_url).rstrip("/")
-    openapi, docs = request.app.openapi_url, request.app.docs_url
+    openapi, docs = ogc.OPENAPI_30_PATH, request.app.docs_url
     return json_response(ogc.landing_page(_root(request), f"{base}{openapi}", f"{base}{docs}"))
 
 

@@ -1,19 +1,23 @@
-"""`/`: the web map for people (HTML) or the landing document for programs (JSON)."""
+"""`/`: the web map for people (HTML) or the landing document for programs (JSON); the API
+description also as OpenAPI 3.0 for OGC clients."""
 
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import FileResponse
 
 from citytwin import __version__
 from citytwin.api.formats import json_response
+from citytwin.api.openapi30 import downgrade
+from citytwin.query.ogc import OPENAPI, OPENAPI_30_PATH
 
 router = APIRouter(tags=["web map"])
 STATIC = Path(__file__).resolve().parent.parent / "static"
 LINKS = [
     {"rel": "service-doc", "href": "/docs"},
     {"rel": "service-desc", "href": "/openapi.json"},
+    {"rel": "service-desc", "href": OPENAPI_30_PATH, "title": "The same as OpenAPI 3.0"},
     {"rel": "data", "href": "/feeds"},
     {"rel": "data", "href": "/variables"},
     {"rel": "data", "href": "/sensors"},
@@ -33,3 +37,12 @@ async def landing(accept: Annotated[str | None, Header()] = None) -> Response:
     if accept and "text/html" in accept:
         return FileResponse(STATIC / "index.html", media_type="text/html")
     return json_response({"title": "citytwin", "version": __version__, "links": LINKS})
+
+
+@router.get(OPENAPI_30_PATH, include_in_schema=False)
+async def openapi_30(request: Request) -> Response:
+    """The API description as OpenAPI 3.0.3 (FastAPI writes 3.1 at `/openapi.json`)."""
+    document = request.app.state.__dict__.get("openapi_30")
+    if document is None:
+        document = request.app.state.openapi_30 = downgrade(request.app.openapi())
+    return json_response(document, media_type=OPENAPI)
