@@ -201,3 +201,44 @@ async def test_the_readme_maplibre_snippet_renders_our_hexagons(browser: Browser
     await page.screenshot(path=ARTIFACTS / "readme-maplibre-snippet.png")
     await page.close()
     assert errors == []
+
+
+async def test_a_shared_url_restores_the_view_and_compares_side_by_side(
+    browser: Browser, site: str
+):
+    body = (
+        "name: Shared\nbaseline: {start: 2026-11-03T00:00:00Z, end: 2026-11-04T00:00:00Z, "
+        "variables: [no2]}\ninterventions:\n  - geometry: 'POLYGON((9.515 47.133, 9.53 47.133, "
+        "9.53 47.145, 9.515 47.145, 9.515 47.133))'\n    effect: {type: road_closure}\n"
+    )
+    async with httpx.AsyncClient(base_url=site, headers={"X-API-Key": API_KEY}) as client:
+        run = (await client.post("/scenarios", content=body)).json()
+        while run["status"] in ("queued", "running"):
+            run = (await client.get(f"/scenarios/{run['id']}")).json()
+    assert run["status"] == "succeeded"
+    page = await browser.new_page(viewport={"width": 1280, "height": 800})
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/layers/" in r.url else None)
+    shared = f"/#map=14.00/47.14000/9.52200&variable=pm25&time=2026-11-03T07:00Z&run={run['id']}"
+    await page.goto(site + shared + "&view=side")
+    await page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+    assert await page.input_value("#variable") == "pm25"
+    assert await page.input_value("#run") == run["id"]
+    assert await page.inner_text("#time-label") == "2026-11-03 07:00 UTC"
+    assert await page.evaluate("citytwin.map.getZoom()") == 14
+    await page.wait_for_function("!document.getElementById('map-right').hidden")
+    await page.wait_for_function(
+        "citytwin.state.right && citytwin.state.right.getLayer('layer') !== undefined"
+    )
+    tiles: set[str] = set()
+    for _ in range(200):  # scenario on the left, baseline on the right
+        tiles = {url.split("/layers/")[1].split("/")[0] for url in asked if "/tiles/" in url}
+        if {run["layer"], run["baseline"]} <= tiles:
+            break
+        await page.wait_for_timeout(50)
+    assert {run["layer"], run["baseline"]} <= tiles
+    ranges = {parse_qs(urlsplit(url).query)["rescale"][0] for url in asked if "/tiles/" in url}
+    assert len(ranges) == 1  # both sides on the baseline's colour range
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / "map-side-by-side.png")
+    await page.close()

@@ -198,7 +198,15 @@ function layerIdFor(view) {
   return view === "baseline" ? run.baseline : view === "diff" ? run.diff || run.layer : run.layer;
 }
 
-async function layerSource(layerId, variable) {
+// Scenario and baseline share the baseline's colour range, so their colours compare.
+async function sharedRescale(view, variable) {
+  const run = state.runs.find((r) => r.id === $("run").value);
+  if (!run || view === "diff") return null;
+  const legend = await getJSON(`/layers/${run.baseline}/legend.json?variable=${variable || "no2"}`);
+  return legend.rescale.join(",");
+}
+
+async function layerSource(layerId, variable, rescale) {
   const meta = await getJSON(`/layers/${layerId}`);
   const names = meta.variables.map((v) => v.name);
   const name = names.includes(variable) ? variable : names[0];
@@ -208,6 +216,7 @@ async function layerSource(layerId, variable) {
   const start = new Date(meta.time.start).getTime();
   const hour = currentHour().getTime();
   if (hour >= start && hour < start + steps * meta.time.step_seconds * 1000) query.set("time", currentHour().toISOString());
+  if (rescale) query.set("rescale", rescale);
   if (diff) {
     const legend = await getJSON(`/layers/${layerId}/legend.json?${query}`);
     const bound = Math.max(Math.abs(legend.rescale[0]), Math.abs(legend.rescale[1]), 1e-6);
@@ -216,11 +225,11 @@ async function layerSource(layerId, variable) {
   return { meta, name, query };
 }
 
-async function showRaster(map, layerId, variable) {
+async function showRaster(map, layerId, variable, rescale) {
   if (map.getLayer("layer")) map.removeLayer("layer");
   if (map.getSource("layer")) map.removeSource("layer");
   if (!layerId) return null;
-  const { meta, name, query } = await layerSource(layerId, variable);
+  const { meta, name, query } = await layerSource(layerId, variable, rescale);
   map.addSource("layer", { type: "raster", tiles: [api(`/layers/${layerId}/tiles/{z}/{x}/{y}.png?${query}`)], tileSize: 256 });
   // Above the hexagons, below the sensors: the layer is what a planner looks at.
   const below = map.getLayer("sensors") ? "sensors" : undefined;
@@ -231,7 +240,8 @@ async function showRaster(map, layerId, variable) {
 async function refreshLayer(map) {
   const view = state.view || "layer";
   const left = layerIdFor(view === "side" ? "layer" : view);
-  const shown = await showRaster(map, left, $("layer-variable").value);
+  const rescale = await sharedRescale(view, $("layer-variable").value).catch(() => null);
+  const shown = await showRaster(map, left, $("layer-variable").value, rescale);
   const legend = $("layer-legend");
   legend.hidden = !shown;
   if (shown) {
@@ -247,7 +257,7 @@ async function refreshLayer(map) {
   if (view === "side") {
     state.right = state.right || makeRightMap(map);
     const right = state.right;
-    const show = () => showRaster(right, layerIdFor("baseline"), $("layer-variable").value);
+    const show = () => showRaster(right, layerIdFor("baseline"), $("layer-variable").value, rescale);
     if (right.loaded()) await show();
     else right.once("load", show);
   }
