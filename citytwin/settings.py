@@ -1,5 +1,6 @@
 """All configuration in one pydantic-settings class, read from `CITYTWIN_*` variables."""
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,10 @@ class Settings(BaseSettings):
     )
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated keys allowed to write (X-API-Key)."
+    )
+    feed_api_keys: Annotated[dict[str, list[str]], NoDecode] = Field(
+        default_factory=dict,
+        description="Keys that write to one feed only: `air=k1,k2;traffic=k3` (or JSON).",
     )
     h3_resolution: int = Field(default=10, ge=0, le=15, description="Base H3 resolution.")
     rollup_bucket_seconds: int = Field(
@@ -61,6 +66,19 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["*"], description="Origins allowed to read (CORS)."
     )
+
+    @field_validator("feed_api_keys", mode="before")
+    @classmethod
+    def _feed_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.lstrip().startswith("{"):
+                return json.loads(value)
+            pairs = (item.partition("=") for item in value.split(";") if item.strip())
+            return {
+                feed.strip(): [key.strip() for key in keys.split(",") if key.strip()]
+                for feed, _, keys in pairs
+            }
+        return value
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from citytwin.api.routers import (
     layers,
     ogc_features,
     ogc_tiles,
+    push,
     readings,
     scenarios,
     sensors,
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         layer_tiles,
         edr,
         scenarios,
+        push,
         web,
     )
     for module in routers:

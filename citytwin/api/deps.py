@@ -1,6 +1,7 @@
 """Typed dependencies: the pool's connection, settings, feeds, API-key check."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
@@ -34,22 +35,50 @@ VariablesDep = Annotated[dict[str, int], Depends(get_variables)]
 ConnDep = Annotated[Connection, Depends(get_conn)]
 
 
+@dataclass(frozen=True)
+class Writer:
+    """Who is writing: their key and the feeds it may write to (None: every feed)."""
+
+    key: str
+    feeds: frozenset[str] | None
+
+    def check_feeds(self, feeds: Iterable[str]) -> None:
+        """Forbidden unless the key may write to each of `feeds`."""
+        if self.feeds is None:
+            return
+        for feed in sorted(set(feeds) - self.feeds):
+            allowed = ", ".join(sorted(self.feeds))
+            raise HTTPException(403, f"this key may write to {allowed} only, not to feed {feed!r}")
+
+
 async def require_api_key(
     settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
-) -> str:
-    """Writes need one of the configured keys in `X-API-Key`."""
-    if not settings.api_keys:
+) -> Writer:
+    """Writes need a configured key in `X-API-Key`: one of `api_keys` (every feed) or of
+    `feed_api_keys` (its feeds only)."""
+    if not (settings.api_keys or settings.feed_api_keys):
         raise HTTPException(403, "writes are disabled: no CITYTWIN_API_KEYS configured")
     if x_api_key is None:
         raise HTTPException(
             401, "X-API-Key header required", headers={"WWW-Authenticate": "ApiKey"}
         )
-    if x_api_key not in settings.api_keys:
+    if x_api_key in settings.api_keys:
+        return Writer(x_api_key, None)
+    feeds = frozenset(f for f, keys in settings.feed_api_keys.items() if x_api_key in keys)
+    if not feeds:
         raise HTTPException(403, "X-API-Key is not allowed to write")
-    return x_api_key
+    return Writer(x_api_key, feeds)
 
 
-WriterDep = Annotated[str, Depends(require_api_key)]
+async def require_service_key(writer: Annotated[Writer, Depends(require_api_key)]) -> Writer:
+    """Service-wide writes (scenario runs, dead letters) need a key for every feed."""
+    if writer.feeds is not None:
+        raise HTTPException(403, "this key writes to its feeds only; use a service key")
+    return writer
+
+
+WriterDep = Annotated[Writer, Depends(require_api_key)]
+ServiceWriterDep = Annotated[Writer, Depends(require_service_key)]
 
 
 async def read_body(request: Request, limit: int, keep: int = 0) -> bytes:

@@ -296,3 +296,11 @@ def data_array_observations(document: object) -> list:
                 observation.pop("FeatureOfInterest/id")
             observations.append({**observation, "Datastream": group.get("Datastream")})
     return observations
+
+
+def canonical_ndjson(data: bytes) -> bytes:
+    """Canonical JSON readings (one object or a list of them) as NDJSON lines, so they take
+    the file ingest's path with its line numbers (line n: the n-th reading)."""
+    document = load_json(data)
+    rows = document if isinstance(document, list) else [document]
+    return b"".join(orjson.dumps(row) + b"\n" for row in rows)

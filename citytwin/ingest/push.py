@@ -6,6 +6,7 @@ reported and dead-lettered on its own, so nothing is dropped silently.
 """
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import orjson
@@ -118,14 +119,18 @@ async def push_payload(
     resolution: int,
     bucket_seconds: int,
     dead_letter: bool = True,
+    check_feeds: Callable[[Iterable[str]], None] | None = None,
 ) -> PushResult:
-    """Parse, map and ingest one raw payload; an unreadable one is dead-lettered, then raised."""
+    """Parse, map and ingest one raw payload; an unreadable one is dead-lettered, then raised.
+    `check_feeds` may refuse (raise) the feeds the payload maps to before anything is stored."""
     try:
         items, by_feed = parse_payload(data, format, feeds)
     except MalformedInput as exc:
         if dead_letter:
             await dead_letters.record(conn, None, format, str(exc), data)
         raise
+    if check_feeds is not None:
+        check_feeds(feed for feed, mapped in by_feed.items() if feed and mapped.rows)
     return await push_items(
         conn,
         feeds,

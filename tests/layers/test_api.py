@@ -10,7 +10,6 @@ import pytest
 from pyproj import Transformer
 
 from citytwin.api.app import create_app
-from citytwin.api.routers import layers
 from citytwin.layers.store import LayerStore
 from citytwin.sim.boundary import read_boundary
 from citytwin.sim.pipeline import NowcastRequest, run_nowcast
@@ -37,8 +36,6 @@ async def nowcast(app_client, pool, tmp_path_factory) -> tuple[LayerStore, str]:
 async def layers_client(settings, nowcast):
     """The app of `create_app` with the layers router and the store on `app.state`."""
     app = create_app(settings)
-    if not any(getattr(route, "path", None) == "/layers" for route in app.routes):
-        app.include_router(layers.router)  # until `create_app` includes it
     async with app.router.lifespan_context(app):
         app.state.layer_store = nowcast[0]
         transport = httpx.ASGITransport(app=app)

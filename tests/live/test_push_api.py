@@ -7,8 +7,8 @@ import orjson
 import pytest
 
 from citytwin.api.app import create_app
-from citytwin.api.routers import push
 from citytwin.db import dead_letters
+from citytwin.ingest import push
 from tests.factories import API_KEY
 from tests.live.test_payloads import AIR, ENERGY_KEY_VALUES, TRAFFIC, sta_datastream
 
@@ -20,8 +20,6 @@ UPSERT = "/ngsi-ld/v1/entityOperations/upsert"
 async def push_app(settings, pool):
     """The app of `create_app` with the push router."""
     app = create_app(settings)
-    if not any(getattr(route, "path", None) == UPSERT for route in app.routes):
-        app.include_router(push.router)  # until `create_app` includes it
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://citytwin") as client:

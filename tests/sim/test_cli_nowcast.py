@@ -1,4 +1,4 @@
-"""`citytwin layer nowcast`, once wired into `citytwin/cli.py`."""
+"""`citytwin layer nowcast`."""
 
 import pytest
 from typer.testing import CliRunner
@@ -7,9 +7,6 @@ from citytwin import cli
 from citytwin.layers.store import LayerStore
 from tests.factories import air_rows, to_csv
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(cli, "layer_nowcast"), reason="`citytwin layer nowcast` is not wired in yet"
-)
 runner = CliRunner()
 SPAN = ["--start", "2026-11-02T00:00:00Z", "--end", "2026-11-02T06:00:00Z"]
 

@@ -11,7 +11,6 @@ from PIL import Image
 from pyproj import Transformer
 
 from citytwin.api.app import create_app
-from citytwin.api.routers import layer_tiles, layers
 from citytwin.layers.store import LayerStore
 from citytwin.tiles.raster import colorize, colormap
 from tests.layers.sample import sample_layer
@@ -28,13 +27,8 @@ def sample(tmp_path_factory) -> tuple[LayerStore, str]:
 
 @pytest.fixture(scope="module")
 async def tiles_client(settings, sample):
-    """The app of `create_app` with the layer routers and the sample store on `app.state`."""
+    """The app of `create_app` with the sample store on `app.state`."""
     app = create_app(settings)
-    paths = {getattr(route, "path", None) for route in app.routes}
-    if "/layers" not in paths:
-        app.include_router(layers.router)
-    if "/layers/{layer_id}/tiles/{z}/{x}/{y}.png" not in paths:
-        app.include_router(layer_tiles.router)  # until `create_app` includes it
     async with app.router.lifespan_context(app):
         app.state.layer_store = sample[0]
         transport = httpx.ASGITransport(app=app)

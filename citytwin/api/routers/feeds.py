@@ -1,5 +1,6 @@
 """`/feeds`: feed definitions, and pushing readings into a feed."""
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -7,8 +8,19 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep, WriterDep, read_body
 from citytwin.api.formats import json_response
 from citytwin.db.feeds import variable_spans
+from citytwin.db.pool import Connection
 from citytwin.errors import InvalidParameter
+from citytwin.feeds import FeedRegistry
+from citytwin.ingest.payloads import canonical_ndjson
 from citytwin.ingest.pipeline import ingest
+from citytwin.ingest.push import (
+    NGSI_LD,
+    PUSH_MAX_BYTES,
+    STA_DATA_ARRAY,
+    STA_OBSERVATION,
+    push_payload,
+)
+from citytwin.settings import Settings
 
 router = APIRouter(tags=["feeds"])
 FeedName = Annotated[str, Path(description="Feed name, e.g. traffic, air, energy.")]
@@ -55,31 +67,50 @@ async def get_feed(feeds: FeedsDep, feed: FeedName) -> Response:
     return json_response(feeds[feed].model_dump(mode="json"))
 
 
+PUSH_TYPES = {"application/ld+json": NGSI_LD}
+PUSH_FORMATS = (NGSI_LD, STA_OBSERVATION, STA_DATA_ARRAY)
+
+
 @router.post("/feeds/{feed}/readings", summary="Push readings into a feed")
 async def post_readings(
     request: Request,
     conn: ConnDep,
     settings: SettingsDep,
     feeds: FeedsDep,
-    _key: WriterDep,
+    writer: WriterDep,
     feed: FeedName,
     content_type: Annotated[str, Header()] = "text/csv",
     source_format: Annotated[
-        str | None, Query(alias="format", description="A source format of the feed (CSV bodies).")
+        str | None,
+        Query(
+            alias="format",
+            description="A source format of the feed (CSV bodies), or a platform payload: "
+            "ngsi-ld, sta-observation, sta-dataarray (JSON bodies).",
+        ),
     ] = None,
 ) -> Response:
-    """Ingest a CSV, NDJSON or GeoJSON body: its good rows land together, or none do.
+    """Ingest a body: CSV (`text/csv`), NDJSON (`application/x-ndjson`), GeoJSON
+    (`application/geo+json`), canonical JSON readings (`application/json`, one object or a
+    list), NGSI-LD entities (`application/ld+json`) or SensorThings Observations
+    (`format=sta-observation|sta-dataarray`). Its good rows land together, or none do.
 
     The answer counts what was read, loaded and already stored, and lists each rejected row
-    with its line, field and reason.
+    with its line (or item), field and reason.
     """
     definition = feeds[feed]
+    writer.check_feeds([feed])
     media = content_type.split(";")[0].strip().lower()
-    if media not in CONTENT_TYPES:
-        raise InvalidParameter(
-            "Content-Type", f"{media!r} is not one of {', '.join(CONTENT_TYPES)}"
-        )
-    data = await read_body(request, settings.max_body_bytes)
+    push_format = source_format if source_format in PUSH_FORMATS else PUSH_TYPES.get(media)
+    if push_format is not None:
+        return await _push_into(request, conn, settings, feeds, feed, push_format)
+    if media == "application/json":
+        data = canonical_ndjson(await read_body(request, settings.max_body_bytes))
+        media = "application/x-ndjson"
+    elif media in CONTENT_TYPES:
+        data = await read_body(request, settings.max_body_bytes)
+    else:
+        known = [*CONTENT_TYPES, "application/json", *PUSH_TYPES]
+        raise InvalidParameter("Content-Type", f"{media!r} is not one of {', '.join(known)}")
     report = await ingest(
         conn,
         definition,
@@ -90,3 +121,31 @@ async def post_readings(
         bucket_seconds=settings.rollup_bucket_seconds,
     )
     return json_response(report.as_dict())
+
+
+async def _push_into(
+    request: Request,
+    conn: Connection,
+    settings: Settings,
+    feeds: FeedRegistry,
+    feed: str,
+    push_format: str,
+) -> Response:
+    """A platform payload into one feed; items of another feed refuse the whole body."""
+
+    def only_this_feed(mapped: Iterable[str]) -> None:
+        others = sorted(set(mapped) - {feed})
+        if others:
+            raise InvalidParameter("body", f"items map to feed {others[0]!r}, not {feed!r}")
+
+    result = await push_payload(
+        conn,
+        feeds,
+        await read_body(request, min(PUSH_MAX_BYTES, settings.max_body_bytes)),
+        push_format,
+        resolution=settings.h3_resolution,
+        bucket_seconds=settings.rollup_bucket_seconds,
+        check_feeds=only_this_feed,
+    )
+    errors = [{"item": item, "errors": reasons} for item, reasons in result.errors.items()]
+    return json_response({**result.summary(), "rejected": errors})

@@ -5,7 +5,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep, WriterDep, read_body
+from citytwin.api.deps import (
+    ConnDep,
+    FeedsDep,
+    ServiceWriterDep,
+    SettingsDep,
+    Writer,
+    WriterDep,
+    read_body,
+)
 from citytwin.api.formats import json_response
 from citytwin.db import dead_letters
 from citytwin.db.pool import Connection
@@ -27,7 +35,12 @@ router = APIRouter(tags=["push"])
 
 
 async def _push(
-    request: Request, conn: Connection, settings: Settings, feeds: FeedRegistry, format: str
+    request: Request,
+    conn: Connection,
+    settings: Settings,
+    feeds: FeedRegistry,
+    format: str,
+    writer: Writer,
 ) -> PushResult:
     try:
         data = await read_body(request, min(PUSH_MAX_BYTES, settings.max_body_bytes), KEPT_BYTES)
@@ -43,6 +56,7 @@ async def _push(
         format,
         resolution=settings.h3_resolution,
         bucket_seconds=settings.rollup_bucket_seconds,
+        check_feeds=writer.check_feeds,
     )
 
 
@@ -52,7 +66,7 @@ async def _push(
     status_code=201,
 )
 async def ngsi_upsert(
-    request: Request, conn: ConnDep, settings: SettingsDep, feeds: FeedsDep, _key: WriterDep
+    request: Request, conn: ConnDep, settings: SettingsDep, feeds: FeedsDep, writer: WriterDep
 ) -> Response:
     """Entities land in the feed of their type: AirQualityObserved → air,
     TrafficFlowObserved → traffic, ACMeasurement → energy.
@@ -60,7 +74,7 @@ async def ngsi_upsert(
     201 with the ids when new readings landed, 204 when every reading was already stored
     (a replay), 207 with `success` and `errors` (NGSI-LD BatchOperationResult) when some failed.
     """
-    result = await _push(request, conn, settings, feeds, NGSI_LD)
+    result = await _push(request, conn, settings, feeds, NGSI_LD, writer)
     ids = {n: e.get("id") if isinstance(e, dict) else None for n, e in enumerate(result.items, 1)}
     success = list(dict.fromkeys(i for n, i in ids.items() if n not in result.errors))
     if result.errors:
@@ -93,11 +107,11 @@ def _self_link(request: Request, row: dict) -> str:
 
 @router.post("/Observations", summary="SensorThings: create one Observation", status_code=201)
 async def create_observation(
-    request: Request, conn: ConnDep, settings: SettingsDep, feeds: FeedsDep, _key: WriterDep
+    request: Request, conn: ConnDep, settings: SettingsDep, feeds: FeedsDep, writer: WriterDep
 ) -> Response:
     """One Observation with its Datastream (ObservedProperty, unitOfMeasurement, Thing with
     Locations) inline; a by-id Datastream reference is refused."""
-    result = await _push(request, conn, settings, feeds, STA_OBSERVATION)
+    result = await _push(request, conn, settings, feeds, STA_OBSERVATION, writer)
     if result.errors:
         reason = "; ".join(result.errors[1])
         parameter, _, message = reason.partition(": ")
@@ -115,10 +129,10 @@ async def create_observation(
 
 @router.post("/CreateObservations", summary="SensorThings: dataArray Observations", status_code=201)
 async def create_observations(
-    request: Request, conn: ConnDep, settings: SettingsDep, feeds: FeedsDep, _key: WriterDep
+    request: Request, conn: ConnDep, settings: SettingsDep, feeds: FeedsDep, writer: WriterDep
 ) -> Response:
     """The dataArray extension: one answer per Observation, its selfLink or `error`."""
-    result = await _push(request, conn, settings, feeds, STA_DATA_ARRAY)
+    result = await _push(request, conn, settings, feeds, STA_DATA_ARRAY, writer)
     answer = [
         "error"
         if item in result.errors or item not in result.rows
@@ -142,7 +156,7 @@ def _letter(row: dict) -> dict:
 @router.get("/deadletters", summary="Payloads that could not be stored")
 async def list_dead_letters(
     conn: ConnDep,
-    _key: WriterDep,
+    _key: ServiceWriterDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
     pending: Annotated[bool, Query(description="Only those not replayed yet.")] = False,
@@ -159,7 +173,7 @@ async def replay_dead_letter(
     conn: ConnDep,
     settings: SettingsDep,
     feeds: FeedsDep,
-    _key: WriterDep,
+    _key: ServiceWriterDep,
     letter_id: Annotated[int, Path(ge=1)],
 ) -> Response:
     """Run the payload through its path again; it is marked replayed when all of it lands."""

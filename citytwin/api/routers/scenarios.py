@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from citytwin.api.deps import ConnDep, SettingsDep, WriterDep, read_body
+from citytwin.api.deps import ConnDep, ServiceWriterDep, SettingsDep, read_body
 from citytwin.api.formats import json_response
 from citytwin.db import scenario_runs
 from citytwin.scenarios.jobs import ScenarioJobs
@@ -37,7 +37,7 @@ def _answer(run: dict) -> dict:
 
 @router.post("/scenarios", summary="Start a scenario run", status_code=202)
 async def post_scenario(
-    request: Request, conn: ConnDep, settings: SettingsDep, jobs: JobsDep, _key: WriterDep
+    request: Request, conn: ConnDep, settings: SettingsDep, jobs: JobsDep, _key: ServiceWriterDep
 ) -> Response:
     """A scenario as YAML or JSON (see docs/scenarios.md). Everything is checked before the
     run starts (400 naming the field at fault); then 202 with the run, which goes on in the
@@ -69,7 +69,9 @@ async def get_scenario(conn: ConnDep, run_id: RunId) -> Response:
 
 
 @router.post("/scenarios/{run_id}/cancel", summary="Cancel a scenario run", status_code=202)
-async def cancel_scenario(conn: ConnDep, jobs: JobsDep, _key: WriterDep, run_id: RunId) -> Response:
+async def cancel_scenario(
+    conn: ConnDep, jobs: JobsDep, _key: ServiceWriterDep, run_id: RunId
+) -> Response:
     """Ask a running run to stop: it ends `cancelled` at its next step, leaving no layer of
     its own behind. 409 if it has already ended."""
     await jobs.cancel(conn, run_id)
