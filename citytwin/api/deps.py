@@ -1,5 +1,7 @@
 """Typed dependencies: the pool's connection, settings, feeds, API-key check."""
 
+import base64
+import binascii
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Annotated
@@ -51,11 +53,26 @@ class Writer:
             raise HTTPException(403, f"this key may write to {allowed} only, not to feed {feed!r}")
 
 
+def basic_password(authorization: str | None) -> str | None:
+    """The password of an HTTP Basic `Authorization` header (None for anything else)."""
+    scheme, _, credentials = (authorization or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        return base64.b64decode(credentials, validate=True).decode().partition(":")[2] or None
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
 async def require_api_key(
-    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
+    settings: SettingsDep,
+    x_api_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> Writer:
-    """Writes need a configured key in `X-API-Key`: one of `api_keys` (every feed) or of
-    `feed_api_keys` (its feeds only)."""
+    """Writes need a configured key in `X-API-Key` (or as the password of HTTP Basic
+    authentication, which SensorThings clients such as FROST's speak): one of `api_keys`
+    (every feed) or of `feed_api_keys` (its feeds only)."""
+    x_api_key = x_api_key or basic_password(authorization)
     if not (settings.api_keys or settings.feed_api_keys):
         raise HTTPException(403, "writes are disabled: no CITYTWIN_API_KEYS configured")
     if x_api_key is None:
