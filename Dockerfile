@@ -4,7 +4,7 @@ RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 COPY citytwin ./citytwin
-RUN uv sync --locked --no-dev --no-editable
+RUN uv sync --locked --no-dev --no-editable --extra s3
 
 FROM python:3.11-slim
 WORKDIR /app

@@ -524,6 +524,64 @@ def scenario_list(limit: Annotated[int, typer.Option(help="How many runs.")] = 2
         _fail(exc)
 
 
+retention_app = typer.Typer(
+    help="Retention: drop readings and rollups beyond each feed's policy.", no_args_is_help=True
+)
+app.add_typer(retention_app, name="retention")
+
+
+async def _retention(settings: Settings, now: str | None, dry_run: bool) -> None:
+    from datetime import UTC, datetime
+
+    from citytwin.db.retention import apply_plan, retention_store, rollups_to_delete
+    from citytwin.query.params import parse_time
+    from citytwin.twin.retention import plan_retention
+
+    clock = parse_time(now, "--now") or datetime.now(UTC)
+    async with store_connection(settings) as conn:
+        store = await retention_store(conn)
+        plan = plan_retention(
+            store.partitions,
+            load_feeds(settings.feeds_dir),
+            store.feeds_with_data,
+            store.variables,
+            clock,
+        )
+        rows = await (rollups_to_delete(conn, plan) if dry_run else apply_plan(conn, plan))
+    verb = "would drop" if dry_run else "dropped"
+    if plan.readings_cutoff is None:
+        reason = f"feed {plan.kept_by} keeps them forever" if plan.kept_by else "no sensors"
+        out.print(f"readings: every partition kept ({reason})")
+    else:
+        out.print(
+            f"readings: kept from {plan.readings_cutoff:%Y-%m-%dT%H:%M:%SZ} "
+            f"(feed {plan.kept_by} keeps them longest)"
+        )
+    for partition in plan.partitions:
+        out.print(f"readings: {verb} {partition.name} ({partition.start:%Y-%m}, whole month)")
+    deleting = "would delete" if dry_run else "deleted"
+    for variable in store.variables:
+        if variable not in plan.rollups_before:
+            out.print(f"rollups: {variable} kept (a feed with it keeps them forever)")
+            continue
+        before = f"{plan.rollups_before[variable]:%Y-%m-%d}"
+        out.print(f"rollups: {variable} days before {before}: {deleting} {rows[variable]} rows")
+
+
+@retention_app.command("apply")
+def retention_apply(
+    dry_run: Annotated[bool, typer.Option(help="Say what would go; change nothing.")] = False,
+    now: Annotated[
+        str | None, typer.Option(help="ISO 8601 time to apply the policies at (default: now).")
+    ] = None,
+) -> None:
+    """Drop whole readings months older than every feed's policy, and rollup days beyond theirs."""
+    try:
+        asyncio.run(_retention(Settings(), now, dry_run))
+    except CityTwinError as exc:
+        _fail(exc)
+
+
 deadletter_app = typer.Typer(
     help="Payloads that could not be stored: list them, replay them.", no_args_is_help=True
 )
@@ -582,3 +640,22 @@ def deadletter_replay(
         console.print(f"[red]item {item}:[/red] {'; '.join(reasons)}")
     if errors:
         raise typer.Exit(1)
+
+
+async def _listen(settings: Settings) -> None:
+    from citytwin.stream.listener import listen
+
+    url = await prepare_store(settings)
+    await listen(settings, load_feeds(settings.feeds_dir), lambda: connect(url))
+
+
+@app.command("listen")
+def listen_command() -> None:
+    """Subscribe to the MQTT broker (CITYTWIN_MQTT_*) and store each message as readings."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        asyncio.run(_listen(Settings()))
+    except (CityTwinError, OSError) as exc:  # OSError: no database to start with
+        _fail(exc)

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Keys that write to one feed only: `air=k1,k2;traffic=k3` (or JSON).",
     )
+    read_only: bool = Field(
+        default=False,
+        description="Serve reads only, e.g. from a replica: no migrations at start-up, writes 405.",
+    )
     h3_resolution: int = Field(default=10, ge=0, le=15, description="Base H3 resolution.")
     rollup_bucket_seconds: int = Field(
         default=3600, gt=0, description="Width of the base time bucket of cell rollups."
@@ -58,6 +62,10 @@ class Settings(BaseSettings):
         default=None,
         description="Where layers are kept: a folder or any fsspec URL. Unset: <state dir>/layers.",
     )
+    layer_store_options: Annotated[dict, NoDecode] = Field(
+        default_factory=dict,
+        description="fsspec storage options of the layer store, as JSON (e.g. S3 endpoint).",
+    )
     grid_cell_size: float = Field(default=100.0, gt=0, description="City grid cell size, metres.")
     grid_max_cells: int = Field(default=4_000_000, ge=1, description="Largest grid accepted.")
     dask_scheduler: str | None = Field(
@@ -66,6 +74,46 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["*"], description="Origins allowed to read (CORS)."
     )
+    mqtt_url: str = Field(
+        default="mqtt://127.0.0.1:1883",
+        description="MQTT broker `citytwin listen` subscribes to (mqtt://[user:pass@]host:port, "
+        "or mqtts:// for TLS).",
+    )
+    mqtt_topics: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["city/{feed}/#"],
+        description="Comma-separated topic filters, subscribed with QoS 1; `{feed}` is expanded "
+        "for each feed and names the feed of canonical readings published under it.",
+    )
+    mqtt_client_id: str = Field(
+        default="citytwin-listener",
+        description="MQTT client id: the broker keeps this id's session (unacknowledged "
+        "messages) while the listener is away.",
+    )
+    mqtt_batch_size: int = Field(
+        default=5000, ge=1, description="Most messages stored in one ingest per feed."
+    )
+    mqtt_batch_ms: int = Field(
+        default=200, ge=1, description="Longest wait, ms, after a batch's first message."
+    )
+    mqtt_max_held: int = Field(
+        default=20_000,
+        ge=1,
+        le=65_535,  # it is the MQTT 5 Receive Maximum the broker honours
+        description="Most unacknowledged messages held; beyond it the broker keeps them.",
+    )
+    mqtt_max_payload_bytes: int = Field(
+        default=1 << 20, ge=1, description="Largest message stored; larger ones are dead letters."
+    )
+    mqtt_future_seconds: int = Field(
+        default=300,
+        ge=0,
+        description="How far ahead of the listener's clock a reading's time may be (clock skew).",
+    )
+
+    @field_validator("layer_store_options", mode="before")
+    @classmethod
+    def _json_object(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
 
     @field_validator("feed_api_keys", mode="before")
     @classmethod
@@ -80,7 +128,7 @@ class Settings(BaseSettings):
             }
         return value
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "cors_origins", "mqtt_topics", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -43,6 +43,16 @@ if ! command -v ogrinfo >/dev/null 2>&1; then
   apt_install gdal-bin
 fi
 
+# Mosquitto is the MQTT broker the stream tests start on a free port (`citytwin listen`).
+# Debian's service is not started: the tests run their own broker with a temporary config.
+if [ ! -x /usr/sbin/mosquitto ]; then
+  echo "setup: installing Mosquitto from Debian's packages"
+  apt_install mosquitto mosquitto-clients
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
+  fi
+fi
+
 if [ ! -x "$TOOLS/bin/uv" ]; then
   echo "setup: installing uv ${UV_VERSION} into ${TOOLS}"
   python3 -m venv "$TOOLS"

@@ -20,6 +20,7 @@ from citytwin.db.pool import create_pool
 from citytwin.feeds import FeedRegistry, load_feeds
 from citytwin.ingest.pipeline import ingest
 from citytwin.settings import Settings
+from tests.asgi import asgi_client
 from tests.factories import API_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +77,7 @@ async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     async with pool.acquire() as connection:
         await connection.execute(
             "TRUNCATE sensors, readings, cell_rollups, cells, tile_versions, dead_letters, "
-            "scenario_runs "
+            "scenario_runs, latest_readings, twin_events "
             "RESTART IDENTITY"
         )
         yield connection
@@ -85,10 +86,8 @@ async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 @pytest.fixture(scope="session")
 async def app_client(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://citytwin") as client:
-            yield client
+    async with asgi_client(app) as client:
+        yield client
 
 
 @pytest.fixture
@@ -102,7 +101,8 @@ async def demo_city(pool, feeds: FeedRegistry, settings: Settings) -> None:
     """The sample traffic, air and energy feeds loaded into an emptied store."""
     async with pool.acquire() as conn:
         await conn.execute(
-            "TRUNCATE sensors, readings, cell_rollups, cells, scenario_runs RESTART IDENTITY"
+            "TRUNCATE sensors, readings, cell_rollups, cells, scenario_runs, latest_readings, "
+            "twin_events RESTART IDENTITY"
         )
         for feed, name, encoding, source_format in DEMO_FILES:
             report = await ingest(

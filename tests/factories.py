@@ -6,7 +6,7 @@ import pandas as pd
 
 API_KEY = "test-key"
 
-# Three air stations in Vaduz, two close together (same res-8 parent), one further south.
+# Three air stations in Vaduz, two close together (same res-7 parent), one further south.
 STATIONS = {
     "S1": (9.5209, 47.1410),
     "S2": (9.5215, 47.1415),

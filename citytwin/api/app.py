@@ -23,12 +23,13 @@ from citytwin.api.routers import (
     scenarios,
     sensors,
     tiles,
+    twin,
     web,
 )
 from citytwin.api.routers.web import STATIC
 from citytwin.db.connect import resolve_database_url
 from citytwin.db.feeds import sync_feeds, variable_ids
-from citytwin.db.migrate import migrate
+from citytwin.db.migrate import check_schema, migrate
 from citytwin.db.pool import create_pool
 from citytwin.feeds import load_feeds
 from citytwin.layers.store import layer_store_for
@@ -45,20 +46,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = load_feeds(settings.feeds_dir)
         url = await resolve_database_url(settings)
-        pool = await create_pool(url, settings.pool_min_size, settings.pool_max_size)
-        async with pool.acquire() as conn:
-            await migrate(conn, settings)
-            await sync_feeds(conn, registry)
-            variables = await variable_ids(conn)
-        app.state.settings, app.state.feeds = settings, registry
-        app.state.pool, app.state.variables = pool, variables
-        app.state.tile_cache = TileCache(settings.tile_cache_size)
-        app.state.layer_store = layer_store_for(settings)
-        app.state.scenario_jobs = ScenarioJobs(pool, app.state.layer_store, settings)
+        pool = await create_pool(
+            url, settings.pool_min_size, settings.pool_max_size, settings.read_only
+        )
         try:
-            yield
+            async with pool.acquire() as conn:
+                if settings.read_only:
+                    await check_schema(conn, settings)
+                else:
+                    await migrate(conn, settings)
+                    await sync_feeds(conn, registry)
+                variables = await variable_ids(conn)
+            app.state.settings, app.state.feeds = settings, registry
+            app.state.pool, app.state.variables = pool, variables
+            app.state.tile_cache = TileCache(settings.tile_cache_size)
+            app.state.layer_store = layer_store_for(settings)
+            app.state.scenario_jobs = ScenarioJobs(pool, app.state.layer_store, settings)
+            try:
+                yield
+            finally:
+                await app.state.scenario_jobs.close()
         finally:
-            await app.state.scenario_jobs.close()
             await pool.close()
 
     app = FastAPI(
@@ -90,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         edr,
         scenarios,
         push,
+        twin,
         web,
     )
     for module in routers:

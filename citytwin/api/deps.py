@@ -72,6 +72,8 @@ async def require_api_key(
     """Writes need a configured key in `X-API-Key` (or as the password of HTTP Basic
     authentication, which SensorThings clients such as FROST's speak): one of `api_keys`
     (every feed) or of `feed_api_keys` (its feeds only)."""
+    if settings.read_only:
+        raise HTTPException(405, "this instance is read-only: send writes to the primary")
     x_api_key = x_api_key or basic_password(authorization)
     if not (settings.api_keys or settings.feed_api_keys):
         raise HTTPException(403, "writes are disabled: no CITYTWIN_API_KEYS configured")

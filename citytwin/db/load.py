@@ -1,11 +1,13 @@
-"""Storing validated readings, all or nothing: sensors upserted, readings COPYed, rollups merged.
+"""Storing validated readings, all or nothing: sensors upserted, readings COPYed, rollups merged,
+latest state kept.
 
 A load takes a source in pieces, inside one transaction, so that parsing the next piece overlaps
 the server's COPY of this one. Each piece's readings are COPYed (binary) straight into the
 partitioned table inside a savepoint; only when that meets keys already stored (a replay, an
 overlap, a duplicate across pieces) does the piece go through a staging table and
 `INSERT … ON CONFLICT DO NOTHING`, which counts each duplicate once and skips it. The pieces'
-rollups are combined and written once at the end: COPYed when their keys are new, merged when not.
+rollups are combined and written once at the end: COPYed when their keys are new, merged when not;
+so are the pieces' per-series summaries, into `latest_readings` (citytwin.db.latest).
 """
 
 import asyncio
@@ -22,12 +24,14 @@ import pyarrow.csv as pacsv
 
 from citytwin.aggregate.rollups import Rollups, combine, rollup_delta
 from citytwin.db.copy import copy_if_new, copy_readings, copy_rollups
+from citytwin.db.latest import update_latest
 from citytwin.errors import DatabaseUnavailable
 from citytwin.ingest.index import place_readings
 from citytwin.ingest.read import PROPERTY
 from citytwin.ingest.validate import Rejection
 from citytwin.query.cells import cells_for, center
 from citytwin.tiles.versions import version_keys
+from citytwin.twin import latest
 
 LOAD_LOCK = 7_402_118  # loads are serialised: partition creation and rollup merges stay simple
 READING_KEY = ["sensor_id", "variable_id", "time"]
@@ -50,6 +54,7 @@ ON CONFLICT (variable_id, day, cell) DO UPDATE SET
 # The rows that were new come back (as CSV) so that their rollups are computed like the rest.
 INSERTED_SCHEMA = pa.schema(
     {
+        "sensor_id": pa.int32(),
         "variable_id": pa.int16(),
         "time": pa.timestamp("us"),
         "value": pa.float64(),
@@ -60,7 +65,8 @@ INSERTED_SCHEMA = pa.schema(
 INSERT_NEW_FROM_STAGING = """
 INSERT INTO readings SELECT * FROM reading_staging
 ON CONFLICT DO NOTHING
-RETURNING variable_id, time AT TIME ZONE 'UTC' AS time, value, cell, flagged::int AS flagged
+RETURNING sensor_id, variable_id, time AT TIME ZONE 'UTC' AS time, value, cell,
+          flagged::int AS flagged
 """
 
 CONNECTION_LOST = (
@@ -169,12 +175,14 @@ async def _bump_tile_versions(conn: asyncpg.Connection, keys: pd.DataFrame) -> N
 
 @dataclass(frozen=True)
 class PreparedPiece:
-    """A piece's readings placed, deduplicated and in key order, with their rollups."""
+    """A piece's readings placed, deduplicated and in key order, with their rollups and their
+    per-series latest state."""
 
     readings: pd.DataFrame
     rejected: list[Rejection]
     offered: int
     delta: Rollups | None
+    latest: pd.DataFrame | None = None
 
 
 @dataclass
@@ -195,6 +203,7 @@ class ReadingLoad:
     rejected: list[Rejection] = field(default_factory=list)
     deltas: list[Rollups] = field(default_factory=list)
     cells: set[int] = field(default_factory=set)
+    summaries: list[pd.DataFrame] = field(default_factory=list)  # per series, of what was new
     staging: bool = False
     known: pd.DataFrame | None = None  # the sensors registered so far, by external id
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -224,7 +233,7 @@ class ReadingLoad:
         # Key order keeps the primary-key index appends local, which makes COPY faster.
         ordered = readings.drop_duplicates(READING_KEY).sort_values(READING_KEY, ignore_index=True)
         delta = rollup_delta(ordered, self.bucket_seconds)
-        return PreparedPiece(ordered, rejected, len(readings), delta)
+        return PreparedPiece(ordered, rejected, len(readings), delta, latest.summarise(ordered))
 
     async def store(self, piece: PreparedPiece) -> None:
         """COPY a prepared piece (new rows only, if some are stored already)."""
@@ -242,11 +251,16 @@ class ReadingLoad:
             if await copy_if_new(self.conn, lambda: copy_readings(self.conn, "readings", readings)):
                 self.loaded += len(readings)
                 self.deltas.append(piece.delta)
+                self.summaries.append(piece.latest)
             else:
                 inserted = await self._insert_new(readings)
                 self.loaded += len(inserted)
                 delta = await asyncio.to_thread(rollup_delta, inserted, self.bucket_seconds)
                 self.deltas.append(delta)
+                summary = await asyncio.to_thread(
+                    lambda: latest.summarise(inserted.sort_values(READING_KEY, ignore_index=True))
+                )
+                self.summaries.append(summary)
         self.cells.update(readings["cell"].unique().tolist())
 
     async def _insert_new(self, readings: pd.DataFrame) -> pd.DataFrame:
@@ -281,6 +295,7 @@ class ReadingLoad:
                 await copy_rollups(conn, "rollup_delta", delta)
                 await conn.execute(MERGE_ROLLUPS)
             await _bump_tile_versions(conn, version_keys(delta))
+        await update_latest(conn, await asyncio.to_thread(latest.combine, self.summaries))
         await _register_cells(conn, np.array(sorted(self.cells), dtype=np.int64))
         return LoadResult(self.loaded, self.offered - self.loaded, self.rejected)
 

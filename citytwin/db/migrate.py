@@ -50,12 +50,37 @@ async def migrate(conn: asyncpg.Connection, settings: Settings) -> list[str]:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
 
 
-async def _check_store_config(conn: asyncpg.Connection, settings: Settings) -> None:
-    # Rollups are keyed by the base resolution and bucket: they cannot change under stored data.
-    wanted = {
+async def check_schema(conn: asyncpg.Connection, settings: Settings) -> None:
+    """For a read-only instance (a replica): the schema is migrated and configured as this
+    code expects, checked without writing anything."""
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    applied = (
+        {row["version"] for row in await conn.fetch("SELECT version FROM schema_migrations")}
+        if exists
+        else set()
+    )
+    missing = [f"{v:03d}_{name}" for v, name, _ in migration_files() if v not in applied]
+    if missing:
+        raise CityTwinError(
+            f"the database lacks migrations {', '.join(missing)}; a read-only instance cannot "
+            "apply them: migrate the primary (`citytwin db migrate`)"
+        )
+    stored = dict(await conn.fetch("SELECT key, value FROM store_config"))
+    for key, value in _store_config(settings).items():
+        if stored.get(key) != value:
+            raise CityTwinError(f"the store has {key}={stored.get(key)}, this instance {value}")
+
+
+def _store_config(settings: Settings) -> dict[str, str]:
+    return {
         "h3_resolution": str(settings.h3_resolution),
         "rollup_bucket_seconds": str(settings.rollup_bucket_seconds),
     }
+
+
+async def _check_store_config(conn: asyncpg.Connection, settings: Settings) -> None:
+    # Rollups are keyed by the base resolution and bucket: they cannot change under stored data.
+    wanted = _store_config(settings)
     for key, value in wanted.items():
         await conn.execute(
             "INSERT INTO store_config (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",

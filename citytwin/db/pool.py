@@ -18,14 +18,16 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-async def create_pool(url: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """A pool whose sessions run in UTC with JSON decoded by orjson."""
+async def create_pool(
+    url: str, min_size: int = 1, max_size: int = 10, read_only: bool = False
+) -> asyncpg.Pool:
+    """A pool whose sessions run in UTC with JSON decoded by orjson; `read_only` sessions
+    refuse every write in PostgreSQL itself."""
+    settings = {"timezone": "UTC", "application_name": "citytwin"}
+    if read_only:
+        settings["default_transaction_read_only"] = "on"
     return await asyncpg.create_pool(
-        url,
-        min_size=min_size,
-        max_size=max_size,
-        init=_init_connection,
-        server_settings={"timezone": "UTC", "application_name": "citytwin"},
+        url, min_size=min_size, max_size=max_size, init=_init_connection, server_settings=settings
     )
 
 

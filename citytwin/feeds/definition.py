@@ -90,6 +90,38 @@ def parse_interval(text: str) -> timedelta:
     return timedelta(seconds=int(number) * units[unit])
 
 
+def parse_period(text: str) -> timedelta:
+    """Parse a retention period: `90d`, `12w`, `5y` (a year is 365 days), or any interval."""
+    if text.endswith("y") and text[:-1].isdigit() and int(text[:-1]) > 0:
+        return timedelta(days=365 * int(text[:-1]))
+    try:
+        return parse_interval(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a period like 90d, 12w or 5y") from None
+
+
+class Retention(Strict):
+    """How long a feed's data is kept; a missing period keeps it forever."""
+
+    readings: str | None = Field(default=None, description="Raw readings, e.g. 90d.")
+    rollups: str | None = Field(default=None, description="Cell rollups, e.g. 5y.")
+
+    @model_validator(mode="after")
+    def _periods_parse(self) -> "Retention":
+        for period in (self.readings, self.rollups):
+            if period is not None:
+                parse_period(period)
+        return self
+
+    def readings_period(self) -> timedelta | None:
+        """How long readings are kept (None: forever)."""
+        return None if self.readings is None else parse_period(self.readings)
+
+    def rollups_period(self) -> timedelta | None:
+        """How long cell rollups are kept (None: forever)."""
+        return None if self.rollups is None else parse_period(self.rollups)
+
+
 class FeedDefinition(Strict):
     """A sensor feed: its kind, variables, time zone and source formats."""
 
@@ -101,6 +133,7 @@ class FeedDefinition(Strict):
     variables: dict[str, VariableSpec]
     formats: dict[str, SourceFormat] = Field(default_factory=dict)
     attribution: str = ""
+    retention: Retention = Field(default_factory=Retention)
 
     @model_validator(mode="after")
     def _formats_name_known_variables(self) -> "FeedDefinition":

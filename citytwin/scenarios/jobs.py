@@ -2,6 +2,7 @@
 thread, stage and progress written to their row, cancellable, and never left half-done."""
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -87,7 +88,9 @@ async def execute(
                 progress.written, progress.written_at = current, now
         result = work.result()
     except asyncio.CancelledError:
-        control.cancelled.set()  # the thread stops at its next stage or task
+        control.cancelled.set()  # the thread stops at its next stage or task: wait for it
+        with contextlib.suppress(Exception):
+            await work
         await _finish(pool, run.run_id, "cancelled", "the service stopped during the run")
         raise
     except RunCancelled as exc:

@@ -109,23 +109,32 @@ def _provenance(
     )
 
 
+@dataclass(frozen=True)
+class ModelPass:
+    """One pass of the models: its interventions, the baseline's calibration factors (None:
+    fit them, this is the baseline), and its share [low, high] of the run's progress."""
+
+    effects: Effects
+    factors: dict[str, float] | None
+    control: RunControl
+    stage: str
+    low: float
+    high: float
+
+
 def _air(
-    inputs: CityInputs,
-    effects: Effects,
-    models: ModelSettings,
-    factors: dict[str, float] | None,
-    control: RunControl,
-    span: tuple[float, float, str],
+    inputs: CityInputs, models: ModelSettings, run: ModelPass
 ) -> tuple[dict[str, np.ndarray], dict]:
-    """Concentration grids of the pollutants and the calibration (fitted when `factors` is
-    None, i.e. for the baseline)."""
+    """Concentration grids of the pollutants and the calibration (fitted when the pass has no
+    factors, i.e. for the baseline)."""
+    effects, factors = run.effects, run.factors
     readings = inputs.readings
     traffic = road_traffic(inputs.roads, inputs.times, readings["vehicle_count"], readings["speed"])
     rates = road_rates(traffic, effects.traffic, models.air.fleet)
     raster = road_raster(inputs.roads, inputs.grid)
     graph = increment_graph(rates, effects.meteorology, raster, inputs.grid, models.air.plume)
-    low, high, name = span
-    increment = compute(graph, control.scheduler, control.tasks(name, low, high))
+    progress = run.control.tasks(run.stage, run.low, run.high)
+    increment = compute(graph, run.control.scheduler, progress)
     q = models.air.background_quantile
     backgrounds = {p: background(readings[p], inputs.times, q) for p in POLLUTANTS}
     report = {}
@@ -168,20 +177,14 @@ ENERGY_META = {
 
 
 def simulate(
-    inputs: CityInputs,
-    scenario: Scenario,
-    effects: Effects,
-    models: ModelSettings,
-    factors: dict[str, float] | None,
-    control: RunControl,
-    span: tuple[float, float, str],
+    inputs: CityInputs, scenario: Scenario, models: ModelSettings, run: ModelPass
 ) -> tuple[list[LayerVariable], dict]:
     """The layer variables of one model run and its calibration report."""
     variables = scenario.baseline.variables
     out: list[LayerVariable] = []
     calibration: dict = {}
     if any(name in AIR_VARIABLES for name in variables):
-        grids, calibration["air"] = _air(inputs, effects, models, factors, control, span)
+        grids, calibration["air"] = _air(inputs, models, run)
         unit = "µg/m³"
         out += [
             LayerVariable(name, grids[name], unit, cell_methods="time: mean")
@@ -189,7 +192,7 @@ def simulate(
             if name in variables
         ]
     if any(name in ENERGY_VARIABLES for name in variables):
-        grids, calibration["energy"] = _energy(inputs, effects, models)
+        grids, calibration["energy"] = _energy(inputs, run.effects, models)
         for name in ENERGY_VARIABLES:
             if name in variables:
                 unit, long_name, methods = ENERGY_META[name]
@@ -252,9 +255,8 @@ def run_scenario(
     has_scenario = bool(scenario.interventions)
     split = 0.47 if has_scenario else 0.95
     if not store.exists(baseline_id):
-        variables, calibration = simulate(
-            inputs, scenario, none, models, None, control, (0.05, split, "baseline")
-        )
+        baseline = ModelPass(none, None, control, "baseline", 0.05, split)
+        variables, calibration = simulate(inputs, scenario, models, baseline)
         control.stage("writing baseline layer", split)
         title = f"Baseline {inputs.start:%Y-%m-%d} to {inputs.end:%Y-%m-%d}"
         _write(store, inputs, variables, provenance, title, calibration)
@@ -262,9 +264,8 @@ def run_scenario(
         control.stage("done", 1.0)
         return RunResult(baseline_id, baseline_id, None, [])
     factors = air_factors(store, baseline_id)
-    variables, _ = simulate(
-        inputs, scenario, effects, models, factors, control, (0.5, 0.92, "scenario")
-    )
+    changed = ModelPass(effects, factors, control, "scenario", 0.5, 0.92)
+    variables, _ = simulate(inputs, scenario, models, changed)
     control.stage("writing scenario layer", 0.93)
     scenario_provenance = _provenance(scenario, inputs, models, baseline_id)
     layer_id = _write(store, inputs, variables, scenario_provenance, scenario.name, {})

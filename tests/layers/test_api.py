@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 import h3.api.basic_str as h3
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +12,7 @@ from citytwin.api.app import create_app
 from citytwin.layers.store import LayerStore
 from citytwin.sim.boundary import read_boundary
 from citytwin.sim.pipeline import NowcastRequest, run_nowcast
+from tests.asgi import asgi_client
 from tests.conftest import ROOT
 from tests.factories import STATIONS, air_rows, post_readings
 
@@ -36,11 +36,8 @@ async def nowcast(app_client, pool, tmp_path_factory) -> tuple[LayerStore, str]:
 async def layers_client(settings, nowcast):
     """The app of `create_app` with the layers router and the store on `app.state`."""
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        app.state.layer_store = nowcast[0]
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://citytwin") as client:
-            yield client
+    async with asgi_client(app, layer_store=nowcast[0]) as client:
+        yield client
 
 
 def expected_idw(lon: float, lat: float, hour: int) -> tuple[float, float]:

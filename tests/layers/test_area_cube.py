@@ -3,7 +3,6 @@
 import io
 from contextlib import asynccontextmanager
 
-import httpx
 import numpy as np
 import pytest
 import shapely
@@ -12,7 +11,6 @@ from pyproj import Transformer
 from shapely.geometry import box
 
 from citytwin.api.app import create_app
-from citytwin.api.routers import edr, layers
 from citytwin.errors import InvalidParameter
 from citytwin.layers.query import (
     area_statistics,
@@ -23,6 +21,7 @@ from citytwin.layers.query import (
     subset,
 )
 from citytwin.layers.store import LayerStore
+from tests.asgi import asgi_client
 from tests.layers.sample import sample_layer
 from tests.sim.cases import GRID
 
@@ -39,16 +38,8 @@ def lonlat_box(west: float, south: float, east: float, north: float) -> shapely.
 async def serve(settings, store: LayerStore):
     """The app with the layers and EDR routers over `store`."""
     app = create_app(settings)
-    paths = {getattr(route, "path", None) for route in app.routes}
-    if "/layers/{layer_id}/area" not in paths:
-        app.include_router(layers.router)
-    if "/edr" not in paths:
-        app.include_router(edr.router)
-    async with app.router.lifespan_context(app):
-        app.state.layer_store = store
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://citytwin") as client:
-            yield client
+    async with asgi_client(app, layer_store=store) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ import pytest
 from citytwin import __version__
 from citytwin.errors import NotFound
 from citytwin.layers.provenance import Provenance, hash_readings
-from citytwin.layers.store import LayerStore
+from citytwin.layers.store import LayerStore, layer_store_for
+from citytwin.settings import Settings
 from citytwin.sim.nowcast import IdwParameters
 from tests.layers.sample import sample_layer
 from tests.sim.cases import readings
@@ -132,3 +133,9 @@ def test_any_fsspec_url(tmp_path):
     assert store.list() == [layer_id]
     assert np.array_equal(store.open(layer_id)["no2"].values, layer["no2"].values, equal_nan=True)
     assert store.write(layer, provenance) == layer_id
+
+
+def test_the_store_of_the_settings_takes_their_storage_options():
+    settings = Settings(layer_store="memory://options-test", layer_store_options='{"a": 1}')
+    store = layer_store_for(settings)
+    assert (store.url, store.storage_options) == ("memory://options-test", {"a": 1})

@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 from citytwin.api.app import create_app
+from tests.asgi import asgi_client
 from tests.factories import API_KEY
 from tests.live.test_payloads import AIR, TRAFFIC, sta_datastream
 
@@ -15,10 +16,8 @@ UPSERT = "/ngsi-ld/v1/entityOperations/upsert"
 async def keyed(settings, pool):
     """The app with a service key and a key for the air feed only."""
     app = create_app(settings.model_copy(update={"feed_api_keys": {"air": [AIR_KEY]}}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://citytwin") as client:
-            yield client
+    async with asgi_client(app) as client:
+        yield client
 
 
 @pytest.fixture

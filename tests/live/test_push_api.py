@@ -2,13 +2,13 @@
 
 import copy
 
-import httpx
 import orjson
 import pytest
 
 from citytwin.api.app import create_app
 from citytwin.db import dead_letters
 from citytwin.ingest import push
+from tests.asgi import asgi_client
 from tests.factories import API_KEY
 from tests.live.test_payloads import AIR, ENERGY_KEY_VALUES, TRAFFIC, sta_datastream
 
@@ -20,10 +20,8 @@ UPSERT = "/ngsi-ld/v1/entityOperations/upsert"
 async def push_app(settings, pool):
     """The app of `create_app` with the push router."""
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://citytwin") as client:
-            yield client
+    async with asgi_client(app) as client:
+        yield client
 
 
 @pytest.fixture

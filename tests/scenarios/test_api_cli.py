@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from citytwin import cli
 from citytwin.api.app import create_app
 from citytwin.layers.store import LayerStore
+from tests.asgi import asgi_client
 from tests.factories import API_KEY
 from tests.scenarios.conftest import CENTRE, scenario_text
 
@@ -21,10 +22,8 @@ HALF_TRAFFIC = f"{{geometry: '{CENTRE}', effect: {{type: traffic_volume, factor:
 async def scenario_client(settings, tmp_path_factory, demo_city):
     layers = tmp_path_factory.mktemp("scenario-layers")
     app = create_app(settings.model_copy(update={"layer_store": str(layers)}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://citytwin") as client:
-            yield client, app
+    async with asgi_client(app) as client:
+        yield client, app
 
 
 async def finished(client: httpx.AsyncClient, location: str) -> dict:
@@ -81,7 +80,7 @@ async def test_a_running_scenario_can_be_cancelled(scenario_client, monkeypatch)
 
     def waits_for_cancel(*args, **kwargs):
         """The baseline model, entered only once the run has been cancelled."""
-        control = args[5]
+        control = args[3].control
         loop.call_soon_threadsafe(started_work.set)
         assert control.cancelled.wait(30)
         return original(*args, **kwargs)

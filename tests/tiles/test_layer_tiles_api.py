@@ -13,6 +13,7 @@ from pyproj import Transformer
 from citytwin.api.app import create_app
 from citytwin.layers.store import LayerStore
 from citytwin.tiles.raster import colorize, colormap
+from tests.asgi import asgi_client
 from tests.layers.sample import sample_layer
 
 TM = morecantile.tms.get("WebMercatorQuad")
@@ -29,11 +30,8 @@ def sample(tmp_path_factory) -> tuple[LayerStore, str]:
 async def tiles_client(settings, sample):
     """The app of `create_app` with the sample store on `app.state`."""
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        app.state.layer_store = sample[0]
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://citytwin") as client:
-            yield client
+    async with asgi_client(app, layer_store=sample[0]) as client:
+        yield client
 
 
 def decode(answer: httpx.Response) -> np.ndarray:

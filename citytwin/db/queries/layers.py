@@ -9,14 +9,15 @@ from citytwin.errors import InvalidParameter
 
 COLUMNS = ["sensor", "lon", "lat", "time", "value", "count"]
 # Step means of the unflagged readings of each sensor; a mobile sensor's readings of one step
-# are placed at the mean of their positions.
+# are placed at the mean of their positions. Sums run in time order, whatever the plan: float
+# sums in another order differ in the last bit, and layers must be bit-identical on re-runs.
 STEP_MEANS = """
     SELECT s.feed || ':' || s.external_id AS sensor,
-           avg(ST_X(coalesce(r.geom, s.geom))) AS lon,
-           avg(ST_Y(coalesce(r.geom, s.geom))) AS lat,
+           avg(ST_X(coalesce(r.geom, s.geom)) ORDER BY r.time) AS lon,
+           avg(ST_Y(coalesce(r.geom, s.geom)) ORDER BY r.time) AS lat,
            date_bin(make_interval(secs => $4), r.time, TIMESTAMPTZ '1970-01-01 00:00:00+00')
                AS time,
-           avg(r.value) AS value,
+           avg(r.value ORDER BY r.time) AS value,
            count(*) AS count
     FROM readings r
     JOIN sensors s ON s.id = r.sensor_id

@@ -1,0 +1,96 @@
+"""Applying a retention plan: readings partitions dropped, rollups beyond policy deleted.
+
+It takes the load lock, so no load writes while partitions go; tile versions of the deleted
+rollups are bumped so that tiles of those days change their ETags.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from citytwin.db.load import LOAD_LOCK
+from citytwin.tiles.versions import VERSION_RESOLUTION
+from citytwin.twin.retention import Partition, RetentionPlan
+
+# Monthly partitions are made by ensure_readings_partitions(); their bounds come back as text.
+PARTITIONS = """
+SELECT c.relname AS name, b.bounds[1]::timestamptz AS start, b.bounds[2]::timestamptz AS "end"
+FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid
+CROSS JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                'FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)') AS b (bounds)
+WHERE i.inhparent = 'readings'::regclass
+ORDER BY 2
+"""
+
+DELETE_ROLLUPS = """
+WITH gone AS (
+    DELETE FROM cell_rollups r
+    USING variables v
+    WHERE v.id = r.variable_id AND v.name = $1 AND r.day < $2
+    RETURNING r.variable_id, r.day, h3_parent(r.cell, $3) AS cell
+), bumped AS (
+    INSERT INTO tile_versions (variable_id, day, cell, version)
+    SELECT k.variable_id, k.day, k.cell, nextval('tile_version_seq')
+    FROM (SELECT DISTINCT variable_id, day, cell FROM gone) k
+    ON CONFLICT (variable_id, day, cell) DO UPDATE SET version = EXCLUDED.version
+)
+SELECT count(*) FROM gone
+"""
+
+
+@dataclass(frozen=True)
+class RetentionStore:
+    """What retention looks at: partitions, the feeds with sensors, the stored variables."""
+
+    partitions: list[Partition]
+    feeds_with_data: list[str]
+    variables: list[str]
+
+
+async def retention_store(conn: asyncpg.Connection) -> RetentionStore:
+    """The partitions of `readings`, the feeds with sensors and the variables with rollups."""
+    partitions = [Partition(**dict(row)) for row in await conn.fetch(PARTITIONS)]
+    feeds = await conn.fetch("SELECT DISTINCT feed FROM sensors ORDER BY 1")
+    variables = await conn.fetch(
+        "SELECT v.name FROM variables v "
+        "WHERE EXISTS (SELECT 1 FROM cell_rollups r WHERE r.variable_id = v.id) ORDER BY 1"
+    )
+    return RetentionStore(partitions, [r["feed"] for r in feeds], [r["name"] for r in variables])
+
+
+async def rollups_to_delete(conn: asyncpg.Connection, plan: RetentionPlan) -> dict[str, int]:
+    """Per variable of the plan, how many rollup rows (UTC days × cells) it would delete."""
+    counts = {}
+    for variable, before in plan.rollups_before.items():
+        counts[variable] = await conn.fetchval(
+            "SELECT count(*) FROM cell_rollups r JOIN variables v ON v.id = r.variable_id "
+            "WHERE v.name = $1 AND r.day < $2",
+            variable,
+            before,
+        )
+    return counts
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def apply_plan(conn: asyncpg.Connection, plan: RetentionPlan) -> dict[str, int]:
+    """Drop the plan's partitions and delete its rollups, in one transaction; per variable the
+    rollup rows deleted."""
+    deleted = {}
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", LOAD_LOCK)
+        for partition in plan.partitions:
+            await conn.execute(f"DROP TABLE IF EXISTS {_quoted(partition.name)}")
+        horizon: datetime | None = plan.readings_horizon
+        if horizon is not None:
+            # The latest state of a series whose readings are all gone goes with them.
+            await conn.execute("DELETE FROM latest_readings WHERE time < $1", horizon)
+        for variable, before in plan.rollups_before.items():
+            deleted[variable] = await conn.fetchval(
+                DELETE_ROLLUPS, variable, before, VERSION_RESOLUTION
+            )
+    return deleted

@@ -1,0 +1,195 @@
+"""MQTT messages as canonical rows per feed, and the dead letters of those that cannot be. Pure.
+
+A payload's kind is told by its content, not its topic, so one topic may carry any of them:
+a canonical reading (`sensor_id, lon, lat, time, variable, value, unit`; one object or a list),
+an NGSI-LD entity or batch (`id` and `type`), a SensorThings Observation or list of them
+(`Datastream`, `result`), or a CreateObservations dataArray (`components`, `dataArray`). The feed
+of NGSI-LD and SensorThings items comes from their content (entity type, ObservedProperty), as on
+the HTTP push endpoints; canonical readings take the feed their topic names (`{feed}`).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import orjson
+import pandas as pd
+
+from citytwin.errors import MalformedInput
+from citytwin.feeds import FeedRegistry
+from citytwin.ingest import payloads
+from citytwin.ingest.payloads import MappedRows
+from citytwin.ingest.push import KEPT_BYTES, NGSI_LD, STA_DATA_ARRAY, STA_OBSERVATION
+from citytwin.ingest.validate import Rejection
+from citytwin.stream.topics import feed_of
+
+CANONICAL = "canonical"
+UNREADABLE = "mqtt"  # the format of a dead letter whose message could not be read at all
+
+ZONED = r"(?:Z|z|[+-]\d\d(?::?\d\d)?)$"  # a time with its offset (validate.ZONE_SUFFIX)
+
+# (feed, format, reason, payload), as `dead_letters.record_many` stores them.
+DeadLetter = tuple[str | None, str, str, bytes]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One reading-carrying item of a message: its format, topic and what a dead letter keeps."""
+
+    format: str
+    topic: str
+    payload: bytes
+
+
+@dataclass
+class MappedBatch:
+    """A batch's items (item n is `items[n - 1]`), their rows per feed, and unreadable messages.
+
+    Rows and rejections of the feed `""` belong to no feed: they are rejections only.
+    """
+
+    items: list[Item] = field(default_factory=list)
+    by_feed: dict[str, MappedRows] = field(default_factory=dict)
+    unreadable: list[DeadLetter] = field(default_factory=list)
+
+    def dead_letters(self, feed: str | None, errors: dict[int, list[str]]) -> list[DeadLetter]:
+        """The dead letters of failed items (item → reasons) of `feed`."""
+        letters = []
+        for number, reasons in errors.items():
+            item = self.items[number - 1]
+            reason = f"{'; '.join(reasons)} (topic {item.topic})"
+            letters.append((feed or None, item.format, reason, item.payload))
+        return letters
+
+
+def detect(document: object) -> str:
+    """The kind of a parsed payload, by its members; `MalformedInput` if it is none we know."""
+    first = document[0] if isinstance(document, list) and document else document
+    if isinstance(first, dict):
+        if "dataArray" in first and "components" in first:
+            return STA_DATA_ARRAY
+        if "Datastream" in first or ("result" in first and "phenomenonTime" in first):
+            return STA_OBSERVATION
+        if "sensor_id" in first:
+            return CANONICAL
+        if "id" in first and "type" in first:
+            return NGSI_LD
+    raise MalformedInput(
+        "not a canonical reading (sensor_id, time, variable, value), an NGSI-LD entity "
+        "(id, type) or a SensorThings Observation (Datastream, result)"
+    )
+
+
+def _canonical(document: object, feed: str | None) -> dict[str, MappedRows]:
+    if feed is None:
+        raise MalformedInput("a canonical reading needs a topic that names its feed ({feed})")
+    mapped = MappedRows()
+    for number, row in enumerate(document if isinstance(document, list) else [document], 1):
+        if isinstance(row, dict):
+            mapped.rows.append({**row, "item": number})
+        else:
+            mapped.rejected.append(Rejection(number, "reading", "not a JSON object"))
+    return {feed: mapped}
+
+
+def map_message(
+    document: object, kind: str, feeds: FeedRegistry, topic_feed: str | None
+) -> tuple[list, str, dict[str, MappedRows]]:
+    """(items, their format, rows per feed numbered from 1) of one parsed message."""
+    many = document if isinstance(document, list) else [document]
+    if not many:
+        raise MalformedInput("an empty list")
+    if kind == NGSI_LD:
+        return many, NGSI_LD, payloads.map_ngsi_batch(document)
+    if kind == STA_DATA_ARRAY:
+        observations = payloads.data_array_observations(many)
+        return observations, STA_OBSERVATION, payloads.map_observations(feeds, observations)
+    if kind == STA_OBSERVATION:
+        return many, STA_OBSERVATION, payloads.map_observations(feeds, many)
+    return many, CANONICAL, _canonical(document, topic_feed)
+
+
+def _renumber(target: dict[str, MappedRows], mapped: dict[str, MappedRows], offset: int) -> None:
+    for feed, part in mapped.items():
+        into = target.setdefault(feed, MappedRows())
+        into.rows += [{**row, "item": row["item"] + offset} for row in part.rows]
+        into.rejected += [Rejection(r.line + offset, r.field, r.error) for r in part.rejected]
+
+
+def map_batch(
+    messages: Sequence[tuple[str, bytes]],
+    feeds: FeedRegistry,
+    subscribed: dict[str, str | None],
+    *,
+    max_bytes: int,
+    now: datetime,
+    future: timedelta,
+) -> MappedBatch:
+    """A batch of (topic, payload) messages as rows per feed, with every failure kept."""
+    batch = MappedBatch()
+    for topic, payload in messages:
+        feed = feed_of(topic, subscribed)
+        if len(payload) > max_bytes:
+            reason = (
+                f"{len(payload)} bytes is over the {max_bytes} byte limit; the first "
+                f"{min(len(payload), KEPT_BYTES)} bytes are kept (topic {topic})"
+            )
+            batch.unreadable.append((feed, UNREADABLE, reason, payload[:KEPT_BYTES]))
+            continue
+        kind = UNREADABLE
+        try:
+            document = payloads.load_json(payload)
+            kind = detect(document)
+            items, format, mapped = map_message(document, kind, feeds, feed)
+        except MalformedInput as exc:
+            batch.unreadable.append((feed, kind, f"{exc} (topic {topic})", payload))
+            continue
+        # A single object is its own item: keep the bytes as sent; list members are re-encoded.
+        whole = isinstance(document, dict) and kind != STA_DATA_ARRAY
+        _renumber(batch.by_feed, mapped, len(batch.items))
+        batch.items += [
+            Item(format, topic, payload if whole else orjson.dumps(item)) for item in items
+        ]
+    for feed, mapped in batch.by_feed.items():
+        if feed and mapped.rows:
+            reject_future(mapped, feeds[feed].timezone, now, future)
+    return batch
+
+
+def _times(texts: pd.Series, timezone: str | None) -> pd.Series:
+    """Times as UTC (NaT where pandas cannot tell; validation will judge those)."""
+    zoned = texts.str.contains(ZONED, regex=True, na=False).to_numpy(bool)
+    parsed = pd.Series(pd.NaT, index=texts.index, dtype="datetime64[us, UTC]")
+    if zoned.any():
+        times = pd.to_datetime(texts[zoned], format="ISO8601", utc=True, errors="coerce")
+        parsed[zoned] = times.dt.as_unit("us")
+    naive = ~zoned & texts.notna().to_numpy(bool)
+    if naive.any() and timezone:  # no zone: validation rejects them
+        local = pd.to_datetime(texts[naive], format="ISO8601", errors="coerce").dt.as_unit("us")
+        parsed[naive] = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    return parsed
+
+
+def reject_future(
+    mapped: MappedRows, timezone: str | None, now: datetime, future: timedelta
+) -> None:
+    """Move rows timed later than `now + future` (a clock gone wrong) to the rejections."""
+    latest = now + future
+    times = [row.get("time") for row in mapped.rows]
+    texts = pd.Series([t if isinstance(t, str) else None for t in times], dtype="string")
+    parsed = _times(texts, timezone)
+    late = (parsed > pd.Timestamp(latest)).to_numpy(bool)
+    if not late.any():
+        return
+    seconds = int(future.total_seconds())
+    kept = []
+    for row, too_late in zip(mapped.rows, late, strict=True):
+        if too_late:
+            error = (
+                f"{row['time']!r} is more than {seconds} s ahead of the listener's clock "
+                f"({now:%Y-%m-%dT%H:%M:%SZ})"
+            )
+            mapped.rejected.append(Rejection(row["item"], "time", error))
+        else:
+            kept.append(row)
+    mapped.rows = kept

@@ -1,0 +1,165 @@
+"""A real Mosquitto broker per test (free port, temporary config, persistence on), a publisher,
+and a listener running in the test's event loop against the test database."""
+
+import asyncio
+import contextlib
+import getpass
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import pytest
+from paho.mqtt.client import Client, MQTTv311
+from paho.mqtt.enums import CallbackAPIVersion
+
+from citytwin.db.pool import connect
+from citytwin.stream.listener import Listener
+
+MOSQUITTO = Path("/usr/sbin/mosquitto")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Mosquitto:
+    """One broker on a free port; `stop` and `start` again keep its persistent sessions."""
+
+    root: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        conf = self.root / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            f"persistence_location {self.root}/\n"
+            # Queue every QoS 1 message for an absent listener (the default keeps 1000).
+            "max_queued_messages 0\n"
+            f"user {getpass.getuser()}\n"  # as root, stay root: the temp dir is root's
+        )
+        log = (self.root / "mosquitto.log").open("ab")
+        self.process = subprocess.Popen([str(MOSQUITTO), "-c", str(conf)], stdout=log, stderr=log)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                assert self.process.poll() is None, (self.root / "mosquitto.log").read_text()
+                time.sleep(0.02)
+        raise TimeoutError("mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # a clean exit saves the persistent sessions
+            self.process.wait(10)
+        self.process = None
+
+
+@pytest.fixture
+def broker(tmp_path) -> Iterator[Mosquitto]:
+    if not MOSQUITTO.exists():
+        if os.environ.get("CI"):
+            pytest.fail("mosquitto is missing: scripts/setup.sh installs it")
+        pytest.skip("mosquitto is not installed (scripts/setup.sh installs it)")
+    root = tmp_path / "mosquitto"
+    root.mkdir()
+    mosquitto = Mosquitto(root)
+    mosquitto.start()
+    yield mosquitto
+    mosquitto.stop()
+
+
+def publish(port: int, messages: list[tuple[str, bytes | dict | list]], qos: int = 1) -> int:
+    """Publish with QoS 1 and wait for the broker's acknowledgements; how many it accepted."""
+    client = Client(CallbackAPIVersion.VERSION2, client_id="", protocol=MQTTv311)
+    client.max_inflight_messages_set(1000)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        sent = []
+        for topic, payload in messages:
+            body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+            sent.append(client.publish(topic, body, qos=qos))
+        for info in sent:
+            info.wait_for_publish(20)
+        return sum(info.is_published() for info in sent)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+async def until(condition: Callable[[], bool], seconds: float = 15.0) -> None:
+    """Wait until `condition()` holds."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+def listener_settings(settings, broker: Mosquitto, **changes):
+    return settings.model_copy(
+        update={
+            "mqtt_url": broker.url,
+            "mqtt_client_id": f"test-{uuid.uuid4().hex[:8]}",
+            "mqtt_batch_ms": 50,
+            **changes,
+        }
+    )
+
+
+class Listeners:
+    """Listeners a test runs as tasks of its event loop; those still running stop at teardown."""
+
+    def __init__(self, settings, broker: Mosquitto, feeds) -> None:
+        self.settings, self.broker, self.feeds = settings, broker, feeds
+        self.running: list[tuple[Listener, asyncio.Task]] = []
+
+    def start(self, connect_store=None, configured=None, **changes) -> Listener:
+        """A listener on the test broker and database (`connect_store` may stand in for it)."""
+        configured = configured or listener_settings(self.settings, self.broker, **changes)
+        url = self.settings.database_url
+        listener = Listener(configured, self.feeds, connect_store or (lambda: connect(url)))
+        self.running.append((listener, asyncio.create_task(listener.run())))
+        return listener
+
+    async def finish(self, listener: Listener) -> None:
+        """Stop `listener` and wait until it has left."""
+        listener.stop()
+        task = next(task for running, task in self.running if running is listener)
+        await asyncio.wait_for(task, 15)
+
+
+@pytest.fixture
+async def listeners(broker, settings, feeds, conn) -> AsyncIterator[Listeners]:
+    """Start listeners over an emptied store; they stop at the end of the test."""
+    started = Listeners(settings, broker, feeds)
+    yield started
+    for listener, task in started.running:
+        listener.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 15)
+
+
+@pytest.fixture
+async def listening(listeners) -> Listener:
+    """A running listener, subscribed, over an emptied store."""
+    listener = listeners.start()
+    await asyncio.wait_for(listener.ready.wait(), 10)
+    return listener

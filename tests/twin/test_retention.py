@@ -1,0 +1,176 @@
+"""Retention on real PostGIS: exactly the planned months and days go, everything else stays."""
+
+import os
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from citytwin.cli import app as cli_app
+from citytwin.db.retention import apply_plan, retention_store, rollups_to_delete
+from citytwin.feeds import FeedRegistry
+from citytwin.feeds.definition import Retention
+from citytwin.ingest.pipeline import ingest
+from citytwin.twin.retention import plan_retention
+from tests.factories import to_csv
+from tests.twin.readings import air, hourly
+
+NOW = datetime(2026, 10, 20, 12, tzinfo=UTC)
+DAYS = ("2026-08-10", "2026-09-10", "2026-10-10")
+
+
+def traffic(day: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "sensor_id": "T1",
+            "lon": 9.52,
+            "lat": 47.14,
+            "time": [f"{day}T{h:02d}:00:00Z" for h in range(24)],
+            "variable": "vehicle_count",
+            "value": [float(100 + h) for h in range(24)],
+        }
+    )
+
+
+def air_day(station: str, day: str) -> pd.DataFrame:
+    return air([(s, v, f"{day}{t[10:]}", x) for s, v, t, x in hourly(station, "no2", [30.0] * 24)])
+
+
+async def load(conn, feeds, settings, feed: str, rows: pd.DataFrame) -> None:
+    report = await ingest(
+        conn,
+        feeds[feed],
+        to_csv(rows),
+        resolution=settings.h3_resolution,
+        bucket_seconds=settings.rollup_bucket_seconds,
+    )
+    assert report.loaded == len(rows)
+
+
+@pytest.fixture
+async def months(conn, feeds, settings):
+    """no2 at S1 on three days in three months (and S2 in August only); traffic in two."""
+    for name in await partitions(conn):  # emptied by the fixture; left by other tests
+        await conn.execute(f"DROP TABLE {name}")
+    for day in DAYS:
+        await load(conn, feeds, settings, "air", air_day("S1", day))
+    await load(conn, feeds, settings, "air", air_day("S2", DAYS[0]))
+    for day in (DAYS[0], DAYS[2]):
+        await load(conn, feeds, settings, "traffic", traffic(day))
+    return conn
+
+
+def policies(feeds: FeedRegistry, **chosen: Retention) -> FeedRegistry:
+    return FeedRegistry(
+        {n: feeds[n].model_copy(update={"retention": chosen.get(n, Retention())}) for n in feeds}
+    )
+
+
+async def partitions(conn) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT inhrelid::regclass::text AS name FROM pg_inherits "
+        "WHERE inhparent = 'readings'::regclass ORDER BY 1"
+    )
+    return [r["name"] for r in rows]
+
+
+async def rollup_days(conn) -> dict[str, list[str]]:
+    rows = await conn.fetch(
+        "SELECT v.name, to_char(r.day, 'YYYY-MM-DD') AS day FROM cell_rollups r "
+        "JOIN variables v ON v.id = r.variable_id ORDER BY 1, 2"
+    )
+    days: dict[str, list[str]] = {}
+    for row in rows:
+        days.setdefault(row["name"], []).append(row["day"])
+    return days
+
+
+async def test_exactly_the_planned_months_and_days_go(months, feeds):
+    conn = months
+    chosen = policies(
+        feeds,
+        air=Retention(readings="30d", rollups="60d"),
+        traffic=Retention(readings="10d", rollups="20d"),
+    )
+    store = await retention_store(conn)
+    assert [p.name for p in store.partitions] == [
+        "readings_2026_08",
+        "readings_2026_09",
+        "readings_2026_10",
+    ]
+    assert (store.feeds_with_data, store.variables) == (
+        ["air", "traffic"],
+        ["no2", "vehicle_count"],
+    )
+    plan = plan_retention(store.partitions, chosen, store.feeds_with_data, store.variables, NOW)
+    assert await rollups_to_delete(conn, plan) == {"no2": 2, "vehicle_count": 1}
+    kept_rollups = await conn.fetch(
+        "SELECT * FROM cell_rollups WHERE day >= '2026-09-01' ORDER BY variable_id, day, cell"
+    )
+    versions = dict(
+        await conn.fetch("SELECT variable_id, max(version) FROM tile_versions GROUP BY 1")
+    )
+
+    deleted = await apply_plan(conn, plan)
+
+    assert deleted == {"no2": 2, "vehicle_count": 1}  # two August no2 cells, one traffic
+    assert await partitions(conn) == ["readings_2026_09", "readings_2026_10"]
+    assert await conn.fetchval("SELECT count(*) FROM readings") == 24 * 3
+    assert await rollup_days(conn) == {"no2": list(DAYS[1:]), "vehicle_count": [DAYS[2]]}
+    # What is within policy is untouched, row for row.
+    assert (
+        await conn.fetch("SELECT * FROM cell_rollups ORDER BY variable_id, day, cell")
+        == kept_rollups
+    )
+    # Tiles of the deleted days change their ETags.
+    bumped = await conn.fetch(
+        "SELECT variable_id, version FROM tile_versions WHERE day = '2026-08-10'"
+    )
+    assert all(r["version"] > max(versions.values()) for r in bumped) and len(bumped) == 2
+    # S2 only ever reported in August: its latest state went with its readings.
+    latest = await conn.fetch(
+        "SELECT s.external_id, l.time FROM latest_readings l JOIN sensors s ON s.id = l.sensor_id "
+        "ORDER BY 1"
+    )
+    assert [r["external_id"] for r in latest] == ["S1", "T1"]
+
+
+async def test_a_feed_keeping_readings_forever_keeps_every_month(months, feeds):
+    conn = months
+    chosen = policies(feeds, air=Retention(readings="1d"))  # traffic: no policy
+    store = await retention_store(conn)
+    plan = plan_retention(store.partitions, chosen, store.feeds_with_data, store.variables, NOW)
+    assert (plan.partitions, plan.kept_by, plan.rollups_before) == ([], "traffic", {})
+    assert await apply_plan(conn, plan) == {}
+    assert len(await partitions(conn)) == 3
+    assert await conn.fetchval("SELECT count(*) FROM readings") == 24 * 6
+
+
+def test_the_command_says_what_would_go_then_does_it(months_for_cli, settings):
+    env = {**os.environ, "CITYTWIN_DATABASE_URL": settings.database_url}
+    runner = CliRunner()
+    # The feed files' policies: air keeps readings a year, traffic 90 days.
+    args = ["retention", "apply", "--now", "2027-09-15T00:00:00Z"]
+    dry = runner.invoke(cli_app, [*args, "--dry-run"], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert "readings: kept from 2026-09-15T00:00:00Z (feed air keeps them longest)" in dry.output
+    assert "readings: would drop readings_2026_08 (2026-08, whole month)" in dry.output
+    assert "readings_2026_09" not in dry.output
+    assert "rollups: no2 days before 2017-09-17: would delete 0 rows" in dry.output
+    done = runner.invoke(cli_app, args, env=env)
+    assert done.exit_code == 0, done.output
+    assert "readings: dropped readings_2026_08 (2026-08, whole month)" in done.output
+    again = runner.invoke(cli_app, [*args, "--dry-run"], env=env)
+    assert "would drop" not in again.output
+
+
+@pytest.fixture
+async def months_for_cli(months, pool):
+    """The months above, seen by the command (it opens its own connection)."""
+    async with pool.acquire() as conn:
+        assert len(await partitions(conn)) == 3
+    yield
+    async with pool.acquire() as conn:
+        remaining = await partitions(conn)
+    assert remaining == ["readings_2026_09", "readings_2026_10"]
