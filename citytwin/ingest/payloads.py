@@ -304,3 +304,17 @@ def canonical_ndjson(data: bytes) -> bytes:
     document = load_json(data)
     rows = document if isinstance(document, list) else [document]
     return b"".join(orjson.dumps(row) + b"\n" for row in rows)
+
+
+def map_canonical(document: object, feed: str | None) -> dict[str, MappedRows]:
+    """Canonical readings (one object or a list) as rows of `feed`, numbered from 1; items
+    that are not JSON objects are rejected. MalformedInput without a feed to put them in."""
+    if feed is None:
+        raise MalformedInput("a canonical reading needs a topic that names its feed ({feed})")
+    mapped = MappedRows()
+    for number, row in enumerate(document if isinstance(document, list) else [document], 1):
+        if isinstance(row, dict):
+            mapped.rows.append({**row, "item": number})
+        else:
+            mapped.rejected.append(Rejection(number, "reading", "not a JSON object"))
+    return {feed: mapped}

@@ -23,6 +23,7 @@ KEPT_BYTES = 64 << 10  # how much of an oversized body a dead letter keeps
 NGSI_LD = "ngsi-ld"
 STA_OBSERVATION = "sta-observation"
 STA_DATA_ARRAY = "sta-dataarray"
+CANONICAL = "canonical"  # our own JSON readings, as MQTT messages carry them
 
 
 @dataclass
@@ -95,9 +96,15 @@ async def push_items(
     return result
 
 
-def parse_payload(data: bytes, format: str, feeds: FeedRegistry) -> tuple[list, dict]:
-    """(items, mapped rows per feed) of a raw payload; `MalformedInput` if it cannot be read."""
+def parse_payload(
+    data: bytes, format: str, feeds: FeedRegistry, feed: str | None = None
+) -> tuple[list, dict]:
+    """(items, mapped rows per feed) of a raw payload (canonical readings go to `feed`);
+    `MalformedInput` if it cannot be read."""
     document = payloads.load_json(data)
+    if format == CANONICAL:
+        items = document if isinstance(document, list) else [document]
+        return items, payloads.map_canonical(document, feed)
     if format == NGSI_LD:
         items = document if isinstance(document, list) else [document]
         return items, payloads.map_ngsi_batch(document)
@@ -120,11 +127,12 @@ async def push_payload(
     bucket_seconds: int,
     dead_letter: bool = True,
     check_feeds: Callable[[Iterable[str]], None] | None = None,
+    feed: str | None = None,
 ) -> PushResult:
     """Parse, map and ingest one raw payload; an unreadable one is dead-lettered, then raised.
     `check_feeds` may refuse (raise) the feeds the payload maps to before anything is stored."""
     try:
-        items, by_feed = parse_payload(data, format, feeds)
+        items, by_feed = parse_payload(data, format, feeds, feed)
     except MalformedInput as exc:
         if dead_letter:
             await dead_letters.record(conn, None, format, str(exc), data)
@@ -156,6 +164,7 @@ async def replay(
         resolution=resolution,
         bucket_seconds=bucket_seconds,
         dead_letter=False,
+        feed=letter["feed"],
     )
     if not result.errors:
         await dead_letters.mark_replayed(conn, letter_id)

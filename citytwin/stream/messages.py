@@ -19,11 +19,16 @@ from citytwin.errors import MalformedInput
 from citytwin.feeds import FeedRegistry
 from citytwin.ingest import payloads
 from citytwin.ingest.payloads import MappedRows
-from citytwin.ingest.push import KEPT_BYTES, NGSI_LD, STA_DATA_ARRAY, STA_OBSERVATION
+from citytwin.ingest.push import (
+    CANONICAL,
+    KEPT_BYTES,
+    NGSI_LD,
+    STA_DATA_ARRAY,
+    STA_OBSERVATION,
+)
 from citytwin.ingest.validate import Rejection
 from citytwin.stream.topics import feed_of
 
-CANONICAL = "canonical"
 UNREADABLE = "mqtt"  # the format of a dead letter whose message could not be read at all
 
 ZONED = r"(?:Z|z|[+-]\d\d(?::?\d\d)?)$"  # a time with its offset (validate.ZONE_SUFFIX)
@@ -80,18 +85,6 @@ def detect(document: object) -> str:
     )
 
 
-def _canonical(document: object, feed: str | None) -> dict[str, MappedRows]:
-    if feed is None:
-        raise MalformedInput("a canonical reading needs a topic that names its feed ({feed})")
-    mapped = MappedRows()
-    for number, row in enumerate(document if isinstance(document, list) else [document], 1):
-        if isinstance(row, dict):
-            mapped.rows.append({**row, "item": number})
-        else:
-            mapped.rejected.append(Rejection(number, "reading", "not a JSON object"))
-    return {feed: mapped}
-
-
 def map_message(
     document: object, kind: str, feeds: FeedRegistry, topic_feed: str | None
 ) -> tuple[list, str, dict[str, MappedRows]]:
@@ -106,7 +99,7 @@ def map_message(
         return observations, STA_OBSERVATION, payloads.map_observations(feeds, observations)
     if kind == STA_OBSERVATION:
         return many, STA_OBSERVATION, payloads.map_observations(feeds, many)
-    return many, CANONICAL, _canonical(document, topic_feed)
+    return many, CANONICAL, payloads.map_canonical(document, topic_feed)
 
 
 def _renumber(target: dict[str, MappedRows], mapped: dict[str, MappedRows], offset: int) -> None:

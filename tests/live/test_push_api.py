@@ -212,3 +212,16 @@ async def test_replay_that_still_fails_stays_pending(client, conn):
     assert await conn.fetchval("SELECT replayed_at FROM dead_letters") is None
     missing = await client.post("/deadletters/99/replay", headers=HEADERS)
     assert missing.status_code == 404
+
+
+async def test_a_canonical_dead_letter_replays_into_its_feed(client, conn):
+    reading = {"sensor_id": "M1", "lon": 9.52, "lat": 47.14, "time": "2026-11-02T08:00:00Z"}
+    reading |= {"variable": "no2", "value": 18.8, "unit": "µg/m³"}
+    letter = await dead_letters.record(
+        conn, "air", "canonical", "database unavailable (topic city/air/M1)", orjson.dumps(reading)
+    )
+    answer = await client.post(f"/deadletters/{letter}/replay", headers=HEADERS)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["replayed"], answer.json()["loaded"]) == (True, 1)
+    assert await stored(conn) == {("M1", "no2"): pytest.approx(18.8)}
+    assert (await letters(conn))[0]["replayed_at"] is not None
