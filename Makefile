@@ -16,10 +16,14 @@ test:
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 
-bench: setup
+bench:
+	@bash scripts/setup.sh --bench
 	.venv/bin/python bench/ingest.py
 	.venv/bin/python bench/cells.py
 	.venv/bin/python bench/simulate.py
+	.venv/bin/python bench/tiles.py
+	.venv/bin/python bench/tile_throughput.py
+	.venv/bin/python bench/stream.py
 
 db-stop: setup
 	.venv/bin/citytwin db stop

@@ -241,14 +241,22 @@ def ingest_command(
         raise typer.Exit(1)
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(
+    settings: Settings, host: str, port: int, workers: int = 1, access_log: bool = True
+) -> None:
     import uvicorn
 
     from citytwin.api.app import create_app
 
     base = f"http://{host}:{port}"
     out.print(f"API:  {base}/\nDocs: {base}/docs\nTry:  {base}/cells?variable=no2&resolution=8")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if workers > 1:
+        # Each worker process builds its own app from the same CITYTWIN_* environment.
+        target: object = "citytwin.api.app:create_app"
+        options = {"factory": True, "workers": workers}
+    else:
+        target, options = create_app(settings), {}
+    uvicorn.run(target, host=host, port=port, log_level="info", access_log=access_log, **options)
 
 
 HostOption = Annotated[str, typer.Option(help="Interface to listen on.")]
@@ -256,14 +264,23 @@ PortOption = Annotated[int, typer.Option(help="Port to listen on.")]
 
 
 @app.command("serve")
-def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+def serve(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (one per core is a good start).")
+    ] = 1,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = True,
+) -> None:
     """Serve the query API (starts and migrates the embedded database if needed)."""
     settings = Settings()
     try:
         asyncio.run(prepare_store(settings))
     except CityTwinError as exc:
         _fail(exc)
-    _serve(settings, host, port)
+    _serve(settings, host, port, workers, access_log)
 
 
 def demo_samples(feeds_dir: Path) -> dict[str, list[Path]]:

@@ -2,7 +2,7 @@
 # One-time, re-runnable set-up: PostgreSQL + PostGIS and GDAL's tools from Debian's packages,
 # the Python environment exactly as uv.lock says, and the web map's MapLibre GL JS from npm
 # (web/package-lock.json) copied into the package. `--browser` also installs Debian's Chromium,
-# which the browser tests drive.
+# which the browser tests drive; `--bench` installs wrk for the tile throughput benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,7 +75,17 @@ if [ ! -f "$VENDOR/maplibre-gl.js" ] || [ web/package-lock.json -nt "$VENDOR/map
     web/node_modules/maplibre-gl/LICENSE.txt "$VENDOR/"
 fi
 
-if [ "${1:-}" = "--browser" ] && ! [ -x /usr/bin/chromium ]; then
+for flag in "$@"; do
+  case "$flag" in
+    --browser) WANT_BROWSER=1 ;;
+    --bench) WANT_BENCH=1 ;;
+  esac
+done
+if [ -n "${WANT_BENCH:-}" ] && ! command -v wrk >/dev/null 2>&1; then
+  echo "setup: installing wrk from Debian's packages (tile throughput benchmark)"
+  apt_install wrk
+fi
+if [ -n "${WANT_BROWSER:-}" ] && ! [ -x /usr/bin/chromium ]; then
   echo "setup: installing Chromium from Debian's packages (browser tests)"
   apt_install chromium
 fi

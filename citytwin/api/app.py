@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from citytwin import __version__
 from citytwin.api.errors import install_error_handlers
+from citytwin.api.fast_tiles import FastTiles
 from citytwin.api.routers import (
     cells,
     edr,
@@ -31,11 +32,12 @@ from citytwin.db.connect import resolve_database_url
 from citytwin.db.feeds import sync_feeds, variable_ids
 from citytwin.db.migrate import check_schema, migrate
 from citytwin.db.pool import create_pool
+from citytwin.db.twin_listener import EventListener
 from citytwin.feeds import load_feeds
 from citytwin.layers.store import layer_store_for
 from citytwin.scenarios.jobs import ScenarioJobs
 from citytwin.settings import Settings
-from citytwin.tiles.cache import TileCache
+from citytwin.tiles.cache import TileCache, VersionCache
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,12 +62,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.settings, app.state.feeds = settings, registry
             app.state.pool, app.state.variables = pool, variables
             app.state.tile_cache = TileCache(settings.tile_cache_size)
+            app.state.tile_versions = versions = VersionCache(settings.tile_cache_size)
+            # Loads anywhere (API, CLI, listener) announce themselves: versions stay exact.
+            # A replica hears no announcements, so its instances always ask the database.
+            data_events = EventListener(url, versions.invalidate)
+            if not settings.read_only:
+                await data_events.start()
+                versions.live = lambda: data_events.connected
             app.state.layer_store = layer_store_for(settings)
             app.state.scenario_jobs = ScenarioJobs(pool, app.state.layer_store, settings)
             try:
                 yield
             finally:
                 await app.state.scenario_jobs.close()
+                await data_events.close()
         finally:
             await pool.close()
 
@@ -76,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="City sensor feeds on H3 cells in PostGIS: readings, cell "
         "aggregates and feeds.",
     )
+    # Innermost: warm tiles are replayed before routing, still through CORS below.
+    app.add_middleware(FastTiles)
     # Level 5: within 3% of level 9 on GeoJSON at a quarter of the CPU time.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
-from citytwin.db.pool import Connection
+from citytwin.db.pool import Connection, Pool
 from citytwin.errors import PayloadTooLarge
 from citytwin.feeds import FeedRegistry
 from citytwin.settings import Settings
@@ -31,7 +31,13 @@ async def get_conn(request: Request) -> AsyncIterator[Connection]:
         yield conn
 
 
+async def get_pool(request: Request) -> Pool:
+    """The pool itself, for routes that need a connection only on some paths (warm tiles)."""
+    return request.app.state.pool
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+PoolDep = Annotated[Pool, Depends(get_pool)]
 FeedsDep = Annotated[FeedRegistry, Depends(get_feeds)]
 VariablesDep = Annotated[dict[str, int], Depends(get_variables)]
 ConnDep = Annotated[Connection, Depends(get_conn)]

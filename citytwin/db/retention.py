@@ -9,6 +9,7 @@ from datetime import datetime
 
 import asyncpg
 
+from citytwin.db.latest import CHANNEL
 from citytwin.db.load import LOAD_LOCK
 from citytwin.tiles.versions import VERSION_RESOLUTION
 from citytwin.twin.retention import Partition, RetentionPlan
@@ -93,4 +94,9 @@ async def apply_plan(conn: asyncpg.Connection, plan: RetentionPlan) -> dict[str,
             deleted[variable] = await conn.fetchval(
                 DELETE_ROLLUPS, variable, before, VERSION_RESOLUTION
             )
+        # Tile versions changed: servers holding versions in memory must forget them (the
+        # newest event id is announced again; the stream's subscribers find nothing new).
+        await conn.execute(
+            "SELECT pg_notify($1, (SELECT coalesce(max(id), 0) FROM twin_events)::text)", CHANNEL
+        )
     return deleted

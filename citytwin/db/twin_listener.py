@@ -22,6 +22,7 @@ class EventListener:
     def __init__(self, url: str, on_event: Callable[[int], None]) -> None:
         self.url = url
         self.on_event = on_event
+        self.connected = False  # whether events reach `on_event` right now
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -56,6 +57,7 @@ class EventListener:
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._notified)
+                self.connected = True
                 self.on_event(await conn.fetchval("SELECT coalesce(max(id), 0) FROM twin_events"))
                 if not ready.done():
                     ready.set_result(None)
@@ -68,6 +70,7 @@ class EventListener:
                     return
                 logger.warning("twin event listener: %s; retrying in %.1f s", exc, delay)
             finally:
+                self.connected = False
                 if conn is not None and not conn.is_closed():
                     await conn.close()
             await asyncio.sleep(delay)

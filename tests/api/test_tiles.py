@@ -1,11 +1,15 @@
 """Vector tiles decoded by mapbox-vector-tile (a client we did not write), ETags and TileJSON."""
 
+import asyncio
+
 import h3
 import mapbox_vector_tile
 import morecantile
 import numpy as np
 import pytest
 
+from citytwin.ingest.pipeline import ingest
+from citytwin.tiles.cache import VersionCache
 from tests.factories import STATIONS, air_rows, post_readings, to_csv
 
 TMS = morecantile.tms.get("WebMercatorQuad")
@@ -164,3 +168,79 @@ async def test_sensor_tile_etag_follows_every_sensor_it_draws(client):
         if f["properties"]["external_id"] == "EDGE"
     )
     assert edge["properties"]["no2"] == 9
+
+
+async def test_a_load_by_another_process_reaches_warm_tiles(client, conn, feeds, settings):
+    """A warm tile's version is held in memory; a load that does not go through this API
+    (the CLI, the MQTT listener) announces itself, and the tile changes within moments."""
+    await post_readings(client, to_csv(air_rows(hours=24)))
+    url = f"/tiles/cells/{tile_of(*STATIONS['S1'], 13)}.mvt"
+    etag = (await client.get(url, params={"variable": "no2"})).headers["etag"]
+    assert (await client.get(url, params={"variable": "no2"})).headers["etag"] == etag  # warm
+    report = await ingest(
+        conn,
+        feeds["air"],
+        b"sensor_id,lon,lat,time,variable,value\nS1,9.5209,47.141,2026-11-06T05:00:00Z,no2,3\n",
+        resolution=settings.h3_resolution,
+        bucket_seconds=settings.rollup_bucket_seconds,
+    )
+    assert report.loaded == 1
+    for _ in range(100):
+        if (await client.get(url, params={"variable": "no2"})).headers["etag"] != etag:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the tile kept its ETag for 2 s after new data under it")
+
+
+async def test_versions_are_not_held_while_announcements_cannot_arrive():
+    versions = VersionCache(8)
+    asked = []
+
+    async def fetch() -> tuple[int, int]:
+        asked.append(1)
+        return (len(asked), 1)
+
+    assert await versions.get(("k",), fetch) == (1, 1)  # not live: always asked
+    assert await versions.get(("k",), fetch) == (2, 1)
+    versions.live = lambda: True
+    assert await versions.get(("k",), fetch) == (3, 1)
+    assert await versions.get(("k",), fetch) == (3, 1)  # held
+    versions.invalidate(7)
+    assert await versions.get(("k",), fetch) == (4, 1)
+
+    async def racing_fetch() -> tuple[int, int]:
+        versions.invalidate()  # a load commits while this version is being read
+        return (99, 1)
+
+    versions.invalidate()
+    assert await versions.get(("k",), racing_fetch) == (99, 1)
+    assert await versions.get(("k",), fetch) == (5, 1)  # the racing answer was not kept
+
+
+async def test_warm_tiles_are_replayed_before_routing_until_data_changes(client, monkeypatch):
+    await post_readings(client, to_csv(air_rows(hours=24)))
+    routed = []
+    original = VersionCache.get
+
+    async def counting(self, key, fetch):
+        routed.append(key)
+        return await original(self, key, fetch)
+
+    monkeypatch.setattr(VersionCache, "get", counting)
+    url = f"/tiles/cells/{tile_of(*STATIONS['S1'], 13)}.mvt"
+    gzip = {"Accept-Encoding": "gzip"}
+    first = await client.get(url, params={"variable": "no2"}, headers=gzip)
+    assert first.status_code == 200 and len(routed) == 1
+    again = await client.get(url, params={"variable": "no2"}, headers=gzip)
+    assert (again.content, again.headers["etag"]) == (first.content, first.headers["etag"])
+    unchanged = await client.get(
+        url, params={"variable": "no2"}, headers=gzip | {"If-None-Match": first.headers["etag"]}
+    )
+    assert unchanged.status_code == 304 and len(routed) == 1  # both replayed, no routing
+    await post_readings(
+        client,
+        b"sensor_id,lon,lat,time,variable,value\nS1,9.5209,47.141,2026-11-07T05:00:00Z,no2,3\n",
+    )
+    changed = await client.get(url, params={"variable": "no2"}, headers=gzip)
+    assert changed.headers["etag"] != first.headers["etag"] and len(routed) == 2

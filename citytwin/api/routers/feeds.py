@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep, WriterDep, read_body
 from citytwin.api.formats import json_response
+from citytwin.api.tile_responses import data_changed
 from citytwin.db.feeds import variable_spans
 from citytwin.db.pool import Connection
 from citytwin.errors import InvalidParameter
@@ -120,6 +121,7 @@ async def post_readings(
         resolution=settings.h3_resolution,
         bucket_seconds=settings.rollup_bucket_seconds,
     )
+    data_changed(request)
     return json_response(report.as_dict())
 
 
@@ -147,5 +149,6 @@ async def _push_into(
         bucket_seconds=settings.rollup_bucket_seconds,
         check_feeds=only_this_feed,
     )
+    data_changed(request)
     errors = [{"item": item, "errors": reasons} for item, reasons in result.errors.items()]
     return json_response({**result.summary(), "rejected": errors})

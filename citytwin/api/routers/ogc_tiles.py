@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from citytwin.api.deps import ConnDep, SettingsDep, VariablesDep
+from citytwin.api.deps import PoolDep, SettingsDep, VariablesDep
 from citytwin.api.formats import json_response
 from citytwin.api.params import variable_of
 from citytwin.api.routers import tiles
@@ -148,7 +148,7 @@ async def tileset(
 )
 async def tile(
     request: Request,
-    conn: ConnDep,
+    pool: PoolDep,
     settings: SettingsDep,
     variables: VariablesDep,
     collection_id: CollectionId,
@@ -166,12 +166,12 @@ async def tile(
     _check_tms(tile_matrix_set_id)
     if collection.layer == "sensors":
         return await tiles.get_sensors_tile(
-            request, conn, settings, tile_matrix, tile_col, tile_row, if_none_match
+            request, pool, settings, tile_matrix, tile_col, tile_row, if_none_match
         )
     chosen = variable_of(_variable(collection, variable, variables), variables)
     return await tiles.get_cells_tile(
         request,
-        conn,
+        pool,
         settings,
         chosen,
         parse_time_range(start, end),

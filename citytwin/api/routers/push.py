@@ -15,6 +15,7 @@ from citytwin.api.deps import (
     read_body,
 )
 from citytwin.api.formats import json_response
+from citytwin.api.tile_responses import data_changed
 from citytwin.db import dead_letters
 from citytwin.db.pool import Connection
 from citytwin.errors import InvalidParameter, PayloadTooLarge
@@ -49,7 +50,7 @@ async def _push(
         reason = f"{exc.args[0]} (the first {len(kept)} bytes are kept)"
         await dead_letters.record(conn, None, format, reason, kept)
         raise PayloadTooLarge(exc.args[0]) from None
-    return await push_payload(
+    result = await push_payload(
         conn,
         feeds,
         data,
@@ -58,6 +59,8 @@ async def _push(
         bucket_seconds=settings.rollup_bucket_seconds,
         check_feeds=writer.check_feeds,
     )
+    data_changed(request)
+    return result
 
 
 @router.post(
@@ -170,6 +173,7 @@ async def list_dead_letters(
 
 @router.post("/deadletters/{letter_id}/replay", summary="Replay a dead letter")
 async def replay_dead_letter(
+    request: Request,
     conn: ConnDep,
     settings: SettingsDep,
     feeds: FeedsDep,
@@ -184,5 +188,6 @@ async def replay_dead_letter(
         resolution=settings.h3_resolution,
         bucket_seconds=settings.rollup_bucket_seconds,
     )
+    data_changed(request)
     errors = {str(item): reasons for item, reasons in result.errors.items()}
     return json_response({"replayed": not errors, "errors": errors, **result.summary()})

@@ -1,0 +1,79 @@
+"""Warm vector tiles answered before routing: the last answer of each tile URL is replayed as
+long as no data changed anywhere since it was made (the tile version cache's generation), so a
+warm tile skips routing, dependencies and the handler; everything else passes through."""
+
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from citytwin.api.tile_responses import etag_matches
+from citytwin.tiles.cache import VersionCache
+
+PREFIXES = ("/tiles/cells/", "/tiles/sensors/")
+KEPT = 8192  # answers remembered (one per tile URL and encoding)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    generation: int
+    etag: str
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+class FastTiles:
+    """ASGI middleware replaying the last 200 answer of a tile URL while its generation holds."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.answers: dict[tuple, _Answer] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or not (scope["path"].startswith(PREFIXES) and scope["path"].endswith(".mvt"))
+        ):
+            await self.app(scope, receive, send)
+            return
+        versions: VersionCache = scope["app"].state.tile_versions
+        headers = dict(scope["headers"])
+        gzip_ok = b"gzip" in headers.get(b"accept-encoding", b"")
+        key = (scope["path"], scope["query_string"], gzip_ok)
+        answer = self.answers.get(key)
+        if answer is not None and versions.live() and answer.generation == versions.generation:
+            await _replay(answer, headers.get(b"if-none-match", b"").decode(), send)
+            return
+        await self._answer_and_keep(scope, receive, send, key, versions)
+
+    async def _answer_and_keep(
+        self, scope: Scope, receive: Receive, send: Send, key: tuple, versions: VersionCache
+    ) -> None:
+        generation, start, chunks = versions.generation, {}, []
+
+        async def keep(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, keep)
+        etag = dict(start.get("headers", [])).get(b"etag")
+        # Only a whole 200 made while no data changed is worth replaying.
+        if start.get("status") == 200 and etag and generation == versions.generation:
+            if len(self.answers) >= KEPT:
+                self.answers.clear()
+            self.answers[key] = _Answer(
+                generation, etag.decode(), start["headers"], b"".join(chunks)
+            )
+
+
+async def _replay(answer: _Answer, if_none_match: str, send: Send) -> None:
+    if etag_matches(answer.etag, if_none_match or None):
+        kept = [(k, v) for k, v in answer.headers if k in (b"etag", b"cache-control", b"vary")]
+        await send({"type": "http.response.start", "status": 304, "headers": kept})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": answer.headers})
+    await send({"type": "http.response.body", "body": answer.body})
