@@ -550,21 +550,13 @@ app.add_typer(retention_app, name="retention")
 async def _retention(settings: Settings, now: str | None, dry_run: bool) -> None:
     from datetime import UTC, datetime
 
-    from citytwin.db.retention import apply_plan, retention_store, rollups_to_delete
+    from citytwin.db.retention import apply_retention
     from citytwin.query.params import parse_time
-    from citytwin.twin.retention import plan_retention
 
     clock = parse_time(now, "--now") or datetime.now(UTC)
     async with store_connection(settings) as conn:
-        store = await retention_store(conn)
-        plan = plan_retention(
-            store.partitions,
-            load_feeds(settings.feeds_dir),
-            store.feeds_with_data,
-            store.variables,
-            clock,
-        )
-        rows = await (rollups_to_delete(conn, plan) if dry_run else apply_plan(conn, plan))
+        run = await apply_retention(conn, load_feeds(settings.feeds_dir), clock, dry_run)
+    plan, rows = run.plan, run.rows
     verb = "would drop" if dry_run else "dropped"
     if plan.readings_cutoff is None:
         reason = f"feed {plan.kept_by} keeps them forever" if plan.kept_by else "no sensors"
@@ -577,7 +569,7 @@ async def _retention(settings: Settings, now: str | None, dry_run: bool) -> None
     for partition in plan.partitions:
         out.print(f"readings: {verb} {partition.name} ({partition.start:%Y-%m}, whole month)")
     deleting = "would delete" if dry_run else "deleted"
-    for variable in store.variables:
+    for variable in run.variables:
         if variable not in plan.rollups_before:
             out.print(f"rollups: {variable} kept (a feed with it keeps them forever)")
             continue

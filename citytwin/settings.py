@@ -26,6 +26,11 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Keys that write to one feed only: `air=k1,k2;traffic=k3` (or JSON).",
     )
+    retention_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="How often the service applies the feeds' retention policies; 0: never.",
+    )
     read_only: bool = Field(
         default=False,
         description="Serve reads only, e.g. from a replica: no migrations at start-up, writes 405.",

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from citytwin import __version__
 from citytwin.api.errors import install_error_handlers
 from citytwin.api.fast_tiles import FastTiles
+from citytwin.api.retention_schedule import scheduled_retention
 from citytwin.api.routers import (
     cells,
     edr,
@@ -71,8 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 versions.live = lambda: data_events.connected
             app.state.layer_store = layer_store_for(settings)
             app.state.scenario_jobs = ScenarioJobs(pool, app.state.layer_store, settings)
+            every = 0 if settings.read_only else settings.retention_hours
             try:
-                yield
+                async with scheduled_retention(pool, registry, every):
+                    yield
             finally:
                 await app.state.scenario_jobs.close()
                 await data_events.close()

@@ -4,6 +4,7 @@ It takes the load lock, so no load writes while partitions go; tile versions of 
 rollups are bumped so that tiles of those days change their ETags.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,8 +12,9 @@ import asyncpg
 
 from citytwin.db.latest import CHANNEL
 from citytwin.db.load import LOAD_LOCK
+from citytwin.feeds.definition import FeedDefinition
 from citytwin.tiles.versions import VERSION_RESOLUTION
-from citytwin.twin.retention import Partition, RetentionPlan
+from citytwin.twin.retention import Partition, RetentionPlan, plan_retention
 
 # Monthly partitions are made by ensure_readings_partitions(); their bounds come back as text.
 PARTITIONS = """
@@ -100,3 +102,23 @@ async def apply_plan(conn: asyncpg.Connection, plan: RetentionPlan) -> dict[str,
             "SELECT pg_notify($1, (SELECT coalesce(max(id), 0) FROM twin_events)::text)", CHANNEL
         )
     return deleted
+
+
+@dataclass(frozen=True)
+class RetentionRun:
+    """What one application of the policies did: the plan, rollup rows deleted per variable
+    (or that would be, on a dry run) and the variables stored."""
+
+    plan: RetentionPlan
+    rows: dict[str, int]
+    variables: list[str]
+
+
+async def apply_retention(
+    conn: asyncpg.Connection, feeds: Mapping[str, FeedDefinition], now: datetime, dry_run: bool
+) -> RetentionRun:
+    """Plan the feeds' policies at `now` over the store and apply them (unless `dry_run`)."""
+    store = await retention_store(conn)
+    plan = plan_retention(store.partitions, feeds, store.feeds_with_data, store.variables, now)
+    rows = await (rollups_to_delete(conn, plan) if dry_run else apply_plan(conn, plan))
+    return RetentionRun(plan, rows, store.variables)

@@ -1,5 +1,6 @@
 """Retention on real PostGIS: exactly the planned months and days go, everything else stays."""
 
+import asyncio
 import os
 from datetime import UTC, datetime
 
@@ -7,6 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from citytwin.api import retention_schedule
 from citytwin.cli import app as cli_app
 from citytwin.db.retention import apply_plan, retention_store, rollups_to_delete
 from citytwin.feeds import FeedRegistry
@@ -174,3 +176,29 @@ async def months_for_cli(months, pool):
     async with pool.acquire() as conn:
         remaining = await partitions(conn)
     assert remaining == ["readings_2026_09", "readings_2026_10"]
+
+
+async def test_the_service_applies_the_policies_on_its_schedule(months, feeds, pool, monkeypatch):
+    """The API's retention task: a first run shortly after start, with the feeds' policies."""
+    monkeypatch.setattr(retention_schedule, "FIRST_RUN_SECONDS", 0.0)
+    short = policies(
+        feeds,
+        air=Retention(readings="30d", rollups="5y"),
+        traffic=Retention(readings="30d", rollups="5y"),
+    )
+    monkeypatch.setattr(retention_schedule, "datetime", FixedClock)
+    before = await partitions(months)
+    async with retention_schedule.scheduled_retention(pool, short, every_hours=24):
+        for _ in range(100):
+            if await partitions(months) != before:
+                break
+            await asyncio.sleep(0.05)
+    assert await partitions(months) == ["readings_2026_09", "readings_2026_10"]
+
+
+class FixedClock(datetime):
+    """`datetime` whose now() is NOW, for the schedule's run."""
+
+    @classmethod
+    def now(cls, tz=None):
+        return NOW
