@@ -109,10 +109,11 @@ class Settings(BaseSettings):
     mqtt_max_payload_bytes: int = Field(
         default=1 << 20, ge=1, description="Largest message stored; larger ones are dead letters."
     )
-    mqtt_future_seconds: int = Field(
+    future_seconds: int = Field(
         default=300,
         ge=0,
-        description="How far ahead of the listener's clock a reading's time may be (clock skew).",
+        description="How far ahead of the service's clock a pushed or streamed reading's time "
+        "may be (clock skew); later ones are rejected.",
     )
 
     @field_validator("layer_store_options", mode="before")

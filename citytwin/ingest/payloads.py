@@ -8,14 +8,16 @@ the feed's aliases convert them during validation, exactly as for files.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import orjson
+import pandas as pd
 
 from citytwin.errors import MalformedInput
 from citytwin.feeds import FeedRegistry
 from citytwin.ingest.validate import Rejection
 
+ZONED = r"(?:Z|z|[+-]\d\d(?::?\d\d)?)$"  # a time with its offset (validate.ZONE_SUFFIX)
 # UN/CEFACT Recommendation 20 codes, as NGSI-LD `unitCode`, onto the unit names of sensors/*.yaml.
 UNIT_CODES = {
     "GQ": "µg/m³",
@@ -318,3 +320,42 @@ def map_canonical(document: object, feed: str | None) -> dict[str, MappedRows]:
         else:
             mapped.rejected.append(Rejection(number, "reading", "not a JSON object"))
     return {feed: mapped}
+
+
+def parse_item_times(texts: pd.Series, timezone: str | None) -> pd.Series:
+    """Item times as UTC (NaT where pandas cannot tell; validation will judge those)."""
+    zoned = texts.str.contains(ZONED, regex=True, na=False).to_numpy(bool)
+    parsed = pd.Series(pd.NaT, index=texts.index, dtype="datetime64[us, UTC]")
+    if zoned.any():
+        times = pd.to_datetime(texts[zoned], format="ISO8601", utc=True, errors="coerce")
+        parsed[zoned] = times.dt.as_unit("us")
+    naive = ~zoned & texts.notna().to_numpy(bool)
+    if naive.any() and timezone:  # no zone: validation rejects them
+        local = pd.to_datetime(texts[naive], format="ISO8601", errors="coerce").dt.as_unit("us")
+        parsed[naive] = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    return parsed
+
+
+def reject_future(
+    mapped: MappedRows, timezone: str | None, now: datetime, future: timedelta
+) -> None:
+    """Move rows timed later than `now + future` (a clock gone wrong) to the rejections."""
+    latest = now + future
+    times = [row.get("time") for row in mapped.rows]
+    texts = pd.Series([t if isinstance(t, str) else None for t in times], dtype="string")
+    parsed = parse_item_times(texts, timezone)
+    late = (parsed > pd.Timestamp(latest)).to_numpy(bool)
+    if not late.any():
+        return
+    seconds = int(future.total_seconds())
+    kept = []
+    for row, too_late in zip(mapped.rows, late, strict=True):
+        if too_late:
+            error = (
+                f"{row['time']!r} is more than {seconds} s ahead of the service's clock "
+                f"({now:%Y-%m-%dT%H:%M:%SZ})"
+            )
+            mapped.rejected.append(Rejection(row["item"], "time", error))
+        else:
+            kept.append(row)
+    mapped.rows = kept

@@ -8,6 +8,7 @@ reported and dead-lettered on its own, so nothing is dropped silently.
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -128,6 +129,7 @@ async def push_payload(
     dead_letter: bool = True,
     check_feeds: Callable[[Iterable[str]], None] | None = None,
     feed: str | None = None,
+    future: timedelta | None = None,
 ) -> PushResult:
     """Parse, map and ingest one raw payload; an unreadable one is dead-lettered, then raised.
     `check_feeds` may refuse (raise) the feeds the payload maps to before anything is stored."""
@@ -139,6 +141,11 @@ async def push_payload(
         raise
     if check_feeds is not None:
         check_feeds(feed for feed, mapped in by_feed.items() if feed and mapped.rows)
+    if future is not None:  # a sender's clock gone wrong: those items are rejected, not stored
+        now, known = datetime.now(UTC), set(feeds)
+        for name, mapped in by_feed.items():
+            if name in known:  # items of no feed are rejected already
+                payloads.reject_future(mapped, feeds[name].timezone, now, future)
     return await push_items(
         conn,
         feeds,
@@ -152,7 +159,13 @@ async def push_payload(
 
 
 async def replay(
-    conn: Connection, feeds: FeedRegistry, letter_id: int, *, resolution: int, bucket_seconds: int
+    conn: Connection,
+    feeds: FeedRegistry,
+    letter_id: int,
+    *,
+    resolution: int,
+    bucket_seconds: int,
+    future: timedelta | None = None,
 ) -> PushResult:
     """Run a dead letter's payload through its path again; marked replayed if all of it lands."""
     letter = await dead_letters.get(conn, letter_id)
@@ -165,6 +178,7 @@ async def replay(
         bucket_seconds=bucket_seconds,
         dead_letter=False,
         feed=letter["feed"],
+        future=future,
     )
     if not result.errors:
         await dead_letters.mark_replayed(conn, letter_id)

@@ -216,7 +216,7 @@ class Listener:
             self.subscribed,
             max_bytes=self.settings.mqtt_max_payload_bytes,
             now=datetime.now(UTC),
-            future=timedelta(seconds=self.settings.mqtt_future_seconds),
+            future=timedelta(seconds=self.settings.future_seconds),
         )
         progress = BatchStore(mapped)
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import orjson
-import pandas as pd
 
 from citytwin.errors import MalformedInput
 from citytwin.feeds import FeedRegistry
@@ -31,7 +30,6 @@ from citytwin.stream.topics import feed_of
 
 UNREADABLE = "mqtt"  # the format of a dead letter whose message could not be read at all
 
-ZONED = r"(?:Z|z|[+-]\d\d(?::?\d\d)?)$"  # a time with its offset (validate.ZONE_SUFFIX)
 
 # (feed, format, reason, payload), as `dead_letters.record_many` stores them.
 DeadLetter = tuple[str | None, str, str, bytes]
@@ -145,44 +143,5 @@ def map_batch(
         ]
     for feed, mapped in batch.by_feed.items():
         if feed and mapped.rows:
-            reject_future(mapped, feeds[feed].timezone, now, future)
+            payloads.reject_future(mapped, feeds[feed].timezone, now, future)
     return batch
-
-
-def _times(texts: pd.Series, timezone: str | None) -> pd.Series:
-    """Times as UTC (NaT where pandas cannot tell; validation will judge those)."""
-    zoned = texts.str.contains(ZONED, regex=True, na=False).to_numpy(bool)
-    parsed = pd.Series(pd.NaT, index=texts.index, dtype="datetime64[us, UTC]")
-    if zoned.any():
-        times = pd.to_datetime(texts[zoned], format="ISO8601", utc=True, errors="coerce")
-        parsed[zoned] = times.dt.as_unit("us")
-    naive = ~zoned & texts.notna().to_numpy(bool)
-    if naive.any() and timezone:  # no zone: validation rejects them
-        local = pd.to_datetime(texts[naive], format="ISO8601", errors="coerce").dt.as_unit("us")
-        parsed[naive] = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-    return parsed
-
-
-def reject_future(
-    mapped: MappedRows, timezone: str | None, now: datetime, future: timedelta
-) -> None:
-    """Move rows timed later than `now + future` (a clock gone wrong) to the rejections."""
-    latest = now + future
-    times = [row.get("time") for row in mapped.rows]
-    texts = pd.Series([t if isinstance(t, str) else None for t in times], dtype="string")
-    parsed = _times(texts, timezone)
-    late = (parsed > pd.Timestamp(latest)).to_numpy(bool)
-    if not late.any():
-        return
-    seconds = int(future.total_seconds())
-    kept = []
-    for row, too_late in zip(mapped.rows, late, strict=True):
-        if too_late:
-            error = (
-                f"{row['time']!r} is more than {seconds} s ahead of the listener's clock "
-                f"({now:%Y-%m-%dT%H:%M:%SZ})"
-            )
-            mapped.rejected.append(Rejection(row["item"], "time", error))
-        else:
-            kept.append(row)
-    mapped.rows = kept

@@ -225,3 +225,20 @@ async def test_a_canonical_dead_letter_replays_into_its_feed(client, conn):
     assert (answer.json()["replayed"], answer.json()["loaded"]) == (True, 1)
     assert await stored(conn) == {("M1", "no2"): pytest.approx(18.8)}
     assert (await letters(conn))[0]["replayed_at"] is not None
+
+
+async def test_an_entity_timed_far_in_the_future_is_rejected_and_kept(client, conn):
+    ahead = copy.deepcopy(AIR) | {"id": "urn:ngsi-ld:AirQualityObserved:Vaduz:S9"}
+    ahead["dateObserved"] = {"type": "Property", "value": "2099-01-01T00:00:00Z"}
+    del ahead["pm25"]  # its observedAt would time it in 2026
+    answer = await client.post(UPSERT, json=[AIR, ahead], headers=HEADERS)
+    assert answer.status_code == 207
+    (error,) = answer.json()["errors"]
+    assert error["entityId"] == ahead["id"]
+    assert (
+        "'2099-01-01T00:00:00Z' is more than 300 s ahead of the service's clock"
+        in (error["error"]["detail"])
+    )
+    assert set(await stored(conn)) == {(AIR["id"], "no2"), (AIR["id"], "pm25")}
+    (letter,) = await letters(conn)
+    assert orjson.loads(letter["payload"])["id"] == ahead["id"]

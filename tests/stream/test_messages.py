@@ -133,7 +133,7 @@ def test_readings_from_the_future_are_rejected(feeds):
     assert [r["sensor_id"] for r in air.rows] == ["ok", "local", "bad"]
     assert [(r.line, r.field) for r in air.rejected] == [(2, "time"), (4, "time")]
     assert air.rejected[0].error == (
-        "'2026-11-20T12:06:00+00:00' is more than 300 s ahead of the listener's clock "
+        "'2026-11-20T12:06:00+00:00' is more than 300 s ahead of the service's clock "
         "(2026-11-20T12:00:00Z)"
     )
     errors = {r.line: [f"{r.field}: {r.error}"] for r in air.rejected}

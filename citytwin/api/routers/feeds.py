@@ -1,6 +1,7 @@
 """`/feeds`: feed definitions, and pushing readings into a feed."""
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -148,6 +149,7 @@ async def _push_into(
         resolution=settings.h3_resolution,
         bucket_seconds=settings.rollup_bucket_seconds,
         check_feeds=only_this_feed,
+        future=timedelta(seconds=settings.future_seconds),
     )
     data_changed(request)
     errors = [{"item": item, "errors": reasons} for item, reasons in result.errors.items()]

@@ -1,6 +1,7 @@
 """Push endpoints of the platforms cities run: NGSI-LD batch upserts, SensorThings Observations,
 and the dead letters of what could not be stored (the work itself is `ingest/push.py`)."""
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -58,6 +59,7 @@ async def _push(
         resolution=settings.h3_resolution,
         bucket_seconds=settings.rollup_bucket_seconds,
         check_feeds=writer.check_feeds,
+        future=timedelta(seconds=settings.future_seconds),
     )
     data_changed(request)
     return result
@@ -187,6 +189,7 @@ async def replay_dead_letter(
         letter_id,
         resolution=settings.h3_resolution,
         bucket_seconds=settings.rollup_bucket_seconds,
+        future=timedelta(seconds=settings.future_seconds),
     )
     data_changed(request)
     errors = {str(item): reasons for item, reasons in result.errors.items()}
