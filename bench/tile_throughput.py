@@ -27,10 +27,8 @@ from tiles import (
     TIPG_COLLECTION,
     TIPG_TILES,
     WEEK,
-    backfill_tile_versions,
     free_port,
-    load,
-    pyramid,
+    loaded_pyramid,
     tipg_python,
 )
 
@@ -136,9 +134,7 @@ async def bench() -> None:
     url = await prepare_store(settings)
     conn = await connect(url)
     try:
-        await load(conn, settings)
-        await backfill_tile_versions(conn)
-        tiles = await pyramid(conn)
+        _, tiles = await loaded_pyramid(conn, settings)
     finally:
         await conn.close()
     week = urlencode(WEEK)

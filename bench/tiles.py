@@ -493,16 +493,23 @@ def check_sensors(layer: TileLayer) -> None:
             raise SystemExit(f"{layer.name} z{zoom}: {len(ids)} sensors, expected {SENSORS}")
 
 
+async def loaded_pyramid(
+    conn: asyncpg.Connection, settings: Settings
+) -> tuple[int, list[morecantile.Tile]]:
+    """Load (or reuse) the month; the benchmarked variable's id and the tile pyramid."""
+    await load(conn, settings)
+    await backfill_tile_versions(conn)
+    variable_id = await conn.fetchval("SELECT id FROM variables WHERE name = $1", VARIABLE)
+    return variable_id, await pyramid(conn)
+
+
 async def bench() -> None:
     """Load (or reuse) the month, then time every system over the pyramid and report."""
     settings = Settings(pg_database=DATABASE)
     url = await prepare_store(settings)
     conn = await connect(url)
     try:
-        await load(conn, settings)
-        await backfill_tile_versions(conn)
-        variable_id = await conn.fetchval("SELECT id FROM variables WHERE name = $1", VARIABLE)
-        tiles = await pyramid(conn)
+        variable_id, tiles = await loaded_pyramid(conn, settings)
         console.print(
             f"pyramid: {len(tiles)} tiles "
             + ", ".join(f"z{z} {sum(t.z == z for t in tiles)}" for z in ZOOMS)
