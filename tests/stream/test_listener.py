@@ -274,3 +274,27 @@ async def test_a_message_the_store_raises_on_is_isolated_and_dead_lettered(
         "the store refused it: RuntimeError('a bug meets this reading') (topic city/air/p)"
     )
     assert orjson.loads(letter["payload"]) == reading("poison", 2)
+
+
+async def test_a_flood_from_one_sensor_does_not_hold_up_the_others(listening, broker, conn):
+    """3,000 readings and 1,000 repeats of one more from one sensor, then 20 from another:
+    everything lands once, repeats count as duplicates, and the other sensor's readings land
+    with the flood's batches (how fast is bench/stream.py's question)."""
+    minutes = [f"2026-11-1{5 + i // 1440}T{i // 60 % 24:02d}:{i % 60:02d}:00Z" for i in range(3000)]
+    flood = [
+        ("city/air/flood", reading("flood", i % 90, "µg/m³", time=t)) for i, t in enumerate(minutes)
+    ]
+    repeats = [("city/air/flood", reading("flood", 1, "µg/m³", time="2026-11-14T00:00:00Z"))] * 1000
+    calm = [("city/air/calm", reading("calm", 20 + i, "µg/m³", time=f"2026-11-20T{i:02d}:00:00Z"))
+            for i in range(20)]  # fmt: skip
+    await published(broker.port, flood + repeats + calm)
+    await until(lambda: listening.stats.acked == len(flood) + len(repeats) + len(calm), 60)
+    counts = dict(
+        await conn.fetch(
+            "SELECT s.external_id, count(*) FROM readings r JOIN sensors s ON s.id = r.sensor_id "
+            "GROUP BY 1"
+        )
+    )
+    assert counts == {"flood": 3001, "calm": 20}
+    assert (listening.stats.loaded, listening.stats.duplicates) == (3021, 999)
+    assert await conn.fetchval("SELECT count(*) FROM dead_letters") == 0
