@@ -273,9 +273,16 @@ def serve(
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = True,
+    listen: Annotated[
+        bool, typer.Option("--listen", help="Also run the MQTT listener (one worker only).")
+    ] = False,
 ) -> None:
     """Serve the query API (starts and migrates the embedded database if needed)."""
     settings = Settings()
+    if listen:
+        if workers > 1:
+            _fail(ValueError("--listen runs one MQTT session: use it with one worker"))
+        settings = settings.model_copy(update={"mqtt_listen": True})
     try:
         asyncio.run(prepare_store(settings))
     except CityTwinError as exc:

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     mqtt_max_payload_bytes: int = Field(
         default=1 << 20, ge=1, description="Largest message stored; larger ones are dead letters."
     )
+    mqtt_listen: bool = Field(
+        default=False,
+        description="Run the MQTT listener inside the API process (`citytwin serve --listen`).",
+    )
     future_seconds: int = Field(
         default=300,
         ge=0,

@@ -38,6 +38,7 @@ from citytwin.feeds import load_feeds
 from citytwin.layers.store import layer_store_for
 from citytwin.scenarios.jobs import ScenarioJobs
 from citytwin.settings import Settings
+from citytwin.stream.listener import mqtt_listener
 from citytwin.tiles.cache import TileCache, VersionCache
 
 
@@ -73,8 +74,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.layer_store = layer_store_for(settings)
             app.state.scenario_jobs = ScenarioJobs(pool, app.state.layer_store, settings)
             every = 0 if settings.read_only else settings.retention_hours
+            listening = settings.mqtt_listen and not settings.read_only
             try:
-                async with scheduled_retention(pool, registry, every):
+                async with (
+                    scheduled_retention(pool, registry, every),
+                    mqtt_listener(settings, registry, url, listening) as listener,
+                ):
+                    app.state.mqtt_listener = listener
                     yield
             finally:
                 await app.state.scenario_jobs.close()

@@ -12,12 +12,12 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from citytwin.db import dead_letters
-from citytwin.db.pool import Connection
+from citytwin.db.pool import Connection, connect
 from citytwin.feeds import FeedRegistry
 from citytwin.ingest.push import KEPT_BYTES
 from citytwin.settings import Settings
@@ -272,3 +272,21 @@ async def listen(
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
     return listener.stats
+
+
+@contextlib.asynccontextmanager
+async def mqtt_listener(
+    settings: Settings, feeds: FeedRegistry, url: str, enabled: bool
+) -> AsyncIterator[Listener | None]:
+    """A listener running beside the API while the block runs (`citytwin serve --listen`);
+    on leaving, what it holds is stored and acknowledged before it stops."""
+    if not enabled:
+        yield None
+        return
+    listener = Listener(settings, feeds, lambda: connect(url))
+    task = asyncio.create_task(listener.run())
+    try:
+        yield listener
+    finally:
+        listener.stop()
+        await task

@@ -7,9 +7,11 @@ import logging
 import orjson
 import pytest
 
+from citytwin.api.app import create_app
 from citytwin.db.pool import connect
 from citytwin.stream import listener as listener_module
 from citytwin.stream import store as store_module
+from tests.asgi import asgi_client
 from tests.live.test_payloads import AIR, sta_datastream
 from tests.stream.conftest import listener_settings, publish, until
 
@@ -298,3 +300,18 @@ async def test_a_flood_from_one_sensor_does_not_hold_up_the_others(listening, br
     assert counts == {"flood": 3001, "calm": 20}
     assert (listening.stats.loaded, listening.stats.duplicates) == (3021, 999)
     assert await conn.fetchval("SELECT count(*) FROM dead_letters") == 0
+
+
+async def test_the_api_can_run_the_listener_itself(broker, settings, conn):
+    """`citytwin serve --listen`: one process serves the API and takes the stream."""
+    app = create_app(listener_settings(settings, broker, mqtt_listen=True))
+    async with asgi_client(app) as api:
+        await asyncio.wait_for(app.state.mqtt_listener.ready.wait(), 15)  # subscribed
+        await published(broker.port, numbered(30))
+        for _ in range(300):
+            if await conn.fetchval("SELECT count(*) FROM readings") == 30:
+                break
+            await asyncio.sleep(0.05)
+        cells = await api.get("/cells", params={"variable": "no2", "resolution": 7})
+    assert await conn.fetchval("SELECT count(*) FROM readings") == 30
+    assert sum(f["properties"]["count"] for f in cells.json()["features"]) == 30
