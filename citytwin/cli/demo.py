@@ -1,0 +1,100 @@
+"""`citytwin demo`: the demo city loaded, simulated and served."""
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from citytwin.cli.common import (
+    HostOption,
+    PortOption,
+    app,
+    fail,
+    out,
+    store_connection,
+)
+from citytwin.cli.ingesting import ENCODINGS, ingest_files
+from citytwin.cli.serving import run_api
+from citytwin.cli.simulation import nowcast_layer, run_scenario_here
+from citytwin.db.districts import load_districts
+from citytwin.db.pool import Connection
+from citytwin.errors import CityTwinError
+from citytwin.settings import Settings
+
+if TYPE_CHECKING:
+    from citytwin.scenarios.run import RunResult
+    from citytwin.scenarios.spec import Scenario
+
+
+def demo_samples(feeds_dir: Path) -> dict[str, list[Path]]:
+    """The demo city's sample files by feed: `samples/<feed>[_anything].<ext>`."""
+    samples: dict[str, list[Path]] = {}
+    for path in sorted((feeds_dir / "samples").iterdir()):
+        feed = path.stem.split("_")[0]
+        if path.suffix.lower() in ENCODINGS and (feeds_dir / f"{feed}.yaml").exists():
+            samples.setdefault(feed, []).append(path)
+    return samples
+
+
+async def _demo_city(
+    settings: Settings, jobs: list[tuple[str, Path]]
+) -> tuple[int, int, str | None, "RunResult | dict | None"]:
+    """Load the demo city on one connection: (failed files, districts, nowcast layer id), then
+    model its baseline over the span of its traffic readings."""
+    async with store_connection(settings) as conn:
+        failures = await ingest_files(conn, settings, jobs, None, settings.state_dir / "rejects")
+        districts = await load_districts(conn, settings.gis_dir / "districts.geojson")
+        nowcast = await nowcast_layer(conn, settings)
+        scenario = await _demo_baseline(conn, settings)
+    modelled = None
+    if scenario is not None:
+        modelled = await run_scenario_here(settings, scenario, lambda stage, fraction: None)
+    return failures, districts, nowcast, modelled
+
+
+async def _demo_baseline(conn: Connection, settings: Settings) -> "Scenario | None":
+    """The baseline scenario over the whole days of the stored traffic readings."""
+    from citytwin.db.queries.layers import reading_span
+    from citytwin.scenarios.spec import Baseline, Scenario
+
+    span = await reading_span(conn, "vehicle_count")
+    if span is None:
+        return None
+    start = span[0].replace(hour=0, minute=0, second=0, microsecond=0)
+    end = span[1].replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    baseline = Baseline(start=start, end=end, cell_size=settings.grid_cell_size)
+    return Scenario(name="Baseline", description="The demo city as it is.", baseline=baseline)
+
+
+@app.command("demo")
+def demo(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")
+    ] = True,
+) -> None:
+    """The demo city: database up, sample feeds ingested (re-runs add nothing), API served."""
+    settings = Settings()
+    jobs = [
+        (feed, path) for feed, files in demo_samples(settings.feeds_dir).items() for path in files
+    ]
+    try:
+        failures, districts, nowcast, modelled = asyncio.run(_demo_city(settings, jobs))
+    except CityTwinError as exc:
+        fail(exc)
+    out.print(f"{settings.gis_dir / 'districts.geojson'} → districts: {districts}")
+    out.print(f"observed no2 nowcast layer: http://{host}:{port}/layers/{nowcast}")
+    if isinstance(modelled, dict):
+        fail(RuntimeError(f"baseline run {modelled['status']}: {modelled['error']}"))
+    if modelled is not None:
+        out.print(
+            f"modelled baseline (traffic air quality, building energy): "
+            f"http://{host}:{port}/layers/{modelled.layer}"
+        )
+    if failures:
+        raise typer.Exit(1)
+    if serve_api:
+        run_api(settings, host, port)

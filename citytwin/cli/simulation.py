@@ -1,0 +1,219 @@
+"""`citytwin layer` and `citytwin scenario`: gridded layers and planners' runs."""
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from citytwin.cli.common import (
+    app,
+    console,
+    fail,
+    out,
+    prepare_store,
+    store_connection,
+)
+from citytwin.db.pool import Connection
+from citytwin.errors import CityTwinError
+from citytwin.settings import Settings
+
+if TYPE_CHECKING:
+    from citytwin.scenarios.run import RunResult
+    from citytwin.scenarios.spec import Scenario
+    from citytwin.sim.pipeline import NowcastRequest
+
+
+async def _nowcast(
+    conn: Connection,
+    settings: Settings,
+    request: "NowcastRequest",
+    on_progress: Callable[[int, int], None] | None = None,
+) -> str:
+    # Imported here: xarray and Dask would add most of a second to every other command's start.
+    from citytwin.layers.store import layer_store_for
+    from citytwin.sim.boundary import read_boundary
+    from citytwin.sim.pipeline import run_nowcast
+
+    return await run_nowcast(
+        conn,
+        layer_store_for(settings),
+        read_boundary(settings.gis_dir / "boundary.geojson"),
+        request,
+        max_cells=settings.grid_max_cells,
+        scheduler=settings.dask_scheduler,
+        on_progress=on_progress,
+    )
+
+
+async def nowcast_layer(conn: Connection, settings: Settings, variable: str = "no2") -> str | None:
+    """The demo's baseline layer: an observed nowcast of `variable` over its stored readings."""
+    from citytwin.db.queries.layers import reading_span
+    from citytwin.sim.pipeline import NowcastRequest
+
+    span = await reading_span(conn, variable)
+    if span is None:
+        return None
+    request = NowcastRequest(
+        variable, span[0], span[1] + timedelta(hours=1), settings.grid_cell_size
+    )
+    return await _nowcast(conn, settings, request)
+
+
+layer_app = typer.Typer(
+    help="Gridded layers: models on the city grid, kept in the layer store.",
+    no_args_is_help=True,
+)
+app.add_typer(layer_app, name="layer")
+
+
+@layer_app.command("nowcast")
+def layer_nowcast(
+    variable: Annotated[str, typer.Argument(help="Variable to nowcast, e.g. no2.")],
+    start: Annotated[str, typer.Option(help="ISO 8601 start (inclusive).")],
+    end: Annotated[str, typer.Option(help="ISO 8601 end (exclusive).")],
+    cell_size: Annotated[
+        float | None, typer.Option(help="Grid cell size, metres (default: the setting).")
+    ] = None,
+    power: Annotated[float, typer.Option(help="IDW power.")] = 2.0,
+    search_radius: Annotated[
+        float | None, typer.Option(help="Metres; sensors further away do not count.")
+    ] = None,
+) -> None:
+    """Nowcast VARIABLE from the stored readings onto the city grid (IDW); print the layer id."""
+    # Imported here: xarray and Dask would add most of a second to every other command's start.
+    from citytwin.query.params import parse_time_range
+    from citytwin.sim.nowcast import IdwParameters
+    from citytwin.sim.pipeline import NowcastRequest
+
+    async def run(request: NowcastRequest, on_progress: Callable[[int, int], None]) -> str:
+        async with store_connection(settings) as conn:
+            return await _nowcast(conn, settings, request, on_progress)
+
+    settings = Settings()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    try:
+        span = parse_time_range(start, end)
+        request = NowcastRequest(
+            variable,
+            span.start,
+            span.end,
+            cell_size or settings.grid_cell_size,
+            IdwParameters(power=power, search_radius=search_radius),
+        )
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task(f"nowcast {variable}", total=None)
+            layer_id = asyncio.run(
+                run(request, lambda done, total: progress.update(task, completed=done, total=total))
+            )
+    except CityTwinError as exc:
+        fail(exc)
+    out.print(layer_id)
+
+
+scenario_app = typer.Typer(
+    help="Planners' what-if scenarios: run them, list runs.", no_args_is_help=True
+)
+app.add_typer(scenario_app, name="scenario")
+
+
+async def run_scenario_here(
+    settings: Settings, scenario: "Scenario", report: Callable[[str, float], None]
+) -> "RunResult | dict":
+    """Check, record and run a scenario in this process; its result, or its row if it ended
+    failed or cancelled."""
+    from citytwin.db import scenario_runs
+    from citytwin.db.pool import create_pool
+    from citytwin.layers.store import layer_store_for
+    from citytwin.scenarios.jobs import execute, prepare
+    from citytwin.scenarios.run import RunControl
+
+    pool = await create_pool(await prepare_store(settings), 1, 2)
+    try:
+        async with pool.acquire() as conn:
+            run = await prepare(conn, scenario, settings)
+        control = RunControl(report=report, scheduler=settings.dask_scheduler)
+        result = await execute(pool, run, layer_store_for(settings), control)
+        if result is not None:
+            return result
+        async with pool.acquire() as conn:
+            return await scenario_runs.get_run(conn, run.run_id)
+    finally:
+        await pool.close()
+
+
+@scenario_app.command("run")
+def scenario_run(
+    path: Annotated[Path, typer.Argument(help="Scenario file (YAML or JSON).", exists=True)],
+) -> None:
+    """Run the scenario in PATH with a progress bar; print its layers (Ctrl-C cancels it)."""
+    from citytwin.scenarios.spec import parse_scenario
+
+    settings = Settings()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+    )
+    columns += (TimeElapsedColumn(),)
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("checking", total=1.0)
+
+            def report(stage: str, fraction: float) -> None:
+                progress.update(task, description=stage, completed=fraction)
+
+            result = asyncio.run(
+                run_scenario_here(settings, parse_scenario(path.read_bytes()), report)
+            )
+    except CityTwinError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        console.print("cancelled: no layer of the run was kept")
+        raise typer.Exit(130) from None
+    if isinstance(result, dict):
+        fail(RuntimeError(f"run {result['id']} {result['status']}: {result['error']}"))
+    for summary in result.touched:
+        touched = ", ".join(
+            f"{summary[k]} {k}" for k in ("roads", "buildings", "steps") if k in summary
+        )
+        out.print(f"{summary['intervention']} ({summary['type']}): {touched}")
+    out.print(f"layer:    {result.layer}")
+    out.print(f"baseline: {result.baseline}")
+    if result.diff:
+        out.print(f"diff:     {result.diff}")
+
+
+@scenario_app.command("list")
+def scenario_list(limit: Annotated[int, typer.Option(help="How many runs.")] = 20) -> None:
+    """The latest runs: id, status, progress, name and layer."""
+    from citytwin.db import scenario_runs
+
+    async def runs() -> list[dict]:
+        async with store_connection(settings) as conn:
+            return (await scenario_runs.list_runs(conn, limit))[1]
+
+    settings = Settings()
+    try:
+        for run in asyncio.run(runs()):
+            outcome = run["layer"] or run["error"] or ""
+            out.print(
+                f"{run['id']}  {run['status']:<9} {100 * run['progress']:5.1f}%  "
+                f"{run['name']}  {outcome}"
+            )
+    except CityTwinError as exc:
+        fail(exc)

@@ -1,0 +1,150 @@
+"""`citytwin listen`, `retention` and `deadletter`: live feeds and what they leave."""
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from citytwin.cli.common import (
+    app,
+    console,
+    fail,
+    out,
+    prepare_store,
+    store_connection,
+)
+from citytwin.db import dead_letters
+from citytwin.db.pool import connect
+from citytwin.errors import CityTwinError
+from citytwin.feeds import load_feeds
+from citytwin.ingest.push import replay
+from citytwin.settings import Settings
+
+
+async def _listen(settings: Settings) -> None:
+    from citytwin.stream.listener import listen
+
+    url = await prepare_store(settings)
+    await listen(settings, load_feeds(settings.feeds_dir), lambda: connect(url))
+
+
+@app.command("listen")
+def listen_command() -> None:
+    """Subscribe to the MQTT broker (CITYTWIN_MQTT_*) and store each message as readings."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        asyncio.run(_listen(Settings()))
+    except (CityTwinError, OSError) as exc:  # OSError: no database to start with
+        fail(exc)
+
+
+retention_app = typer.Typer(
+    help="Retention: drop readings and rollups beyond each feed's policy.", no_args_is_help=True
+)
+app.add_typer(retention_app, name="retention")
+
+
+async def _retention(settings: Settings, now: str | None, dry_run: bool) -> None:
+    from datetime import UTC, datetime
+
+    from citytwin.db.retention import apply_retention
+    from citytwin.query.params import parse_time
+
+    clock = parse_time(now, "--now") or datetime.now(UTC)
+    async with store_connection(settings) as conn:
+        run = await apply_retention(conn, load_feeds(settings.feeds_dir), clock, dry_run)
+    plan, rows = run.plan, run.rows
+    verb = "would drop" if dry_run else "dropped"
+    if plan.readings_cutoff is None:
+        reason = f"feed {plan.kept_by} keeps them forever" if plan.kept_by else "no sensors"
+        out.print(f"readings: every partition kept ({reason})")
+    else:
+        out.print(
+            f"readings: kept from {plan.readings_cutoff:%Y-%m-%dT%H:%M:%SZ} "
+            f"(feed {plan.kept_by} keeps them longest)"
+        )
+    for partition in plan.partitions:
+        out.print(f"readings: {verb} {partition.name} ({partition.start:%Y-%m}, whole month)")
+    deleting = "would delete" if dry_run else "deleted"
+    for variable in run.variables:
+        if variable not in plan.rollups_before:
+            out.print(f"rollups: {variable} kept (a feed with it keeps them forever)")
+            continue
+        before = f"{plan.rollups_before[variable]:%Y-%m-%d}"
+        out.print(f"rollups: {variable} days before {before}: {deleting} {rows[variable]} rows")
+
+
+@retention_app.command("apply")
+def retention_apply(
+    dry_run: Annotated[bool, typer.Option(help="Say what would go; change nothing.")] = False,
+    now: Annotated[
+        str | None, typer.Option(help="ISO 8601 time to apply the policies at (default: now).")
+    ] = None,
+) -> None:
+    """Drop whole readings months older than every feed's policy, and rollup days beyond theirs."""
+    try:
+        asyncio.run(_retention(Settings(), now, dry_run))
+    except CityTwinError as exc:
+        fail(exc)
+
+
+deadletter_app = typer.Typer(
+    help="Payloads that could not be stored: list them, replay them.", no_args_is_help=True
+)
+app.add_typer(deadletter_app, name="deadletter")
+
+
+async def _dead_letters(settings: Settings, limit: int, offset: int, pending: bool) -> None:
+    async with store_connection(settings) as conn:
+        total, rows = await dead_letters.list_dead_letters(conn, limit, offset, pending)
+    out.print(f"{total} dead letters")
+    for row in rows:
+        state = "replayed" if row["replayed_at"] else "pending"
+        out.print(
+            f"{row['id']}\t{row['received_at']:%Y-%m-%d %H:%M:%S}\t{row['format']}\t"
+            f"{row['feed'] or '-'}\t{state}\t{len(row['payload'])} B\t{row['reason']}"
+        )
+
+
+@deadletter_app.command("list")
+def deadletter_list(
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    pending: Annotated[bool, typer.Option(help="Only those not replayed yet.")] = False,
+) -> None:
+    """Dead letters, newest first, with their reasons."""
+    try:
+        asyncio.run(_dead_letters(Settings(), limit, offset, pending))
+    except CityTwinError as exc:
+        fail(exc)
+
+
+async def _replay(settings: Settings, letter_id: int) -> dict[int, list[str]]:
+    async with store_connection(settings) as conn:
+        result = await replay(
+            conn,
+            load_feeds(settings.feeds_dir),
+            letter_id,
+            resolution=settings.h3_resolution,
+            bucket_seconds=settings.rollup_bucket_seconds,
+        )
+    summary = result.summary()
+    out.print(f"loaded {summary['loaded']}, already stored {summary['duplicates']}")
+    return result.errors
+
+
+@deadletter_app.command("replay")
+def deadletter_replay(
+    letter_id: Annotated[int, typer.Argument(metavar="ID", help="Dead letter id.")],
+) -> None:
+    """Run a dead letter's payload through its path again; marked replayed if all of it lands."""
+    try:
+        errors = asyncio.run(_replay(Settings(), letter_id))
+    except CityTwinError as exc:
+        fail(exc)
+    for item, reasons in errors.items():
+        console.print(f"[red]item {item}:[/red] {'; '.join(reasons)}")
+    if errors:
+        raise typer.Exit(1)
