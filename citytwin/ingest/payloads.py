@@ -300,14 +300,6 @@ def data_array_observations(document: object) -> list:
     return observations
 
 
-def canonical_ndjson(data: bytes) -> bytes:
-    """Canonical JSON readings (one object or a list of them) as NDJSON lines, so they take
-    the file ingest's path with its line numbers (line n: the n-th reading)."""
-    document = load_json(data)
-    rows = document if isinstance(document, list) else [document]
-    return b"".join(orjson.dumps(row) + b"\n" for row in rows)
-
-
 def map_canonical(document: object, feed: str | None) -> dict[str, MappedRows]:
     """Canonical readings (one object or a list) as rows of `feed`, numbered from 1; items
     that are not JSON objects are rejected. MalformedInput without a feed to put them in."""

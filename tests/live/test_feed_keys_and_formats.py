@@ -1,6 +1,7 @@
 """Keys per feed, and the platforms' payloads on `POST /feeds/{feed}/readings`."""
 
 import httpx
+import orjson
 import pytest
 
 from citytwin.api.app import create_app
@@ -58,8 +59,11 @@ async def test_canonical_json_ngsi_ld_and_sensorthings_on_the_feed_route(client,
     canonical = await client.post("/feeds/air/readings", json=rows, headers=key)
     assert canonical.status_code == 200
     assert canonical.json()["rejected"] == [
-        {"line": 2, "field": "value", "error": "-3 is outside the plausible range 0..1000"}
+        {"item": 2, "errors": ["value: -3 is outside the plausible range 0..1000"]}
     ]
+    letter = await conn.fetchrow("SELECT feed, format, payload FROM dead_letters")
+    assert (letter["feed"], letter["format"]) == ("air", "canonical")
+    assert orjson.loads(letter["payload"])["value"] == -3  # kept to replay once fixed
     ngsi = await client.post(
         "/feeds/air/readings",
         content=httpx.Request("POST", "/", json=[AIR]).content,

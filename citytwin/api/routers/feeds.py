@@ -13,9 +13,9 @@ from citytwin.db.feeds import variable_spans
 from citytwin.db.pool import Connection
 from citytwin.errors import InvalidParameter
 from citytwin.feeds import FeedRegistry
-from citytwin.ingest.payloads import canonical_ndjson
 from citytwin.ingest.pipeline import ingest
 from citytwin.ingest.push import (
+    CANONICAL,
     NGSI_LD,
     PUSH_MAX_BYTES,
     STA_DATA_ARRAY,
@@ -69,7 +69,7 @@ async def get_feed(feeds: FeedsDep, feed: FeedName) -> Response:
     return json_response(feeds[feed].model_dump(mode="json"))
 
 
-PUSH_TYPES = {"application/ld+json": NGSI_LD}
+PUSH_TYPES = {"application/ld+json": NGSI_LD, "application/json": CANONICAL}
 PUSH_FORMATS = (NGSI_LD, STA_OBSERVATION, STA_DATA_ARRAY)
 
 
@@ -91,13 +91,12 @@ async def post_readings(
         ),
     ] = None,
 ) -> Response:
-    """Ingest a body: CSV (`text/csv`), NDJSON (`application/x-ndjson`), GeoJSON
-    (`application/geo+json`), canonical JSON readings (`application/json`, one object or a
-    list), NGSI-LD entities (`application/ld+json`) or SensorThings Observations
-    (`format=sta-observation|sta-dataarray`). Its good rows land together, or none do.
-
-    The answer counts what was read, loaded and already stored, and lists each rejected row
-    with its line (or item), field and reason.
+    """Ingest a body. Files — CSV (`text/csv`), NDJSON (`application/x-ndjson`), GeoJSON
+    (`application/geo+json`) — land their good rows together or none, and list each rejected
+    row with its line, field and reason. Pushed payloads — canonical JSON readings
+    (`application/json`, one object or a list), NGSI-LD entities (`application/ld+json`),
+    SensorThings Observations (`format=sta-observation|sta-dataarray`) — store their good
+    items and list, and dead-letter, each rejected item with its reasons.
     """
     definition = feeds[feed]
     writer.check_feeds([feed])
@@ -105,13 +104,10 @@ async def post_readings(
     push_format = source_format if source_format in PUSH_FORMATS else PUSH_TYPES.get(media)
     if push_format is not None:
         return await _push_into(request, conn, settings, feeds, feed, push_format)
-    if media == "application/json":
-        data = canonical_ndjson(await read_body(request, settings.max_body_bytes))
-        media = "application/x-ndjson"
-    elif media in CONTENT_TYPES:
+    if media in CONTENT_TYPES:
         data = await read_body(request, settings.max_body_bytes)
     else:
-        known = [*CONTENT_TYPES, "application/json", *PUSH_TYPES]
+        known = [*CONTENT_TYPES, *PUSH_TYPES]
         raise InvalidParameter("Content-Type", f"{media!r} is not one of {', '.join(known)}")
     report = await ingest(
         conn,
@@ -134,7 +130,9 @@ async def _push_into(
     feed: str,
     push_format: str,
 ) -> Response:
-    """A platform payload into one feed; items of another feed refuse the whole body."""
+    """A pushed payload into one feed (canonical readings, NGSI-LD, SensorThings): its items
+    are checked, stored, or rejected and dead-lettered one by one; items of another feed refuse
+    the whole body."""
 
     def only_this_feed(mapped: Iterable[str]) -> None:
         others = sorted(set(mapped) - {feed})
@@ -149,6 +147,7 @@ async def _push_into(
         resolution=settings.h3_resolution,
         bucket_seconds=settings.rollup_bucket_seconds,
         check_feeds=only_this_feed,
+        feed=feed,
         future=timedelta(seconds=settings.future_seconds),
     )
     data_changed(request)
