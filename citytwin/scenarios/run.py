@@ -153,8 +153,11 @@ def _energy(
     baseline_weather = valley_climatology(times)
     raw = building_energy.raw_demand(buildings, times, baseline_weather.temperature, params)
     calibration = building_energy.calibrate(buildings, times, raw, inputs.readings["energy_kwh"])
-    scenario_raw = building_energy.raw_demand(
-        buildings, times, effects.meteorology.temperature, params
+    temperature = effects.meteorology.temperature
+    scenario_raw = (
+        raw  # the baseline's weather: the same demand, not computed again
+        if np.array_equal(temperature, baseline_weather.temperature)
+        else building_energy.raw_demand(buildings, times, temperature, params)
     )
     demand = building_energy.apply_measures(
         scenario_raw * calibration.factors,
@@ -162,7 +165,7 @@ def _energy(
         times,
         effects.buildings,
         params,
-        effects.meteorology.temperature,
+        temperature,
     )
     cells = building_energy.demand_grid(demand, buildings, inputs.grid)
     peak = building_energy.daily_peak(cells, times, STEP_SECONDS)

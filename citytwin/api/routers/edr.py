@@ -10,17 +10,16 @@ from fastapi import APIRouter, Query, Request, Response
 from citytwin import __version__
 from citytwin.api.formats import json_response
 from citytwin.api.routers.layers import (
-    NETCDF,
     LayerId,
     LayerStoreDep,
     area_answer,
     cube_answer,
+    part_response,
 )
 from citytwin.errors import InvalidParameter
 from citytwin.layers.coverage import (
     CRS84,
     MEDIA_TYPE,
-    grid_coverage,
     parameter,
     point_series_coverage,
 )
@@ -34,7 +33,6 @@ from citytwin.layers.query import (
     polygon_mask,
     step_starts,
     subset,
-    to_netcdf,
 )
 from citytwin.query.ogc import OPENAPI, OPENAPI_30_PATH
 from citytwin.query.params import parse_polygon
@@ -240,14 +238,7 @@ def area(
             raise InvalidParameter("parameter-name", "the area statistics take one parameter")
         return json_response(area_answer(layer, layer_id, coords, names[0], window, "coords"))
     part = polygon_part(layer, coords, names, window)
-    if fmt == "NetCDF":
-        return Response(
-            to_netcdf(part),
-            media_type=NETCDF,
-            headers={"Content-Disposition": 'attachment; filename="area.nc"'},
-        )
-    coverage = grid_coverage(part, names, grid_of(layer).epsg)
-    return json_response(coverage, media_type=MEDIA_TYPE)
+    return part_response(layer, part, names, fmt.lower(), "area")
 
 
 @router.get("/collections/{layer_id}/cube", summary="A subset as CoverageJSON or NetCDF")

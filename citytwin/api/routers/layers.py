@@ -216,11 +216,19 @@ def cube_answer(
     except InvalidParameter as exc:
         raise InvalidParameter(parameter, exc.message) from None
     part = subset(layer, variables, rows, cols, window)
+    return part_response(layer, part, variables, fmt, "cube")
+
+
+def part_response(
+    layer: xr.Dataset, part: xr.Dataset, variables: list[str], fmt: str, name: str
+) -> Response:
+    """A part of `layer` as NetCDF (`fmt` netcdf, downloaded as `<name>.nc`) or as a
+    CoverageJSON grid in the layer's CRS (shared by EDR)."""
     if fmt == "netcdf":
         return Response(
             to_netcdf(part),
             media_type=NETCDF,
-            headers={"Content-Disposition": 'attachment; filename="cube.nc"'},
+            headers={"Content-Disposition": f'attachment; filename="{name}.nc"'},
         )
     return json_response(
         grid_coverage(part, variables, grid_of(layer).epsg), media_type=COVERAGEJSON
