@@ -153,12 +153,6 @@ class ScenarioJobs:
             raise Conflict(f"run {run_id} has already ended ({run['status']})")
         control.cancelled.set()
 
-    async def wait(self, run_id: str) -> None:
-        """Until a run of this service has ended (at once if it has)."""
-        task = self.tasks.get(run_id)
-        if task is not None:
-            await asyncio.wait({task})
-
     async def close(self) -> None:
         """Cancel every run still going (their rows say so) and wait for them."""
         for task in list(self.tasks.values()):

@@ -4,7 +4,7 @@ No weather feed is part of the demo city, so the default is a documented valley 
 the Alpine Rhine valley in November (docs/models.md, "Meteorology"); scenarios override it.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -24,13 +24,14 @@ class Meteorology:
     mixing_height: np.ndarray
 
     def replaced(self, steps: np.ndarray, **values: float | None) -> "Meteorology":
-        """A copy with the given fields set to a constant at the steps where `steps` holds."""
-        fields = {
-            name: np.where(steps, value, getattr(self, name)) if value is not None else None
+        """A copy with the given fields (those not None) set to a constant at the steps where
+        `steps` holds."""
+        changed = {
+            name: np.where(steps, value, getattr(self, name))
             for name, value in values.items()
+            if value is not None
         }
-        current = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        return Meteorology(**{**current, **{k: v for k, v in fields.items() if v is not None}})
+        return replace(self, **changed)
 
 
 def valley_climatology(times: pd.DatetimeIndex) -> Meteorology:
