@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.table import Table
 from scipy.signal import convolve
 
+from citytwin.core.grid import Grid, city_grid
 from citytwin.sim.air_quality import AirParameters, TrafficMeasures, increment_graph, road_rates
 from citytwin.sim.boundary import read_boundary
 from citytwin.sim.dispersion import plume_kernel
 from citytwin.sim.emissions import POLLUTANTS, road_raster
-from citytwin.sim.grid import Grid, city_grid
 from citytwin.sim.meteorology import valley_climatology
 from citytwin.sim.nowcast import time_steps
 from citytwin.sim.scheduler import compute

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from citytwin.sim.grid import Grid
+from citytwin.core.grid import Grid
 
 GRID_MAPPING = "spatial_ref"
 # CF standard names of the variables the feeds carry (those that have one).

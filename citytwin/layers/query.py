@@ -14,6 +14,7 @@ import xarray as xr
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
+from citytwin.core.grid import Grid
 from citytwin.errors import InvalidParameter
 from citytwin.layers.cf import (
     GRID_MAPPING,
@@ -24,7 +25,6 @@ from citytwin.layers.cf import (
 )
 from citytwin.layers.provenance import Provenance
 from citytwin.query.params import parse_time, parse_time_range
-from citytwin.sim.grid import Grid
 
 DEFAULT_STEP_SECONDS = 3600
 # Encoding a NetCDF subset keeps from the Zarr layer (not its chunks or compressors).

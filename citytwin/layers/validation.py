@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from citytwin.core.grid import Grid
 from citytwin.layers.query import grid_of, step_seconds
-from citytwin.sim.grid import Grid
 
 
 def sample_at_sensors(layer: xr.Dataset, variable: str, means: pd.DataFrame) -> pd.DataFrame:

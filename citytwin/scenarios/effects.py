@@ -10,11 +10,11 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
+from citytwin.core.grid import Grid
 from citytwin.errors import InvalidParameter
 from citytwin.scenarios.spec import Intervention, Scenario, intervention_geometry, window
 from citytwin.sim.air_quality import TrafficMeasures
 from citytwin.sim.energy import Measures
-from citytwin.sim.grid import Grid
 from citytwin.sim.meteorology import Meteorology
 
 LINE_REACH = 15.0  # m: lines select the roads and buildings this close to them

@@ -8,6 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from citytwin.core.grid import Grid, city_grid
 from citytwin.db.pool import Connection
 from citytwin.db.queries.layers import step_means, variable_unit
 from citytwin.errors import InvalidParameter
@@ -15,7 +16,6 @@ from citytwin.layers.provenance import hash_readings
 from citytwin.scenarios.spec import AIR_VARIABLES, ENERGY_VARIABLES, Scenario
 from citytwin.sim.boundary import read_boundary
 from citytwin.sim.energy import read_buildings
-from citytwin.sim.grid import Grid, city_grid
 from citytwin.sim.nowcast import time_steps
 from citytwin.sim.traffic import read_roads
 

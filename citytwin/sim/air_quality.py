@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from citytwin.core.grid import Grid
 from citytwin.layers.validation import metrics, sample_grid
 from citytwin.sim.dispersion import PlumeParameters, disperse, plume_kernel
 from citytwin.sim.emissions import POLLUTANTS, FleetMix, fleet_shares, road_emissions
-from citytwin.sim.grid import Grid
 from citytwin.sim.meteorology import Meteorology
 from citytwin.sim.traffic import Traffic
 

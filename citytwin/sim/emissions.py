@@ -8,7 +8,7 @@ import numpy as np
 import shapely
 from scipy import sparse
 
-from citytwin.sim.grid import Grid
+from citytwin.core.grid import Grid
 
 POLLUTANTS = ("no2", "pm25", "pm10")
 VEHICLES = ("car_petrol", "car_diesel", "car_electric", "van", "truck", "bus")

@@ -13,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from citytwin.core.grid import Grid
 from citytwin.errors import InvalidParameter, MalformedInput
 from citytwin.sim.energy_profiles import (
     DAY_LENGTH,
@@ -28,7 +29,6 @@ from citytwin.sim.energy_profiles import (
     profile_table,
     temperature_cycle,
 )
-from citytwin.sim.grid import Grid
 
 LOCAL_TZ = "Europe/Vaduz"
 HOURS_PER_YEAR = 8760

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
+from citytwin.core.grid import Grid
 from citytwin.errors import InvalidParameter
-from citytwin.sim.grid import Grid
 from citytwin.sim.scheduler import compute
 
 EXACT_WITHIN = 1e-3  # metres: a cell centre this close to a sensor takes the sensor's value

@@ -7,13 +7,13 @@ from datetime import datetime
 
 from shapely.geometry.base import BaseGeometry
 
+from citytwin.core.grid import DEFAULT_CELL_SIZE, DEFAULT_MAX_CELLS, city_grid
 from citytwin.db.pool import Connection
 from citytwin.db.queries.layers import step_means, variable_unit
 from citytwin.errors import InvalidParameter
 from citytwin.layers.cf import LayerVariable, build_layer
 from citytwin.layers.provenance import Provenance, hash_readings
 from citytwin.layers.store import LayerStore
-from citytwin.sim.grid import DEFAULT_CELL_SIZE, DEFAULT_MAX_CELLS, city_grid
 from citytwin.sim.nowcast import IdwParameters, idw_nowcast, time_steps
 
 MODEL = "observed-nowcast-idw"

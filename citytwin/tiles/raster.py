@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image
 from pyproj import Transformer
 
+from citytwin.core.grid import Grid
 from citytwin.errors import InvalidParameter
-from citytwin.sim.grid import Grid
 from citytwin.tiles.grid import TMS, Tile
 
 TILE_SIZE = 256

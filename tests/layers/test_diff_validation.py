@@ -5,13 +5,13 @@ import pandas as pd
 import pytest
 from pyproj import Transformer
 
+from citytwin.core.grid import Grid
 from citytwin.errors import InvalidParameter
 from citytwin.layers.cf import LayerVariable, build_layer
 from citytwin.layers.provenance import Provenance
 from citytwin.layers.query import difference
 from citytwin.layers.store import LayerStore
 from citytwin.layers.validation import metrics, sample_at_sensors, validate
-from citytwin.sim.grid import Grid
 from citytwin.sim.nowcast import IdwParameters, time_steps
 from tests.factories import STATIONS, air_rows, post_readings
 from tests.layers.sample import sample_layer

@@ -5,12 +5,12 @@ import orjson
 import pandas as pd
 import pytest
 
+from citytwin.core.grid import city_grid
 from citytwin.errors import InvalidParameter
 from citytwin.scenarios.effects import compile_effects
 from citytwin.scenarios.spec import parse_scenario
 from citytwin.sim.boundary import read_boundary
 from citytwin.sim.energy import read_buildings
-from citytwin.sim.grid import city_grid
 from citytwin.sim.meteorology import valley_climatology
 from citytwin.sim.nowcast import time_steps
 from citytwin.sim.traffic import read_roads

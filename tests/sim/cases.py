@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from citytwin.sim.grid import Grid
+from citytwin.core.grid import Grid
 from citytwin.sim.nowcast import time_steps
 
 # 10 x 8 cells of 100 m in UTM 32N (Vaduz); sensors A and B sit on cell centres of row 2.

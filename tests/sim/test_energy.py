@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from citytwin.core.grid import Grid, city_grid
 from citytwin.errors import InvalidParameter
 from citytwin.sim.boundary import read_boundary
 from citytwin.sim.energy import (
@@ -27,7 +28,6 @@ from citytwin.sim.energy import (
     read_buildings,
 )
 from citytwin.sim.energy_profiles import profile_table
-from citytwin.sim.grid import Grid, city_grid
 from citytwin.sim.nowcast import time_steps
 
 ROOT = Path(__file__).resolve().parents[2]

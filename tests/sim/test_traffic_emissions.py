@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from citytwin.core.grid import city_grid
 from citytwin.sim.boundary import read_boundary
 from citytwin.sim.emissions import (
     POLLUTANTS,
@@ -14,7 +15,6 @@ from citytwin.sim.emissions import (
     road_raster,
     speed_factor,
 )
-from citytwin.sim.grid import city_grid
 from citytwin.sim.nowcast import time_steps
 from citytwin.sim.traffic import FREE_FLOW, ROAD_CLASSES, read_roads, road_traffic
 from tests.conftest import ROOT

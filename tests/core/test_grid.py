@@ -5,9 +5,9 @@ import pytest
 import shapely
 from pyproj import Transformer
 
+from citytwin.core.grid import city_grid, utm_epsg
 from citytwin.errors import InvalidParameter
 from citytwin.sim.boundary import read_boundary
-from citytwin.sim.grid import city_grid, utm_epsg
 from tests.conftest import ROOT
 
 

@@ -1,0 +1,1 @@
+"""Core types every layer shares: the city grid and the city record."""
