@@ -18,9 +18,9 @@ from citytwin.cli import prepare_store
 from citytwin.db.pool import connect
 from citytwin.db.queries.cells import CellQuery, cell_aggregates
 from citytwin.feeds import load_feeds
-from citytwin.ingest.pipeline import ingest
 from citytwin.query.cells import to_hex
 from citytwin.query.params import Area, TimeRange
+from citytwin.services.ingest import ingest
 from citytwin.settings import Settings
 
 # 560 sensors over Vaduz and Schaan, 4 variables every 10 minutes through January 2026.

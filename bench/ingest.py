@@ -15,7 +15,7 @@ from rich.table import Table
 from citytwin.cli import prepare_store
 from citytwin.db.pool import connect
 from citytwin.feeds import FeedDefinition, load_feeds
-from citytwin.ingest.pipeline import IngestReport, ingest
+from citytwin.services.ingest import IngestReport, ingest
 from citytwin.settings import Settings
 
 SENSORS = 250

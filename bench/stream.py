@@ -33,7 +33,7 @@ from tiles import cpu_seconds, free_port, serve
 from citytwin.cli import prepare_store
 from citytwin.db.pool import connect
 from citytwin.feeds import load_feeds
-from citytwin.ingest.pipeline import ingest
+from citytwin.services.ingest import ingest
 from citytwin.settings import PROJECT_ROOT, Settings
 
 DATABASE = "citytwin_bench_stream"

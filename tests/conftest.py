@@ -18,7 +18,7 @@ from citytwin.db.feeds import sync_feeds
 from citytwin.db.migrate import migrate
 from citytwin.db.pool import create_pool
 from citytwin.feeds import FeedRegistry, load_feeds
-from citytwin.ingest.pipeline import ingest
+from citytwin.services.ingest import ingest
 from citytwin.settings import Settings
 from tests.asgi import asgi_client
 from tests.factories import API_KEY

@@ -18,8 +18,8 @@ import pytest
 from citytwin.api.app import create_app
 from citytwin.db.connect import create_database_if_missing, drop_database
 from citytwin.db.migrate import check_schema, migrate
-from citytwin.ingest.pipeline import ingest
 from citytwin.layers.store import LayerStore
+from citytwin.services.ingest import ingest
 from citytwin.sim.nowcast import IdwParameters
 from tests.asgi import asgi_client
 from tests.factories import API_KEY, air_rows, post_readings, to_csv

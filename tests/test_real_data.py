@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from citytwin.ingest.pipeline import ingest
+from citytwin.services.ingest import ingest
 from tests.conftest import ROOT
 
 SHARED = ROOT.parent / "shared" / "data" / "real"

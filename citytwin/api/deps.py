@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Path, Request
 
 from citytwin.db.pool import Connection, Pool
 from citytwin.errors import PayloadTooLarge
 from citytwin.feeds import FeedRegistry
+from citytwin.layers.store import LayerStore
 from citytwin.settings import Settings
 
 
@@ -41,6 +42,15 @@ PoolDep = Annotated[Pool, Depends(get_pool)]
 FeedsDep = Annotated[FeedRegistry, Depends(get_feeds)]
 VariablesDep = Annotated[dict[str, int], Depends(get_variables)]
 ConnDep = Annotated[Connection, Depends(get_conn)]
+
+
+async def get_layer_store(request: Request) -> LayerStore:
+    """The layer store the app was started with."""
+    return request.app.state.layer_store
+
+
+LayerStoreDep = Annotated[LayerStore, Depends(get_layer_store)]
+LayerId = Annotated[str, Path(description="Layer id (32 hex characters).")]
 
 
 @dataclass(frozen=True)

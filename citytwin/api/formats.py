@@ -10,6 +10,7 @@ from fastapi import Response
 from shapely.geometry import shape
 
 from citytwin.errors import InvalidParameter
+from citytwin.query.cells import to_hex
 
 MEDIA_TYPES = {
     "geojson": "application/geo+json",
@@ -103,3 +104,19 @@ def features_response(
     if links:
         document["links"] = links
     return json_response(document, media_type=MEDIA_TYPES["geojson"], headers=link_header)
+
+
+def sensor_feature(row: dict, free_properties: bool = True) -> dict:
+    """A sensor as a GeoJSON point; `free_properties` adds its feed-specific properties
+    (OGC clients fix a layer's fields from the first page, so they get a fixed set)."""
+    properties = {
+        "id": row["id"],
+        "feed": row["feed"],
+        "external_id": row["external_id"],
+        "name": row["name"],
+        "h3": to_hex(row["cell"]),
+        "mobile": row["mobile"],
+    }
+    if free_properties:
+        properties.update(row["properties"] or {})
+    return feature(point(row["lon"], row["lat"]), properties, row["id"])

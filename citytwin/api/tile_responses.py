@@ -1,8 +1,19 @@
-"""What every tile route shares: conditional answers on ETags, the tile cache, URL templates."""
+"""What every tile route shares: conditional answers on ETags, the tile cache, URL templates,
+and the vector tiles of cells and sensors that `/tiles` and OGC API - Tiles both serve."""
 
 from fastapi import Request, Response
+from shapely.geometry import box
 
-from citytwin.tiles.cache import TileCache, VersionCache
+from citytwin.api.params import Variable
+from citytwin.db.pool import Pool
+from citytwin.db.queries.cells import CellQuery, cell_aggregates
+from citytwin.db.queries.tiles import cells_tile, data_version, sensors_tile, sensors_version
+from citytwin.errors import InvalidParameter
+from citytwin.query.cells import grow_by_cells, hexagon_wkb, to_hex
+from citytwin.query.params import Area, TimeRange, widen_to_buckets
+from citytwin.settings import Settings
+from citytwin.tiles.cache import CachedTile, TileCache, VersionCache, tile_etag
+from citytwin.tiles.grid import parse_tile, resolution_for_zoom
 
 
 def etag_matches(etag: str, if_none_match: str | None) -> bool:
@@ -52,3 +63,97 @@ def tile_url_template(request: Request, route: str, **path: str) -> str:
     """The route's URL with `{z}/{x}/{y}` placeholders left as braces (not percent-encoded)."""
     url = str(request.url_for(route, z="{z}", x="{x}", y="{y}", **path))
     return url.replace("%7B", "{").replace("%7D", "}")
+
+
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+def _mvt_response(
+    request: Request, tile: CachedTile, max_age: int, if_none_match: str | None
+) -> Response:
+    cache_control = f"public, max-age={max_age}, must-revalidate"
+    gzipped = tile.gzipped if accepts_gzip(request) else None
+    return tile_response(tile.body, MVT, tile.etag, cache_control, if_none_match, gzipped)
+
+
+async def cells_tile_answer(
+    request: Request,
+    pool: Pool,
+    settings: Settings,
+    variable: Variable,
+    time: TimeRange,
+    z: int,
+    x: int,
+    y: int,
+    resolution: int | None,
+    if_none_match: str | None,
+) -> Response:
+    """Hexagons with `h3`, `count`, `mean`, `min`, `max` of `variable` over `start`/`end`."""
+    tile = parse_tile(z, x, y)
+    base = settings.h3_resolution
+    shown = resolution_for_zoom(z, base) if resolution is None else resolution
+    if shown > base:
+        raise InvalidParameter("resolution", f"must be at most the base resolution {base}")
+    time = widen_to_buckets(time, settings.rollup_bucket_seconds)
+    # Hexagons centred outside the tile may still reach into it: search a grown area.
+    bounds = grow_by_cells(tile.bounds, shown)
+
+    async def fetch_version() -> tuple[int, int]:
+        async with pool.acquire() as conn:
+            return await data_version(conn, bounds, variable.id, time.start, time.end)
+
+    params = (variable.name, shown, time.start, time.end)
+    version = await version_cache(request).get(("cells", bounds, params), fetch_version)
+    etag = tile_etag("cells", tile, params, version)
+    if etag_matches(etag, if_none_match):
+        return _mvt_response(request, CachedTile(etag, b""), settings.tile_max_age, if_none_match)
+    key = ("cells", tile, params)
+    cached = tile_cache(request).entry(key, etag)
+    if cached is None:
+        query = CellQuery(variable.id, shown, Area(geometry=box(*bounds)), time)
+        async with pool.acquire() as conn:
+            rows = await cell_aggregates(conn, query, base, settings.rollup_bucket_seconds)
+            properties = [
+                {
+                    "h3": to_hex(r["cell"]),
+                    "count": r["count"],
+                    "mean": r["mean"],
+                    "min": r["min"],
+                    "max": r["max"],
+                }
+                for r in rows
+            ]
+            hexagons = [hexagon_wkb(r["cell"]) for r in rows]
+            body = await cells_tile(conn, tile, hexagons, properties)
+        cached = tile_cache(request).put(key, etag, body, compress=True)
+    return _mvt_response(request, cached, settings.tile_max_age, if_none_match)
+
+
+async def sensors_tile_answer(
+    request: Request,
+    pool: Pool,
+    settings: Settings,
+    z: int,
+    x: int,
+    y: int,
+    if_none_match: str | None,
+) -> Response:
+    """Sensor points with `id`, `feed`, `external_id`, `name` and, per variable, the latest
+    value and its time (`<variable>`, `<variable>_time`)."""
+    tile = parse_tile(z, x, y)
+
+    async def fetch_version() -> tuple[int, int]:
+        async with pool.acquire() as conn:
+            return await sensors_version(conn, tile)
+
+    version = await version_cache(request).get(("sensors", tile), fetch_version)
+    etag = tile_etag("sensors", tile, (), version)
+    if etag_matches(etag, if_none_match):
+        return _mvt_response(request, CachedTile(etag, b""), settings.tile_max_age, if_none_match)
+    key = ("sensors", tile)
+    cached = tile_cache(request).entry(key, etag)
+    if cached is None:
+        async with pool.acquire() as conn:
+            body = await sensors_tile(conn, tile)
+        cached = tile_cache(request).put(key, etag, body, compress=True)
+    return _mvt_response(request, cached, settings.tile_max_age, if_none_match)

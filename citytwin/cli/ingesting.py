@@ -25,7 +25,7 @@ from citytwin.cli.common import (
 from citytwin.db.pool import Connection
 from citytwin.errors import CityTwinError
 from citytwin.feeds import load_feeds
-from citytwin.ingest.pipeline import IngestReport, ingest
+from citytwin.services.ingest import IngestReport, ingest
 from citytwin.settings import Settings
 
 ENCODINGS = {

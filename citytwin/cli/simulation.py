@@ -30,7 +30,7 @@ from citytwin.settings import Settings
 if TYPE_CHECKING:
     from citytwin.scenarios.run import RunResult
     from citytwin.scenarios.spec import Scenario
-    from citytwin.sim.pipeline import NowcastRequest
+    from citytwin.services.nowcast import NowcastRequest
 
 
 async def _nowcast(
@@ -41,8 +41,8 @@ async def _nowcast(
 ) -> str:
     # Imported here: xarray and Dask would add most of a second to every other command's start.
     from citytwin.layers.store import layer_store_for
+    from citytwin.services.nowcast import run_nowcast
     from citytwin.sim.boundary import read_boundary
-    from citytwin.sim.pipeline import run_nowcast
 
     return await run_nowcast(
         conn,
@@ -58,7 +58,7 @@ async def _nowcast(
 async def nowcast_layer(conn: Connection, settings: Settings, variable: str = "no2") -> str | None:
     """The demo's baseline layer: an observed nowcast of `variable` over its stored readings."""
     from citytwin.db.queries.layers import reading_span
-    from citytwin.sim.pipeline import NowcastRequest
+    from citytwin.services.nowcast import NowcastRequest
 
     span = await reading_span(conn, variable)
     if span is None:
@@ -92,8 +92,8 @@ def layer_nowcast(
     """Nowcast VARIABLE from the stored readings onto the city grid (IDW); print the layer id."""
     # Imported here: xarray and Dask would add most of a second to every other command's start.
     from citytwin.query.params import parse_time_range
+    from citytwin.services.nowcast import NowcastRequest
     from citytwin.sim.nowcast import IdwParameters
-    from citytwin.sim.pipeline import NowcastRequest
 
     async def run(request: NowcastRequest, on_progress: Callable[[int, int], None]) -> str:
         async with store_connection(settings) as conn:

@@ -17,7 +17,7 @@ from citytwin.db import dead_letters
 from citytwin.db.pool import connect
 from citytwin.errors import CityTwinError
 from citytwin.feeds import load_feeds
-from citytwin.ingest.push import replay
+from citytwin.services.push import replay
 from citytwin.settings import Settings
 
 

@@ -13,6 +13,9 @@ RESOLUTION_SHIFT = 52
 DIGIT_BITS = 3
 
 
+STAT_COLUMNS = ("count", "mean", "min", "max", "std")  # per cell, as /cells answers
+
+
 def parse_cell(text: str, parameter: str = "h3", max_resolution: int = 15) -> int:
     """A hex H3 cell as an int, at most at `max_resolution`; InvalidParameter naming `parameter`
     if it is not one."""

@@ -10,10 +10,10 @@ import pandas as pd
 from scipy import sparse
 
 from citytwin.core.grid import Grid
-from citytwin.layers.validation import metrics, sample_grid
 from citytwin.sim.dispersion import PlumeParameters, disperse, plume_kernel
 from citytwin.sim.emissions import POLLUTANTS, FleetMix, fleet_shares, road_emissions
 from citytwin.sim.meteorology import Meteorology
+from citytwin.sim.skill import metrics, sample_grid
 from citytwin.sim.traffic import Traffic
 
 BACKGROUND_QUANTILE = 0.25  # the cleaner quarter of the sensors stands for the urban background

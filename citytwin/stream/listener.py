@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from citytwin.db import dead_letters
 from citytwin.db.pool import Connection, connect
 from citytwin.feeds import FeedRegistry
-from citytwin.ingest.push import KEPT_BYTES
+from citytwin.services.push import KEPT_BYTES
 from citytwin.settings import Settings
 from citytwin.stream.batcher import Backoff, Batcher
 from citytwin.stream.messages import UNREADABLE, map_batch

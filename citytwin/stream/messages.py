@@ -18,14 +18,14 @@ from citytwin.errors import MalformedInput
 from citytwin.feeds import FeedRegistry
 from citytwin.ingest import payloads
 from citytwin.ingest.payloads import MappedRows
-from citytwin.ingest.push import (
+from citytwin.ingest.validate import Rejection
+from citytwin.services.push import (
     CANONICAL,
     KEPT_BYTES,
     NGSI_LD,
     STA_DATA_ARRAY,
     STA_OBSERVATION,
 )
-from citytwin.ingest.validate import Rejection
 from citytwin.stream.topics import feed_of
 
 UNREADABLE = "mqtt"  # the format of a dead letter whose message could not be read at all

@@ -12,7 +12,7 @@ from citytwin.db.load import CONNECTION_LOST
 from citytwin.db.pool import Connection
 from citytwin.errors import DatabaseUnavailable
 from citytwin.feeds import FeedRegistry
-from citytwin.ingest.push import push_items
+from citytwin.services.push import push_items
 from citytwin.stream.messages import MappedBatch
 
 # What says the database went away (the batch is kept and retried) rather than that it is wrong.

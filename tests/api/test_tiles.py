@@ -8,7 +8,7 @@ import morecantile
 import numpy as np
 import pytest
 
-from citytwin.ingest.pipeline import ingest
+from citytwin.services.ingest import ingest
 from citytwin.tiles.cache import VersionCache
 from tests.factories import STATIONS, air_rows, post_readings, to_csv
 

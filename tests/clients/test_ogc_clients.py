@@ -16,8 +16,8 @@ from shapely.geometry import box
 from citytwin.api.app import create_app
 from citytwin.db.districts import load_districts
 from citytwin.feeds import FeedRegistry
-from citytwin.ingest.pipeline import ingest
 from citytwin.query.cells import to_hex
+from citytwin.services.ingest import ingest
 from citytwin.settings import Settings
 from tests.conftest import ROOT
 from tests.factories import STATIONS, air_rows, to_csv

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from citytwin.errors import DatabaseUnavailable, MalformedInput
-from citytwin.ingest.pipeline import ingest
+from citytwin.services.ingest import ingest
 from tests.factories import STATIONS, air_rows, to_csv
 
 
@@ -165,8 +165,8 @@ async def test_files_sharing_an_hour_merge_their_rollups(conn, feeds, settings):
 
 
 async def test_a_file_in_pieces_lands_as_one(conn, feeds, settings, monkeypatch):
-    monkeypatch.setattr("citytwin.ingest.pipeline.FIRST_PIECE_BYTES", 1_000)
-    monkeypatch.setattr("citytwin.ingest.pipeline.PIECE_BYTES", 2_000)
+    monkeypatch.setattr("citytwin.services.ingest.FIRST_PIECE_BYTES", 1_000)
+    monkeypatch.setattr("citytwin.services.ingest.PIECE_BYTES", 2_000)
     rows = air_rows(hours=24)
     body = to_csv(pd.concat([rows, rows.iloc[:5]]))  # the tail repeats rows of the first piece
     body += b"S1,9.5209,47.141,2026-11-02T05:00:00Z,no2,oops,\n"
@@ -182,8 +182,8 @@ async def test_a_file_in_pieces_lands_as_one(conn, feeds, settings, monkeypatch)
 
 
 async def test_a_bad_piece_leaves_nothing_of_the_earlier_ones(conn, feeds, settings, monkeypatch):
-    monkeypatch.setattr("citytwin.ingest.pipeline.FIRST_PIECE_BYTES", 1_000)
-    monkeypatch.setattr("citytwin.ingest.pipeline.PIECE_BYTES", 2_000)
+    monkeypatch.setattr("citytwin.services.ingest.FIRST_PIECE_BYTES", 1_000)
+    monkeypatch.setattr("citytwin.services.ingest.PIECE_BYTES", 2_000)
     body = to_csv(air_rows(hours=24)) + b"S1,9.52,47.14,2026-11-02T05:00:00Z,no2,1,x,extra\n"
     with pytest.raises(MalformedInput, match="Expected 7 columns, got 8"):
         await run(conn, feeds, settings, body)

@@ -5,8 +5,8 @@ import pytest
 
 from citytwin.errors import MalformedInput
 from citytwin.feeds import FeedDefinition
-from citytwin.ingest.pipeline import parse
 from citytwin.ingest.read import csv_pieces
+from citytwin.services.ingest import parse
 from tests.factories import air_rows, to_csv
 
 HEADER = "sensor_id,lon,lat,time,variable,value,unit\n"

@@ -10,8 +10,8 @@ from pyproj import Transformer
 
 from citytwin.api.app import create_app
 from citytwin.layers.store import LayerStore
+from citytwin.services.nowcast import NowcastRequest, run_nowcast
 from citytwin.sim.boundary import read_boundary
-from citytwin.sim.pipeline import NowcastRequest, run_nowcast
 from tests.asgi import asgi_client
 from tests.conftest import ROOT
 from tests.factories import STATIONS, air_rows, post_readings

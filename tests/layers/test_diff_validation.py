@@ -11,8 +11,9 @@ from citytwin.layers.cf import LayerVariable, build_layer
 from citytwin.layers.provenance import Provenance
 from citytwin.layers.query import difference
 from citytwin.layers.store import LayerStore
-from citytwin.layers.validation import metrics, sample_at_sensors, validate
+from citytwin.layers.validation import sample_at_sensors, validate
 from citytwin.sim.nowcast import IdwParameters, time_steps
+from citytwin.sim.skill import metrics
 from tests.factories import STATIONS, air_rows, post_readings
 from tests.layers.sample import sample_layer
 from tests.layers.test_area_cube import serve

@@ -7,8 +7,8 @@ import pytest
 from citytwin.db import dead_letters
 from citytwin.errors import MalformedInput, NotFound
 from citytwin.ingest import payloads
-from citytwin.ingest.pipeline import ingest
 from citytwin.ingest.validate import Rejection
+from citytwin.services.ingest import ingest
 
 CONTEXT = "https://raw.githubusercontent.com/smart-data-models/dataModel.Environment/master/context.jsonld"
 

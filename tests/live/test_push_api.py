@@ -7,7 +7,7 @@ import pytest
 
 from citytwin.api.app import create_app
 from citytwin.db import dead_letters
-from citytwin.ingest import push
+from citytwin.services import push
 from tests.asgi import asgi_client
 from tests.factories import API_KEY
 from tests.live.test_payloads import AIR, ENERGY_KEY_VALUES, TRAFFIC, sta_datastream

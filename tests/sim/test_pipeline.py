@@ -9,8 +9,8 @@ from citytwin.db.queries.layers import step_means, variable_unit
 from citytwin.errors import InvalidParameter
 from citytwin.layers.provenance import hash_readings
 from citytwin.layers.store import LayerStore
+from citytwin.services.nowcast import NowcastRequest, run_nowcast
 from citytwin.sim.boundary import read_boundary
-from citytwin.sim.pipeline import NowcastRequest, run_nowcast
 from tests.conftest import ROOT
 from tests.factories import STATIONS, air_rows, post_readings
 

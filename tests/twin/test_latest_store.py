@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from citytwin.db.migrate import migration_files
-from citytwin.ingest import pipeline
 from citytwin.ingest.read import csv_pieces
+from citytwin.services import ingest as pipeline
 from tests.factories import air_rows, to_csv
 from tests.twin.readings import air, hourly
 

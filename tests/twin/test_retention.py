@@ -13,7 +13,7 @@ from citytwin.cli import app as cli_app
 from citytwin.db.retention import apply_plan, retention_store, rollups_to_delete
 from citytwin.feeds import FeedRegistry
 from citytwin.feeds.definition import Retention
-from citytwin.ingest.pipeline import ingest
+from citytwin.services.ingest import ingest
 from citytwin.twin.retention import plan_retention
 from tests.factories import to_csv
 from tests.twin.readings import air, hourly

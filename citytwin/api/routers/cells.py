@@ -16,11 +16,10 @@ from citytwin.api.formats import (
 from citytwin.api.params import AreaDep, FormatQuery, TimeDep, VariableDep
 from citytwin.db.queries.cells import CellQuery, cell_aggregates
 from citytwin.errors import InvalidParameter
-from citytwin.query.cells import boundary, parse_cell, resolution_of, to_hex
+from citytwin.query.cells import STAT_COLUMNS, boundary, parse_cell, resolution_of, to_hex
 from citytwin.query.params import Area, parse_bucket, widen_to_buckets
 
 router = APIRouter(tags=["cells"])
-STAT_COLUMNS = ("count", "mean", "min", "max", "std")
 
 
 def _stats(row: dict) -> dict:

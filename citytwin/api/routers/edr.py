@@ -8,14 +8,9 @@ import xarray as xr
 from fastapi import APIRouter, Query, Request, Response
 
 from citytwin import __version__
+from citytwin.api.deps import LayerId, LayerStoreDep
 from citytwin.api.formats import json_response
-from citytwin.api.routers.layers import (
-    LayerId,
-    LayerStoreDep,
-    area_answer,
-    cube_answer,
-    part_response,
-)
+from citytwin.api.layer_answers import area_answer, cube_answer, part_response
 from citytwin.errors import InvalidParameter
 from citytwin.layers.coverage import (
     CRS84,

@@ -13,8 +13,8 @@ from citytwin.db.feeds import variable_spans
 from citytwin.db.pool import Connection
 from citytwin.errors import InvalidParameter
 from citytwin.feeds import FeedRegistry
-from citytwin.ingest.pipeline import ingest
-from citytwin.ingest.push import (
+from citytwin.services.ingest import ingest
+from citytwin.services.push import (
     CANONICAL,
     NGSI_LD,
     PUSH_MAX_BYTES,

@@ -14,8 +14,8 @@ import xarray as xr
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pyproj import Transformer
 
+from citytwin.api.deps import LayerId, LayerStoreDep
 from citytwin.api.formats import json_response
-from citytwin.api.routers.layers import LayerId, LayerStoreDep
 from citytwin.api.tile_responses import (
     etag_matches,
     tile_cache,

@@ -5,10 +5,9 @@ from typing import Annotated
 
 import numpy as np
 import pandas as pd
-import xarray as xr
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 
-from citytwin.api.deps import ConnDep, SettingsDep, VariablesDep
+from citytwin.api.deps import ConnDep, LayerId, LayerStoreDep, SettingsDep, VariablesDep
 from citytwin.api.formats import (
     choose_format,
     csv_response,
@@ -16,17 +15,13 @@ from citytwin.api.formats import (
     features_response,
     json_response,
 )
+from citytwin.api.layer_answers import area_answer, cube_answer
 from citytwin.api.params import FormatQuery
 from citytwin.db.queries.layers import step_means
 from citytwin.errors import InvalidParameter
 from citytwin.layers.cells import STATISTICS, cell_statistics, grid_cells
 from citytwin.layers.cf import variable_names
-from citytwin.layers.coverage import MEDIA_TYPE as COVERAGEJSON
-from citytwin.layers.coverage import grid_coverage
 from citytwin.layers.query import (
-    TimeWindow,
-    area_statistics,
-    bbox_window,
     describe,
     difference,
     grid_of,
@@ -34,29 +29,19 @@ from citytwin.layers.query import (
     pick_variable,
     pick_variables,
     point_series,
-    polygon_mask,
     step_seconds,
     steps_between,
-    subset,
     time_window,
-    to_netcdf,
     unit_of,
 )
 from citytwin.layers.store import LayerStore
-from citytwin.layers.validation import metrics, sample_at_sensors, validate
+from citytwin.layers.validation import sample_at_sensors, validate
 from citytwin.query.cells import boundary, to_hex
-from citytwin.query.params import parse_bbox, parse_polygon
+from citytwin.sim.skill import metrics
 
 router = APIRouter(tags=["layers"])
 
 
-async def get_layer_store(request: Request) -> LayerStore:
-    """The layer store the app was started with."""
-    return request.app.state.layer_store
-
-
-LayerStoreDep = Annotated[LayerStore, Depends(get_layer_store)]
-LayerId = Annotated[str, Path(description="Layer id (32 hex characters).")]
 VariableQuery = Annotated[
     str | None, Query(description="Variable of the layer (default: its first).")
 ]
@@ -64,7 +49,6 @@ StartQuery = Annotated[
     str | None, Query(description="ISO 8601 start (default: the layer's first step).")
 ]
 EndQuery = Annotated[str | None, Query(description="ISO 8601 end, exclusive (default: its end).")]
-NETCDF = "application/x-netcdf"
 
 
 @lru_cache(maxsize=64)
@@ -174,65 +158,6 @@ def get_layer_cells(
 def _number(value: object) -> object:
     """NaN (a std of one value) as None, as `/cells` answers it."""
     return None if isinstance(value, float) and np.isnan(value) else value
-
-
-def area_answer(
-    layer: xr.Dataset,
-    layer_id: str,
-    polygon: str,
-    variable: str | None,
-    window: TimeWindow,
-    parameter: str,
-) -> dict:
-    """Statistics per step of the grid cells whose centres fall in `polygon` (shared by EDR)."""
-    name = pick_variable(layer, variable)
-    try:
-        geometry = parse_polygon(polygon)
-    except InvalidParameter as exc:
-        raise InvalidParameter(parameter, exc.message) from None
-    mask = polygon_mask(grid_of(layer), geometry, parameter)
-    return {
-        "layer": layer_id,
-        "variable": name,
-        "unit": unit_of(layer, name),
-        "cells": int(mask.sum()),
-        "start": window.start,
-        "end": window.end,
-        "steps": area_statistics(layer, name, mask, window),
-    }
-
-
-def cube_answer(
-    layer: xr.Dataset, bbox: str, variables: list[str], window: TimeWindow, fmt: str, parameter: str
-) -> Response:
-    """The layer's `variables` on the window of cells centred in `bbox`, as NetCDF or
-    CoverageJSON (shared by EDR)."""
-    try:
-        geometry = parse_bbox(bbox)
-    except InvalidParameter as exc:
-        raise InvalidParameter(parameter, exc.message) from None
-    try:
-        rows, cols = bbox_window(layer, geometry)
-    except InvalidParameter as exc:
-        raise InvalidParameter(parameter, exc.message) from None
-    part = subset(layer, variables, rows, cols, window)
-    return part_response(layer, part, variables, fmt, "cube")
-
-
-def part_response(
-    layer: xr.Dataset, part: xr.Dataset, variables: list[str], fmt: str, name: str
-) -> Response:
-    """A part of `layer` as NetCDF (`fmt` netcdf, downloaded as `<name>.nc`) or as a
-    CoverageJSON grid in the layer's CRS (shared by EDR)."""
-    if fmt == "netcdf":
-        return Response(
-            to_netcdf(part),
-            media_type=NETCDF,
-            headers={"Content-Disposition": f'attachment; filename="{name}.nc"'},
-        )
-    return json_response(
-        grid_coverage(part, variables, grid_of(layer).epsg), media_type=COVERAGEJSON
-    )
 
 
 @router.get("/layers/{layer_id}/area", summary="Statistics of a layer in a polygon per step")

@@ -16,11 +16,10 @@ from citytwin.api.formats import (
     features_response,
     json_response,
     parquet_response,
+    sensor_feature,
 )
 from citytwin.api.pages import LimitQuery
 from citytwin.api.params import variable_of
-from citytwin.api.routers.cells import STAT_COLUMNS
-from citytwin.api.routers.sensors import sensor_feature
 from citytwin.db.pool import Connection
 from citytwin.db.queries.cells import CellQuery, cell_aggregates
 from citytwin.db.queries.features import (
@@ -34,7 +33,7 @@ from citytwin.db.queries.sensors import fetch_sensor
 from citytwin.errors import InvalidParameter, NotFound
 from citytwin.feeds import FeedRegistry
 from citytwin.query import ogc
-from citytwin.query.cells import boundary, to_hex
+from citytwin.query.cells import STAT_COLUMNS, boundary, to_hex
 from citytwin.query.params import Area, TimeRange, parse_bbox, widen_to_buckets
 from citytwin.settings import Settings
 

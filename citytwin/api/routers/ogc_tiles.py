@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from citytwin.api.deps import PoolDep, SettingsDep, VariablesDep
 from citytwin.api.formats import json_response
 from citytwin.api.params import variable_of
-from citytwin.api.routers import tiles
+from citytwin.api.tile_responses import MVT, cells_tile_answer, sensors_tile_answer
 from citytwin.errors import NotFound
 from citytwin.query import ogc
 from citytwin.query.params import parse_time_range
@@ -83,7 +83,7 @@ def _tileset(request: Request, collection: ogc.Collection, variable: str | None)
         "links": [
             ogc.link("self", tileset, "application/json"),
             ogc.link(TILING_SCHEME, _tms_link(request), "application/json"),
-            {**ogc.link("item", template, tiles.MVT), "templated": True},
+            {**ogc.link("item", template, MVT), "templated": True},
         ],
         "layers": [
             {
@@ -165,11 +165,11 @@ async def tile(
     collection = _tiled_collection(collection_id, settings.h3_resolution)
     _check_tms(tile_matrix_set_id)
     if collection.layer == "sensors":
-        return await tiles.get_sensors_tile(
+        return await sensors_tile_answer(
             request, pool, settings, tile_matrix, tile_col, tile_row, if_none_match
         )
     chosen = variable_of(_variable(collection, variable, variables), variables)
-    return await tiles.get_cells_tile(
+    return await cells_tile_answer(
         request,
         pool,
         settings,

@@ -1,5 +1,5 @@
 """Push endpoints of the platforms cities run: NGSI-LD batch upserts, SensorThings Observations,
-and the dead letters of what could not be stored (the work itself is `ingest/push.py`)."""
+and the dead letters of what could not be stored (the work itself is `services/push.py`)."""
 
 from datetime import timedelta
 from typing import Annotated
@@ -21,7 +21,7 @@ from citytwin.db import dead_letters
 from citytwin.db.pool import Connection
 from citytwin.errors import InvalidParameter, PayloadTooLarge
 from citytwin.feeds import FeedRegistry
-from citytwin.ingest.push import (
+from citytwin.services.push import (
     KEPT_BYTES,
     NGSI_LD,
     PUSH_MAX_BYTES,

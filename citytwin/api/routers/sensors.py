@@ -8,34 +8,16 @@ from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep
 from citytwin.api.formats import (
     MEDIA_TYPES,
     choose_format,
-    feature,
     features_response,
     json_response,
-    point,
+    sensor_feature,
 )
 from citytwin.api.pages import LimitQuery, next_link, split_page
 from citytwin.api.params import AreaDep, FormatQuery
 from citytwin.db.queries.sensors import SensorQuery, fetch_sensor, fetch_sensors
 from citytwin.errors import NotFound
-from citytwin.query.cells import to_hex
 
 router = APIRouter(tags=["sensors"])
-
-
-def sensor_feature(row: dict, free_properties: bool = True) -> dict:
-    """A sensor as a GeoJSON point; `free_properties` adds its feed-specific properties
-    (OGC clients fix a layer's fields from the first page, so they get a fixed set)."""
-    properties = {
-        "id": row["id"],
-        "feed": row["feed"],
-        "external_id": row["external_id"],
-        "name": row["name"],
-        "h3": to_hex(row["cell"]),
-        "mobile": row["mobile"],
-    }
-    if free_properties:
-        properties.update(row["properties"] or {})
-    return feature(point(row["lon"], row["lat"]), properties, row["id"])
 
 
 @router.get("/sensors", summary="Sensors")

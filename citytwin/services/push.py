@@ -17,7 +17,7 @@ from citytwin.db.pool import Connection
 from citytwin.errors import MalformedInput
 from citytwin.feeds import FeedRegistry
 from citytwin.ingest import payloads
-from citytwin.ingest.pipeline import IngestReport, ingest
+from citytwin.services.ingest import IngestReport, ingest
 
 PUSH_MAX_BYTES = 4 << 20  # one push is a batch of messages, not a file: files go to /feeds
 KEPT_BYTES = 64 << 10  # how much of an oversized body a dead letter keeps

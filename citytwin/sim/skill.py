@@ -1,0 +1,51 @@
+"""Model skill against observations, without I/O: sampling a gridded field at sensors and the
+scores of the pairs."""
+
+import numpy as np
+import pandas as pd
+
+from citytwin.core.grid import Grid
+
+
+def sample_grid(
+    values: np.ndarray,
+    grid: Grid,
+    starts: pd.DatetimeIndex,
+    step_seconds: int,
+    means: pd.DataFrame,
+) -> pd.DataFrame:
+    """As `sample_at_sensors`, for (time, y, x) `values` on `grid` with steps from `starts`
+    (naive UTC) of `step_seconds`."""
+    row, col, inside = grid.index_of(means["lon"].to_numpy(), means["lat"].to_numpy())
+    first = starts.as_unit("s").asi8
+    times = pd.DatetimeIndex(pd.to_datetime(means["time"], utc=True)).tz_localize(None)
+    seconds = times.as_unit("s").asi8
+    step = np.searchsorted(first, seconds, "right") - 1
+    inside &= (step >= 0) & (seconds < first[-1] + step_seconds)
+    rows = pd.DataFrame(
+        {
+            "sensor": means["sensor"].to_numpy()[inside],
+            "time": pd.to_datetime(means["time"], utc=True).to_numpy()[inside],
+            "observed": means["value"].to_numpy(dtype=np.float64)[inside],
+            "modelled": values[step[inside], row[inside], col[inside]].astype(np.float64),
+        }
+    )
+    return rows.dropna(subset=["observed", "modelled"]).reset_index(drop=True)
+
+
+def metrics(observed: np.ndarray, modelled: np.ndarray) -> dict:
+    """n, bias (mean of modelled - observed), RMSE and Pearson correlation (None below two
+    pairs or without variance)."""
+    n = int(observed.size)
+    if n == 0:
+        return {"n": 0, "bias": None, "rmse": None, "correlation": None}
+    error = modelled - observed
+    correlation = None
+    if n > 1 and np.std(observed) > 0 and np.std(modelled) > 0:
+        correlation = float(np.corrcoef(observed, modelled)[0, 1])
+    return {
+        "n": n,
+        "bias": float(error.mean()),
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "correlation": correlation,
+    }
