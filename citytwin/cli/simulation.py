@@ -140,7 +140,7 @@ async def run_scenario_here(
     from citytwin.db.pool import create_pool
     from citytwin.layers.store import layer_store_for
     from citytwin.scenarios.jobs import execute, prepare
-    from citytwin.scenarios.run import RunControl
+    from citytwin.scenarios.models import RunControl
 
     pool = await create_pool(await prepare_store(settings), 1, 2)
     try:

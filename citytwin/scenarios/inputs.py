@@ -13,7 +13,8 @@ from citytwin.db.pool import Connection
 from citytwin.db.queries.layers import step_means, variable_unit
 from citytwin.errors import InvalidParameter
 from citytwin.layers.provenance import hash_readings
-from citytwin.scenarios.spec import AIR_VARIABLES, ENERGY_VARIABLES, Scenario
+from citytwin.scenarios.models import needed_readings
+from citytwin.scenarios.spec import Scenario
 from citytwin.sim.boundary import read_boundary
 from citytwin.sim.energy import read_buildings
 from citytwin.sim.nowcast import time_steps
@@ -34,6 +35,7 @@ class CityInputs:
     buildings: gpd.GeoDataFrame
     readings: dict[str, pd.DataFrame]
     inputs_hash: str
+    step_seconds: int = STEP_SECONDS
 
     @property
     def start(self) -> datetime:
@@ -44,18 +46,10 @@ class CityInputs:
     def end(self) -> datetime:
         """The last step's end (UTC)."""
         return (
-            (self.times[-1] + pd.Timedelta(seconds=STEP_SECONDS)).tz_localize("UTC").to_pydatetime()
+            (self.times[-1] + pd.Timedelta(seconds=self.step_seconds))
+            .tz_localize("UTC")
+            .to_pydatetime()
         )
-
-
-def needed_readings(variables: tuple[str, ...]) -> tuple[str, ...]:
-    """The feed variables the models of `variables` read."""
-    needed: tuple[str, ...] = ()
-    if any(name in AIR_VARIABLES for name in variables):
-        needed += ("vehicle_count", "speed", *AIR_VARIABLES)
-    if any(name in ENERGY_VARIABLES for name in variables):
-        needed += ("energy_kwh",)
-    return needed
 
 
 def grid_for(scenario: Scenario, gis_dir: Path, max_cells: int) -> Grid:

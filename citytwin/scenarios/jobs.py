@@ -14,7 +14,8 @@ from citytwin.errors import CityTwinError, Conflict, RunCancelled
 from citytwin.layers.store import LayerStore
 from citytwin.scenarios.effects import Effects, compile_effects
 from citytwin.scenarios.inputs import CityInputs, load_inputs
-from citytwin.scenarios.run import RunControl, RunResult, run_scenario
+from citytwin.scenarios.models import RunControl
+from citytwin.scenarios.run import RunResult, run_scenario
 from citytwin.scenarios.spec import Scenario
 from citytwin.settings import Settings
 from citytwin.sim.meteorology import valley_climatology

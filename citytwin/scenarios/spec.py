@@ -11,12 +11,10 @@ from shapely.geometry.base import BaseGeometry
 
 from citytwin.errors import InvalidParameter
 from citytwin.query.params import parse_geometry
+from citytwin.scenarios.models import known_variables
 
 MAX_SPAN = timedelta(days=31)
 GEOMETRY_KINDS = ("Polygon", "MultiPolygon", "LineString", "MultiLineString")
-AIR_VARIABLES = ("no2", "pm25", "pm10")
-ENERGY_VARIABLES = ("energy_demand", "peak_load")
-VARIABLES = AIR_VARIABLES + ENERGY_VARIABLES
 TRAFFIC_EFFECTS = ("traffic_volume", "road_closure", "fleet_mix", "speed_limit")
 BUILDING_EFFECTS = ("building_retrofit", "rooftop_pv", "heat_pump")
 METEOROLOGY_FIELDS = ("wind_speed", "wind_from", "temperature", "mixing_height")
@@ -100,7 +98,7 @@ class Baseline(_Strict):
     start: datetime
     end: datetime
     cell_size: float = Field(default=100.0, gt=0)
-    variables: tuple[str, ...] = VARIABLES
+    variables: tuple[str, ...] = Field(default_factory=known_variables)
 
     @field_validator("start", "end")
     @classmethod
@@ -110,12 +108,13 @@ class Baseline(_Strict):
     @field_validator("variables")
     @classmethod
     def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [name for name in value if name not in VARIABLES]
+        known = known_variables()
+        unknown = [name for name in value if name not in known]
         if unknown:
-            raise ValueError(f"unknown variable {unknown[0]!r} (known: {', '.join(VARIABLES)})")
+            raise ValueError(f"unknown variable {unknown[0]!r} (known: {', '.join(known)})")
         if not value:
             raise ValueError("name at least one variable")
-        return tuple(name for name in VARIABLES if name in value)
+        return tuple(name for name in known if name in value)
 
 
 class Scenario(_Strict):

@@ -15,7 +15,8 @@ from citytwin.layers.query import grid_of, polygon_mask
 from citytwin.layers.store import LayerStore
 from citytwin.scenarios import run as scenario_run
 from citytwin.scenarios.jobs import execute, prepare
-from citytwin.scenarios.run import RunControl
+from citytwin.scenarios.models import RunControl
+from citytwin.scenarios.models import air as air_model
 from citytwin.scenarios.spec import parse_scenario
 from citytwin.sim.traffic import read_roads
 from tests.conftest import ROOT
@@ -49,15 +50,16 @@ async def test_baseline_is_calibrated_against_the_sensors(pool, settings, tmp_pa
     assert layer["energy_demand"].attrs["citytwin_unit"] == "kWh"
     calibration = store.provenance(result.layer)
     assert calibration.scenario == "baseline"
-    air = scenario_run.air_factors(store, result.layer)
-    assert set(air) == {"no2", "pm25", "pm10"} and all(f > 0 for f in air.values())
-    report = orjson.loads(store.attributes(result.layer)["citytwin_calibration"])
+    report = scenario_run.stored_calibrations(store, result.layer)
+    assert report == orjson.loads(store.attributes(result.layer)["citytwin_calibration"])
+    air = report["traffic-air-quality"]
+    assert set(air) == {"no2", "pm25", "pm10"} and all(fit["factor"] > 0 for fit in air.values())
     for pollutant in ("no2", "pm25", "pm10"):
-        fit = report["air"][pollutant]
+        fit = air[pollutant]
         assert fit["n"] == 20 * 24  # every station every hour
         assert fit["rmse"] < fit["background_only"]["rmse"]  # the roads explain something
         assert abs(fit["bias"]) < abs(fit["uncalibrated"]["bias"])
-    meters = report["energy"]
+    meters = report["building-energy"]
     assert len(meters) == 30
     # Calibrated, each metered building's modelled day is its meter's day.
     for meter in meters:
@@ -123,7 +125,7 @@ async def test_a_failing_run_says_why_and_leaves_no_layer(pool, settings, tmp_pa
     def broken(*args, **kwargs):
         raise MemoryError("no room for the grid")
 
-    monkeypatch.setattr(scenario_run, "concentrations", broken)
+    monkeypatch.setattr(air_model, "concentrations", broken)
     store = LayerStore(tmp_path)
     result, row = await run_text(pool, settings, scenario_text(HALF_TRAFFIC), store)
     assert result is None

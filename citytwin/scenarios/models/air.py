@@ -1,0 +1,52 @@
+"""The traffic air-quality model as a registry member: detector traffic on the roads ->
+emissions -> FFT Gaussian plume, on a background from the sensors, calibrated on the baseline."""
+
+from typing import TYPE_CHECKING
+
+from citytwin.scenarios.models.registry import Model, ModelOutput, ModelPass, register
+from citytwin.sim.air_quality import (
+    AirParameters,
+    background,
+    calibrate,
+    concentrations,
+    increment_graph,
+    road_rates,
+)
+from citytwin.sim.emissions import POLLUTANTS, road_raster
+from citytwin.sim.scheduler import compute
+from citytwin.sim.traffic import road_traffic
+
+if TYPE_CHECKING:
+    from citytwin.scenarios.inputs import CityInputs
+
+POLLUTANT_VARIABLES = {name: ("µg/m³", "", "time: mean") for name in ("no2", "pm25", "pm10")}
+
+
+def run_air(inputs: "CityInputs", params: AirParameters, run: ModelPass) -> ModelOutput:
+    """Concentration grids of the pollutants; the calibration is fitted when the pass has none
+    (the baseline) and its report is the output's calibration."""
+    readings = inputs.readings
+    traffic = road_traffic(inputs.roads, inputs.times, readings["vehicle_count"], readings["speed"])
+    rates = road_rates(traffic, run.effects.traffic, params.fleet)
+    raster = road_raster(inputs.roads, inputs.grid)
+    graph = increment_graph(rates, run.effects.meteorology, raster, inputs.grid, params.plume)
+    progress = run.control.tasks(run.stage, run.low, run.high)
+    increment = compute(graph, run.control.scheduler, progress)
+    q = params.background_quantile
+    backgrounds = {p: background(readings[p], inputs.times, q) for p in POLLUTANTS}
+    report = run.calibration
+    if report is None:
+        report = calibrate(increment, backgrounds, readings, inputs.grid, inputs.times).report
+    factors = {name: fit["factor"] for name, fit in report.items()}
+    return ModelOutput(concentrations(increment, backgrounds, factors), report)
+
+
+AIR_QUALITY = register(
+    Model(
+        name="traffic-air-quality",
+        variables=POLLUTANT_VARIABLES,
+        reads=("vehicle_count", "speed", *POLLUTANT_VARIABLES),
+        parameters=AirParameters,
+        run=run_air,
+    )
+)
