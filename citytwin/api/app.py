@@ -24,6 +24,7 @@ from citytwin.api.routers import (
     readings,
     scenarios,
     sensors,
+    sta,
     tiles,
     twin,
     web,
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         edr,
         scenarios,
         push,
+        sta,
         twin,
         web,
     )

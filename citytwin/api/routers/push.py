@@ -111,6 +111,7 @@ def _self_link(request: Request, row: dict) -> str:
 
 
 @router.post("/Observations", summary="SensorThings: create one Observation", status_code=201)
+@router.post("/v1.1/Observations", summary="SensorThings: create one Observation", status_code=201)
 async def create_observation(
     request: Request, conn: ConnDep, settings: SettingsDep, feeds: FeedsDep, writer: WriterDep
 ) -> Response:
@@ -133,6 +134,9 @@ async def create_observation(
 
 
 @router.post("/CreateObservations", summary="SensorThings: dataArray Observations", status_code=201)
+@router.post(
+    "/v1.1/CreateObservations", summary="SensorThings: dataArray Observations", status_code=201
+)
 async def create_observations(
     request: Request, conn: ConnDep, settings: SettingsDep, feeds: FeedsDep, writer: WriterDep
 ) -> Response:

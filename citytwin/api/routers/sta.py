@@ -1,0 +1,110 @@
+"""OGC SensorThings API 1.1, read side, at `/v1.1`: the service root, entity sets, entities by
+id, navigation, `$ref`, properties and `$value`, with the OData query options, and the
+aggregates extension (`$apply`) answered from the rollups. Errors are OData error bodies."""
+
+from fastapi import APIRouter, Request, Response
+
+from citytwin.api.deps import ConnDep, SettingsDep
+from citytwin.api.formats import json_response
+from citytwin.api.standard_errors import ODataRoute
+from citytwin.db.pool import Connection
+from citytwin.db.queries import series, sta
+from citytwin.query import sta_apply
+from citytwin.query.odata import MAX_TOP, QueryOptions, parse_options
+from citytwin.query.sta_documents import (
+    Step,
+    document,
+    format_value,
+    next_link,
+    parse_path,
+    resolve,
+)
+from citytwin.query.sta_model import ENTITY_SETS
+
+PREFIX = "/v1.1"
+SPEC = "http://www.opengis.net/spec/iot_sensing/1.1/req/"
+CONFORMANCE = [
+    SPEC + "datamodel",
+    SPEC + "resource-path/resource-path-to-entities",
+    SPEC + "request-data",
+]
+AGGREGATES = "https://citytwin.example/sta/aggregates"
+
+router = APIRouter(prefix=PREFIX, tags=["SensorThings"], route_class=ODataRoute)
+
+
+def _base(request: Request) -> str:
+    return f"{str(request.base_url).rstrip('/')}{PREFIX}"
+
+
+@router.get("", summary="SensorThings service root")
+async def service_root(request: Request, settings: SettingsDep) -> Response:
+    """The entity sets and `serverSettings`: the conformance classes met and the extensions."""
+    base = _base(request)
+    sets = [{"name": name, "url": f"{base}/{name}"} for name in ENTITY_SETS]
+    aggregates = {
+        "description": "Observations of a Datastream aggregated per interval, from the rollups "
+        "of unflagged readings, as proposed by FROST's users (FraunhoferIOSB/FROST-Server#26)",
+        "example": f"{base}/Datastreams(1001)/Observations?$apply=aggregate(result with "
+        "average as avg,result with max as max,$count as n)&$interval=PT1H"
+        "&$filter=phenomenonTime ge 2026-11-02T00:00:00Z and phenomenonTime lt "
+        "2026-11-03T00:00:00Z",
+        "functions": list(sta_apply.FUNCTIONS),
+        "interval": f"ISO 8601 duration, a whole multiple of {settings.rollup_bucket_seconds} s",
+    }
+    settings_doc = {
+        "conformance": CONFORMANCE,
+        SPEC + "request-data": {"maxTop": MAX_TOP},
+        AGGREGATES: aggregates,
+    }
+    return json_response({"value": sets, "serverSettings": settings_doc})
+
+
+async def _walk(conn: Connection, steps: list[Step]) -> sta.Scope | None:
+    """The scope of the last step: each entity along the path looked up (404 if missing)."""
+    scope, parent = None, None
+    for position, step in enumerate(steps):
+        if step.relation is not None:
+            scope = sta.Scope(step.relation.condition, parent[f"key:{step.name}"])
+        if position < len(steps) - 1:
+            keys = (steps[position + 1].name,)
+            parent = await sta.entity_by_id(conn, step.entity, step.id, QueryOptions(), scope, keys)
+    return scope
+
+
+@router.get("/{resource:path}", summary="SensorThings entities, navigation, $ref, properties")
+async def read(request: Request, resource: str, conn: ConnDep, settings: SettingsDep) -> Response:
+    """Any resource path below the root with `$filter`, `$expand`, `$select`, `$orderby`,
+    `$top`, `$skip`, `$count`; `$apply` + `$interval` on a Datastream's Observations."""
+    params = dict(request.query_params)
+    options = parse_options(params)
+    path = parse_path(resource)
+    steps, prop = resolve(path)
+    scope = await _walk(conn, steps)
+    last, base = steps[-1], _base(request)
+    if options.apply is not None:
+        query = sta_apply.aggregate_query(steps, options, settings.rollup_bucket_seconds)
+        found = await series.series_aggregates(conn, query.series, settings.rollup_bucket_seconds)
+        return json_response({"value": sta_apply.documents(query, [dict(r) for r in found])})
+    if prop is not None or path.ref:
+        options.select = (prop,) if prop else ("id",)
+    if last.single:
+        row = await sta.entity_by_id(conn, last.entity, last.id, options, scope)
+        answer = document(last.entity, row, base, options)
+        if prop is not None:
+            value = format_value(row["@iot.id"] if prop == "id" else row[prop])
+            if path.value:
+                return Response(str(value), media_type="text/plain")
+            return json_response({prop: value})
+        if path.ref:
+            return json_response({"@iot.selfLink": answer["@iot.selfLink"]})
+        return json_response(answer)
+    rows, more, count = await sta.collection(conn, last.entity, options, scope)
+    items = [document(last.entity, row, base, options) for row in rows]
+    if path.ref:
+        items = [{"@iot.selfLink": item["@iot.selfLink"]} for item in items]
+    answer = {} if count is None else {"@iot.count": count}
+    answer["value"] = items
+    if more:
+        answer["@iot.nextLink"] = next_link(f"{base}/{resource.strip('/')}", params, options)
+    return json_response(answer)

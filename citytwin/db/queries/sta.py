@@ -1,0 +1,180 @@
+"""SensorThings reads: entity sets, navigation and nested `$expand` as set-based SQL.
+
+An expansion is one query per level for all parents at once (a LATERAL subquery per parent
+key), so a page of 100 Datastreams with their Observations costs two queries, not 101.
+"""
+
+from dataclasses import dataclass, replace
+
+import asyncpg
+
+from citytwin.db.queries.sql import Bind
+from citytwin.errors import InvalidParameter, NotFound
+from citytwin.query.odata import QueryOptions
+from citytwin.query.odata_sql import FilterSql
+from citytwin.query.sta_model import ENTITY_SETS, EntitySet, Relation
+
+# The live state as an Observations source: "latest per Datastream" never scans readings.
+LATEST = replace(
+    ENTITY_SETS["Observations"],
+    source="(SELECT sensor_id, variable_id, time, value, flagged, NULL::geometry AS geom "
+    "FROM latest_readings) r JOIN sensors s ON s.id = r.sensor_id "
+    "JOIN variables v ON v.id = r.variable_id",
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The rows of a set that a parent's relation reaches: `condition` holds for `key`."""
+
+    condition: str
+    key: object
+
+
+def _columns(entity: EntitySet, options: QueryOptions, keys: list[str]) -> str:
+    columns = [f'{entity.id.sql} AS "@iot.id"']
+    for name in options.select or tuple(entity.properties):
+        if name in entity.properties:
+            columns.append(f'{entity.properties[name].output} AS "{name}"')
+        elif name not in entity.relations and name != "id":
+            raise InvalidParameter("$select", f"{name!r} is not a property of {entity.name}")
+    for name in keys:
+        columns.append(f'{entity.relations[name].key} AS "key:{name}"')
+    return ", ".join(columns)
+
+
+def _expanded(entity: EntitySet, options: QueryOptions) -> list[str]:
+    for name in options.expand:
+        _relation(entity, name)
+    return list(options.expand)
+
+
+def _relation(entity: EntitySet, name: str) -> Relation:
+    if name not in entity.relations:
+        known = ", ".join(entity.relations)
+        raise InvalidParameter("$expand", f"{entity.name} has no {name!r} (it has {known})")
+    return entity.relations[name]
+
+
+def _query(
+    entity: EntitySet, options: QueryOptions, bind: Bind, conditions: list[str], keys: list[str]
+) -> tuple[str, str]:
+    """(the page's SELECT, the WHERE clause it filters by)."""
+    translate = FilterSql(entity, bind)
+    where = [*conditions]
+    if options.filter is not None:
+        where.append(translate.sql(options.filter))
+    where_sql = " AND ".join(where) or "true"
+    order = ", ".join([*translate.order(options.orderby), entity.order])
+    sql = (
+        f"SELECT {_columns(entity, options, keys)} FROM {entity.source} WHERE {where_sql} "
+        f"ORDER BY {order} LIMIT {bind(options.top + 1)} OFFSET {bind(options.skip)}"
+    )
+    return sql, where_sql
+
+
+def is_latest(options: QueryOptions) -> bool:
+    """`$top=1;$orderby=phenomenonTime desc` and nothing else: the live state answers."""
+    order = options.orderby
+    return (
+        options.top == 1
+        and options.skip == 0
+        and options.filter is None
+        and not options.expand
+        and len(order) == 1
+        and order[0].descending
+        and getattr(order[0].expression, "name", None) in ("phenomenonTime", "resultTime")
+    )
+
+
+async def collection(
+    conn: asyncpg.Connection, entity: EntitySet, options: QueryOptions, scope: Scope | None
+) -> tuple[list[dict], bool, int | None]:
+    """A page of `entity` (in `scope`): its rows, expanded; whether more follow; the count
+    when `$count=true`."""
+    bind = Bind()
+    conditions = [scope.condition.format(key=f"{bind(scope.key)}::bigint")] if scope else []
+    sql, where_sql = _query(entity, options, bind, conditions, _expanded(entity, options))
+    count = None
+    if options.count:  # the WHERE's values are all bound before LIMIT's and OFFSET's
+        count = await conn.fetchval(
+            f"SELECT count(*) FROM {entity.source} WHERE {where_sql}", *bind.values[:-2]
+        )
+    rows = [dict(row) for row in await conn.fetch(sql, *bind.values)]
+    more = len(rows) > options.top
+    rows = rows[: options.top]
+    await expand(conn, entity, rows, options)
+    return rows, more, count
+
+
+async def entity_by_id(
+    conn: asyncpg.Connection,
+    entity: EntitySet,
+    value: object,
+    options: QueryOptions,
+    scope: Scope | None = None,
+    keys: tuple[str, ...] = (),
+) -> dict:
+    """One entity (in `scope`; by id unless `value` is None, for a to-one relation) with its
+    expansions and the keys of the relations `keys`; NotFound if there is none."""
+    bind = Bind()
+    conditions = [] if value is None else [entity.id_condition(value, bind)]
+    if scope:
+        conditions.append(scope.condition.format(key=f"{bind(scope.key)}::bigint"))
+    wanted = list(dict.fromkeys([*_expanded(entity, options), *keys]))
+    single = replace(options, filter=None, orderby=(), top=1, skip=0)
+    sql, _ = _query(entity, single, bind, conditions, wanted)
+    row = await conn.fetchrow(sql, *bind.values)
+    if row is None:
+        raise NotFound(entity.name, value)
+    found = dict(row)
+    await expand(conn, entity, [found], options)
+    return found
+
+
+async def expand(
+    conn: asyncpg.Connection, entity: EntitySet, rows: list[dict], options: QueryOptions
+) -> None:
+    """Attach each `$expand` item to `rows` (in place): a list (plus `<name>@more`) for a
+    to-many relation, an entity or None for a to-one."""
+    for name, nested in options.expand.items():
+        relation = _relation(entity, name)
+        target = ENTITY_SETS[relation.target]
+        if not relation.many:
+            nested = replace(nested, top=1, skip=0)
+        elif target.name == "Observations" and is_latest(nested):
+            target = LATEST
+        parents = list(dict.fromkeys(row[f"key:{name}"] for row in rows))
+        children = await _children(conn, relation, target, nested, parents)
+        for row in rows:
+            found = children.get(row.pop(f"key:{name}"), [])
+            if relation.many:
+                row[name] = found[: nested.top]
+                row[f"{name}@more"] = len(found) > nested.top
+            else:
+                row[name] = found[0] if found else None
+
+
+async def _children(
+    conn: asyncpg.Connection,
+    relation: Relation,
+    target: EntitySet,
+    options: QueryOptions,
+    parents: list[object],
+) -> dict[object, list[dict]]:
+    if not parents:
+        return {}
+    bind = Bind()
+    placeholder = bind(parents)
+    condition = [relation.condition.format(key="p.key")]
+    inner, _ = _query(target, options, bind, condition, _expanded(target, options))
+    sql = (
+        f'SELECT p.key AS "parent:", x.* FROM unnest({placeholder}::bigint[]) AS p (key) '
+        f"CROSS JOIN LATERAL ({inner}) x"
+    )
+    rows = [dict(row) for row in await conn.fetch(sql, *bind.values)]
+    await expand(conn, target, rows, options)
+    grouped: dict[object, list[dict]] = {}
+    for row in rows:
+        grouped.setdefault(row.pop("parent:"), []).append(row)
+    return grouped

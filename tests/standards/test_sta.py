@@ -1,0 +1,197 @@
+"""SensorThings 1.1 reads at /v1.1 over the demo city's feeds (real PostGIS, the app in process)."""
+
+import pytest
+
+from tests.asgi import asgi_client
+
+pytestmark = pytest.mark.usefixtures("demo_city")
+
+
+@pytest.fixture(scope="module")
+async def sta(settings, pool, demo_city):
+    from citytwin.api.app import create_app
+
+    async with asgi_client(create_app(settings)) as client:
+        yield client
+
+
+async def ids(conn, external_id: str, variable: str) -> tuple[int, int]:
+    row = await conn.fetchrow(
+        "SELECT s.id, v.id FROM sensors s, variables v WHERE s.external_id = $1 AND v.name = $2",
+        external_id,
+        variable,
+    )
+    return row[0], row[1]
+
+
+async def test_service_root_lists_sets_and_conformance(sta):
+    root = (await sta.get("/v1.1")).json()
+    names = [item["name"] for item in root["value"]]
+    assert names == [
+        "Things",
+        "Locations",
+        "HistoricalLocations",
+        "Sensors",
+        "FeaturesOfInterest",
+        "ObservedProperties",
+        "Datastreams",
+        "Observations",
+    ]
+    assert root["value"][0]["url"] == "http://citytwin/v1.1/Things"
+    conformance = root["serverSettings"]["conformance"]
+    assert "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data" in conformance
+
+
+async def test_things_count_page_and_next_link(sta):
+    answer = (await sta.get("/v1.1/Things", params={"$count": "true", "$top": "2"})).json()
+    assert answer["@iot.count"] == 80  # 30 detectors, 20 air stations, 30 meters
+    assert len(answer["value"]) == 2
+    assert "%24skip=2" in answer["@iot.nextLink"]
+    thing = answer["value"][0]
+    assert thing["@iot.selfLink"] == "http://citytwin/v1.1/Things(1)"
+    assert thing["Datastreams@iot.navigationLink"] == "http://citytwin/v1.1/Things(1)/Datastreams"
+
+
+async def test_datastream_observations_by_navigation(sta, pool):
+    async with pool.acquire() as conn:
+        sensor, variable = await ids(conn, "AQ01", "no2")
+        expected = await conn.fetch(
+            "SELECT time, value FROM readings WHERE sensor_id = $1 AND variable_id = $2 "
+            "ORDER BY time LIMIT 3",
+            sensor,
+            variable,
+        )
+    datastream = sensor * 1000 + variable
+    stream = (await sta.get(f"/v1.1/Datastreams({datastream})")).json()
+    assert stream["unitOfMeasurement"]["symbol"] == "µg/m³"
+    assert stream["observedArea"]["type"] == "Point"
+    page = (
+        await sta.get(
+            f"/v1.1/Datastreams({datastream})/Observations",
+            params={"$top": "3", "$orderby": "phenomenonTime asc"},
+        )
+    ).json()
+    assert [o["result"] for o in page["value"]] == [pytest.approx(r["value"]) for r in expected]
+    first = page["value"][0]
+    assert first["phenomenonTime"] == expected[0]["time"].isoformat().replace("+00:00", "Z")
+    assert first["resultQuality"] == "ok"
+    again = (await sta.get(f"/v1.1/Observations('{first['@iot.id']}')")).json()
+    assert again["result"] == first["result"]
+
+
+async def test_filter_time_space_and_expand_latest(sta, pool):
+    async with pool.acquire() as conn:
+        sensor, variable = await ids(conn, "AQ01", "no2")
+        latest = await conn.fetchrow(
+            "SELECT time, value FROM latest_readings WHERE sensor_id = $1 AND variable_id = $2",
+            sensor,
+            variable,
+        )
+        lon, lat = await conn.fetchrow(
+            "SELECT ST_X(geom), ST_Y(geom) FROM sensors WHERE id = $1", sensor
+        )
+    box = (
+        f"POLYGON(({lon - 1e-4} {lat - 1e-4},{lon + 1e-4} {lat - 1e-4},{lon + 1e-4} {lat + 1e-4},"
+        f"{lon - 1e-4} {lat + 1e-4},{lon - 1e-4} {lat - 1e-4}))"
+    )
+    answer = (
+        await sta.get(
+            "/v1.1/Datastreams",
+            params={
+                "$filter": f"st_within(observedArea, geography'{box}') "
+                "and ObservedProperty/name eq 'no2'",
+                "$expand": "Observations($top=1;$orderby=phenomenonTime desc),Thing($select=name)",
+            },
+        )
+    ).json()
+    [stream] = answer["value"]
+    assert stream["@iot.id"] == sensor * 1000 + variable
+    assert set(stream["Thing"]) == {"@iot.id", "@iot.selfLink", "name"}
+    assert stream["Thing"]["name"] == "AQ01"
+    [newest] = stream["Observations"]
+    assert newest["result"] == pytest.approx(latest["value"])
+    assert newest["phenomenonTime"] == latest["time"].isoformat().replace("+00:00", "Z")
+    timed = (
+        await sta.get(
+            f"/v1.1/Datastreams({stream['@iot.id']})/Observations",
+            params={
+                "$filter": "phenomenonTime ge 2026-11-02T08:00:00Z and "
+                "phenomenonTime lt 2026-11-02T10:00:00Z and result add 0 ge 0",
+                "$count": "true",
+            },
+        )
+    ).json()
+    assert timed["@iot.count"] == 2
+    assert [o["phenomenonTime"] for o in timed["value"]] == [
+        "2026-11-02T08:00:00Z",
+        "2026-11-02T09:00:00Z",
+    ]
+
+
+ALONE = "NOT EXISTS (SELECT 1 FROM sensors o WHERE o.cell = s.cell AND o.id <> s.id)"
+
+
+@pytest.mark.parametrize("alone", [True, False])
+async def test_aggregates_match_readings(sta, pool, alone):
+    """From the rollups where the sensor is alone in its cell, from its readings where a
+    neighbour shares the cell: the same exact figures either way."""
+    async with pool.acquire() as conn:
+        sensor, variable = await conn.fetchrow(
+            f"SELECT s.id, v.id FROM sensors s, variables v WHERE s.feed = 'traffic' "
+            f"AND v.name = 'speed' AND {'' if alone else 'NOT'} {ALONE} ORDER BY s.id LIMIT 1"
+        )
+        expected = await conn.fetchrow(
+            "SELECT avg(value), max(value), count(*) FROM readings WHERE sensor_id = $1 "
+            "AND variable_id = $2 AND time >= '2026-11-02T06:00Z' AND time < '2026-11-02T12:00Z' "
+            "AND NOT flagged",
+            sensor,
+            variable,
+        )
+    answer = (
+        await sta.get(
+            f"/v1.1/Datastreams({sensor * 1000 + variable})/Observations",
+            params={
+                "$apply": "aggregate(result with average as avg,result with max as max,"
+                "$count as n)",
+                "$interval": "PT6H",
+                "$filter": "phenomenonTime ge 2026-11-02T06:00:00Z and "
+                "phenomenonTime lt 2026-11-02T12:00:00Z",
+            },
+        )
+    ).json()
+    [hour] = answer["value"]
+    assert hour["phenomenonTime"] == "2026-11-02T06:00:00Z/2026-11-02T12:00:00Z"
+    assert hour["avg"] == pytest.approx(expected[0])
+    assert hour["max"] == pytest.approx(expected[1])
+    assert hour["n"] == expected[2] == 6  # hourly detectors
+    assert hour["fromRollups"] is alone
+
+
+async def test_ref_property_and_value(sta):
+    refs = (await sta.get("/v1.1/Things(1)/Datastreams/$ref")).json()
+    assert all(set(item) == {"@iot.selfLink"} for item in refs["value"])
+    assert len(refs["value"]) == 3  # a traffic detector: vehicle_count, speed, occupancy
+    name = (await sta.get("/v1.1/Things(1)/name")).json()
+    assert name == {"name": "TD001"}
+    raw = await sta.get("/v1.1/Things(1)/name/$value")
+    assert raw.text == "TD001"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "text"),
+    [
+        ("/v1.1/Things", {"$filter": "name eq"}, 400, "'eq' at position 5"),
+        ("/v1.1/Things", {"$filter": "name eq 'a' and @"}, 400, "'@' at position 16"),
+        ("/v1.1/Things", {"$filter": "colour eq 'red'"}, 400, "'colour' is not a property"),
+        ("/v1.1/Things", {"$frobnicate": "1"}, 400, "unknown query option"),
+        ("/v1.1/Gadgets", {}, 404, "Gadgets"),
+        ("/v1.1/Things(999999)", {}, 404, "999999"),
+        ("/v1.1/Things(1)/colour", {}, 404, "colour"),
+    ],
+)
+async def test_errors_in_odata_shape(sta, path, params, status, text):
+    answer = await sta.get(path, params=params)
+    assert answer.status_code == status
+    error = answer.json()["error"]
+    assert text in error["message"]
+    assert error["code"] == {400: "BadRequest", 404: "NotFound"}[status]
