@@ -27,9 +27,10 @@ class Settings(BaseSettings):
         description="Keys that write to one feed only: `air=k1,k2;traffic=k3` (or JSON).",
     )
     retention_hours: float = Field(
-        default=24.0,
+        default=0.0,
         ge=0,
-        description="How often the service applies the feeds' retention policies; 0: never.",
+        description="How often the service applies the feeds' retention policies, in hours; "
+        "0 (the default): never, only `citytwin retention apply` deletes data.",
     )
     read_only: bool = Field(
         default=False,

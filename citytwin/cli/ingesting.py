@@ -93,6 +93,8 @@ async def ingest_files(
                 _write_rejects(rejects, report)
                 line += f" (rejects in {rejects})"
             out.print(line)
+            for warning in report.warnings:
+                out.print(f"  warning: {warning}", markup=False)
     return failures
 
 

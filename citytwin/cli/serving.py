@@ -17,6 +17,18 @@ from citytwin.errors import CityTwinError
 from citytwin.settings import Settings
 
 
+def log_config() -> dict:
+    """uvicorn's logging, with citytwin's own loggers (retention, listener) on its handler, so
+    what the service does on its own (a retention run) is always in the log."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["citytwin"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
 def run_api(
     settings: Settings, host: str, port: int, workers: int = 1, access_log: bool = True
 ) -> None:
@@ -33,7 +45,15 @@ def run_api(
         options = {"factory": True, "workers": workers}
     else:
         target, options = create_app(settings), {}
-    uvicorn.run(target, host=host, port=port, log_level="info", access_log=access_log, **options)
+    uvicorn.run(
+        target,
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=log_config(),
+        access_log=access_log,
+        **options,
+    )
 
 
 @app.command("serve")

@@ -46,46 +46,53 @@ retention_app = typer.Typer(
 app.add_typer(retention_app, name="retention")
 
 
-async def _retention(settings: Settings, now: str | None, dry_run: bool) -> None:
+def _confirmed(question: str) -> bool:
+    """The operator's answer; no answer (no terminal, end of input) is a no."""
+    try:
+        return typer.confirm(question, default=False)
+    except typer.Abort:
+        return False
+
+
+async def _retention(settings: Settings, now: str | None, dry_run: bool, yes: bool) -> None:
     from datetime import UTC, datetime
 
-    from citytwin.db.retention import apply_retention
+    from citytwin.db.retention import apply_retention, carry_out
     from citytwin.query.params import parse_time
 
     clock = parse_time(now, "--now") or datetime.now(UTC)
     async with store_connection(settings) as conn:
-        run = await apply_retention(conn, load_feeds(settings.feeds_dir), clock, dry_run)
-    plan, rows = run.plan, run.rows
-    verb = "would drop" if dry_run else "dropped"
-    if plan.readings_cutoff is None:
-        reason = f"feed {plan.kept_by} keeps them forever" if plan.kept_by else "no sensors"
-        out.print(f"readings: every partition kept ({reason})")
-    else:
-        out.print(
-            f"readings: kept from {plan.readings_cutoff:%Y-%m-%dT%H:%M:%SZ} "
-            f"(feed {plan.kept_by} keeps them longest)"
-        )
-    for partition in plan.partitions:
-        out.print(f"readings: {verb} {partition.name} ({partition.start:%Y-%m}, whole month)")
-    deleting = "would delete" if dry_run else "deleted"
-    for variable in run.variables:
-        if variable not in plan.rollups_before:
-            out.print(f"rollups: {variable} kept (a feed with it keeps them forever)")
-            continue
-        before = f"{plan.rollups_before[variable]:%Y-%m-%d}"
-        out.print(f"rollups: {variable} days before {before}: {deleting} {rows[variable]} rows")
+        # The plan is shown first; what is applied is exactly the plan shown.
+        run = await apply_retention(conn, load_feeds(settings.feeds_dir), clock, dry_run=True)
+        for line in run.lines():
+            out.print(line, markup=False)
+        if dry_run:
+            return
+        if not run.drops_anything:
+            out.print("nothing to drop")
+            return
+        if not yes and not _confirmed("Drop and delete the above?"):
+            out.print("nothing dropped (answer y, or pass --yes)")
+            raise typer.Exit(1)
+        done = await carry_out(conn, run)
+    for line in done.lines():
+        out.print(line, markup=False)
 
 
 @retention_app.command("apply")
 def retention_apply(
     dry_run: Annotated[bool, typer.Option(help="Say what would go; change nothing.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Apply without asking (scripts, cron).")
+    ] = False,
     now: Annotated[
         str | None, typer.Option(help="ISO 8601 time to apply the policies at (default: now).")
     ] = None,
 ) -> None:
-    """Drop whole readings months older than every feed's policy, and rollup days beyond theirs."""
+    """Show what is beyond each feed's policy (whole readings months, rollup days), then drop it
+    once confirmed (or with --yes)."""
     try:
-        asyncio.run(_retention(Settings(), now, dry_run))
+        asyncio.run(_retention(Settings(), now, dry_run, yes))
     except CityTwinError as exc:
         fail(exc)
 

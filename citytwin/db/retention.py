@@ -5,7 +5,7 @@ rollups are bumped so that tiles of those days change their ETags.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import asyncpg
@@ -14,7 +14,7 @@ from citytwin.db.latest import CHANNEL
 from citytwin.db.load import LOAD_LOCK
 from citytwin.feeds.definition import FeedDefinition
 from citytwin.tiles.versions import VERSION_RESOLUTION
-from citytwin.twin.retention import Partition, RetentionPlan, plan_retention
+from citytwin.twin.retention import Partition, RetentionPlan, describe_plan, plan_retention
 
 # Monthly partitions are made by ensure_readings_partitions(); their bounds come back as text.
 PARTITIONS = """
@@ -80,6 +80,14 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+async def partition_readings(conn: asyncpg.Connection, plan: RetentionPlan) -> dict[str, int]:
+    """Per partition of the plan, how many readings it holds (what dropping it loses)."""
+    return {
+        p.name: await conn.fetchval(f"SELECT count(*) FROM {_quoted(p.name)}")
+        for p in plan.partitions
+    }
+
+
 async def apply_plan(conn: asyncpg.Connection, plan: RetentionPlan) -> dict[str, int]:
     """Drop the plan's partitions and delete its rollups, in one transaction; per variable the
     rollup rows deleted."""
@@ -106,12 +114,22 @@ async def apply_plan(conn: asyncpg.Connection, plan: RetentionPlan) -> dict[str,
 
 @dataclass(frozen=True)
 class RetentionRun:
-    """What one application of the policies did: the plan, rollup rows deleted per variable
-    (or that would be, on a dry run) and the variables stored."""
+    """What one application of the policies did (or would do, on a dry run): the plan, rollup
+    rows deleted per variable, the variables stored and the readings of each dropped partition."""
 
     plan: RetentionPlan
     rows: dict[str, int]
     variables: list[str]
+    readings: dict[str, int] = field(default_factory=dict)
+    done: bool = False
+
+    @property
+    def drops_anything(self) -> bool:
+        return bool(self.plan.partitions) or any(self.rows.values())
+
+    def lines(self) -> list[str]:
+        """What is kept, and what went (or would go), line by line."""
+        return describe_plan(self.plan, self.readings, self.rows, self.variables, self.done)
 
 
 async def apply_retention(
@@ -120,5 +138,11 @@ async def apply_retention(
     """Plan the feeds' policies at `now` over the store and apply them (unless `dry_run`)."""
     store = await retention_store(conn)
     plan = plan_retention(store.partitions, feeds, store.feeds_with_data, store.variables, now)
-    rows = await (rollups_to_delete(conn, plan) if dry_run else apply_plan(conn, plan))
-    return RetentionRun(plan, rows, store.variables)
+    readings = await partition_readings(conn, plan)
+    run = RetentionRun(plan, await rollups_to_delete(conn, plan), store.variables, readings)
+    return run if dry_run else await carry_out(conn, run)
+
+
+async def carry_out(conn: asyncpg.Connection, run: RetentionRun) -> RetentionRun:
+    """Apply a run planned (and shown) before: its partitions and rollups go."""
+    return replace(run, rows=await apply_plan(conn, run.plan), done=True)

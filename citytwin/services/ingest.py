@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from citytwin.db.feeds import variable_ids
 from citytwin.db.load import reading_load
@@ -10,6 +11,7 @@ from citytwin.db.pool import Connection
 from citytwin.feeds import FeedDefinition
 from citytwin.ingest.read import Encoding, csv_pieces, read_rows, sniff_format
 from citytwin.ingest.validate import Rejection, ValidRows, validate
+from citytwin.twin.retention import PolicyCutoffs, policy_warnings
 
 # CSV pieces grow from ~60,000 to ~500,000 canonical rows: each is parsed while the server
 # stores the one before, and a small first piece gets the server going early.
@@ -26,6 +28,7 @@ class IngestReport:
     duplicates: int
     rejected: list[Rejection] = field(default_factory=list)
     flagged: list[Rejection] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         def rows(items: list[Rejection]) -> list[dict]:
@@ -37,6 +40,7 @@ class IngestReport:
             "duplicates": self.duplicates,
             "rejected": rows(self.rejected),
             "flagged": rows(self.flagged),
+            "warnings": self.warnings,
         }
 
 
@@ -86,6 +90,8 @@ async def ingest(
 
     variables = await variable_ids(conn)
     read, rejected, flagged = 0, [], []
+    cutoffs = PolicyCutoffs(feed, datetime.now(UTC))
+    beyond_readings = beyond_rollups = 0
     async with reading_load(conn, feed.name, variables, resolution, bucket_seconds) as load:
         # One piece is parsed and prepared while the one before is stored; the queue holds
         # at most one waiting piece, so memory stays at about two pieces.
@@ -113,6 +119,11 @@ async def ingest(
                 read += piece_read
                 rejected += valid.rejected
                 flagged += valid.flagged
+                times = valid.frame["time"]
+                if cutoffs.readings is not None:
+                    beyond_readings += int((times < cutoffs.readings).sum())
+                if cutoffs.rollups is not None:
+                    beyond_rollups += int((times < cutoffs.rollups).sum())
                 await load.store(prepared)
                 stored_bytes += size
                 if on_progress:
@@ -126,4 +137,5 @@ async def ingest(
         duplicates=result.duplicates,
         rejected=sorted(rejected + result.rejected, key=lambda r: r.line),
         flagged=flagged,
+        warnings=policy_warnings(cutoffs, beyond_readings, beyond_rollups),
     )

@@ -57,6 +57,40 @@ def _midnight(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def describe_plan(
+    plan: RetentionPlan,
+    readings: Mapping[str, int],
+    rollups: Mapping[str, int],
+    variables: Iterable[str],
+    done: bool,
+) -> list[str]:
+    """The plan in lines for people and logs: what is kept and why, each partition with its
+    readings and each variable's rollup rows, as done (`done`) or still to do."""
+    verb, deleting = ("dropped", "deleted") if done else ("would drop", "would delete")
+    if plan.readings_cutoff is None:
+        reason = f"feed {plan.kept_by} keeps them forever" if plan.kept_by else "no sensors"
+        lines = [f"readings: every partition kept ({reason})"]
+    else:
+        lines = [
+            f"readings: kept from {plan.readings_cutoff:%Y-%m-%dT%H:%M:%SZ} "
+            f"(feed {plan.kept_by} keeps them longest)"
+        ]
+    for partition in plan.partitions:
+        lines.append(
+            f"readings: {verb} {partition.name} ({partition.start:%Y-%m}, whole month, "
+            f"{readings.get(partition.name, 0)} readings)"
+        )
+    for variable in variables:
+        if variable not in plan.rollups_before:
+            lines.append(f"rollups: {variable} kept (a feed with it keeps them forever)")
+            continue
+        before = f"{plan.rollups_before[variable]:%Y-%m-%d}"
+        lines.append(
+            f"rollups: {variable} days before {before}: {deleting} {rollups[variable]} rows"
+        )
+    return lines
+
+
 def plan_retention(
     partitions: Iterable[Partition],
     feeds: Mapping[str, FeedDefinition],
@@ -93,3 +127,47 @@ def plan_retention(
             # Day rows are [day, day + 1 d): a day goes when it ends at or before the cutoff.
             rollups_before[variable] = _midnight(now - period)
     return RetentionPlan(now, cutoff, kept_by, dropped, rollups_before)
+
+
+@dataclass(frozen=True)
+class PolicyCutoffs:
+    """A feed's retention at one moment: readings and rollups before these times are beyond
+    its policy (None: kept forever)."""
+
+    feed: FeedDefinition
+    now: datetime
+
+    @property
+    def readings(self) -> datetime | None:
+        period = self.feed.retention.readings_period()
+        return None if period is None else self.now - period
+
+    @property
+    def rollups(self) -> datetime | None:
+        period = self.feed.retention.rollups_period()
+        return None if period is None else _midnight(self.now - period)
+
+
+def policy_warnings(cutoffs: PolicyCutoffs, beyond_readings: int, beyond_rollups: int) -> list[str]:
+    """What a load is told when some of its readings are already beyond its feed's policy: they
+    are stored, and retention will drop them when it runs (it never runs unless configured)."""
+    warnings = []
+    policy = cutoffs.feed.retention
+    when = (
+        "when retention runs (`citytwin retention apply`, or the service's schedule if "
+        "CITYTWIN_RETENTION_HOURS is set)"
+    )
+    if beyond_readings and cutoffs.readings is not None:
+        warnings.append(
+            f"retention: {beyond_readings} readings are older than {cutoffs.readings:%Y-%m-%d}, "
+            f"beyond feed {cutoffs.feed.name}'s policy (readings: {policy.readings}); they are "
+            f"stored, and their months are dropped {when}, unless another feed with sensors "
+            "keeps readings longer"
+        )
+    if beyond_rollups and cutoffs.rollups is not None:
+        warnings.append(
+            f"retention: {beyond_rollups} readings fall on days before "
+            f"{cutoffs.rollups:%Y-%m-%d}, beyond feed {cutoffs.feed.name}'s policy "
+            f"(rollups: {policy.rollups}); their cell rollups are deleted {when}"
+        )
+    return warnings

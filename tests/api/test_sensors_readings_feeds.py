@@ -26,6 +26,7 @@ async def test_push_answers_with_counts_and_named_rejects(client):
         "loaded": 6,
         "duplicates": 0,
         "flagged": [],
+        "warnings": [],
         "rejected": [
             {"line": 8, "field": "value", "error": "-5 is outside the plausible range 0..1000"}
         ],

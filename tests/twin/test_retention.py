@@ -149,22 +149,32 @@ async def test_a_feed_keeping_readings_forever_keeps_every_month(months, feeds):
     assert await conn.fetchval("SELECT count(*) FROM readings") == 24 * 6
 
 
-def test_the_command_says_what_would_go_then_does_it(months_for_cli, settings):
+def test_the_command_shows_the_plan_and_drops_only_once_confirmed(months_for_cli, settings):
     env = {**os.environ, "CITYTWIN_DATABASE_URL": settings.database_url}
     runner = CliRunner()
     # The feed files' policies: air keeps readings a year, traffic 90 days.
     args = ["retention", "apply", "--now", "2027-09-15T00:00:00Z"]
+    dropping = "(2026-08, whole month, 72 readings)"  # S1 and S2 no2 and T1's counts, 24 each
     dry = runner.invoke(cli_app, [*args, "--dry-run"], env=env)
     assert dry.exit_code == 0, dry.output
     assert "readings: kept from 2026-09-15T00:00:00Z (feed air keeps them longest)" in dry.output
-    assert "readings: would drop readings_2026_08 (2026-08, whole month)" in dry.output
+    assert f"readings: would drop readings_2026_08 {dropping}" in dry.output
     assert "readings_2026_09" not in dry.output
     assert "rollups: no2 days before 2017-09-17: would delete 0 rows" in dry.output
-    done = runner.invoke(cli_app, args, env=env)
+    # Without an answer (no terminal) or with "n", the plan is shown and nothing goes.
+    for answer in ("", "n\n"):
+        refused = runner.invoke(cli_app, args, env=env, input=answer)
+        assert refused.exit_code == 1, refused.output
+        assert f"readings: would drop readings_2026_08 {dropping}" in refused.output
+        assert "nothing dropped (answer y, or pass --yes)" in refused.output
+        assert "readings: dropped" not in refused.output
+    done = runner.invoke(cli_app, args, env=env, input="y\n")
     assert done.exit_code == 0, done.output
-    assert "readings: dropped readings_2026_08 (2026-08, whole month)" in done.output
-    again = runner.invoke(cli_app, [*args, "--dry-run"], env=env)
-    assert "would drop" not in again.output
+    assert done.output.index("would drop") < done.output.index("Drop and delete the above?")
+    assert f"readings: dropped readings_2026_08 {dropping}" in done.output
+    again = runner.invoke(cli_app, [*args, "--yes"], env=env)
+    assert again.exit_code == 0, again.output
+    assert "would drop" not in again.output and "nothing to drop" in again.output
 
 
 @pytest.fixture
@@ -178,8 +188,11 @@ async def months_for_cli(months, pool):
     assert remaining == ["readings_2026_09", "readings_2026_10"]
 
 
-async def test_the_service_applies_the_policies_on_its_schedule(months, feeds, pool, monkeypatch):
-    """The API's retention task: a first run shortly after start, with the feeds' policies."""
+async def test_the_service_announces_then_applies_the_policies_on_its_schedule(
+    months, feeds, pool, monkeypatch, caplog
+):
+    """The API's retention task (when configured): the first run announced with what it would
+    drop, then run, and what it dropped logged."""
     monkeypatch.setattr(retention_schedule, "FIRST_RUN_SECONDS", 0.0)
     short = policies(
         feeds,
@@ -188,12 +201,27 @@ async def test_the_service_applies_the_policies_on_its_schedule(months, feeds, p
     )
     monkeypatch.setattr(retention_schedule, "datetime", FixedClock)
     before = await partitions(months)
+    caplog.set_level("INFO", logger="citytwin.retention")
     async with retention_schedule.scheduled_retention(pool, short, every_hours=24):
-        for _ in range(100):
-            if await partitions(months) != before:
+        for _ in range(100):  # until the run is logged (it logs once its transaction committed)
+            logged = [r.getMessage() for r in caplog.records if r.name == "citytwin.retention"]
+            if len(logged) == 9:
                 break
             await asyncio.sleep(0.05)
+    assert before == ["readings_2026_08", "readings_2026_09", "readings_2026_10"]
     assert await partitions(months) == ["readings_2026_09", "readings_2026_10"]
+    assert logged[0].startswith("retention: the feeds' policies are applied every 24 h")
+    assert logged[1:] == [
+        "retention: readings: kept from 2026-09-20T12:00:00Z (feed air keeps them longest)",
+        "retention: readings: would drop readings_2026_08 (2026-08, whole month, 72 readings)",
+        "retention: rollups: no2 days before 2021-10-21: would delete 0 rows",
+        "retention: rollups: vehicle_count days before 2021-10-21: would delete 0 rows",
+        "retention: readings: kept from 2026-09-20T12:00:00Z (feed air keeps them longest)",
+        "retention: readings: dropped readings_2026_08 (2026-08, whole month, 72 readings)",
+        "retention: rollups: no2 days before 2021-10-21: deleted 0 rows",
+        "retention: rollups: vehicle_count days before 2021-10-21: deleted 0 rows",
+    ]
+    assert all(r.levelname == "WARNING" for r in caplog.records if r.name == "citytwin.retention")
 
 
 class FixedClock(datetime):

@@ -6,7 +6,7 @@ import pytest
 
 from citytwin.feeds import FeedRegistry, load_feeds
 from citytwin.feeds.definition import Retention, parse_period
-from citytwin.twin.retention import Partition, plan_retention
+from citytwin.twin.retention import Partition, PolicyCutoffs, plan_retention, policy_warnings
 from tests.conftest import ROOT
 
 NOW = datetime(2026, 10, 20, 12, tzinfo=UTC)
@@ -106,3 +106,26 @@ def test_the_feed_files_declare_their_policies():
     feeds = load_feeds(ROOT / "sensors")
     assert feeds["traffic"].retention.readings_period() == timedelta(days=90)
     assert feeds["air"].retention.rollups_period() == timedelta(days=3650)
+
+
+def test_a_load_beyond_both_policies_is_told_of_both():
+    traffic = registry(traffic=Retention(readings="90d", rollups="5y"))["traffic"]
+    cutoffs = PolicyCutoffs(traffic, NOW)
+    assert (cutoffs.readings, cutoffs.rollups) == (
+        datetime(2026, 7, 22, 12, tzinfo=UTC),
+        datetime(2021, 10, 21, tzinfo=UTC),
+    )
+    readings, rollups = policy_warnings(cutoffs, beyond_readings=48, beyond_rollups=24)
+    assert readings.startswith(
+        "retention: 48 readings are older than 2026-07-22, beyond feed traffic's policy "
+        "(readings: 90d); they are stored"
+    )
+    assert rollups == (
+        "retention: 24 readings fall on days before 2021-10-21, beyond feed traffic's policy "
+        "(rollups: 5y); their cell rollups are deleted when retention runs (`citytwin retention "
+        "apply`, or the service's schedule if CITYTWIN_RETENTION_HOURS is set)"
+    )
+    assert policy_warnings(cutoffs, 0, 0) == []
+    forever = PolicyCutoffs(registry()["traffic"], NOW)
+    assert (forever.readings, forever.rollups) == (None, None)
+    assert policy_warnings(forever, 48, 24) == []
