@@ -7,7 +7,7 @@ A Thing, its Location, HistoricalLocation, Sensor and FeatureOfInterest are all 
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from citytwin.errors import NotFound
 
@@ -65,6 +65,12 @@ class EntitySet:
         if not isinstance(value, int):
             raise NotFound(self.name, value)
         return f"{self.id.sql} = {bind(value)}"
+
+
+def observation_id(sensor_id: int, variable_id: int, time: datetime) -> str:
+    """The id of a reading as an Observation (the same text the SQL of `@iot.id` makes)."""
+    utc = time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{sensor_id * DATASTREAM_FACTOR + variable_id}:{utc}"
 
 
 def observation_key(value: object) -> tuple[int, datetime]:

@@ -80,7 +80,7 @@ async def push_items(
         )
         result.reports[feed] = report
         for row in mapped.rows:
-            result.rows.setdefault(row["item"], row)
+            result.rows.setdefault(row["item"], {**row, "feed": feed})
         for rejection in report.rejected:  # NDJSON line i is mapped.rows[i - 1]
             item = mapped.rows[rejection.line - 1]["item"]
             errors[item].append(f"{rejection.field}: {rejection.error}")

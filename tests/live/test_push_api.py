@@ -123,6 +123,16 @@ async def test_writes_need_the_api_key(client):
     assert (await client.get("/deadletters")).status_code == 401
 
 
+async def datastream_id(conn, sensor: str, variable: str) -> int:
+    """The SensorThings id of a sensor's variable: sensor id * 1000 + variable id."""
+    return await conn.fetchval(
+        "SELECT s.id * 1000 + v.id FROM sensors s, variables v "
+        "WHERE s.external_id = $1 AND v.name = $2",
+        sensor,
+        variable,
+    )
+
+
 async def test_sensorthings_observation(client, conn):
     observation = {
         "phenomenonTime": "2026-11-02T10:00:00Z",
@@ -131,10 +141,13 @@ async def test_sensorthings_observation(client, conn):
     }
     answer = await client.post("/Observations", json=observation, headers=HEADERS)
     assert answer.status_code == 201, answer.text
-    link = "http://citytwin/Observations('bus-12|pm25|2026-11-02T10:00:00Z')"
+    datastream = await datastream_id(conn, "bus-12", "pm25")
+    link = f"http://citytwin/v1.1/Observations('{datastream}:2026-11-02T10:00:00.000000Z')"
     assert answer.headers["location"] == link
     assert answer.json()["@iot.selfLink"] == link
     assert await stored(conn) == {("bus-12", "pm25"): 17.5}
+    read = (await client.get(link)).json()  # the read side finds it by that id
+    assert (read["result"], read["phenomenonTime"]) == (17.5, "2026-11-02T10:00:00Z")
     location = await conn.fetchval("SELECT ST_AsText(geom) FROM sensors")
     assert location == "POINT(9.509 47.12)"
 
@@ -168,10 +181,14 @@ async def test_sensorthings_create_observations(client, conn):
     ]
     answer = await client.post("/CreateObservations", json=document, headers=HEADERS)
     assert answer.status_code == 201, answer.text
+    no2, speed = (
+        await datastream_id(conn, "S9", "no2"),
+        await datastream_id(conn, "loop-3", "speed"),
+    )
     assert answer.json() == [
-        "http://citytwin/Observations('S9|no2|2026-11-02T10:00:00Z')",
+        f"http://citytwin/v1.1/Observations('{no2}:2026-11-02T10:00:00.000000Z')",
         "error",  # 9000 ppb is 16920 µg/m³, beyond no2's range
-        "http://citytwin/Observations('loop-3|speed|2026-11-02T10:00:00Z')",
+        f"http://citytwin/v1.1/Observations('{speed}:2026-11-02T10:00:00.000000Z')",
     ]
     assert await stored(conn) == {("S9", "no2"): pytest.approx(18.8), ("loop-3", "speed"): 45.0}
     (row,) = await letters(conn)

@@ -1,7 +1,7 @@
 """Push endpoints of the platforms cities run: NGSI-LD batch upserts, SensorThings Observations,
 and the dead letters of what could not be stored (the work itself is `services/push.py`)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -11,6 +11,7 @@ from citytwin.api.deps import (
     FeedsDep,
     ServiceWriterDep,
     SettingsDep,
+    VariablesDep,
     Writer,
     WriterDep,
     read_body,
@@ -19,8 +20,10 @@ from citytwin.api.formats import json_response
 from citytwin.api.tile_responses import data_changed
 from citytwin.db import dead_letters
 from citytwin.db.pool import Connection
+from citytwin.db.queries import sta
 from citytwin.errors import InvalidParameter, PayloadTooLarge
 from citytwin.feeds import FeedRegistry
+from citytwin.query.sta_model import observation_id
 from citytwin.services.push import (
     KEPT_BYTES,
     NGSI_LD,
@@ -102,18 +105,23 @@ async def ngsi_upsert(
     return json_response(success, status_code=201)
 
 
-def _observation_id(row: dict) -> str:
-    return f"{row['sensor_id']}|{row['variable']}|{row['time']}"
-
-
-def _self_link(request: Request, row: dict) -> str:
-    return f"{str(request.base_url).rstrip('/')}/Observations('{_observation_id(row)}')"
+async def _self_link(request: Request, conn: Connection, variables: dict, row: dict) -> str:
+    """The stored reading's selfLink on the SensorThings read side."""
+    sensor = await sta.sensor_id(conn, row["feed"], row["sensor_id"])
+    time = datetime.fromisoformat(str(row["time"]).replace("z", "Z"))
+    identifier = observation_id(sensor, variables[row["variable"]], time)
+    return f"{str(request.base_url).rstrip('/')}/v1.1/Observations('{identifier}')"
 
 
 @router.post("/Observations", summary="SensorThings: create one Observation", status_code=201)
 @router.post("/v1.1/Observations", summary="SensorThings: create one Observation", status_code=201)
 async def create_observation(
-    request: Request, conn: ConnDep, settings: SettingsDep, feeds: FeedsDep, writer: WriterDep
+    request: Request,
+    conn: ConnDep,
+    settings: SettingsDep,
+    feeds: FeedsDep,
+    writer: WriterDep,
+    variables: VariablesDep,
 ) -> Response:
     """One Observation with its Datastream (ObservedProperty, unitOfMeasurement, Thing with
     Locations) inline; a by-id Datastream reference is refused."""
@@ -123,9 +131,9 @@ async def create_observation(
         parameter, _, message = reason.partition(": ")
         raise InvalidParameter(parameter, message)
     row = result.rows[1]
-    link = _self_link(request, row)
+    link = await _self_link(request, conn, variables, row)
     body = {
-        "@iot.id": _observation_id(row),
+        "@iot.id": link.split("('", 1)[1][:-2],
         "@iot.selfLink": link,
         "phenomenonTime": row["time"],
         "result": row["value"],
@@ -138,14 +146,19 @@ async def create_observation(
     "/v1.1/CreateObservations", summary="SensorThings: dataArray Observations", status_code=201
 )
 async def create_observations(
-    request: Request, conn: ConnDep, settings: SettingsDep, feeds: FeedsDep, writer: WriterDep
+    request: Request,
+    conn: ConnDep,
+    settings: SettingsDep,
+    feeds: FeedsDep,
+    writer: WriterDep,
+    variables: VariablesDep,
 ) -> Response:
     """The dataArray extension: one answer per Observation, its selfLink or `error`."""
     result = await _push(request, conn, settings, feeds, STA_DATA_ARRAY, writer)
     answer = [
         "error"
         if item in result.errors or item not in result.rows
-        else _self_link(request, result.rows[item])
+        else await _self_link(request, conn, variables, result.rows[item])
         for item in range(1, len(result.items) + 1)
     ]
     return json_response(answer, status_code=201)

@@ -178,3 +178,10 @@ async def _children(
     for row in rows:
         grouped.setdefault(row.pop("parent:"), []).append(row)
     return grouped
+
+
+async def sensor_id(conn: asyncpg.Connection, feed: str, external_id: str) -> int | None:
+    """The store's id of a feed's sensor (a Thing's id)."""
+    return await conn.fetchval(
+        "SELECT id FROM sensors WHERE feed = $1 AND external_id = $2", feed, external_id
+    )
