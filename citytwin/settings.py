@@ -72,6 +72,10 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="fsspec storage options of the layer store, as JSON (e.g. S3 endpoint).",
     )
+    time_zone: str | None = Field(
+        default=None,
+        description="The city's IANA time zone: feed times without an offset are read in it.",
+    )
     grid_cell_size: float = Field(default=100.0, gt=0, description="City grid cell size, metres.")
     grid_max_cells: int = Field(default=4_000_000, ge=1, description="Largest grid accepted.")
     dask_scheduler: str | None = Field(

@@ -64,7 +64,7 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 def feeds(settings: Settings) -> FeedRegistry:
-    return load_feeds(settings.feeds_dir)
+    return load_feeds(settings.feeds_dir, settings.time_zone)
 
 
 @pytest.fixture(scope="session")

@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        registry = load_feeds(settings.feeds_dir)
+        registry = load_feeds(settings.feeds_dir, settings.time_zone)
         url = await resolve_database_url(settings)
         pool = await create_pool(
             url, settings.pool_min_size, settings.pool_max_size, settings.read_only

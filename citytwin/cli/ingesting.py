@@ -53,7 +53,7 @@ async def ingest_files(
     rejects_dir: Path,
 ) -> int:
     """Ingest each (feed, file), one transaction per file; return how many files failed."""
-    feeds = load_feeds(settings.feeds_dir)
+    feeds = load_feeds(settings.feeds_dir, settings.time_zone)
     failures = 0
     columns = (
         TextColumn("{task.description}"),
@@ -76,6 +76,7 @@ async def ingest_files(
                     resolution=settings.h3_resolution,
                     bucket_seconds=settings.rollup_bucket_seconds,
                     on_progress=lambda done, task=task: progress.update(task, completed=done),
+                    city_zone=feeds.city_zone,
                 )
             except CityTwinError as exc:
                 console.print(f"[red]{path}: nothing stored:[/red] {exc}")
@@ -88,6 +89,8 @@ async def ingest_files(
                 f"duplicates {report.duplicates}, rejected {len(report.rejected)}, "
                 f"flagged {len(report.flagged)}"
             )
+            if report.stations:
+                line += f", stations {report.stations}"
             if report.rejected:
                 rejects = rejects_dir / f"{path.name}.rejects.csv"
                 _write_rejects(rejects, report)

@@ -148,6 +148,14 @@ async def _upsert_sensors(
     )
 
 
+async def register_sensors(
+    conn: asyncpg.Connection, feed: str, stations: pd.DataFrame, resolution: int
+) -> None:
+    """Register a station list's stations, or update the names and properties of known ones."""
+    if not stations.empty:
+        await _upsert_sensors(conn, feed, stations, resolution)
+
+
 async def _register_cells(conn: asyncpg.Connection, cells: np.ndarray) -> None:
     centers = [center(int(cell)) for cell in cells]
     await conn.execute(

@@ -3,9 +3,11 @@
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from citytwin.errors import InvalidParameter
+from citytwin.feeds.source import LOCAL, SourceFormat, TimeConvention
+from citytwin.feeds.units import UNITS, convert
 
 FeedKind = Literal["traffic", "air", "energy"]
 
@@ -24,60 +26,45 @@ class UnitConversion(Strict):
     offset: float = 0.0
 
 
+class BelowZero(Strict):
+    """What to do with values just below zero (instrument noise around a zero level)."""
+
+    policy: Literal["keep-and-flag", "clip-and-flag", "reject"]
+    down_to: float = Field(
+        lt=0,
+        description="Values from here up to zero count as just below zero; lower ones "
+        "meet the range check.",
+    )
+
+
 class VariableSpec(Strict):
     """One measured variable: canonical unit, accepted aliases, plausible range."""
 
     unit: str
     description: str = ""
     aliases: dict[str, float | UnitConversion] = Field(default_factory=dict)
+    molar_mass: float | None = Field(
+        default=None, gt=0, description="g/mol, for a gas: ppb and ppm convert to µg/m³."
+    )
     range: tuple[float, float] | None = None
     out_of_range: Literal["reject", "flag"] = "reject"
+    below_zero: BelowZero | None = None
 
-    def conversion(self, unit: str) -> UnitConversion:
+    def conversion(self, unit: str, reference_celsius: float = 20.0) -> UnitConversion:
         """The conversion from `unit` to the canonical unit; raises if there is none."""
-        if unit == self.unit:
-            return UnitConversion(scale=1.0)
         alias = self.aliases.get(unit)
-        if alias is None:
-            known = ", ".join([self.unit, *self.aliases])
-            raise InvalidParameter("unit", f"cannot convert {unit!r} (accepted: {known})")
-        return alias if isinstance(alias, UnitConversion) else UnitConversion(scale=alias)
-
-
-class VariableColumn(Strict):
-    """A source column holding one variable, in a given unit."""
-
-    column: str
-    unit: str | None = None
-
-
-class SourceFormat(Strict):
-    """How a source's own (wide) layout maps onto canonical readings."""
-
-    description: str = ""
-    delimiter: str = ","
-    encoding: str = "utf-8"
-    columns: dict[Literal["sensor_id", "lon", "lat", "time", "name"], str]
-    variables: dict[str, VariableColumn]
-    properties: dict[str, str] = Field(
-        default_factory=dict, description="Sensor properties: name → source column."
-    )
-    time_format: str | None = Field(
-        default=None, description="strptime format when times are not ISO 8601."
-    )
-    timezone: str | None = Field(default=None, description="Zone of times without an offset.")
-    missing_values: list[str] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _needs_sensor_and_time(self) -> "SourceFormat":
-        for field in ("sensor_id", "time"):
-            if field not in self.columns:
-                raise ValueError(f"columns must map {field!r}")
-        return self
-
-    @property
-    def required_columns(self) -> list[str]:
-        return [*self.columns.values(), *(v.column for v in self.variables.values())]
+        if alias is not None:
+            return alias if isinstance(alias, UnitConversion) else UnitConversion(scale=alias)
+        known = convert(unit, self.unit, self.molar_mass, reference_celsius)
+        if known is None:
+            accepted = ", ".join([self.unit, *self.aliases])
+            hint = "" if unit in UNITS else " (not a unit citytwin knows)"
+            raise InvalidParameter(
+                "unit",
+                f"cannot convert {unit!r}{hint} to {self.unit} (accepted: {accepted}, "
+                "or a unit of the same quantity)",
+            )
+        return UnitConversion(scale=known[0], offset=known[1])
 
 
 def parse_interval(text: str) -> timedelta:
@@ -128,21 +115,51 @@ class FeedDefinition(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     kind: FeedKind
     description: str = ""
-    timezone: str | None = Field(default=None, description="Zone of times without an offset.")
+    timezone: str | None = Field(
+        default=None,
+        description="Zone of canonical times without an offset; omit for the city's zone.",
+    )
+    reference_temperature: float = Field(
+        default=20.0,
+        description="°C at which ppb and µg/m³ of a gas convert (EU air-quality rules: 20 °C).",
+    )
     expected_interval: str = "1h"
     variables: dict[str, VariableSpec]
     formats: dict[str, SourceFormat] = Field(default_factory=dict)
     attribution: str = ""
     retention: Retention = Field(default_factory=Retention)
 
+    @field_validator("timezone")
+    @classmethod
+    def _zone_exists(cls, zone: str | None) -> str | None:
+        return zone if zone is None else TimeConvention(zone=zone).zone
+
     @model_validator(mode="after")
-    def _formats_name_known_variables(self) -> "FeedDefinition":
+    def _formats_name_known_variables_and_units(self) -> "FeedDefinition":
         parse_interval(self.expected_interval)
         for format_name, source in self.formats.items():
             unknown = set(source.variables) - set(self.variables)
             if unknown:
                 raise ValueError(f"format {format_name!r} maps unknown variables {sorted(unknown)}")
+            for name, column in source.variables.items():
+                if column.unit is None:
+                    continue
+                try:
+                    self.conversion(name, column.unit)
+                except InvalidParameter as exc:
+                    key = f"formats.{format_name}.variables.{name}.unit"
+                    raise ValueError(f"{key}: {exc.message}") from None
         return self
+
+    def conversion(self, variable: str, unit: str) -> UnitConversion:
+        """How `unit` converts to the canonical unit of `variable` in this feed."""
+        return self.variables[variable].conversion(unit, self.reference_temperature)
+
+    def time_convention(self, source_format: str | None) -> TimeConvention:
+        """The time convention of a source format, or of canonical sources of this feed."""
+        if source_format is not None:
+            return self.formats[source_format].time
+        return TimeConvention(zone=self.timezone or LOCAL)
 
     def variable(self, name: str) -> VariableSpec:
         """The spec of variable `name`; raises naming the known ones."""

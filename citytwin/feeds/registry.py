@@ -11,10 +11,11 @@ from citytwin.feeds.definition import FeedDefinition
 
 
 class FeedRegistry(Mapping[str, FeedDefinition]):
-    """The feeds a deployment knows, by name."""
+    """The feeds a deployment knows, by name, and the city zone their `local` times are in."""
 
-    def __init__(self, feeds: dict[str, FeedDefinition]) -> None:
+    def __init__(self, feeds: dict[str, FeedDefinition], city_zone: str | None = None) -> None:
         self._feeds = feeds
+        self.city_zone = city_zone
         self._check_variables_agree()
 
     def __getitem__(self, name: str) -> FeedDefinition:
@@ -58,7 +59,7 @@ def load_feed(path: Path) -> FeedDefinition:
         raise FeedDefinitionError(f"{path}: {exc}") from exc
 
 
-def load_feeds(folder: Path) -> FeedRegistry:
-    """Every `*.yaml` feed definition in `folder`."""
+def load_feeds(folder: Path, city_zone: str | None = None) -> FeedRegistry:
+    """Every `*.yaml` feed definition in `folder`; `local` times are read in `city_zone`."""
     feeds = [load_feed(path) for path in sorted(folder.glob("*.yaml"))]
-    return FeedRegistry({feed.name: feed for feed in feeds})
+    return FeedRegistry({feed.name: feed for feed in feeds}, city_zone)

@@ -21,6 +21,7 @@ REQUIRED = ("sensor_id", "time", "variable", "value")
 OPTIONAL = ("lon", "lat", "unit", "name")
 TEXT_COLUMNS = ("sensor_id", "variable", "unit", "name")
 PROPERTY = "property:"  # prefix of columns that become the sensor's free properties
+HOUR = "hour"  # a separate hour-of-day column that completes a date-only time
 BLOCK_SIZE = 16 << 20
 MAX_FIELD_BYTES = 1 << 20
 
@@ -195,40 +196,141 @@ def read_geojson(data: bytes) -> RawRows:
     return RawRows(_rows_to_table(rows, lines), rejected)
 
 
-def read_source_format(data: bytes, source: SourceFormat, first_line: int = 2) -> RawRows:
-    """A feed's own wide CSV (one column per variable), melted into canonical long rows."""
-    _check_text(data)
-    columns = header_of(data, source.delimiter, source.encoding)
-    missing = [name for name in source.required_columns if name not in columns]
-    if missing:
-        raise MalformedInput(f"missing columns: {', '.join(missing)}")
-    text = [source.columns[f] for f in ("sensor_id", "name") if f in source.columns]
-    text += [column for column in source.properties.values() if column in columns]
-    text += [source.columns["time"]] if source.time_format else []
-    wide = _read_csv(data, source.delimiter, source.encoding, text, first_line)
-    base = {field: wide.column(column) for field, column in source.columns.items()}
-    base |= {
-        PROPERTY + name: wide.column(column).cast(pa.string())
-        for name, column in source.properties.items()
+def _mapped(values: pa.ChunkedArray, mapping: dict[str, str]) -> pa.ChunkedArray:
+    """Text values renamed through `mapping` (others kept as they are)."""
+    if not mapping:
+        return values
+    keys = pa.array(list(mapping), type=pa.string())
+    index = pc.index_in(values, value_set=keys)
+    renamed = pc.take(pa.array(list(mapping.values()), type=pa.string()), index)
+    return pc.coalesce(renamed, values)
+
+
+def _source_base(wide: pa.Table, source: SourceFormat) -> dict[str, pa.ChunkedArray]:
+    """The per-row fields every layout shares: identity, place, time, sensor properties."""
+    base = {
+        field: wide.column(column)
+        for field, column in source.columns.items()
+        if field in ("sensor_id", "lon", "lat", "time", "name")
     }
+    if source.time.hour_column:
+        base[HOUR] = wide.column(source.time.hour_column)
+    for name, spec in source.property_columns().items():
+        if spec.column in wide.column_names:
+            base[PROPERTY + name] = _mapped(wide.column(spec.column), spec.values)
+    return base
+
+
+def _numbers(values: pa.ChunkedArray, source: SourceFormat) -> pa.ChunkedArray:
+    """Value cells as text with the declared missing ones nulled and decimal commas read."""
+    if source.missing_values:
+        missing = pc.is_in(pc.utf8_trim_whitespace(values), pa.array(source.missing_values))
+        values = pc.if_else(missing, pa.scalar(None, pa.string()), values)
+    if source.decimal == ",":
+        values = pc.replace_substring(values, ",", ".")
+    return values
+
+
+def _reject_where(
+    table: pa.Table, mask: pa.ChunkedArray, field: str, message: str
+) -> tuple[pa.Table, list[tuple[int, str, str]]]:
+    """Rows under `mask` rejected with `message` (formatted with the row's `field` text)."""
+    mask = pc.fill_null(mask, True)
+    bad = table.filter(mask)
+    values = bad.column(field).to_pylist() if field in bad.column_names else [None] * len(bad)
+    rejected = [
+        (line, field, message.format(value))
+        for line, value in zip(bad.column("line").to_pylist(), values, strict=True)
+    ]
+    return table.filter(pc.invert(mask)), rejected
+
+
+def _valid_rows(wide: pa.Table, source: SourceFormat) -> tuple[pa.Table, list]:
+    """Rows whose quality column says they are valid; the others rejected naming the flag."""
+    rule = source.valid_when
+    if rule is None:
+        return wide, []
+    flag = pc.utf8_trim_whitespace(wide.column(rule.column))
+    keep = pc.is_in(flag, pa.array(rule.values, type=pa.string()))
+    allowed = ", ".join(rule.values)
+    return _reject_where(
+        wide, pc.invert(keep), rule.column, "{!r} is not a valid flag (valid: " + allowed + ")"
+    )
+
+
+def _wide_readings(wide: pa.Table, source: SourceFormat) -> pa.Table:
+    base = _source_base(wide, source)
     parts = []
     for variable, spec in source.variables.items():
-        values = wide.column(spec.column)
-        if source.missing_values:
-            missing_mask = pc.is_in(values.cast(pa.string()), pa.array(source.missing_values))
-            values = pc.if_else(missing_mask, pa.scalar(None, values.type), values)
         part = pa.table(
             {
                 **base,
                 "variable": pa.repeat(variable, wide.num_rows).cast(pa.string()),
-                "value": values,
-                "unit": pa.array([spec.unit] * wide.num_rows, type=pa.string()),
+                "value": _numbers(wide.column(spec.column), source),
+                "unit": pa.repeat(spec.unit, wide.num_rows).cast(pa.string()),
                 "line": wide.column("line"),
             }
         )
         # An empty cell in a wide row means "not measured", not a bad reading.
         parts.append(part.filter(pc.is_valid(part.column("value"))))
-    return RawRows(pa.concat_tables(parts, promote_options="permissive"), [])
+    return pa.concat_tables(parts)
+
+
+def _long_readings(
+    wide: pa.Table, source: SourceFormat, format_name: str
+) -> tuple[pa.Table, list[tuple[int, str, str]]]:
+    codes = {spec.code: name for name, spec in source.variables.items()}
+    units = {spec.code: spec.unit for spec in source.variables.values() if spec.unit}
+    code = pc.utf8_trim_whitespace(wide.column(source.columns["variable"]))
+    table = pa.table(
+        {
+            **_source_base(wide, source),
+            "variable": _mapped(code, codes),
+            "code": code,
+            "value": _numbers(wide.column(source.columns["value"]), source),
+            "unit": (
+                wide.column(source.columns["unit"])
+                if "unit" in source.columns
+                else _mapped(code, units)
+            ),
+            "line": wide.column("line"),
+        }
+    )
+    table = table.filter(pc.is_valid(table.column("value")))
+    known = ", ".join(f"{c} = {n}" for c, n in codes.items())
+    table, rejected = _reject_where(
+        table,
+        pc.invert(pc.is_in(table.column("code"), pa.array(list(codes), type=pa.string()))),
+        "code",
+        "{!r} is not a variable code of format " + f"{format_name!r} ({known})",
+    )
+    rejected = [(line, "variable", error) for line, _, error in rejected]
+    return table.drop_columns(["code"]), rejected
+
+
+def read_source_format(
+    data: bytes, source: SourceFormat, first_line: int = 2, name: str = "source"
+) -> RawRows:
+    """A feed's own CSV: wide or long readings, or a station list, as canonical rows.
+
+    Every cell is read as text, so one bad cell is one rejected row (named by validation),
+    never a failure of the whole file.
+    """
+    _check_text(data)
+    columns = header_of(data, source.delimiter, source.encoding)
+    missing = [column for column in source.required_columns if column not in columns]
+    if missing:
+        raise MalformedInput(f"missing columns: {', '.join(missing)}")
+    wide = _read_csv(data, source.delimiter, source.encoding, columns, first_line)
+    wide, rejected = _valid_rows(wide, source)
+    if source.layout == "stations":
+        return RawRows(
+            pa.table({**_source_base(wide, source), "line": wide.column("line")}), rejected
+        )
+    if source.layout == "long":
+        table, unmapped = _long_readings(wide, source, name)
+        return RawRows(table, rejected + unmapped)
+    return RawRows(_wide_readings(wide, source), rejected)
 
 
 def read_rows(
@@ -250,7 +352,7 @@ def read_rows(
             raise MalformedInput(
                 f"feed {feed.name!r} has no format {source_format!r} (known: {known})"
             )
-        return read_source_format(data, feed.formats[source_format], first_line)
+        return read_source_format(data, feed.formats[source_format], first_line, source_format)
     if encoding == "ndjson":
         return read_ndjson(data)
     if encoding == "geojson":

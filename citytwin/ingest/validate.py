@@ -9,16 +9,12 @@ import pyarrow.compute as pc
 
 from citytwin.errors import InvalidParameter
 from citytwin.feeds.definition import FeedDefinition
-from citytwin.ingest.read import PROPERTY
+from citytwin.feeds.source import TimeConvention
+from citytwin.ingest.read import HOUR, PROPERTY
+from citytwin.ingest.times import parse_times
+from citytwin.ingest.verdicts import Rejection, Verdicts, messages
 
-ZONE_SUFFIX = r"(Z|z|[+-]\d\d(:?\d\d)?)$"
-
-
-@dataclass(frozen=True)
-class Rejection:
-    line: int
-    field: str
-    error: str
+__all__ = ["Rejection", "ValidRows", "validate", "validate_stations"]
 
 
 @dataclass(frozen=True)
@@ -29,31 +25,6 @@ class ValidRows:
     frame: pd.DataFrame
     rejected: list[Rejection]
     flagged: list[Rejection]
-
-
-class _Verdicts:
-    """The first failing field of each row; later checks only see rows still standing."""
-
-    def __init__(self, lines: np.ndarray) -> None:
-        self.lines = lines
-        self.ok = np.ones(len(lines), dtype=bool)
-        self.field = np.full(len(lines), None, dtype=object)
-        self.error = np.full(len(lines), None, dtype=object)
-
-    def reject(self, mask: np.ndarray, field: str, error: str | np.ndarray) -> None:
-        fresh = mask & self.ok
-        if not fresh.any():
-            return
-        self.ok[fresh] = False
-        self.field[fresh] = field
-        self.error[fresh] = error if isinstance(error, str) else error[fresh]
-
-    def rejections(self) -> list[Rejection]:
-        bad = ~self.ok
-        return [
-            Rejection(int(line), f, e)
-            for line, f, e in zip(self.lines[bad], self.field[bad], self.error[bad], strict=True)
-        ]
 
 
 def _column(table: pa.Table, name: str) -> pa.ChunkedArray | None:
@@ -76,74 +47,6 @@ def _text(array: pa.ChunkedArray | None, size: int) -> np.ndarray:
     return np.asarray(array.cast(pa.string()).to_pandas().to_numpy(dtype=object, na_value=None))
 
 
-def _localize(
-    local: pd.Series, timezone: str | None, verdicts: _Verdicts, mask: np.ndarray
-) -> pd.Series | None:
-    if getattr(local.dt, "tz", None) is not None:
-        return local.dt.tz_convert("UTC")
-    if timezone is None:
-        verdicts.reject(mask, "time", "no time zone offset, and the feed declares no timezone")
-        return None
-    return local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
-
-
-def _parse_times(
-    array: pa.ChunkedArray, timezone: str | None, fmt: str | None, verdicts: _Verdicts
-) -> pd.Series:
-    if pa.types.is_timestamp(array.type) and array.type.tz is not None:
-        return array.cast(pa.timestamp("us", tz="UTC")).to_pandas()
-    text = array.cast(pa.string())
-    if fmt is None:
-        try:  # Fast path: ISO 8601 with an offset on every row.
-            return pc.cast(text, pa.timestamp("us", tz="UTC")).to_pandas()
-        except pa.ArrowInvalid:
-            pass
-    series = text.to_pandas()
-    present = series.notna().to_numpy()
-    verdicts.reject(~present, "time", "missing")
-    parsed = pd.Series(pd.NaT, index=series.index, dtype="datetime64[us, UTC]")
-    if fmt is not None:
-        local = _localize(
-            pd.to_datetime(series, format=fmt, errors="coerce"), timezone, verdicts, present
-        )
-        if local is not None:
-            parsed[:] = local
-    else:
-        zoned = present & np.asarray(
-            pc.match_substring_regex(text, ZONE_SUFFIX).to_numpy(zero_copy_only=False), dtype=bool
-        )
-        if zoned.any():
-            parsed[zoned] = pd.to_datetime(
-                series[zoned], format="ISO8601", utc=True, errors="coerce"
-            )
-        naive = present & ~zoned
-        if naive.any():
-            local = _localize(
-                pd.to_datetime(series[naive], format="ISO8601", errors="coerce"),
-                timezone,
-                verdicts,
-                naive,
-            )
-            if local is not None:
-                parsed[naive] = local
-    bad = parsed.isna().to_numpy()
-    raw = series.to_numpy(dtype=object, na_value=None)
-    verdicts.reject(bad, "time", _messages(bad, raw, "cannot parse {!r} as a time"))
-    return parsed
-
-
-def _short(value: object, limit: int = 40) -> object:
-    if isinstance(value, str) and len(value) > limit:
-        return value[:limit] + "…"
-    return value
-
-
-def _messages(mask: np.ndarray, raw: np.ndarray, template: str) -> np.ndarray:
-    out = np.full(len(mask), None, dtype=object)
-    out[mask] = [template.format(_short(value)) for value in raw[mask]]
-    return out
-
-
 def _categories(array: pa.ChunkedArray | None, size: int) -> pd.Categorical:
     """Text as a pandas Categorical: a few distinct values stay cheap over a million rows."""
     if array is None:
@@ -155,7 +58,7 @@ def _categories(array: pa.ChunkedArray | None, size: int) -> pd.Categorical:
     )
 
 
-def _check_coordinates(table: pa.Table, verdicts: _Verdicts) -> tuple[np.ndarray, np.ndarray]:
+def _check_coordinates(table: pa.Table, verdicts: Verdicts) -> tuple[np.ndarray, np.ndarray]:
     size = table.num_rows
     coordinates = []
     for field, limit in (("lon", 180.0), ("lat", 90.0)):
@@ -176,15 +79,15 @@ def _check_coordinates(table: pa.Table, verdicts: _Verdicts) -> tuple[np.ndarray
     return lon, lat
 
 
-def _check_values(table: pa.Table, verdicts: _Verdicts) -> np.ndarray:
+def _check_values(table: pa.Table, verdicts: Verdicts) -> np.ndarray:
     raw = table.column("value")
     value = _to_float(raw)
     nan, inf = np.isnan(value), np.isinf(value)
     if nan.any() or inf.any():
         text = _text(raw, table.num_rows)
         verdicts.reject(nan & pd.isna(text), "value", "missing")
-        verdicts.reject(nan, "value", _messages(nan, text, "{!r} is not a number"))
-        verdicts.reject(inf, "value", _messages(inf, text, "{!r} is not finite"))
+        verdicts.reject(nan, "value", messages(nan, text, "{!r} is not a number"))
+        verdicts.reject(inf, "value", messages(inf, text, "{!r} is not finite"))
     return value
 
 
@@ -195,15 +98,23 @@ class _Canonical:
     flag_messages: np.ndarray
 
 
-def _to_canonical(
-    feed: FeedDefinition,
-    variable: pd.Categorical,
-    unit: pd.Categorical,
-    value: np.ndarray,
-    verdicts: _Verdicts,
-) -> _Canonical:
-    """Known variables, convertible units, plausible values; each (variable, unit) pair once."""
-    size = len(value)
+@dataclass
+class _Bounds:
+    """Per-row conversion and checks, filled one (variable, unit) pair at a time."""
+
+    size: int
+
+    def __post_init__(self) -> None:
+        self.scale, self.offset = np.ones(self.size), np.zeros(self.size)
+        self.low, self.high = np.full(self.size, -np.inf), np.full(self.size, np.inf)
+        self.flag_range = np.zeros(self.size, bool)
+        self.floor = np.zeros(self.size)  # values in [floor, 0) are "just below zero"
+        self.policy = np.full(self.size, None, dtype=object)
+
+
+def _reject_unknown_variables(
+    feed: FeedDefinition, variable: pd.Categorical, verdicts: Verdicts
+) -> None:
     unknown = ~np.isin(
         variable.codes,
         [code for code, name in enumerate(variable.categories) if name in feed.variables],
@@ -212,16 +123,18 @@ def _to_canonical(
     verdicts.reject(
         unknown,
         "variable",
-        _messages(
+        messages(
             unknown,
             np.asarray(variable, dtype=object),
             f"{{!r}} is not a variable of feed {feed.name!r} ({known_names})",
         ),
     )
 
-    scale, offset = np.ones(size), np.zeros(size)
-    low, high = np.full(size, -np.inf), np.full(size, np.inf)
-    flag_range = np.zeros(size, bool)
+
+def _bounds(
+    feed: FeedDefinition, variable: pd.Categorical, unit: pd.Categorical, verdicts: Verdicts
+) -> _Bounds:
+    bounds = _Bounds(len(variable))
     pairs = variable.codes.astype(np.int64) * (len(unit.categories) + 1) + unit.codes + 1
     for pair in np.unique(pairs[verdicts.ok]):
         rows = verdicts.ok & (pairs == pair)
@@ -230,42 +143,109 @@ def _to_canonical(
         unit_name = unit.categories[unit_code] if unit_code >= 0 else ""
         spec = feed.variables[name]
         try:
-            conversion = spec.conversion(unit_name or spec.unit)
+            conversion = feed.conversion(name, unit_name or spec.unit)
         except InvalidParameter as exc:
             verdicts.reject(rows, "unit", f"{exc.message} for variable {name!r}")
             continue
-        scale[rows], offset[rows] = conversion.scale, conversion.offset
+        bounds.scale[rows], bounds.offset[rows] = conversion.scale, conversion.offset
         if spec.range is not None:
-            low[rows], high[rows] = spec.range
-            flag_range[rows] = spec.out_of_range == "flag"
+            bounds.low[rows], bounds.high[rows] = spec.range
+            bounds.flag_range[rows] = spec.out_of_range == "flag"
+        if spec.below_zero is not None:
+            bounds.floor[rows] = spec.below_zero.down_to
+            bounds.policy[rows] = spec.below_zero.policy
+    return bounds
 
-    value = value * scale + offset
-    outside = verdicts.ok & ((value < low) | (value > high))
-    messages = np.full(size, None, dtype=object)
-    messages[outside] = [
+
+def _to_canonical(
+    feed: FeedDefinition,
+    variable: pd.Categorical,
+    unit: pd.Categorical,
+    value: np.ndarray,
+    verdicts: Verdicts,
+) -> _Canonical:
+    """Known variables, convertible units, plausible values; each (variable, unit) pair once.
+
+    Values just below zero follow their variable's declared policy (kept and flagged, clipped
+    to zero and flagged, or rejected); values further out meet the range check.
+    """
+    size = len(value)
+    _reject_unknown_variables(feed, variable, verdicts)
+    bounds = _bounds(feed, variable, unit, verdicts)
+    value = value * bounds.scale + bounds.offset
+    flagged = np.zeros(size, bool)
+    notes = np.full(size, None, dtype=object)
+
+    noise = verdicts.ok & (bounds.policy != None) & (value < 0) & (value >= bounds.floor)  # noqa: E711
+    for policy, note in (
+        ("keep-and-flag", "{:g} is just below zero: kept, flagged"),
+        ("clip-and-flag", "{:g} is just below zero: stored as 0, flagged"),
+        ("reject", "{:g} is below zero"),
+    ):
+        rows = noise & (bounds.policy == policy)
+        notes[rows] = [note.format(v) for v in value[rows]]
+        if policy == "reject":
+            verdicts.reject(rows, "value", notes)
+        else:
+            flagged |= rows
+    value = np.where(noise & (bounds.policy == "clip-and-flag"), 0.0, value)
+
+    outside = verdicts.ok & ~noise & ((value < bounds.low) | (value > bounds.high))
+    notes[outside] = [
         f"{v:g} is outside the plausible range {lo:g}..{hi:g}"
-        for v, lo, hi in zip(value[outside], low[outside], high[outside], strict=True)
+        for v, lo, hi in zip(value[outside], bounds.low[outside], bounds.high[outside], strict=True)
     ]
-    verdicts.reject(outside & ~flag_range, "value", messages)
-    return _Canonical(value, outside & flag_range, messages)
+    verdicts.reject(outside & ~bounds.flag_range, "value", notes)
+    flagged |= outside & bounds.flag_range
+    return _Canonical(value, flagged & verdicts.ok, notes)
+
+
+def _properties(table: pa.Table, size: int, ok: np.ndarray) -> dict[str, np.ndarray]:
+    return {
+        name: _text(table.column(name), size)[ok]
+        for name in table.column_names
+        if name.startswith(PROPERTY)
+    }
+
+
+def _sensor_ids(table: pa.Table, size: int, verdicts: Verdicts) -> pd.Categorical:
+    sensor_id = _categories(_column(table, "sensor_id"), size)
+    blank = (sensor_id.codes == -1) | np.asarray(sensor_id == "")
+    verdicts.reject(blank, "sensor_id", "missing")
+    return sensor_id
 
 
 def validate(
     table: pa.Table,
     feed: FeedDefinition,
-    timezone: str | None = None,
-    time_format: str | None = None,
+    convention: TimeConvention | None = None,
+    city_zone: str | None = None,
 ) -> ValidRows:
-    """Check every row against `feed`; convert values into canonical units."""
+    """Check every row against `feed`; convert values into canonical units and times to UTC.
+
+    `convention` is the source's time convention (default: the feed's, for canonical
+    sources); `city_zone` is the zone `local` times are read in.
+    """
     size = table.num_rows
     lines = table.column("line").to_numpy()
-    verdicts = _Verdicts(lines)
+    verdicts = Verdicts(lines)
 
-    sensor_id = _categories(_column(table, "sensor_id"), size)
-    blank = (sensor_id.codes == -1) | np.asarray(sensor_id == "")
-    verdicts.reject(blank, "sensor_id", "missing")
+    sensor_id = _sensor_ids(table, size, verdicts)
     lon, lat = _check_coordinates(table, verdicts)
-    times = _parse_times(table.column("time"), timezone or feed.timezone, time_format, verdicts)
+    series = pd.DataFrame(
+        {
+            "sensor_id": _text(_column(table, "sensor_id"), size),
+            "variable": _text(table.column("variable"), size),
+        }
+    )
+    times = parse_times(
+        table.column("time"),
+        convention or feed.time_convention(None),
+        city_zone,
+        verdicts,
+        hours=_column(table, HOUR),
+        series=series,
+    )
     value = _check_values(table, verdicts)
     variable = _categories(table.column("variable"), size)
     canonical = _to_canonical(
@@ -273,11 +253,6 @@ def validate(
     )
 
     ok = verdicts.ok
-    properties = {
-        name: _text(table.column(name), size)[ok]
-        for name in table.column_names
-        if name.startswith(PROPERTY)
-    }
     frame = pd.DataFrame(
         {
             "line": lines[ok],
@@ -289,7 +264,7 @@ def validate(
             "variable": variable[ok],
             "value": canonical.value[ok],
             "flagged": canonical.flagged[ok],
-            **properties,
+            **_properties(table, size, ok),
         }
     )
     flagged = canonical.flagged
@@ -298,3 +273,25 @@ def validate(
         for line, message in zip(lines[flagged], canonical.flag_messages[flagged], strict=True)
     ]
     return ValidRows(frame, verdicts.rejections(), flagged_rows)
+
+
+def validate_stations(table: pa.Table) -> ValidRows:
+    """Check a station list: an id and a valid location on every row."""
+    size = table.num_rows
+    lines = table.column("line").to_numpy()
+    verdicts = Verdicts(lines)
+    sensor_id = _sensor_ids(table, size, verdicts)
+    lon, lat = _check_coordinates(table, verdicts)
+    verdicts.reject(np.isnan(lon), "lon", "missing: a station needs its location")
+    ok = verdicts.ok
+    frame = pd.DataFrame(
+        {
+            "line": lines[ok],
+            "sensor_id": sensor_id[ok],
+            "name": _categories(_column(table, "name"), size)[ok],
+            "lon": lon[ok],
+            "lat": lat[ok],
+            **_properties(table, size, ok),
+        }
+    )
+    return ValidRows(frame, verdicts.rejections(), [])

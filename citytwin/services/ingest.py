@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from citytwin.db.feeds import variable_ids
-from citytwin.db.load import reading_load
+from citytwin.db.load import reading_load, register_sensors
 from citytwin.db.pool import Connection
 from citytwin.feeds import FeedDefinition
 from citytwin.ingest.read import Encoding, csv_pieces, read_rows, sniff_format
-from citytwin.ingest.validate import Rejection, ValidRows, validate
+from citytwin.ingest.validate import Rejection, ValidRows, validate, validate_stations
 from citytwin.twin.retention import PolicyCutoffs, policy_warnings
 
 # CSV pieces grow from ~60,000 to ~500,000 canonical rows: each is parsed while the server
@@ -29,6 +29,7 @@ class IngestReport:
     rejected: list[Rejection] = field(default_factory=list)
     flagged: list[Rejection] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    stations: int = 0  # sensors described by a station list
 
     def as_dict(self) -> dict:
         def rows(items: list[Rejection]) -> list[dict]:
@@ -41,6 +42,7 @@ class IngestReport:
             "rejected": rows(self.rejected),
             "flagged": rows(self.flagged),
             "warnings": self.warnings,
+            "stations": self.stations,
         }
 
 
@@ -50,22 +52,44 @@ def parse(
     encoding: Encoding = "csv",
     source_format: str | None = None,
     first_line: int = 2,
+    city_zone: str | None = None,
 ) -> tuple[int, ValidRows]:
-    """Read and validate `data` (pure, CPU-bound): (readings read, validated rows)."""
+    """Read and validate `data` (pure, CPU-bound): (rows read, validated rows).
+
+    `city_zone` is the zone that sources declaring `local` times (or none) are read in.
+    """
     if encoding == "csv" and source_format is None:
         source_format = sniff_format(data, feed)
     raw = read_rows(data, encoding, feed, source_format, first_line)
-    source = feed.formats.get(source_format) if source_format else None
-    valid = validate(
-        raw.table,
-        feed,
-        timezone=source.timezone if source else None,
-        time_format=source.time_format if source else None,
-    )
+    if is_station_list(feed, source_format):
+        valid = validate_stations(raw.table)
+    else:
+        valid = validate(raw.table, feed, feed.time_convention(source_format), city_zone)
     reading_rejects = [Rejection(*r) for r in raw.rejected]
     rejected = sorted(reading_rejects + valid.rejected, key=lambda r: r.line)
     read = raw.table.num_rows + len(raw.rejected)
     return read, ValidRows(valid.frame, rejected, valid.flagged)
+
+
+def is_station_list(feed: FeedDefinition, source_format: str | None) -> bool:
+    """Whether `source_format` is one of the feed's station lists."""
+    source = feed.formats.get(source_format) if source_format else None
+    return source is not None and source.layout == "stations"
+
+
+async def ingest_stations(
+    conn: Connection,
+    feed: FeedDefinition,
+    data: bytes,
+    source_format: str,
+    resolution: int,
+    city_zone: str | None = None,
+) -> IngestReport:
+    """A station list: its stations registered (or their names and properties updated)."""
+    read, valid = await asyncio.to_thread(parse, data, feed, "csv", source_format, 2, city_zone)
+    async with conn.transaction():
+        await register_sensors(conn, feed.name, valid.frame, resolution)
+    return IngestReport(read, 0, 0, valid.rejected, stations=len(valid.frame))
 
 
 async def ingest(
@@ -78,6 +102,7 @@ async def ingest(
     resolution: int,
     bucket_seconds: int,
     on_progress: Callable[[int], None] | None = None,
+    city_zone: str | None = None,
 ) -> IngestReport:
     """Ingest one source into the store; all of its good rows land, or none.
 
@@ -86,6 +111,8 @@ async def ingest(
     """
     if encoding == "csv" and source_format is None:
         source_format = sniff_format(data, feed)
+    if is_station_list(feed, source_format):
+        return await ingest_stations(conn, feed, data, source_format, resolution, city_zone)
     pieces = csv_pieces(data, FIRST_PIECE_BYTES, PIECE_BYTES) if encoding == "csv" else [(data, 1)]
 
     variables = await variable_ids(conn)
@@ -101,7 +128,7 @@ async def ingest(
             try:
                 for piece, first_line in pieces:
                     piece_read, valid = await asyncio.to_thread(
-                        parse, piece, feed, encoding, source_format, first_line
+                        parse, piece, feed, encoding, source_format, first_line, city_zone
                     )
                     prepared = await load.prepare(valid.frame)
                     await queue.put((len(piece), piece_read, valid, prepared))

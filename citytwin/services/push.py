@@ -77,6 +77,7 @@ async def push_items(
             encoding="ndjson",
             resolution=resolution,
             bucket_seconds=bucket_seconds,
+            city_zone=feeds.city_zone,
         )
         result.reports[feed] = report
         for row in mapped.rows:
@@ -145,7 +146,7 @@ async def push_payload(
         now, known = datetime.now(UTC), set(feeds)
         for name, mapped in by_feed.items():
             if name in known:  # items of no feed are rejected already
-                payloads.reject_future(mapped, feeds[name].timezone, now, future)
+                payloads.reject_future(mapped, feeds[name].timezone or feeds.city_zone, now, future)
     return await push_items(
         conn,
         feeds,

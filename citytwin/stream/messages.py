@@ -143,5 +143,5 @@ def map_batch(
         ]
     for feed, mapped in batch.by_feed.items():
         if feed and mapped.rows:
-            payloads.reject_future(mapped, feeds[feed].timezone, now, future)
+            payloads.reject_future(mapped, feeds[feed].timezone or feeds.city_zone, now, future)
     return batch

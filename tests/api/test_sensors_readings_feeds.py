@@ -18,7 +18,8 @@ async def push(client, body: bytes, feed: str = "air", headers: dict | None = No
 
 
 async def test_push_answers_with_counts_and_named_rejects(client):
-    body = to_csv(air_rows(hours=1)) + b"S9,9.52,47.14,2026-11-02T07:00:00Z,no2,-5,\n"
+    # -50 µg/m³ is no instrument noise around zero (that is down to -20): out of range.
+    body = to_csv(air_rows(hours=1)) + b"S9,9.52,47.14,2026-11-02T07:00:00Z,no2,-50,\n"
     answer = await push(client, body)
     assert answer.status_code == 200
     assert answer.json() == {
@@ -28,8 +29,9 @@ async def test_push_answers_with_counts_and_named_rejects(client):
         "flagged": [],
         "warnings": [],
         "rejected": [
-            {"line": 8, "field": "value", "error": "-5 is outside the plausible range 0..1000"}
+            {"line": 8, "field": "value", "error": "-50 is outside the plausible range 0..1000"}
         ],
+        "stations": 0,
     }
     again = (await push(client, body)).json()
     assert (again["loaded"], again["duplicates"]) == (0, 6)

@@ -46,13 +46,19 @@ def test_each_bad_field_is_named_with_its_line(feeds):
         (3, "lon", "must be within -180..180"),
         (4, "lat", "not a number"),
         (5, "time", "cannot parse 'someday' as a time"),
-        (6, "variable", "'co2' is not a variable of feed 'air' (no2, o3, pm10, pm25)"),
+        (
+            6,
+            "variable",
+            "'co2' is not a variable of feed 'air' (co, humidity, no, no2, nox, o3, pm1, "
+            "pm10, pm25, so2, temperature, wind_direction, wind_speed)",
+        ),
         (7, "value", "'abc' is not a number"),
         (8, "value", "'inf' is not finite"),
         (
             9,
             "unit",
-            "cannot convert 'furlongs' (accepted: µg/m³, ug/m3, ppb, ppm) for variable 'no2'",
+            "cannot convert 'furlongs' (not a unit citytwin knows) to µg/m³ (accepted: "
+            "µg/m³, or a unit of the same quantity) for variable 'no2'",
         ),
         (10, "value", "5000 is outside the plausible range 0..1000"),
         (11, "sensor_id", "missing"),
@@ -60,9 +66,37 @@ def test_each_bad_field_is_named_with_its_line(feeds):
 
 
 def test_units_are_converted_to_canonical(feeds):
-    body = HEADER + "S1,9.52,47.14,2026-11-02T07:00:00Z,no2,10,ppb\n"
+    body = HEADER + (
+        "S1,9.52,47.14,2026-11-02T07:00:00Z,no2,10,ppb\n"
+        "S1,9.52,47.14,2026-11-02T07:00:00Z,co,10,ppm\n"
+        "S1,9.52,47.14,2026-11-02T07:00:00Z,pm10,0.05,mg/m3\n"
+        "S1,9.52,47.14,2026-11-02T07:00:00Z,temperature,50,°F\n"
+        "S1,9.52,47.14,2026-11-02T07:00:00Z,wind_speed,36,km/h\n"
+    )
     _, valid = parse(body.encode(), feeds["air"])
-    assert valid.frame["value"].tolist() == [pytest.approx(18.8)]
+    # Air declares 20 °C: an ideal gas fills 22.414 l/mol * 293.15/273.15 = 24.055 l/mol, so
+    # 1 ppb NO2 (46.0055 g/mol) is 1.9125 µg/m³ and 1 ppm CO (28.010 g/mol) 1.1644 mg/m³.
+    values = dict(zip(valid.frame["variable"], valid.frame["value"], strict=True))
+    assert values == {
+        "no2": pytest.approx(19.125, abs=1e-3),
+        "co": pytest.approx(11.644, abs=1e-3),
+        "pm10": pytest.approx(50.0),
+        "temperature": pytest.approx(10.0),
+        "wind_speed": pytest.approx(10.0),
+    }
+
+
+def test_a_gas_without_molar_mass_has_no_ppb(feeds):
+    body = HEADER + "S1,9.52,47.14,2026-11-02T07:00:00Z,pm25,10,ppb\n"
+    _, valid = parse(body.encode(), feeds["air"])
+    assert rejects(valid) == [
+        (
+            2,
+            "unit",
+            "cannot convert 'ppb' to µg/m³ (accepted: µg/m³, or a unit of the same quantity) "
+            "for variable 'pm25'",
+        )
+    ]
 
 
 def test_out_of_range_flagged_when_the_feed_says_so(feeds):
@@ -73,15 +107,26 @@ def test_out_of_range_flagged_when_the_feed_says_so(feeds):
     assert [(f.line, f.field) for f in valid.flagged] == [(2, "value")]
 
 
-def test_naive_times_take_the_feed_zone_or_are_refused(feeds):
-    body = HEADER + "S1,9.52,47.14,2026-11-02T08:00:00,no2,10,\n"
-    _, valid = parse(body.encode(), feeds["air"])  # air declares Europe/Vaduz (UTC+1 in November)
+def test_naive_times_take_the_city_zone_or_are_refused(feeds):
+    body = HEADER + "S1,-3.70,40.42,2026-11-02T08:00:00,no2,10,\n"
+    _, valid = parse(body.encode(), feeds["air"], city_zone="Europe/Madrid")  # UTC+1 in November
     assert valid.frame["time"].tolist() == [pd.Timestamp("2026-11-02T07:00:00Z")]
-    zoneless = FeedDefinition.model_validate(
-        {**feeds["air"].model_dump(), "name": "zoneless", "timezone": None}
+    _, valid = parse(body.encode(), feeds["air"], city_zone="America/Chicago")  # UTC-6
+    assert valid.frame["time"].tolist() == [pd.Timestamp("2026-11-02T14:00:00Z")]
+    _, valid = parse(body.encode(), feeds["air"])
+    assert rejects(valid) == [
+        (
+            2,
+            "time",
+            "no offset, and no time zone to read it in: set the city's zone "
+            "(CITYTWIN_TIME_ZONE) or declare the source's time zone",
+        )
+    ]
+    zoned = FeedDefinition.model_validate(
+        {**feeds["air"].model_dump(), "name": "zoned", "timezone": "Asia/Tokyo"}
     )
-    _, valid = parse(body.encode(), zoneless)
-    assert rejects(valid) == [(2, "time", "no time zone offset, and the feed declares no timezone")]
+    _, valid = parse(body.encode(), zoned, city_zone="Europe/Madrid")  # the feed's zone wins
+    assert valid.frame["time"].tolist() == [pd.Timestamp("2026-11-01T23:00:00Z")]
 
 
 def test_ndjson_bad_lines_are_rejected_not_fatal(feeds):

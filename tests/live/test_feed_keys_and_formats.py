@@ -55,15 +55,15 @@ async def test_a_feed_key_writes_to_its_feed_only(client, conn):
 
 async def test_canonical_json_ngsi_ld_and_sensorthings_on_the_feed_route(client, conn):
     key = {"X-API-Key": API_KEY}
-    rows = [reading(), reading(time="2026-11-02T09:00:00Z", value=-3)]
+    rows = [reading(), reading(time="2026-11-02T09:00:00Z", value=-30)]
     canonical = await client.post("/feeds/air/readings", json=rows, headers=key)
     assert canonical.status_code == 200
     assert canonical.json()["rejected"] == [
-        {"item": 2, "errors": ["value: -3 is outside the plausible range 0..1000"]}
+        {"item": 2, "errors": ["value: -30 is outside the plausible range 0..1000"]}
     ]
     letter = await conn.fetchrow("SELECT feed, format, payload FROM dead_letters")
     assert (letter["feed"], letter["format"]) == ("air", "canonical")
-    assert orjson.loads(letter["payload"])["value"] == -3  # kept to replay once fixed
+    assert orjson.loads(letter["payload"])["value"] == -30  # kept to replay once fixed
     ngsi = await client.post(
         "/feeds/air/readings",
         content=httpx.Request("POST", "/", json=[AIR]).content,

@@ -188,7 +188,7 @@ def test_sta_data_array_and_rejections(feeds):
         },
         {"Datastream": {"@iot.id": 7}, "components": ["phenomenonTime", "result"],
          "dataArray": [["2026-11-02T10:00:00Z", 1]]},
-        {"Datastream": sta_datastream("humidity", "%"), "components": ["phenomenonTime"],
+        {"Datastream": sta_datastream("radon", "Bq/m3"), "components": ["phenomenonTime"],
          "dataArray": [["2026-11-02T10:00:00Z"]]},
     ]  # fmt: skip
     observations = payloads.data_array_observations(document)
@@ -200,7 +200,7 @@ def test_sta_data_array_and_rejections(feeds):
     ]
     reasons = {r.line: (r.field, r.error) for r in by_feed[""].rejected}
     assert reasons[3][0] == "Datastream" and "by id is not supported" in reasons[3][1]
-    assert reasons[4] == ("ObservedProperty", "'humidity' is not a variable of any feed")
+    assert reasons[4] == ("ObservedProperty", "'radon' is not a variable of any feed")
 
 
 def test_sta_data_array_unreadable():
@@ -209,7 +209,8 @@ def test_sta_data_array_unreadable():
 
 
 async def test_ppb_converted_through_the_feed_aliases(conn, feeds, settings):
-    """20 ppb NO2 is stored as 37.6 µg/m³ (1 ppb = 1.88 µg/m³ in sensors/air.yaml)."""
+    """20 ppb NO2 is stored as 38.25 µg/m³: air declares 20 °C, where a mole of gas fills
+    22.414 l * 293.15 / 273.15 = 24.055 l, so 1 ppb NO2 (46.0055 g/mol) is 1.9125 µg/m³."""
     entity = copy.deepcopy(AIR)
     mapped = payloads.map_ngsi_batch([entity])["air"]
     report = await ingest(
@@ -226,7 +227,7 @@ async def test_ppb_converted_through_the_feed_aliases(conn, feeds, settings):
             "SELECT v.name, r.value FROM readings r JOIN variables v ON v.id = r.variable_id"
         )
     )
-    assert values == {"no2": pytest.approx(37.6), "pm25": 12.5}
+    assert values == {"no2": pytest.approx(38.25, abs=1e-3), "pm25": 12.5}
 
 
 async def test_dead_letter_queries(conn):

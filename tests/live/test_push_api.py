@@ -48,7 +48,7 @@ async def test_upsert_lands_in_the_feed_of_each_type(client, conn):
     assert answer.status_code == 201, answer.text
     assert answer.json() == [AIR["id"], TRAFFIC["id"], ENERGY_KEY_VALUES["id"]]
     assert await stored(conn) == {
-        (AIR["id"], "no2"): pytest.approx(37.6),  # 20 ppb
+        (AIR["id"], "no2"): pytest.approx(38.25, abs=1e-3),  # 20 ppb at 20 °C
         (AIR["id"], "pm25"): 12.5,
         (TRAFFIC["id"], "vehicle_count"): 480.0,  # 120 in 15 min
         (TRAFFIC["id"], "speed"): 42.5,
@@ -190,7 +190,10 @@ async def test_sensorthings_create_observations(client, conn):
         "error",  # 9000 ppb is 16920 µg/m³, beyond no2's range
         f"http://citytwin/v1.1/Observations('{speed}:2026-11-02T10:00:00.000000Z')",
     ]
-    assert await stored(conn) == {("S9", "no2"): pytest.approx(18.8), ("loop-3", "speed"): 45.0}
+    assert await stored(conn) == {
+        ("S9", "no2"): pytest.approx(19.125, abs=1e-3),  # 10 ppb at 20 °C
+        ("loop-3", "speed"): 45.0,
+    }
     (row,) = await letters(conn)
     assert row["feed"] == "air" and "outside the plausible range" in row["reason"]
     assert orjson.loads(row["payload"])["result"] == 9000

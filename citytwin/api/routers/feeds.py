@@ -117,6 +117,7 @@ async def post_readings(
         source_format=source_format,
         resolution=settings.h3_resolution,
         bucket_seconds=settings.rollup_bucket_seconds,
+        city_zone=feeds.city_zone,
     )
     data_changed(request)
     return json_response(report.as_dict())
