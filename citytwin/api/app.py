@@ -18,6 +18,7 @@ from citytwin.api.routers import (
     feeds,
     layer_tiles,
     layers,
+    ngsi_ld,
     ogc_features,
     ogc_tiles,
     push,
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scenarios,
         push,
         sta,
+        ngsi_ld,
         twin,
         web,
     )

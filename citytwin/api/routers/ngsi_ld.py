@@ -1,0 +1,196 @@
+"""NGSI-LD read side at `/ngsi-ld/v1`: entities (one per sensor, with its latest values),
+types, attributes, the batch query, and the temporal API with aggregation from the rollups.
+Errors are problem+json with the NGSI-LD error types."""
+
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Request, Response
+
+from citytwin.api.deps import ConnDep, SettingsDep
+from citytwin.api.formats import json_response
+from citytwin.api.standard_errors import ProblemRoute
+from citytwin.db.pool import Connection
+from citytwin.db.queries import ngsi_ld as store
+from citytwin.db.queries.series import series_aggregates
+from citytwin.db.queries.sql import Bind
+from citytwin.errors import InvalidParameter, NotFound
+from citytwin.query import ngsi_ld as ld
+from citytwin.query.params import parse_time
+from citytwin.query.series import parse_duration
+from citytwin.query.series import series_aggregates as aggregate_question
+
+JSON_LD_CONTEXT = "http://www.w3.org/ns/json-ld#context"
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"], route_class=ProblemRoute)
+
+
+def _answer(request: Request, document: object, headers: dict | None = None) -> Response:
+    """JSON-LD with `@context` inside when asked for `application/ld+json`, else JSON with
+    the context in a Link header (the core context is named, never fetched)."""
+    if "application/ld+json" in request.headers.get("accept", ""):
+        items = document if isinstance(document, list) else [document]
+        for item in items:
+            if isinstance(item, dict):
+                item["@context"] = ld.CORE_CONTEXT
+        return json_response(document, media_type="application/ld+json", headers=headers)
+    link = f'<{ld.CORE_CONTEXT}>; rel="{JSON_LD_CONTEXT}"; type="application/ld+json"'
+    return json_response(document, headers={**(headers or {}), "Link": link})
+
+
+async def _entities(
+    conn: Connection, params: dict[str, str], allowed: tuple[str, ...]
+) -> tuple[list[dict], int | None, ld.EntityQuery]:
+    ld.check_params(params, allowed)
+    limit, offset, count = ld.page(params)
+    bind = Bind()
+    query = ld.entity_query(params, bind)
+    rows, total = await store.entities(conn, query, bind, limit, offset, count)
+    return rows, total, query
+
+
+@router.get("/entities", summary="NGSI-LD: query entities")
+async def query_entities(request: Request, conn: ConnDep) -> Response:
+    """`type`, `id`, `idPattern`, `attrs`, `q`, `georel`/`geometry`/`coordinates`,
+    `limit`/`offset`, `count`, `options=keyValues`."""
+    params = dict(request.query_params)
+    options = ld.options_of(params)
+    rows, total, query = await _entities(conn, params, ld.ENTITY_PARAMS)
+    key_values = "keyValues" in options
+    documents = [ld.entity_document(row, query.attrs, key_values) for row in rows]
+    headers = {} if total is None else {"NGSILD-Results-Count": str(total)}
+    return _answer(request, documents, headers)
+
+
+@router.get("/entities/{entity_id}", summary="NGSI-LD: one entity")
+async def get_entity(request: Request, entity_id: str, conn: ConnDep) -> Response:
+    params = {**dict(request.query_params), "id": entity_id}
+    options = ld.options_of(params)
+    rows, _, query = await _entities(conn, params, ld.ENTITY_PARAMS)
+    if not rows:
+        raise NotFound("entity", entity_id)
+    return _answer(request, ld.entity_document(rows[0], query.attrs, "keyValues" in options))
+
+
+@router.post("/entityOperations/query", summary="NGSI-LD: query entities by a Query body")
+async def post_query(request: Request, conn: ConnDep) -> Response:
+    """A `Query` body: `entities` (type, id, idPattern), `attrs`, `q`, `geoQ`."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise InvalidParameter("body", "not valid JSON") from None
+    if not isinstance(body, dict) or body.get("type") != "Query":
+        raise InvalidParameter("body", 'a Query object ({"type": "Query", …})')
+    selectors = body.get("entities") or [{}]
+    params = {k: v for k, v in request.query_params.items()}
+    params |= {"attrs": ",".join(body.get("attrs") or []), "q": body.get("q") or ""}
+    geo = body.get("geoQ") or {}
+    if geo:
+        params |= {"georel": geo.get("georel", ""), "geometry": geo.get("geometry", "")}
+        params["coordinates"] = str(geo.get("coordinates", "")).replace("'", '"')
+    documents = []
+    for selector in selectors:
+        asked = {
+            **params,
+            **{k: v for k, v in selector.items() if k in ("type", "id", "idPattern")},
+        }
+        rows, _, query = await _entities(
+            conn, {k: v for k, v in asked.items() if v}, ld.ENTITY_PARAMS
+        )
+        documents += [ld.entity_document(row, query.attrs, False) for row in rows]
+    return _answer(request, documents)
+
+
+@router.get("/types", summary="NGSI-LD: entity types held")
+async def types(request: Request, conn: ConnDep) -> Response:
+    rows, _, _ = await _entities(conn, {"limit": "1000"}, ld.ENTITY_PARAMS)
+    held = sorted({row["type"] for row in rows})
+    return _answer(
+        request,
+        {"id": "urn:ngsi-ld:EntityTypeList:citytwin", "type": "EntityTypeList", "typeList": held},
+    )
+
+
+@router.get("/attributes", summary="NGSI-LD: attributes held")
+async def attributes(request: Request, conn: ConnDep) -> Response:
+    rows, _, _ = await _entities(conn, {"limit": "1000"}, ld.ENTITY_PARAMS)
+    held = sorted({ld.attribute_of(a["variable"]) for row in rows for a in row["attributes"]})
+    document = {"id": "urn:ngsi-ld:AttributeList:citytwin", "type": "AttributeList"}
+    return _answer(request, document | {"attributeList": held})
+
+
+def _time_range(params: dict[str, str]) -> tuple[datetime | None, datetime | None]:
+    timerel = params.get("timerel")
+    at = parse_time(params.get("timeAt"), "timeAt")
+    if timerel is None:
+        return None, None
+    if at is None:
+        raise InvalidParameter("timeAt", "required with timerel")
+    if timerel == "before":
+        return None, at
+    if timerel == "after":
+        return at + timedelta(microseconds=1), None
+    if timerel == "between":
+        end = parse_time(params.get("endTimeAt"), "endTimeAt")
+        if end is None or end <= at:
+            raise InvalidParameter("endTimeAt", "required with timerel=between, after timeAt")
+        return at, end
+    raise InvalidParameter("timerel", f"{timerel!r}: before, after or between")
+
+
+async def _temporal(
+    request: Request, conn: Connection, settings: object, params: dict
+) -> list[dict]:
+    options = ld.options_of(params)
+    rows, _, query = await _entities(conn, params, ld.TEMPORAL_PARAMS)
+    start, end = _time_range(params)
+    sensors = [row["id"] for row in rows]
+    variables = [ld.variable_of(a) for a in query.attrs] or None
+    if "aggrMethods" in params:
+        methods = ld.aggregate_methods(params["aggrMethods"])
+        base = settings.rollup_bucket_seconds
+        period = parse_duration(params.get("aggrPeriodDuration", "P1D"), "aggrPeriodDuration", base)
+        held = await store.series_ids(conn, sensors, variables)
+        pairs = [(r["sensor_id"], r["variable_id"]) for r in held]
+        names = {r["variable_id"]: r["variable"] for r in held}
+        question = aggregate_question(pairs, start, end, period, base, "timeAt")
+        found = await series_aggregates(conn, question, base)
+        per_entity: dict[int, dict[str, list[dict]]] = {}
+        for row in found:
+            per_entity.setdefault(row["sensor_id"], {}).setdefault(
+                names[row["variable_id"]], []
+            ).append(dict(row))
+        return [
+            ld.aggregated_document(row, per_entity.get(row["id"], {}), methods, period)
+            for row in rows
+        ]
+    last = params.get("lastN")
+    if last is not None and not last.isdigit():
+        raise InvalidParameter("lastN", f"{last!r}: a positive integer")
+    readings = await store.series(conn, sensors, variables, start, end, int(last) if last else None)
+    per_sensor: dict[int, dict[str, list]] = {}
+    for r in readings:
+        per_sensor.setdefault(r["sensor_id"], {}).setdefault(r["variable"], []).append(
+            (r["time"], r["value"])
+        )
+    temporal_values = "temporalValues" in options
+    return [
+        ld.temporal_document(row, per_sensor.get(row["id"], {}), temporal_values) for row in rows
+    ]
+
+
+@router.get("/temporal/entities", summary="NGSI-LD temporal: entities over time")
+async def temporal_entities(request: Request, conn: ConnDep, settings: SettingsDep) -> Response:
+    """`timerel`/`timeAt`/`endTimeAt`, `lastN`, `options=temporalValues`, `aggrMethods` with
+    `aggrPeriodDuration` (from the rollups), and the entity selection of `/entities`."""
+    params = dict(request.query_params)
+    return _answer(request, await _temporal(request, conn, settings, params))
+
+
+@router.get("/temporal/entities/{entity_id}", summary="NGSI-LD temporal: one entity over time")
+async def temporal_entity(
+    request: Request, entity_id: str, conn: ConnDep, settings: SettingsDep
+) -> Response:
+    params = {**dict(request.query_params), "id": entity_id}
+    documents = await _temporal(request, conn, settings, params)
+    if not documents:
+        raise NotFound("entity", entity_id)
+    return _answer(request, documents[0])
