@@ -15,43 +15,10 @@ import pandas as pd
 
 from citytwin.errors import MalformedInput
 from citytwin.feeds import FeedRegistry
+from citytwin.feeds.smart_data_models import ENTITY_TYPES, UNIT_CODES
 from citytwin.ingest.validate import Rejection
 
 ZONED = r"(?:Z|z|[+-]\d\d(?::?\d\d)?)$"  # a time with its offset (validate.ZONE_SUFFIX)
-# UN/CEFACT Recommendation 20 codes, as NGSI-LD `unitCode`, onto the unit names of sensors/*.yaml.
-UNIT_CODES = {
-    "GQ": "µg/m³",
-    "GP": "mg/m3",
-    "59": "ppm",  # Rec 20: 59 is part per million, 61 part per billion
-    "61": "ppb",
-    "KMH": "km/h",
-    "HM": "mph",
-    "MTS": "m/s",
-    "KWH": "kWh",
-    "WHR": "Wh",
-    "MWH": "MWh",
-    "KWT": "kW",
-    "WTT": "W",
-    "MAW": "MW",
-    "P1": "%",
-    "C62": "fraction",
-}
-
-# Smart Data Models entity types → (feed, {attribute: (variable, unit when none is given)}).
-AIR_ATTRIBUTES = {name: (name, None) for name in ("no2", "pm25", "pm10", "o3")}
-ENTITY_TYPES: dict[str, tuple[str, dict[str, tuple[str, str | None]]]] = {
-    "AirQualityObserved": ("air", AIR_ATTRIBUTES),
-    "TrafficFlowObserved": (
-        "traffic",
-        {
-            "intensity": ("vehicle_count", "veh/h"),
-            "averageVehicleSpeed": ("speed", "km/h"),
-            "occupancy": ("occupancy", "fraction"),  # SDM: a ratio 0..1
-        },
-    ),
-    # dataModel.Energy's current electrical measurement; totalActivePower is in kW by default.
-    "ACMeasurement": ("energy", {"totalActivePower": ("power_kw", "kW")}),
-}
 
 
 @dataclass

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import orjson
 
 from citytwin.errors import InvalidParameter
-from citytwin.ingest.payloads import ENTITY_TYPES, UNIT_CODES
+from citytwin.feeds.smart_data_models import ENTITY_TYPES, UNIT_CODES
 
 Binder = Callable[[object], str]
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.6.jsonld"
