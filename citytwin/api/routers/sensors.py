@@ -28,16 +28,26 @@ async def get_sensors(
     feeds: FeedsDep,
     area: AreaDep,
     feed: Annotated[str | None, Query(description="Only this feed's sensors.")] = None,
+    site_type: Annotated[
+        str | None,
+        Query(
+            description="Only stations of this site type (`traffic`, `urban background`, "
+            "`suburban`, `industrial`, `rural`), as their station list declares it.",
+        ),
+    ] = None,
     limit: LimitQuery = 1000,
     after: Annotated[int, Query(ge=0, description="Page cursor: sensors after this id.")] = 0,
     fmt: FormatQuery = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """Sensors as a GeoJSON FeatureCollection; filter by feed, bbox/polygon or H3 cells."""
+    """Sensors as a GeoJSON FeatureCollection; filter by feed, site type, bbox/polygon or H3
+    cells."""
     if feed is not None:
         feeds[feed]  # unknown feed: 404 naming it
     fmt = choose_format(fmt, accept, ("geojson", "csv", "parquet"))
-    rows = await fetch_sensors(conn, SensorQuery(feed, area, limit, after), settings.h3_resolution)
+    properties = {"site_type": site_type} if site_type is not None else None
+    query = SensorQuery(feed, area, limit, after, properties)
+    rows = await fetch_sensors(conn, query, settings.h3_resolution)
     page, more = split_page(rows, limit)
     links = [next_link(request, after=page[-1]["id"])] if more else []
     return features_response(

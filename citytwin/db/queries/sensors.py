@@ -17,6 +17,7 @@ class SensorQuery:
     area: Area
     limit: int
     after_id: int = 0
+    properties: dict[str, str] | None = None  # sensors whose properties hold all of these
 
 
 async def fetch_sensors(
@@ -27,6 +28,8 @@ async def fetch_sensors(
     where = [f"s.id > {bind(query.after_id)}"]
     if query.feed:
         where.append(f"s.feed = {bind(query.feed)}")
+    if query.properties:
+        where.append(f"s.properties @> {bind(query.properties)}::jsonb")
     if query.area.geometry is not None:
         where.append(f"ST_Intersects(s.geom, ST_GeomFromText({bind(query.area.wkt)}, 4326))")
     if query.area.cells:
