@@ -45,7 +45,12 @@ def datastream(unit: str, symbol: str, prop: str) -> fsc.Datastream:
     )
 
 
-async def test_frost_client_creates_observations(sta_url, conn):
+def ug(feeds, ppb: float) -> float:
+    """NO2 ppb in µg/m³ as the air feed converts it (at its reference temperature)."""
+    return pytest.approx(ppb * feeds["air"].conversion("no2", "ppb").scale)
+
+
+async def test_frost_client_creates_observations(sta_url, conn, feeds):
     service = fsc.SensorThingsService(sta_url, auth_handler=fsc.AuthHandler("city", API_KEY))
     stream = datastream("parts per billion", "ppb", "NO2")
     for hour, value in ((8, 20.0), (9, 25.0)):
@@ -60,8 +65,8 @@ async def test_frost_client_creates_observations(sta_url, conn):
            ORDER BY r.time"""
     )
     assert [tuple(row) for row in rows] == [
-        ("air", "bus-7", "no2", pytest.approx(37.6)),  # 20 ppb as µg/m³
-        ("air", "bus-7", "no2", pytest.approx(47.0)),
+        ("air", "bus-7", "no2", ug(feeds, 20)),
+        ("air", "bus-7", "no2", ug(feeds, 25)),
     ]
     refused = fsc.SensorThingsService(sta_url, auth_handler=fsc.AuthHandler("city", "wrong"))
     with pytest.raises(Exception, match="403"):
@@ -87,7 +92,7 @@ def hours(observations) -> list[tuple[datetime, float]]:
     ]
 
 
-async def test_frost_client_reads_back_sta_and_csv_writes(sta_url, conn):
+async def test_frost_client_reads_back_sta_and_csv_writes(sta_url, conn, feeds):
     """What FROST's client wrote through SensorThings, and a CSV file pushed to the feed, read
     back by the same client: same values (in the feed's unit), same times."""
     service = fsc.SensorThingsService(f"{sta_url}/v1.1", auth_handler=fsc.AuthHandler("c", API_KEY))
@@ -105,7 +110,7 @@ async def test_frost_client_reads_back_sta_and_csv_writes(sta_url, conn):
         assert pushed.status_code == 200, pushed.text
 
     found = await asyncio.to_thread(service.observations().find, written.id)
-    assert (found.result, found.phenomenon_time) == (pytest.approx(37.6), written.phenomenon_time)
+    assert (found.result, found.phenomenon_time) == (ug(feeds, 20), written.phenomenon_time)
 
     things = service.things().query().filter("name eq 'bus-7'")
     things = things.expand("Datastreams($expand=Observations,ObservedProperty)")
@@ -114,7 +119,7 @@ async def test_frost_client_reads_back_sta_and_csv_writes(sta_url, conn):
     assert bus_stream.observed_property.name == "no2"
     assert bus_stream.unit_of_measurement.symbol == "µg/m³"
     at_eight = datetime(2026, 11, 2, 8, tzinfo=UTC)
-    assert hours(bus_stream.observations) == [(at_eight, pytest.approx(37.6))]
+    assert hours(bus_stream.observations) == [(at_eight, ug(feeds, 20))]
 
     streams = service.datastreams().query()
     streams = streams.filter("Thing/name eq 'AQ-csv' and ObservedProperty/name eq 'pm25'")
