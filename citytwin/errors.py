@@ -14,6 +14,15 @@ class InvalidParameter(CityTwinError, ValueError):
         self.message = message
 
 
+class InvalidParameters(InvalidParameter):
+    """Several parameters of one document are wrong: all of them, the first one named as usual."""
+
+    def __init__(self, problems: list[InvalidParameter]) -> None:
+        super().__init__(problems[0].parameter, problems[0].message)
+        self.problems = problems
+        self.args = ("\n".join(str(problem) for problem in problems),)
+
+
 class NotFound(CityTwinError, LookupError):
     """A named thing (feed, sensor, cell) does not exist."""
 

@@ -1,7 +1,10 @@
-"""Every shell and Python example of the README, run against the demo city on a live server, so
-none of them rots. The quick start's `make demo` / `make test` are not run here: `make test` is
-what CI runs, and `make demo` serves until stopped. The MapLibre snippet runs in the browser
-tests (tests/web)."""
+"""Every shell and Python example of the README and of docs/*.md, run as written against the demo
+city on a live server, from a folder laid out like the project after `make demo` (its
+`.citytwin/demo-key`, its layer store at `.citytwin/layers`), so none of them rots.
+
+Not run here: the quick start's `make demo` / `make test` (`make test` is what CI runs, `make demo`
+serves until stopped), the MapLibre snippet (the browser tests, tests/web), and blocks marked
+`<!-- not run: why -->` in the docs, each naming the test that covers it instead."""
 
 import os
 import re
@@ -13,13 +16,16 @@ from typer.testing import CliRunner
 
 from citytwin.api.app import create_app
 from citytwin.cli import app as cli_app
+from citytwin.cli.simulation import nowcast_layer
 from citytwin.db.districts import load_districts
 from tests.conftest import ROOT
 from tests.factories import API_KEY
 from tests.live_server import serve
 
 README = (ROOT / "README.md").read_text()
-BLOCKS = re.findall(r"```(\w*)\n(.*?)```", README, re.S)
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "scenarios" / "README.md"]
+# A fenced block, and the "not run" note right above it if it has one.
+BLOCK = re.compile(r"(<!-- not run: (?P<why>[^>]+) -->\n)?```(?P<lang>\w*)\n(?P<code>.*?)```", re.S)
 LOCAL = "http://127.0.0.1:8000"
 # Every HTTP error fails the example, as it would fail a reader.
 PRELUDE = 'set -euo pipefail\ncurl() { command curl -sS --fail-with-body "$@"; }\n'
@@ -27,35 +33,62 @@ PRELUDE = 'set -euo pipefail\ncurl() { command curl -sS --fail-with-body "$@"; }
 pytestmark = pytest.mark.usefixtures("demo_city")
 
 
-def examples(language: str) -> list[str]:
-    return [code for lang, code in BLOCKS if lang == language and "make demo" not in code]
+def examples(language: str) -> list:
+    """The blocks in `language` to run, each with the file it is from as its id."""
+    found = []
+    for path in DOCS:
+        for block in BLOCK.finditer(path.read_text()):
+            code = block["code"]
+            if block["lang"] == language and not block["why"] and "make demo" not in code:
+                name = f"{path.relative_to(ROOT)}:{code.splitlines()[0][:40]}"
+                found.append(pytest.param(code, id=name))
+    return found
+
+
+def test_blocks_not_run_say_which_test_covers_them():
+    for path in DOCS:
+        for block in BLOCK.finditer(path.read_text()):
+            if block["why"]:
+                assert re.search(r"tests/\S+\.py", block["why"]), (path, block["why"])
+
+
+def project_like(folder: Path, layers: Path) -> Path:
+    """`folder` laid out as the project after `make demo`: the demo's key, the layer store."""
+    state = folder / ".citytwin"
+    state.mkdir(exist_ok=True)
+    (state / "demo-key").write_text(API_KEY + "\n")
+    if not (state / "layers").exists():
+        (state / "layers").symlink_to(layers)
+    for name in ("sensors", "scenarios", "gis_data"):
+        if not (folder / name).exists():
+            (folder / name).symlink_to(ROOT / name)
+    return folder
 
 
 @pytest.fixture(scope="module")
 async def site(settings, pool, demo_city, tmp_path_factory):
+    layers = tmp_path_factory.mktemp("readme-layers")
+    settings = settings.model_copy(update={"layer_store": str(layers)})
     async with pool.acquire() as conn:
         await load_districts(conn, ROOT / "gis_data" / "districts.geojson")
-    layers = tmp_path_factory.mktemp("readme-layers")
-    app = create_app(settings.model_copy(update={"layer_store": str(layers)}))
+        await nowcast_layer(conn, settings)  # as `make demo` leaves one
+    app = create_app(settings)
     async with serve(app) as url:
         yield url, layers
 
 
 def localised(code: str, url: str) -> str:
-    """The example pointed at the live server, the project's files and the test's key."""
-    return (
-        code.replace(LOCAL, url)
-        .replace(".venv/bin/", f"{ROOT}/.venv/bin/")
-        .replace("@sensors/", f"@{ROOT}/sensors/")
-        .replace("change-me", API_KEY)
-    )
+    """The example pointed at the live server and the project's virtual environment."""
+    return code.replace(LOCAL, url).replace(".venv/bin/", f"{ROOT}/.venv/bin/")
 
 
-@pytest.mark.parametrize("code", examples("sh"), ids=lambda code: code.splitlines()[0][:40])
+@pytest.mark.parametrize("code", examples("sh"))
 def test_shell_example(code, site, settings, tmp_path):
     url, layers = site
+    project_like(tmp_path, layers)
     env = {
         **os.environ,
+        "PATH": f"{ROOT}/.venv/bin:{os.environ['PATH']}",  # `citytwin` as after activating .venv
         "CITYTWIN_DATABASE_URL": settings.database_url,
         "CITYTWIN_LAYER_STORE": str(layers),
         "CITYTWIN_STATE_DIR": str(tmp_path / "state"),
@@ -72,10 +105,11 @@ def test_shell_example(code, site, settings, tmp_path):
     assert done.stdout.strip()  # every example answers something
 
 
-@pytest.mark.parametrize("code", examples("python"), ids=lambda code: code.splitlines()[0][:40])
-def test_python_example(code, site):
+@pytest.mark.parametrize("code", examples("python"))
+def test_python_example(code, site, tmp_path, monkeypatch):
+    monkeypatch.chdir(project_like(tmp_path, site[1]))
     namespace: dict = {}
-    exec(compile(localised(code, site[0]), "README.md", "exec"), namespace)
+    exec(compile(localised(code, site[0]), "example", "exec"), namespace)
     frames = [value for value in namespace.values() if hasattr(value, "geometry")]
     assert all(len(frame) > 0 for frame in frames)
 

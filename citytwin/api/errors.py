@@ -13,6 +13,7 @@ from citytwin.errors import (
     Conflict,
     DatabaseUnavailable,
     InvalidParameter,
+    InvalidParameters,
     MalformedInput,
     NotFound,
     PayloadTooLarge,
@@ -45,7 +46,10 @@ async def _citytwin_error(request: Request, exc: Exception) -> Response:
         exc, "parameter", "body" if isinstance(exc, MalformedInput | PayloadTooLarge) else None
     )
     detail = getattr(exc, "message", str(exc))
-    return json_response(_body(type(exc).__name__, detail, parameter), status_code=status)
+    body = _body(type(exc).__name__, detail, parameter)
+    if isinstance(exc, InvalidParameters):  # a document checked whole: every error, not one
+        body["errors"] = [{"parameter": p.parameter, "detail": p.message} for p in exc.problems]
+    return json_response(body, status_code=status)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

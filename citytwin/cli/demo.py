@@ -68,6 +68,22 @@ async def _demo_baseline(conn: Connection, settings: Settings) -> "Scenario | No
     return Scenario(name="Baseline", description="The demo city as it is.", baseline=baseline)
 
 
+def with_demo_key(settings: Settings) -> tuple[Settings, str | None]:
+    """The settings with a write key: the configured ones if any (None returned, nothing to
+    print), else the demo's own, made once and kept in `<state dir>/demo-key`."""
+    if settings.api_keys or settings.feed_api_keys:
+        return settings, None
+    import secrets
+
+    path = settings.state_dir / "demo-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(18) + "\n")
+        path.chmod(0o600)
+    key = path.read_text().strip()
+    return settings.model_copy(update={"api_keys": [key]}), key
+
+
 @app.command("demo")
 def demo(
     host: HostOption = "127.0.0.1",
@@ -97,4 +113,10 @@ def demo(
     if failures:
         raise typer.Exit(1)
     if serve_api:
+        settings, key = with_demo_key(settings)
+        if key is not None:
+            out.print(
+                f"writes: X-API-Key: {key} (the demo's key, kept in "
+                f"{settings.state_dir / 'demo-key'}; CITYTWIN_API_KEYS sets your own)"
+            )
         run_api(settings, host, port)

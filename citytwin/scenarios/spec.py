@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from shapely.geometry.base import BaseGeometry
 
-from citytwin.errors import InvalidParameter
+from citytwin.errors import InvalidParameter, InvalidParameters
 from citytwin.query.params import parse_geometry
 from citytwin.scenarios.models import known_variables
 
@@ -145,7 +145,8 @@ def _where(location: tuple) -> str:
 
 def parse_scenario(text: str | bytes) -> Scenario:
     """A scenario from YAML or JSON text, its fields, geometries and time windows checked;
-    InvalidParameter naming the first field at fault."""
+    InvalidParameters naming every field at fault (the fields first, then windows and
+    geometries, which need well-formed fields)."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -157,30 +158,40 @@ def parse_scenario(text: str | bytes) -> Scenario:
     try:
         scenario = Scenario.model_validate(document)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise InvalidParameter(_where(first["loc"]), f"{first['msg']}{more}") from None
-    check_times(scenario)
+        problems = [InvalidParameter(_where(e["loc"]), e["msg"]) for e in exc.errors()]
+        raise InvalidParameters(problems) from None
+    problems = time_problems(scenario)
     for index, item in enumerate(scenario.interventions):
-        intervention_geometry(item, f"interventions[{index}].geometry")
+        try:
+            intervention_geometry(item, f"interventions[{index}].geometry")
+        except InvalidParameter as exc:
+            problems.append(exc)
+    if problems:
+        raise InvalidParameters(problems)
     return scenario
 
 
-def check_times(scenario: Scenario) -> None:
-    """The baseline is a forward span of at most MAX_SPAN; each window lies inside it."""
+def time_problems(scenario: Scenario) -> list[InvalidParameter]:
+    """What is wrong with the times: the baseline must be a forward span of at most MAX_SPAN,
+    each window must lie inside it."""
     baseline = scenario.baseline
     if baseline.end <= baseline.start:
-        raise InvalidParameter("baseline.end", "must be after baseline.start")
+        return [InvalidParameter("baseline.end", "must be after baseline.start")]
     if baseline.end - baseline.start > MAX_SPAN:
-        raise InvalidParameter("baseline.end", f"the baseline spans more than {MAX_SPAN.days} days")
+        message = f"the baseline spans more than {MAX_SPAN.days} days"
+        return [InvalidParameter("baseline.end", message)]
+    problems = []
     for index, item in enumerate(scenario.interventions):
         start, end = window(scenario, item)
         if not (baseline.start <= start < end <= baseline.end):
-            raise InvalidParameter(
-                f"interventions[{index}].{'start' if item.start else 'end'}",
-                f"the window {start:%FT%TZ} to {end:%FT%TZ} must be a forward span inside the "
-                f"baseline ({baseline.start:%FT%TZ} to {baseline.end:%FT%TZ})",
+            problems.append(
+                InvalidParameter(
+                    f"interventions[{index}].{'start' if item.start else 'end'}",
+                    f"the window {start:%FT%TZ} to {end:%FT%TZ} must be a forward span inside "
+                    f"the baseline ({baseline.start:%FT%TZ} to {baseline.end:%FT%TZ})",
+                )
             )
+    return problems
 
 
 def window(scenario: Scenario, item: Intervention) -> tuple[datetime, datetime]:

@@ -149,3 +149,42 @@ def test_the_cli_runs_a_scenario_file_and_lists_it(monkeypatch, settings, tmp_pa
     refused = runner.invoke(cli.app, ["scenario", "run", str(path)])
     assert refused.exit_code == 1
     assert "interventions[0].geometry: a road_closure needs a polygon or lines" in refused.output
+
+
+async def test_every_error_of_a_scenario_comes_in_one_answer(scenario_client):
+    client, _ = scenario_client
+    body = scenario_text(
+        f"{{geometry: '{CENTRE}', effect: {{type: traffic_volume, factor: -1}}}}",
+        "{geometry: 'POINT(9.5 47.1)', effect: {type: heat_pump, share: 2}}",
+    )
+    answer = await client.post("/scenarios", content=body, headers=KEY)
+    assert answer.status_code == 400, answer.text
+    assert answer.json() == {
+        "error": "InvalidParameters",
+        "parameter": "interventions[0].effect.factor",
+        "detail": "Input should be greater than or equal to 0",
+        "errors": [
+            {
+                "parameter": "interventions[0].effect.factor",
+                "detail": "Input should be greater than or equal to 0",
+            },
+            {
+                "parameter": "interventions[1].effect.share",
+                "detail": "Input should be less than or equal to 1",
+            },
+        ],
+    }
+    # Fields right, then windows and geometries are checked, every one of them.
+    body = scenario_text(
+        f"{{geometry: '{CENTRE}', start: 2026-11-05T00:00:00Z, effect: {{type: road_closure}}}}",
+        "{geometry: 'POINT(9.5 47.1)', effect: {type: road_closure}}",
+    )
+    answer = await client.post("/scenarios", content=body, headers=KEY)
+    assert answer.status_code == 400, answer.text
+    errors = answer.json()["errors"]
+    assert [e["parameter"] for e in errors] == [
+        "interventions[0].start",
+        "interventions[1].geometry",
+    ]
+    assert "must be a forward span inside the baseline" in errors[0]["detail"]
+    assert "not Point" in errors[1]["detail"]
