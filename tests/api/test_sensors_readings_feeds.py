@@ -6,6 +6,8 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+from citytwin.api.app import create_app
+from tests.asgi import asgi_client
 from tests.factories import API_KEY, STATIONS, air_rows, to_csv
 
 WRITE = {"X-API-Key": API_KEY, "Content-Type": "text/csv"}
@@ -49,16 +51,21 @@ async def test_push_ndjson(client):
 
 
 @pytest.mark.parametrize(
-    ("headers", "status"),
+    ("headers", "status", "detail"),
     [
-        ({"Content-Type": "text/csv"}, 401),
-        ({"Content-Type": "text/csv", "X-API-Key": "wrong"}, 403),
+        ({"Content-Type": "text/csv"}, 401, "X-API-Key header required"),
+        (
+            {"Content-Type": "text/csv", "X-API-Key": "wrong"},
+            403,
+            "X-API-Key is not allowed to write",
+        ),
     ],
 )
-async def test_writes_need_an_api_key(client, headers, status):
+async def test_writes_need_an_api_key(client, conn, headers, status, detail):
     answer = await push(client, to_csv(air_rows(hours=1)), headers=headers)
-    assert answer.status_code == status
-    assert await client.get("/readings") is not None
+    assert (answer.status_code, answer.json()["detail"]) == (status, detail)
+    assert (await client.get("/readings")).json()["features"] == []
+    assert await conn.fetchval("SELECT count(*) FROM sensors") == 0
 
 
 async def test_push_errors_name_what_is_wrong(client):
@@ -118,6 +125,36 @@ async def test_readings_pages_follow_next_links(client):
     assert values == sorted(rows.loc[rows["variable"] == "no2", "value"])
 
 
+async def test_readings_pages_default_to_1000_and_allow_up_to_10000(client):
+    rows = air_rows(hours=200)
+    assert (await push(client, to_csv(rows))).json()["loaded"] == len(rows) > 1000
+    first = await client.get("/readings")
+    assert len(first.json()["features"]) == 1000
+    assert 'rel="next"' in first.headers["link"]
+    whole = await client.get("/readings", params={"limit": 10_000})
+    assert len(whole.json()["features"]) == len(rows) and "link" not in whole.headers
+    too_many = await client.get("/readings", params={"limit": 10_001})
+    assert (too_many.status_code, too_many.json()["parameter"]) == (400, "limit")
+
+
+async def test_variables_list_each_feed_variable_with_its_days_of_data(client):
+    await push(client, to_csv(air_rows(hours=30)))  # 2026-11-02 00:00 to 11-03 05:00
+    variables = {v["name"]: v for v in (await client.get("/variables")).json()["variables"]}
+    assert variables["no2"] == {
+        "name": "no2",
+        "feed": "air",
+        "unit": "µg/m³",
+        "description": variables["no2"]["description"],
+        "first_day": "2026-11-02T00:00:00+00:00",
+        "last_day": "2026-11-03T00:00:00+00:00",
+    }
+    assert (variables["vehicle_count"]["first_day"], variables["vehicle_count"]["last_day"]) == (
+        None,
+        None,
+    )
+    assert variables["energy_kwh"]["feed"] == "energy"
+
+
 async def test_readings_filters(client):
     await push(client, to_csv(air_rows(hours=10)))
     window = await client.get(
@@ -168,3 +205,25 @@ async def test_an_oversized_body_is_413(client, settings, monkeypatch):
     answer = await push(client, to_csv(air_rows(hours=48)))
     assert answer.status_code == 413
     assert answer.json()["parameter"] == "body"
+
+
+async def test_cors_origins_set_allow_those_portals_only(settings, conn):
+    portal = "https://maps.example.org"
+    chosen = settings.model_copy(update={"cors_origins": [portal, "https://other.example"]})
+    async with asgi_client(create_app(chosen)) as client:
+        allowed = await client.get("/feeds", headers={"Origin": portal})
+        stranger = await client.get("/feeds", headers={"Origin": "https://evil.example"})
+        preflight = await client.options(
+            "/feeds/air/readings",
+            headers={"Origin": portal, "Access-Control-Request-Method": "POST"},
+        )
+        refused = await client.options(
+            "/feeds/air/readings",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
+    assert allowed.headers["access-control-allow-origin"] == portal
+    assert "access-control-allow-origin" not in stranger.headers
+    assert stranger.status_code == 200  # the answer is there; a browser hides it from the page
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == portal
+    assert refused.status_code == 400 and refused.text == "Disallowed CORS origin"
