@@ -84,12 +84,15 @@ def layer_nowcast(
     cell_size: Annotated[
         float | None, typer.Option(help="Grid cell size, metres (default: the setting).")
     ] = None,
+    method: Annotated[
+        str, typer.Option(help="kriging (with external drift on site type) or idw.")
+    ] = "kriging",
     power: Annotated[float, typer.Option(help="IDW power.")] = 2.0,
     search_radius: Annotated[
         float | None, typer.Option(help="Metres; sensors further away do not count.")
     ] = None,
 ) -> None:
-    """Nowcast VARIABLE from the stored readings onto the city grid (IDW); print the layer id."""
+    """Nowcast VARIABLE from the stored readings onto the city grid; print the layer id."""
     # Imported here: xarray and Dask would add most of a second to every other command's start.
     from citytwin.query.params import parse_time_range
     from citytwin.services.nowcast import NowcastRequest
@@ -113,8 +116,10 @@ def layer_nowcast(
             span.start,
             span.end,
             cell_size or settings.grid_cell_size,
-            IdwParameters(power=power, search_radius=search_radius),
+            method=method,
+            idw=IdwParameters(power=power, search_radius=search_radius),
         )
+        request.parameters()  # an unknown method is refused before any work
         with Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task(f"nowcast {variable}", total=None)
             layer_id = asyncio.run(
@@ -123,6 +128,45 @@ def layer_nowcast(
     except CityTwinError as exc:
         fail(exc)
     out.print(layer_id)
+
+
+@layer_app.command("validate")
+def layer_validate(
+    layer_id: Annotated[str, typer.Argument(help="Layer id.")],
+    json: Annotated[bool, typer.Option("--json", help="Print the whole answer as JSON.")] = False,
+) -> None:
+    """LAYER_ID's leave-one-station-out skill beside the baselines, and its in-sample fit."""
+    import orjson
+
+    from citytwin.db.feeds import variable_ids
+    from citytwin.layers.store import layer_store_for
+    from citytwin.services.validation import summary_rows, validation
+
+    async def run() -> dict:
+        async with store_connection(settings) as conn:
+            names = await variable_ids(conn)
+            return await validation(conn, layer_store_for(settings), layer_id, names)
+
+    settings = Settings()
+    try:
+        answer = asyncio.run(run())
+    except CityTwinError as exc:
+        fail(exc)
+    if json:
+        out.print(orjson.dumps(answer, option=orjson.OPT_UTC_Z).decode(), highlight=False)
+        return
+    if answer["leave_one_out"] is None:
+        out.print(f"leave-one-station-out: none ({answer['leave_one_out_missing']})")
+    out.print(
+        f"{'variable':<10} {'method':<16} {'n':>7} {'bias':>8} {'rmse':>8} {'r':>6} {'mqi90':>6}"
+    )
+    for variable, method, scores in summary_rows(answer):
+        r, mqi90 = scores.get("r"), scores.get("mqi90")
+        out.print(
+            f"{variable:<10} {method:<16} {scores['n']:>7} {scores['bias']:>8.2f} "
+            f"{scores['rmse']:>8.2f} {'' if r is None else f'{r:.2f}':>6} "
+            f"{'' if mqi90 is None else f'{mqi90:.2f}':>6}"
+        )
 
 
 scenario_app = typer.Typer(

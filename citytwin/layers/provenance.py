@@ -15,7 +15,9 @@ ID_LENGTH = 32  # hex characters of the SHA-256 kept as the layer id
 
 @dataclass(frozen=True)
 class Provenance:
-    """What a layer was computed from; everything but `created` decides its id."""
+    """What a layer was computed from; everything but `created`, `skill` (its
+    cross-validated scores) and `fallbacks` (steps that used a declared fallback) decides its
+    id."""
 
     model: str
     parameters: dict
@@ -25,11 +27,15 @@ class Provenance:
     scenario: str = "observed"
     software_version: str = __version__
     created: datetime | None = field(default=None, compare=False)
+    # What the run found, not what made the layer: kept beside it, outside its identity.
+    skill: dict | None = field(default=None, compare=False)
+    fallbacks: dict | None = field(default=None, compare=False)
 
     def identity(self) -> bytes:
         """Canonical JSON of the fields that make the layer what it is."""
         fields = asdict(replace(self, created=None))
-        del fields["created"]
+        for name in ("created", "skill", "fallbacks"):
+            del fields[name]
         return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z)
 
     def layer_id(self) -> str:

@@ -1,11 +1,12 @@
-"""A layer against the sensors: sampled at each sensor's cell and step, then bias, RMSE and
-correlation per sensor and overall."""
+"""A layer against the sensors it was made from (in-sample): sampled at each sensor's cell and
+step, then bias, RMSE, correlation (and the MQI) per sensor and overall."""
 
 import pandas as pd
 import xarray as xr
 
+from citytwin.core.skill import Uncertainty, scores
 from citytwin.layers.query import grid_of, step_seconds
-from citytwin.sim.skill import metrics, sample_grid
+from citytwin.sim.skill import sample_grid
 
 
 def sample_at_sensors(layer: xr.Dataset, variable: str, means: pd.DataFrame) -> pd.DataFrame:
@@ -16,11 +17,12 @@ def sample_at_sensors(layer: xr.Dataset, variable: str, means: pd.DataFrame) -> 
     return sample_grid(layer[variable].values, grid_of(layer), starts, step_seconds(layer), means)
 
 
-def validate(samples: pd.DataFrame) -> dict:
-    """Metrics per sensor (sorted by sensor) and over every sample."""
+def validate(samples: pd.DataFrame, uncertainty: Uncertainty | None = None) -> dict:
+    """Scores per sensor (sorted by sensor) and over every sample (with FAIRMODE's MQI and
+    target terms when `uncertainty` is given)."""
     per_sensor = [
-        {"sensor": sensor, **metrics(group["observed"].to_numpy(), group["modelled"].to_numpy())}
+        {"sensor": sensor, **scores(group["observed"], group["modelled"], uncertainty)}
         for sensor, group in samples.groupby("sensor", sort=True)
     ]
-    overall = metrics(samples["observed"].to_numpy(), samples["modelled"].to_numpy())
+    overall = scores(samples["observed"], samples["modelled"], uncertainty)
     return {"overall": overall, "sensors": per_sensor}

@@ -10,10 +10,11 @@ import pandas as pd
 from scipy import sparse
 
 from citytwin.core.grid import Grid
+from citytwin.core.skill import scores
 from citytwin.sim.dispersion import PlumeParameters, disperse, plume_kernel
 from citytwin.sim.emissions import POLLUTANTS, FleetMix, fleet_shares, road_emissions
 from citytwin.sim.meteorology import Meteorology
-from citytwin.sim.skill import metrics, sample_grid
+from citytwin.sim.skill import sample_grid
 from citytwin.sim.traffic import Traffic
 
 BACKGROUND_QUANTILE = 0.25  # the cleaner quarter of the sensors stands for the urban background
@@ -154,9 +155,9 @@ def calibrate(
         observed_values = samples["observed"].to_numpy()
         report[name] = {
             "factor": alpha,
-            **metrics(observed_values, base + alpha * road),
-            "uncalibrated": metrics(observed_values, base + road),
-            "background_only": metrics(observed_values, base),
+            **scores(observed_values, base + alpha * road),
+            "uncalibrated": scores(observed_values, base + road),
+            "background_only": scores(observed_values, base),
         }
     return Calibration(factors, report)
 

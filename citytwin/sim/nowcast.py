@@ -86,7 +86,7 @@ def sensor_matrix(
     return np.asarray(sx, float), np.asarray(sy, float), values.to_numpy(np.float64)
 
 
-def _idw_block(
+def idw_block(
     values: np.ndarray,
     ys: np.ndarray,
     xs: np.ndarray,
@@ -134,7 +134,7 @@ def idw_graph(
     time_chunk = max(1, min(time_chunk, values.shape[0]))
     rows = max(1, min(grid.ny, BLOCK_ELEMENTS // (time_chunk * grid.nx)))
     return da.blockwise(
-        _idw_block,
+        idw_block,
         "tkyx",
         da.from_array(values, chunks=(time_chunk, max(1, values.shape[1]))),
         "ts",

@@ -1,5 +1,5 @@
-"""Model skill against observations, without I/O: sampling a gridded field at sensors and the
-scores of the pairs."""
+"""Model skill against observations, without I/O: sampling a gridded field at sensors (the
+scores of the pairs are `citytwin.core.skill`)."""
 
 import numpy as np
 import pandas as pd
@@ -31,21 +31,3 @@ def sample_grid(
         }
     )
     return rows.dropna(subset=["observed", "modelled"]).reset_index(drop=True)
-
-
-def metrics(observed: np.ndarray, modelled: np.ndarray) -> dict:
-    """n, bias (mean of modelled - observed), RMSE and Pearson correlation (None below two
-    pairs or without variance)."""
-    n = int(observed.size)
-    if n == 0:
-        return {"n": 0, "bias": None, "rmse": None, "correlation": None}
-    error = modelled - observed
-    correlation = None
-    if n > 1 and np.std(observed) > 0 and np.std(modelled) > 0:
-        correlation = float(np.corrcoef(observed, modelled)[0, 1])
-    return {
-        "n": n,
-        "bias": float(error.mean()),
-        "rmse": float(np.sqrt(np.mean(error**2))),
-        "correlation": correlation,
-    }

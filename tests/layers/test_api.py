@@ -28,7 +28,8 @@ async def nowcast(app_client, pool, tmp_path_factory) -> tuple[LayerStore, str]:
         await post_readings(app_client, ROWS)
         store = LayerStore(tmp_path_factory.mktemp("layers"))
         boundary = read_boundary(ROOT / "gis_data" / "boundary.geojson")
-        layer_id = await run_nowcast(conn, store, boundary, NowcastRequest("no2", START, END))
+        request = NowcastRequest("no2", START, END, method="idw")
+        layer_id = await run_nowcast(conn, store, boundary, request)
     return store, layer_id
 
 
@@ -90,6 +91,46 @@ async def test_one_layer(layers_client, nowcast):
     assert provenance["scenario"] == "observed"
     assert provenance["parameters"]["power"] == 2.0
     assert provenance["input_start"] == "2026-11-02T00:00:00Z"
+
+
+def loso_idw() -> pd.DataFrame:
+    """Each station's hourly no2 beside the IDW of the other two at its own place."""
+    to_utm = Transformer.from_crs(4326, 32632, always_xy=True)
+    no2 = ROWS[ROWS["variable"] == "no2"]
+    at = {name: to_utm.transform(*place) for name, place in STATIONS.items()}
+    series = {name: no2[no2["sensor_id"] == name]["value"].to_numpy() for name in STATIONS}
+    rows = []
+    for held in STATIONS:
+        others = [name for name in STATIONS if name != held]
+        weights = [1 / np.hypot(*np.subtract(at[held], at[o])) ** 2 for o in others]
+        estimate = sum(w * series[o] for w, o in zip(weights, others, strict=True)) / sum(weights)
+        rows.append(pd.DataFrame({"sensor": held, "o": series[held], "m": estimate}))
+    return pd.concat(rows)
+
+
+async def test_validation_is_leave_one_station_out_first(layers_client, nowcast):
+    answer = await layers_client.get(f"/layers/{nowcast[1]}/validation")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    table = body["leave_one_out"]["no2"]
+    assert (table["scheme"], table["method"], table["averaging"]) == (
+        "leave-one-station-out",
+        "idw",
+        "hour",
+    )
+    want = loso_idw()
+    error = want["m"] - want["o"]
+    ours = table["methods"]["citytwin"]["overall"]
+    assert ours["n"] == 3 * 48
+    assert ours["rmse"] == pytest.approx(np.sqrt((error**2).mean()), rel=1e-6)
+    assert ours["bias"] == pytest.approx(error.mean(), abs=1e-6)
+    s3 = want[want["sensor"] == "S3"]
+    (got,) = [s for s in table["methods"]["citytwin"]["stations"] if s["sensor"] == "air:S3"]
+    assert got["rmse"] == pytest.approx(np.sqrt(((s3["m"] - s3["o"]) ** 2).mean()), rel=1e-6)
+    assert set(table["methods"]) == {"citytwin", "mean_of_others", "nearest"}
+    assert 0 < ours["mqi90"] < 1
+    # The in-sample fit is there, labelled: the IDW layer repeats its sensors almost exactly.
+    assert body["in_sample"]["variables"]["no2"]["overall"]["rmse"] < 1
 
 
 async def test_an_unknown_layer_is_404(layers_client):

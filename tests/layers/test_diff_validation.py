@@ -6,6 +6,7 @@ import pytest
 from pyproj import Transformer
 
 from citytwin.core.grid import Grid
+from citytwin.core.skill import FAIRMODE, scores
 from citytwin.errors import InvalidParameter
 from citytwin.layers.cf import LayerVariable, build_layer
 from citytwin.layers.provenance import Provenance
@@ -13,7 +14,6 @@ from citytwin.layers.query import difference
 from citytwin.layers.store import LayerStore
 from citytwin.layers.validation import sample_at_sensors, validate
 from citytwin.sim.nowcast import IdwParameters, time_steps
-from citytwin.sim.skill import metrics
 from tests.factories import STATIONS, air_rows, post_readings
 from tests.layers.sample import sample_layer
 from tests.layers.test_area_cube import serve
@@ -28,13 +28,13 @@ def known(t: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray:
     return 30.0 + 2.0 * t + 0.1 * row - 0.05 * col
 
 
-def known_layer() -> tuple:
+def known_layer(times: pd.DatetimeIndex = TIMES) -> tuple:
     t, row, col = np.meshgrid(
-        np.arange(len(TIMES)), np.arange(CITY.ny), np.arange(CITY.nx), indexing="ij"
+        np.arange(len(times)), np.arange(CITY.ny), np.arange(CITY.nx), indexing="ij"
     )
     layer = build_layer(
         CITY,
-        TIMES,
+        times,
         [
             LayerVariable("no2", known(t, row, col).astype(np.float32), "µg/m³"),
             LayerVariable("nearest_sensor_distance", np.ones(t.shape, np.float32), "m"),
@@ -42,7 +42,7 @@ def known_layer() -> tuple:
         attrs={"title": "known", "time_step_seconds": 3600},
     )
     provenance = Provenance(
-        "known", {}, TIMES[0].to_pydatetime(), TIMES[-1].to_pydatetime(), "0" * 64
+        "known", {}, times[0].to_pydatetime(), times[-1].to_pydatetime(), "0" * 64
     )
     return layer, provenance
 
@@ -61,13 +61,13 @@ def by_hand() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["sensor", "observed", "modelled"])
 
 
-def test_metrics_by_hand():
-    got = metrics(np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 5.0]))
+def test_scores_by_hand():
+    got = scores(np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 5.0]))
     assert got["n"] == 3
     assert got["bias"] == pytest.approx(1.0)
     assert got["rmse"] == pytest.approx(np.sqrt(5 / 3))
-    assert got["correlation"] == pytest.approx(np.sqrt(3) / 2)
-    assert metrics(np.array([1.0]), np.array([2.0]))["correlation"] is None
+    assert got["r"] == pytest.approx(np.sqrt(3) / 2)
+    assert scores(np.array([1.0]), np.array([2.0]))["r"] is None
 
 
 def test_sampling_picks_the_cell_and_step():
@@ -121,6 +121,7 @@ def stored(tmp_path_factory) -> tuple[LayerStore, dict[str, str]]:
         "a": store.write(*sample_layer()),
         "b": store.write(*sample_layer(IdwParameters(power=1.0))),
         "known": store.write(*known_layer()),
+        "before": store.write(*known_layer(TIMES - pd.Timedelta(days=365 * 20))),
     }
     return store, ids
 
@@ -164,9 +165,12 @@ async def test_validation_against_hand_computation(diff_client, client, stored):
     answer = await diff_client.get(f"/layers/{stored[1]['known']}/validation")
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert list(body["variables"]) == ["no2"]  # the support variable has no sensors
+    assert body["leave_one_out"] is None  # made by no model that can leave a station out
+    assert "only its in-sample fit is known" in body["leave_one_out_missing"]
+    fit = body["in_sample"]
+    assert list(fit["variables"]) == ["no2"]  # the support variable has no sensors
     want = by_hand()
-    got = body["variables"]["no2"]
+    got = fit["variables"]["no2"]
     assert [s["sensor"] for s in got["sensors"]] == ["air:S1", "air:S2", "air:S3"]
     for row in got["sensors"]:
         part = want[want["sensor"] == row["sensor"]]
@@ -174,10 +178,22 @@ async def test_validation_against_hand_computation(diff_client, client, stored):
         assert row["n"] == 24
         assert row["bias"] == pytest.approx(error.mean(), rel=1e-9)
         assert row["rmse"] == pytest.approx(np.sqrt((error**2).mean()), rel=1e-9)
-        assert row["correlation"] == pytest.approx(
+        assert row["r"] == pytest.approx(
             np.corrcoef(part["observed"], part["modelled"])[0, 1], rel=1e-9
         )
+        u = 0.24 * np.sqrt(0.96 * part["observed"] ** 2 + 0.04 * 200**2)  # FAIRMODE NO2
+        rms_u = np.sqrt((u**2).mean())
+        assert row["mqi"] == pytest.approx(row["rmse"] / (2 * rms_u), rel=1e-9)
     error = want["modelled"] - want["observed"]
     assert got["overall"]["rmse"] == pytest.approx(np.sqrt((error**2).mean()), rel=1e-9)
-    assert body["overall"] == got["overall"]
-    assert validate(want)["overall"]["bias"] == pytest.approx(error.mean())
+    assert fit["overall"]["rmse"] == got["overall"]["rmse"]
+    assert validate(want, FAIRMODE["no2"])["overall"]["bias"] == pytest.approx(error.mean())
+
+
+async def test_validation_without_sensors_in_the_span_is_a_conflict(diff_client, stored):
+    answer = await diff_client.get(f"/layers/{stored[1]['before']}/validation")
+    assert answer.status_code == 409
+    assert (
+        "no sensor readings of the layer's variables (no2) between 2006-11"
+        in (answer.json()["detail"])
+    )

@@ -32,9 +32,26 @@ def test_nowcast_prints_the_layer_id(cli_env):
     assert store.provenance(layer_id).parameters["grid"]["cell_size"] == 200.0
     again = runner.invoke(cli.app, ["layer", "nowcast", "no2", *SPAN, "--cell-size", "200"])
     assert again.stdout.strip() == layer_id
+    report = runner.invoke(cli.app, ["layer", "validate", layer_id])
+    assert report.exit_code == 0, report.output
+    lines = report.stdout.splitlines()
+    assert lines[0].split() == ["variable", "method", "n", "bias", "rmse", "r", "mqi90"]
+    # three stations x six hours, each held out; then the in-sample fit, labelled
+    assert [line.split()[:3] for line in lines[1:]] == [
+        ["no2", "citytwin", "18"],
+        ["no2", "mean_of_others", "18"],
+        ["no2", "nearest", "18"],
+        ["no2", "in_sample", "18"],
+    ]
+    whole = runner.invoke(cli.app, ["layer", "validate", layer_id, "--json"])
+    assert '"scheme":"leave-one-station-out"' in whole.stdout
+    unknown = runner.invoke(cli.app, ["layer", "validate", "0" * 32])
+    assert unknown.exit_code == 1 and "not found" in unknown.output
 
 
 def test_nowcast_errors_name_the_parameter(cli_env):
+    method = runner.invoke(cli.app, ["layer", "nowcast", "no2", *SPAN, "--method", "spline"])
+    assert method.exit_code == 1 and "method: unknown method 'spline'" in method.output
     tiny = runner.invoke(cli.app, ["layer", "nowcast", "no2", *SPAN, "--cell-size", "0.5"])
     assert tiny.exit_code == 1 and "cell_size:" in tiny.output
     empty = runner.invoke(cli.app, ["layer", "nowcast", "no2", *SPAN])  # nothing stored

@@ -75,6 +75,23 @@ async def test_a_run_is_stored_once_and_reused(client, conn, tmp_path):
     layer = store.open(layer_id)
     assert dict(layer.sizes) == {"time": 24, "y": 119, "x": 90}
     assert layer.attrs["title"] == "Observed nowcast of pm25"
+    assert sorted(layer.data_vars) == ["kriging_standard_deviation", "pm25"]
+    assert provenance.model == "observed-nowcast-kriging"
+    # Three stations without a site type: every hour takes the declared fallbacks, so each
+    # held-out station is estimated by the mean of the other two, as the baseline.
+    hours = [f"2026-11-02T{h:02d}:00:00Z" for h in range(24)]
+    assert provenance.fallbacks == {
+        "default-variogram": hours,  # three station pairs fit no variogram
+        "drift-unknown": hours,
+        "fewer-stations": hours,
+    }
+    skill = provenance.skill["pm25"]
+    assert (skill["scheme"], skill["averaging"]) == ("leave-one-station-out", "day")
+    assert list(skill["methods"]) == ["citytwin", "mean_of_others", "nearest"]
+    ours, mean = skill["methods"]["citytwin"], skill["methods"]["mean_of_others"]
+    assert ours["overall"]["n"] == 3  # one day at three stations
+    assert ours["overall"]["rmse"] == pytest.approx(mean["overall"]["rmse"])
+    assert [s["sensor"] for s in ours["stations"]] == ["air:S1", "air:S2", "air:S3"]
     calls.clear()
     again = await run_nowcast(conn, store, VADUZ, request, on_progress=lambda d, t: calls.append(d))
     assert again == layer_id

@@ -17,10 +17,8 @@ from citytwin.api.formats import (
 )
 from citytwin.api.layer_answers import area_answer, cube_answer
 from citytwin.api.params import FormatQuery
-from citytwin.db.queries.layers import step_means
 from citytwin.errors import InvalidParameter
 from citytwin.layers.cells import STATISTICS, cell_statistics, grid_cells
-from citytwin.layers.cf import variable_names
 from citytwin.layers.query import (
     describe,
     difference,
@@ -29,15 +27,13 @@ from citytwin.layers.query import (
     pick_variable,
     pick_variables,
     point_series,
-    step_seconds,
     steps_between,
     time_window,
     unit_of,
 )
 from citytwin.layers.store import LayerStore
-from citytwin.layers.validation import sample_at_sensors, validate
 from citytwin.query.cells import boundary, to_hex
-from citytwin.sim.skill import metrics
+from citytwin.services.validation import validation
 
 router = APIRouter(tags=["layers"])
 
@@ -211,36 +207,15 @@ def get_diff(
     return json_response(describe(store.open(diff_id), diff_id))
 
 
-@router.get("/layers/{layer_id}/validation", summary="A layer against the sensors")
+@router.get(
+    "/layers/{layer_id}/validation",
+    summary="A layer's skill: leave-one-station-out scores and its in-sample fit",
+    responses={409: {"description": "No sensor measured the layer's variables in its span"}},
+)
 async def get_validation(
     store: LayerStoreDep, conn: ConnDep, variables: VariablesDep, layer_id: LayerId
 ) -> Response:
-    """Bias, RMSE and correlation per variable and sensor of the layer sampled at the
-    sensors' step means in its time span, and over all."""
-    layer = store.open(layer_id)
-    window = steps_between(layer, None, None)
-    step = step_seconds(layer)
-    answers, frames = {}, []
-    for name in variable_names(layer):
-        if name not in variables:
-            continue  # a model-only variable (e.g. support): no sensor measures it
-        means = await step_means(conn, variables[name], window.start, window.end, step)
-        samples = sample_at_sensors(layer, name, means)
-        answers[name] = {"unit": unit_of(layer, name), **validate(samples)}
-        frames.append(samples)
-    return json_response(
-        {
-            "layer": layer_id,
-            "start": window.start,
-            "end": window.end,
-            "variables": answers,
-            "overall": metrics(*_pooled(frames)),
-        }
-    )
-
-
-def _pooled(frames: list[pd.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
-    if not frames:
-        return np.array([]), np.array([])
-    pooled = pd.concat(frames)
-    return pooled["observed"].to_numpy(), pooled["modelled"].to_numpy()
+    """Leave-one-station-out bias, RMSE, r, FAIRMODE MQI (MQI90, target terms) per variable,
+    method and station beside the baselines, and, labelled `in_sample`, the layer against the
+    sensors it was made from."""
+    return json_response(await validation(conn, store, layer_id, variables))
