@@ -7,6 +7,7 @@ exists twice (the autumn overlap) is read as summer time at its first appearance
 Hour-ending stamps are moved to the start of their hour.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import numpy as np
@@ -33,14 +34,32 @@ def _first_in_series(local: pd.Series, series: pd.DataFrame | None) -> np.ndarra
 
 
 def _localize(
-    local: pd.Series, zone: str, series: pd.DataFrame | None
+    local: pd.Series, zone: str, series: Callable[[], pd.DataFrame | None]
 ) -> tuple[pd.Series, np.ndarray]:
-    """Naive local times in UTC, and where each fell in the DST gap."""
-    if getattr(local.dt, "tz", None) is not None:
-        return local.dt.tz_convert("UTC"), np.zeros(len(local), bool)
-    first = _first_in_series(local, series)
-    zoned = local.dt.tz_localize(zone, ambiguous=first, nonexistent="NaT")
-    return zoned.dt.tz_convert("UTC"), (local.notna() & zoned.isna()).to_numpy()
+    """Naive local times in UTC, and where each fell in the DST gap.
+
+    Most times are neither in the gap nor in the overlap: they take one vectorised pass; only
+    the few that are look at their series (`series()`: sensor and variable of every row).
+    """
+    zoned = local.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+    unresolved = (local.notna() & zoned.isna()).to_numpy()
+    gap = np.zeros(len(local), bool)
+    if not unresolved.any():
+        return zoned.dt.tz_convert("UTC"), gap
+    rows = np.flatnonzero(unresolved)
+    candidates = local.iloc[rows]
+    # Gap times shift forward and stand; overlap times stay NaT: they are the ambiguous ones.
+    shifted = candidates.dt.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
+    overlap = shifted.isna().to_numpy()
+    gap[rows[~overlap]] = True
+    if overlap.any():
+        twice = candidates[overlap]
+        keys = series()
+        keys = None if keys is None else keys.iloc[rows[overlap]]
+        zoned.iloc[rows[overlap]] = twice.dt.tz_localize(
+            zone, ambiguous=_first_in_series(twice, keys)
+        )
+    return zoned.dt.tz_convert("UTC"), gap
 
 
 def _with_hours(
@@ -61,7 +80,7 @@ def parse_times(
     city_zone: str | None,
     verdicts: Verdicts,
     hours: pa.ChunkedArray | None = None,
-    series: pd.DataFrame | None = None,
+    series: Callable[[], pd.DataFrame | None] = lambda: None,
 ) -> pd.Series:
     """UTC start of each row's interval; rows that fail are rejected with the reason."""
     zone = city_zone if convention.zone == LOCAL else convention.zone
@@ -101,12 +120,17 @@ def parse_times(
     if naive.any() and zone is None:
         verdicts.reject(naive, "time", NO_ZONE)
     elif naive.any():
-        keys = None if series is None else series[naive]
-        utc, gap = _localize(local[naive], zone, keys)
+
+        def naive_series() -> pd.DataFrame | None:
+            keys = series()
+            return None if keys is None else keys[naive]
+
+        utc, gap = _localize(local[naive], zone, naive_series)
         parsed[naive] = utc
         in_gap = np.zeros(len(frame), bool)
         in_gap[np.flatnonzero(naive)[gap]] = True
-        shown = local.dt.strftime("%Y-%m-%d %H:%M").to_numpy(dtype=object, na_value=None)
+        shown = np.full(len(frame), None, dtype=object)
+        shown[in_gap] = local[in_gap].dt.strftime("%Y-%m-%d %H:%M").to_numpy(dtype=object)
         verdicts.reject(
             in_gap, "time", messages(in_gap, shown, "local time {} is in the DST gap of " + zone)
         )

@@ -16,6 +16,13 @@ from citytwin.ingest.verdicts import Rejection, Verdicts, messages
 
 __all__ = ["Rejection", "ValidRows", "validate", "validate_stations"]
 
+POLICIES = ("keep-and-flag", "clip-and-flag", "reject")  # of values just below zero
+POLICY_NOTES = (
+    "{:g} is just below zero: kept, flagged",
+    "{:g} is just below zero: stored as 0, flagged",
+    "{:g} is below zero",
+)
+
 
 @dataclass(frozen=True)
 class ValidRows:
@@ -109,7 +116,7 @@ class _Bounds:
         self.low, self.high = np.full(self.size, -np.inf), np.full(self.size, np.inf)
         self.flag_range = np.zeros(self.size, bool)
         self.floor = np.zeros(self.size)  # values in [floor, 0) are "just below zero"
-        self.policy = np.full(self.size, None, dtype=object)
+        self.policy = np.zeros(self.size, np.int8)  # 0: none, else 1 + POLICIES index
 
 
 def _reject_unknown_variables(
@@ -153,7 +160,7 @@ def _bounds(
             bounds.flag_range[rows] = spec.out_of_range == "flag"
         if spec.below_zero is not None:
             bounds.floor[rows] = spec.below_zero.down_to
-            bounds.policy[rows] = spec.below_zero.policy
+            bounds.policy[rows] = 1 + POLICIES.index(spec.below_zero.policy)
     return bounds
 
 
@@ -176,19 +183,17 @@ def _to_canonical(
     flagged = np.zeros(size, bool)
     notes = np.full(size, None, dtype=object)
 
-    noise = verdicts.ok & (bounds.policy != None) & (value < 0) & (value >= bounds.floor)  # noqa: E711
-    for policy, note in (
-        ("keep-and-flag", "{:g} is just below zero: kept, flagged"),
-        ("clip-and-flag", "{:g} is just below zero: stored as 0, flagged"),
-        ("reject", "{:g} is below zero"),
-    ):
-        rows = noise & (bounds.policy == policy)
+    noise = verdicts.ok & (bounds.policy > 0) & (value < 0) & (value >= bounds.floor)
+    for code, (policy, note) in enumerate(zip(POLICIES, POLICY_NOTES, strict=True), start=1):
+        rows = noise & (bounds.policy == code)
+        if not rows.any():
+            continue
         notes[rows] = [note.format(v) for v in value[rows]]
         if policy == "reject":
             verdicts.reject(rows, "value", notes)
         else:
             flagged |= rows
-    value = np.where(noise & (bounds.policy == "clip-and-flag"), 0.0, value)
+    value = np.where(noise & (bounds.policy == 1 + POLICIES.index("clip-and-flag")), 0.0, value)
 
     outside = verdicts.ok & ~noise & ((value < bounds.low) | (value > bounds.high))
     notes[outside] = [
@@ -232,12 +237,15 @@ def validate(
 
     sensor_id = _sensor_ids(table, size, verdicts)
     lon, lat = _check_coordinates(table, verdicts)
-    series = pd.DataFrame(
-        {
-            "sensor_id": _text(_column(table, "sensor_id"), size),
-            "variable": _text(table.column("variable"), size),
-        }
-    )
+
+    def series() -> pd.DataFrame:  # only needed for local times in a DST overlap
+        return pd.DataFrame(
+            {
+                "sensor_id": _text(_column(table, "sensor_id"), size),
+                "variable": _text(table.column("variable"), size),
+            }
+        )
+
     times = parse_times(
         table.column("time"),
         convention or feed.time_convention(None),
