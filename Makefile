@@ -25,6 +25,7 @@ bench:
 	.venv/bin/python bench/tiles.py
 	.venv/bin/python bench/tile_throughput.py
 	.venv/bin/python bench/stream.py
+	.venv/bin/python bench/skill.py
 
 db-stop: setup
 	.venv/bin/citytwin db stop

@@ -9,6 +9,7 @@ scored hourly and PM2.5 on daily means (FAIRMODE's averaging). With --json the l
 """
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,7 +24,12 @@ from citytwin.sim.cross_validation import CITYTWIN, METHODS, leave_one_out
 from citytwin.sim.kriging import Points
 from citytwin.sim.site_types import traffic_indicator
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+# ../shared beside the clone (as CI has it), or wherever CITYTWIN_REAL_DATA points (a worktree).
+REAL = Path(
+    os.environ.get(
+        "CITYTWIN_REAL_DATA", Path(__file__).resolve().parents[1].parent / "shared/data/real"
+    )
+)
 LONDON = "london_laqn_kdd2018/london_aq_hourly_long.csv"
 MADRID = "madrid_air_quality/madrid_aq_hourly_long.csv"
 POLLUTANTS = ("no2", "pm25")
