@@ -61,9 +61,42 @@ async def test_baseline_is_calibrated_against_the_sensors(pool, settings, tmp_pa
         assert abs(fit["bias"]) < abs(fit["uncalibrated"]["bias"])
     meters = report["building-energy"]
     assert len(meters) == 30
-    # Calibrated, each metered building's modelled day is its meter's day.
+    # Calibrated, the layer's energy in the cell of a metered building (alone in its cell, with
+    # one meter) over the day is what that meter measured: the stored readings, summed in SQL.
+    async with pool.acquire() as conn:
+        measured = dict(
+            await conn.fetch(
+                "SELECT s.feed || ':' || s.external_id, sum(r.value) FROM readings r "
+                "JOIN sensors s ON s.id = r.sensor_id JOIN variables v ON v.id = r.variable_id "
+                "WHERE v.name = 'energy_kwh' AND r.time >= '2026-11-03' AND r.time < '2026-11-04' "
+                "GROUP BY 1"
+            )
+        )
+    grid = grid_of(layer)
+    footprints = gpd.read_file(ROOT / "gis_data" / "buildings.geojson").to_crs(grid.epsg)
+    points = footprints.representative_point()
+    cells = list(
+        zip(
+            ((grid.north - points.y) // grid.cell_size).astype(int),
+            ((points.x - grid.west) // grid.cell_size).astype(int),
+            strict=True,
+        )
+    )
+    building_cell = dict(zip(footprints["osm_id"].astype(str), cells, strict=True))
+    alone = {cell for cell in cells if cells.count(cell) == 1}
+    metered = [m["building"] for m in meters]
+    energy = layer["energy_demand"].values.sum(axis=0, dtype=np.float64)
+    checked = 0
     for meter in meters:
-        assert meter["factor"] * meter["modelled_kwh"] == pytest.approx(meter["metered_kwh"])
+        assert meter["metered_kwh"] == pytest.approx(measured[meter["sensor"]], rel=1e-9)
+        cell = building_cell[meter["building"]]
+        if cell in alone and metered.count(meter["building"]) == 1:
+            assert energy[cell] == pytest.approx(measured[meter["sensor"]], rel=1e-5)
+            checked += 1
+    assert checked == 2  # on the 100 m grid, two metered buildings have a cell of their own
+    # Elsewhere a metered building shares its cell: the cell holds at least its meter's energy.
+    for meter in meters:
+        assert energy[building_cell[meter["building"]]] >= measured[meter["sensor"]] * (1 - 1e-5)
 
 
 async def test_half_the_traffic_lowers_no2_there_and_raises_it_nowhere(pool, settings, tmp_path):
