@@ -116,7 +116,13 @@ class Settings(BaseSettings):
     )
     mqtt_listen: bool = Field(
         default=False,
-        description="Run the MQTT listener inside the API process (`citytwin serve --listen`).",
+        description="Run the listener of the sources inside the API process "
+        "(`citytwin serve --listen`).",
+    )
+    listen_sources: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["mqtt"],
+        description="Comma-separated kinds of source `citytwin listen` runs (each where it is "
+        "configured: MQTT by the mqtt_* settings, OPC UA by the `sources.opcua` of feeds).",
     )
     future_seconds: int = Field(
         default=300,
@@ -143,7 +149,7 @@ class Settings(BaseSettings):
             }
         return value
 
-    @field_validator("api_keys", "cors_origins", "mqtt_topics", mode="before")
+    @field_validator("api_keys", "cors_origins", "mqtt_topics", "listen_sources", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

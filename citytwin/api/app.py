@@ -40,7 +40,7 @@ from citytwin.feeds import load_feeds
 from citytwin.layers.store import layer_store_for
 from citytwin.scenarios.jobs import ScenarioJobs
 from citytwin.settings import Settings
-from citytwin.stream.listener import mqtt_listener
+from citytwin.stream.listener import running_sources
 from citytwin.tiles.cache import TileCache, VersionCache
 
 
@@ -80,9 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 async with (
                     scheduled_retention(pool, registry, every),
-                    mqtt_listener(settings, registry, url, listening) as listener,
+                    running_sources(settings, registry, url, listening) as listener,
                 ):
-                    app.state.mqtt_listener = listener
+                    app.state.listener = listener
                     yield
             finally:
                 await app.state.scenario_jobs.close()

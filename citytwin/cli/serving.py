@@ -1,4 +1,4 @@
-"""`citytwin serve`: the API (and, with --listen, the MQTT listener)."""
+"""`citytwin serve`: the API (and, with --listen, the listener of the sources)."""
 
 import asyncio
 from typing import Annotated
@@ -67,14 +67,14 @@ def serve(
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = True,
     listen: Annotated[
-        bool, typer.Option("--listen", help="Also run the MQTT listener (one worker only).")
+        bool, typer.Option("--listen", help="Also run the sources' listener (one worker only).")
     ] = False,
 ) -> None:
     """Serve the query API (starts and migrates the embedded database if needed)."""
     settings = Settings()
     if listen:
         if workers > 1:
-            fail(ValueError("--listen runs one MQTT session: use it with one worker"))
+            fail(ValueError("--listen runs one listener: use it with one worker"))
         settings = settings.model_copy(update={"mqtt_listen": True})
     try:
         asyncio.run(prepare_store(settings))

@@ -30,7 +30,8 @@ async def _listen(settings: Settings) -> None:
 
 @app.command("listen")
 def listen_command() -> None:
-    """Subscribe to the MQTT broker (CITYTWIN_MQTT_*) and store each message as readings."""
+    """Run the configured sources (CITYTWIN_LISTEN_SOURCES: the MQTT broker of CITYTWIN_MQTT_*,
+    the OPC UA servers of the feeds) and store what they deliver as readings."""
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

@@ -1,11 +1,12 @@
-"""`citytwin listen`: batches of MQTT messages stored as readings, then acknowledged.
+"""`citytwin listen`: batches of messages from every source stored as readings, then acknowledged.
 
-Messages are collected for up to `mqtt_batch_size` messages or `mqtt_batch_ms`; a batch is
-stored (one ingest transaction per feed, dead letters for what cannot be read or validated) and
-only then acknowledged, so delivery is at least once and the store, keyed by (sensor, variable,
-time), makes a message sent again count as a duplicate. While the database is away the batch is
-kept and retried with back-off, nothing is acknowledged, and the session holds at most
-`mqtt_max_held` messages: the broker keeps the rest.
+Messages of all running sources (MQTT, OPC UA, ...; see `source.py`) are collected for up to
+`mqtt_batch_size` messages or `mqtt_batch_ms`; a batch is stored (one ingest transaction per feed,
+dead letters for what cannot be read or validated) and only then acknowledged to each source, so
+delivery is at least once and the store, keyed by (sensor, variable, time), makes a message sent
+again count as a duplicate. While the database is away the batch is kept and retried with
+back-off, nothing is acknowledged, and each source bounds what it holds (the MQTT session at most
+`mqtt_max_held` messages: the broker keeps the rest).
 """
 
 import asyncio
@@ -22,10 +23,9 @@ from citytwin.feeds import FeedRegistry
 from citytwin.services.push import KEPT_BYTES
 from citytwin.settings import Settings
 from citytwin.stream.batcher import Backoff, Batcher
-from citytwin.stream.messages import UNREADABLE, map_batch
-from citytwin.stream.mqtt import MAX_HELD_BYTES, Handlers, Received, Session, broker_of
+from citytwin.stream.messages import map_batch
+from citytwin.stream.source import Message, Source, configured_sources
 from citytwin.stream.store import UNAVAILABLE, BatchStore, Outcome
-from citytwin.stream.topics import feed_of, subscriptions
 
 log = logging.getLogger("citytwin.listen")
 
@@ -54,28 +54,36 @@ class Stats:
 
 
 class Listener:
-    """Subscribes, batches, stores and acknowledges; `run` until `stop`."""
+    """Runs sources, batches, stores and acknowledges; `run` until `stop`."""
 
     def __init__(
         self,
         settings: Settings,
         feeds: FeedRegistry,
         connect_store: Callable[[], Awaitable[Connection]],
+        sources: list[Source] | None = None,
     ) -> None:
         self.settings = settings
         self.feeds = feeds
         self.connect_store = connect_store
-        self.broker = broker_of(settings.mqtt_url)
-        self.subscribed = subscriptions(settings.mqtt_topics, feeds)
-        self.batcher: Batcher[Received] = Batcher(
+        self.sources = configured_sources(settings, feeds) if sources is None else sources
+        self.batcher: Batcher[Message] = Batcher(
             settings.mqtt_batch_size, settings.mqtt_batch_ms / 1000
         )
         self.stats = Stats()
-        self.ready = asyncio.Event()  # set once subscribed
-        self.session: Session | None = None
+        self.ready = asyncio.Event()  # set once every source delivers
+        self._ready: set[int] = set()
         self._stop = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._conn: Connection | None = None
+
+    def source(self, kind: str) -> Source:
+        """The first running source of `kind`."""
+        return next(source for source in self.sources if source.kind == kind)
+
+    def health(self) -> dict[str, dict]:
+        """Each source's health by name."""
+        return {source.name: source.health().as_dict() for source in self.sources}
 
     def stop(self) -> None:
         """Store and acknowledge what is held (if the database is there), then leave."""
@@ -83,52 +91,56 @@ class Listener:
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Connect (retrying with back-off), then store batches until `stop`."""
+        """Start the sources (each retrying with back-off), then store batches until `stop`."""
         loop = asyncio.get_running_loop()
-        handlers = Handlers(self._received, self._reconnected, self.ready.set)
-        session = Session(
-            self.broker,
-            self.settings.mqtt_client_id,
-            list(self.subscribed),
-            self.settings.mqtt_max_held,
-            loop,
-            handlers,
-            MAX_HELD_BYTES,
-        )
-        self.session = session
-        session.start()
         last_summary = loop.time()
         try:
-            while (batch := await self._next_batch(session)) is not None:
+            for source in self.sources:
+                await source.start(self)
+            if not self.sources:
+                self.ready.set()
+            while (batch := await self._next_batch()) is not None:
                 stored = await self._store(batch)
-                if stored:
-                    self._ack(session, batch)
-                session.release(batch)
+                for source, messages in _by_source(batch):
+                    if stored:
+                        self._ack(source, messages)
+                    source.release(messages)
                 if not stored:
-                    break  # stopping while the database is away: the broker keeps them
+                    break  # stopping while the database is away: the sources keep them
                 if loop.time() - last_summary >= SUMMARY_EVERY:
                     last_summary = loop.time()
                     self._summary()
         finally:
-            session.close()
+            for source in self.sources:
+                try:
+                    await source.stop()
+                except Exception:  # one source failing to stop must not keep the others
+                    log.exception("source %s did not stop cleanly", source.name)
             if self._conn is not None:
                 self._conn.terminate()
             self._summary()
 
-    def _received(self, received: Received) -> None:
-        self.batcher.add(received, asyncio.get_running_loop().time())
+    # The sink the sources deliver to (on this event loop).
+
+    def deliver(self, message: Message) -> None:
+        """Hold one message of a source until its batch is due."""
+        self.batcher.add(message, asyncio.get_running_loop().time())
         self.stats.received += 1
         if len(self.batcher) == 1 or len(self.batcher) >= self.batcher.size:
             self._wakeup.set()
 
-    def _reconnected(self, generation: int, session_present: bool) -> None:
-        """Back on our kept session, the broker sends what we did not acknowledge again: drop
-        the copies not being stored yet. A lost session sends nothing again: keep them."""
-        if session_present and self.session is not None:
-            dropped = self.batcher.discard(lambda received: received.generation < generation)
-            if dropped:
-                log.info("%d held messages will come again from the broker", len(dropped))
-                self.session.release(dropped)
+    def withdraw(self, unwanted: Callable[[Message], bool]) -> list[Message]:
+        """Drop held messages that their source will send again."""
+        dropped = self.batcher.discard(unwanted)
+        if dropped:
+            log.info("%d held messages will come again from their source", len(dropped))
+        return dropped
+
+    def ready_source(self, source: Source) -> None:
+        """`source` is delivering; `ready` once all are."""
+        self._ready.add(id(source))
+        if len(self._ready) == len(self.sources):
+            self.ready.set()
 
     def _summary(self) -> None:
         s = self.stats
@@ -141,13 +153,14 @@ class Listener:
             s.dead_letters,
         )
 
-    async def _next_batch(self, session: Session) -> list[Received] | None:
+    async def _next_batch(self) -> list[Message] | None:
         """The next due batch; once stopping, what is still held (taking no more), then None."""
         loop = asyncio.get_running_loop()
         while True:
             stopping = self._stop.is_set()
             if stopping:
-                session.stop_reading()
+                for source in self.sources:
+                    source.stop_reading()
             now = loop.time()
             if self.batcher.ready(now) or (stopping and len(self.batcher)):
                 return self.batcher.take()
@@ -159,12 +172,13 @@ class Listener:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
 
-    def _ack(self, session: Session, batch: list[Received]) -> None:
-        acked = session.ack(batch)
+    def _ack(self, source: Source, messages: list[Message]) -> None:
+        acked = source.ack(messages)
         self.stats.acked += acked
-        stale = sum(1 for received in batch if received.qos) - acked
-        if stale:
-            log.info("%d stored messages came on a lost connection: the broker resends them", stale)
+        if source.kind == "mqtt":
+            stale = sum(1 for message in messages if message.token.qos) - acked
+            if stale:
+                log.info("%d stored messages came on a lost connection: resent", stale)
 
     async def _connection(self) -> Connection:
         if self._conn is None or self._conn.is_closed():
@@ -193,7 +207,7 @@ class Listener:
             except UNAVAILABLE as exc:
                 self._drop_connection()
                 if backoff.attempts == 0:
-                    held = self.session.held if self.session else 0
+                    held = sum(source.held for source in self.sources)
                     log.warning(
                         "database unavailable (%s): holding %d messages unacknowledged, "
                         "retrying with back-off",
@@ -207,13 +221,12 @@ class Listener:
                 log.info("database back after %d retries", backoff.attempts)
             return outcome
 
-    async def _store(self, batch: list[Received]) -> bool:
+    async def _store(self, batch: list[Message]) -> bool:
         """Store a batch (readings and dead letters); False if stopped before it could be."""
         mapped = await asyncio.to_thread(
             map_batch,
-            [(received.topic, received.payload) for received in batch],
+            batch,
             self.feeds,
-            self.subscribed,
             max_bytes=self.settings.mqtt_max_payload_bytes,
             now=datetime.now(UTC),
             future=timedelta(seconds=self.settings.future_seconds),
@@ -233,19 +246,18 @@ class Listener:
         except Exception as exc:  # not the database going away: something the store refuses
             if len(batch) > 1:
                 log.exception("a batch could not be stored: storing its messages one by one")
-                return all([await self._store([received]) for received in batch])
+                return all([await self._store([message]) for message in batch])
             return await self._store_refused(batch[0], exc)
         if outcome is None:
             return False
         self.stats.add(outcome, len(batch))
         return True
 
-    async def _store_refused(self, received: Received, exc: Exception) -> bool:
+    async def _store_refused(self, message: Message, exc: Exception) -> bool:
         """Dead-letter one message the store raised on, so that the stream goes on."""
-        log.error("a message on %s was refused by the store: %r", received.topic, exc)
-        feed = feed_of(received.topic, self.subscribed)
-        reason = f"the store refused it: {exc!r} (topic {received.topic})"
-        letter = (feed, UNREADABLE, reason, received.payload[:KEPT_BYTES])
+        log.error("a message on %s was refused by the store: %r", message.topic, exc)
+        reason = f"the store refused it: {exc!r} (topic {message.topic})"
+        letter = (message.feed, message.kind, reason, message.payload[:KEPT_BYTES])
 
         async def attempt(conn: Connection) -> Outcome:
             await dead_letters.record_many(conn, [letter])
@@ -275,11 +287,11 @@ async def listen(
 
 
 @contextlib.asynccontextmanager
-async def mqtt_listener(
+async def running_sources(
     settings: Settings, feeds: FeedRegistry, url: str, enabled: bool
 ) -> AsyncIterator[Listener | None]:
-    """A listener running beside the API while the block runs (`citytwin serve --listen`);
-    on leaving, what it holds is stored and acknowledged before it stops."""
+    """A listener of the configured sources running beside the API while the block runs
+    (`citytwin serve --listen`); on leaving, what it holds is stored and acknowledged."""
     if not enabled:
         yield None
         return
@@ -290,3 +302,12 @@ async def mqtt_listener(
     finally:
         listener.stop()
         await task
+
+
+def _by_source(batch: list[Message]) -> list[tuple[Source, list[Message]]]:
+    """The batch's messages grouped by the source object that delivered them (in order)."""
+    groups: dict[int, tuple[Source, list[Message]]] = {}
+    for message in batch:
+        source = message.origin
+        groups.setdefault(id(source), (source, []))[1].append(message)
+    return list(groups.values())

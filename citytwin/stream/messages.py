@@ -1,11 +1,12 @@
-"""MQTT messages as canonical rows per feed, and the dead letters of those that cannot be. Pure.
+"""Source messages as canonical rows per feed, and the dead letters of those that cannot be. Pure.
 
 A payload's kind is told by its content, not its topic, so one topic may carry any of them:
 a canonical reading (`sensor_id, lon, lat, time, variable, value, unit`; one object or a list),
 an NGSI-LD entity or batch (`id` and `type`), a SensorThings Observation or list of them
 (`Datastream`, `result`), or a CreateObservations dataArray (`components`, `dataArray`). The feed
 of NGSI-LD and SensorThings items comes from their content (entity type, ObservedProperty), as on
-the HTTP push endpoints; canonical readings take the feed their topic names (`{feed}`).
+the HTTP push endpoints; canonical readings take the feed their source names (an MQTT topic's
+`{feed}`, an OPC UA node's feed).
 """
 
 from collections.abc import Sequence
@@ -26,10 +27,7 @@ from citytwin.services.push import (
     STA_DATA_ARRAY,
     STA_OBSERVATION,
 )
-from citytwin.stream.topics import feed_of
-
-UNREADABLE = "mqtt"  # the format of a dead letter whose message could not be read at all
-
+from citytwin.stream.source import Message
 
 # (feed, format, reason, payload), as `dead_letters.record_many` stores them.
 DeadLetter = tuple[str | None, str, str, bytes]
@@ -108,26 +106,32 @@ def _renumber(target: dict[str, MappedRows], mapped: dict[str, MappedRows], offs
 
 
 def map_batch(
-    messages: Sequence[tuple[str, bytes]],
+    messages: Sequence[Message],
     feeds: FeedRegistry,
-    subscribed: dict[str, str | None],
     *,
     max_bytes: int,
     now: datetime,
     future: timedelta,
 ) -> MappedBatch:
-    """A batch of (topic, payload) messages as rows per feed, with every failure kept."""
+    """A batch of messages as rows per feed, with every failure kept.
+
+    A message that cannot be read is dead-lettered with its source's kind as the format.
+    """
     batch = MappedBatch()
-    for topic, payload in messages:
-        feed = feed_of(topic, subscribed)
+    for message in messages:
+        topic, payload, feed = message.topic, message.payload, message.feed
+        if message.refused is not None:
+            reason = f"{message.refused} (topic {topic})"
+            batch.unreadable.append((feed, message.kind, reason, payload))
+            continue
         if len(payload) > max_bytes:
             reason = (
                 f"{len(payload)} bytes is over the {max_bytes} byte limit; the first "
                 f"{min(len(payload), KEPT_BYTES)} bytes are kept (topic {topic})"
             )
-            batch.unreadable.append((feed, UNREADABLE, reason, payload[:KEPT_BYTES]))
+            batch.unreadable.append((feed, message.kind, reason, payload[:KEPT_BYTES]))
             continue
-        kind = UNREADABLE
+        kind = message.kind
         try:
             document = payloads.load_json(payload)
             kind = detect(document)

@@ -124,6 +124,21 @@ def listener_settings(settings, broker: Mosquitto, **changes):
     )
 
 
+class FlakyStore:
+    """A database that is away until `up` is set."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.up = False
+        self.attempts = 0
+
+    async def __call__(self):
+        self.attempts += 1
+        if not self.up:
+            raise ConnectionRefusedError("the test's database is away")
+        return await connect(self.url)
+
+
 class Listeners:
     """Listeners a test runs as tasks of its event loop; those still running stop at teardown."""
 

@@ -8,12 +8,11 @@ import orjson
 import pytest
 
 from citytwin.api.app import create_app
-from citytwin.db.pool import connect
-from citytwin.stream import listener as listener_module
+from citytwin.stream import mqtt_source
 from citytwin.stream import store as store_module
 from tests.asgi import asgi_client
 from tests.live.test_payloads import AIR, sta_datastream
-from tests.stream.conftest import listener_settings, publish, until
+from tests.stream.conftest import FlakyStore, listener_settings, publish, until
 
 READINGS = """
 SELECT s.feed, s.external_id, v.name AS variable, r.time, r.value
@@ -153,21 +152,6 @@ async def test_a_message_stored_but_not_acknowledged_comes_again_and_counts_as_d
     assert await conn.fetchval("SELECT count(*) FROM readings") == 25
 
 
-class FlakyStore:
-    """A database that is away until `up` is set."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.up = False
-        self.attempts = 0
-
-    async def __call__(self):
-        self.attempts += 1
-        if not self.up:
-            raise ConnectionRefusedError("the test's database is away")
-        return await connect(self.url)
-
-
 async def test_held_messages_are_bounded_while_the_database_is_away(
     listeners, broker, settings, conn, caplog
 ):
@@ -178,7 +162,8 @@ async def test_held_messages_are_bounded_while_the_database_is_away(
     await published(broker.port, numbered(200))
     await until(lambda: listener.stats.received == 50 and store.attempts >= 3)
     await asyncio.sleep(0.3)  # the broker keeps the other 150: none comes
-    assert (listener.stats.received, listener.session.held, listener.stats.acked) == (50, 50, 0)
+    held = listener.source("mqtt").held
+    assert (listener.stats.received, held, listener.stats.acked) == (50, 50, 0)
     store.up = True
     await until(lambda: listener.stats.acked == 200)
     await listeners.finish(listener)
@@ -195,7 +180,7 @@ async def test_held_bytes_are_bounded_by_reading_no_more(
     listeners, broker, settings, conn, monkeypatch, caplog
 ):
     caplog.set_level(logging.INFO, logger="citytwin.listen")
-    monkeypatch.setattr(listener_module, "MAX_HELD_BYTES", 8_000)
+    monkeypatch.setattr(mqtt_source, "MAX_HELD_BYTES", 8_000)
     store = FlakyStore(settings.database_url)
     listener = listeners.start(store)
     await asyncio.wait_for(listener.ready.wait(), 10)
@@ -206,7 +191,7 @@ async def test_held_bytes_are_bounded_by_reading_no_more(
     await published(broker.port, messages)
     await until(lambda: listener.stats.received == 8 and store.attempts >= 3)
     await asyncio.sleep(0.3)  # 8,000 bytes held: the network thread reads no more
-    assert (listener.stats.received, listener.session.held) == (8, 8)
+    assert (listener.stats.received, listener.source("mqtt").held) == (8, 8)
     store.up = True
     await until(lambda: listener.stats.acked == 60)
     await listeners.finish(listener)
@@ -231,7 +216,7 @@ async def test_held_messages_survive_a_broker_restart_while_the_database_is_away
     await asyncio.wait_for(listener.ready.wait(), 15)  # reconnected with back-off
     store.up = True
     await published(broker.port, numbered(90)[60:])
-    await until(lambda: listener.stats.acked >= 90 and listener.session.held == 0)
+    await until(lambda: listener.stats.acked >= 90 and listener.source("mqtt").held == 0)
     await listeners.finish(listener)
     assert await conn.fetchval("SELECT count(*) FROM readings") == 90
     assert listener.stats.loaded == 90
@@ -306,7 +291,7 @@ async def test_the_api_can_run_the_listener_itself(broker, settings, conn):
     """`citytwin serve --listen`: one process serves the API and takes the stream."""
     app = create_app(listener_settings(settings, broker, mqtt_listen=True))
     async with asgi_client(app) as api:
-        await asyncio.wait_for(app.state.mqtt_listener.ready.wait(), 15)  # subscribed
+        await asyncio.wait_for(app.state.listener.ready.wait(), 15)  # subscribed
         await published(broker.port, numbered(30))
         for _ in range(300):
             if await conn.fetchval("SELECT count(*) FROM readings") == 30:

@@ -7,8 +7,10 @@ import pytest
 
 from citytwin.errors import InvalidParameter, MalformedInput
 from citytwin.stream.batcher import Backoff, Batcher
-from citytwin.stream.messages import CANONICAL, UNREADABLE, detect, map_batch
+from citytwin.stream.messages import CANONICAL, detect, map_batch
 from citytwin.stream.mqtt import broker_of
+from citytwin.stream.mqtt_source import MqttSource
+from citytwin.stream.source import Message
 from citytwin.stream.topics import feed_of, subscriptions, topic_matches
 from tests.live.test_payloads import AIR, sta_datastream
 
@@ -23,10 +25,14 @@ def reading(sensor="s1", time="2026-11-20T10:00:00Z", value=10, unit="ppb", vari
 
 def mapped(messages, feeds, **kwargs):
     options = {"max_bytes": 1 << 20, "now": NOW, "future": timedelta(minutes=5)} | kwargs
+    source = MqttSource.__new__(MqttSource)  # only its kind is read
+    feeds_of = SUBSCRIBED
     return map_batch(
-        [(t, p if isinstance(p, bytes) else orjson.dumps(p)) for t, p in messages],
+        [
+            Message(source, t, p if isinstance(p, bytes) else orjson.dumps(p), feed_of(t, feeds_of))
+            for t, p in messages
+        ],
         feeds,
-        SUBSCRIBED,
         **options,
     )
 
@@ -96,7 +102,7 @@ def test_a_batch_numbers_items_across_messages(feeds):
     assert orjson.loads(batch.items[1].payload) == reading("s2")
     assert batch.items[2].payload == orjson.dumps(AIR)
     assert [(f, fmt, reason.split(" (topic")[0]) for f, fmt, reason, _ in batch.unreadable] == [
-        ("air", UNREADABLE, "not valid JSON: unexpected end of data: line 1 column 29 (char 28)"),
+        ("air", "mqtt", "not valid JSON: unexpected end of data: line 1 column 29 (char 28)"),
         (None, CANONICAL, "a canonical reading needs a topic that names its feed ({feed})"),
     ]
 
@@ -109,12 +115,12 @@ def test_oversized_and_unknown_payloads_are_kept_as_dead_letters(feeds):
         max_bytes=100 << 10,
     )
     (feed, fmt, reason, payload), odd = batch.unreadable
-    assert (feed, fmt, len(payload)) == ("air", UNREADABLE, 64 << 10)
+    assert (feed, fmt, len(payload)) == ("air", "mqtt", 64 << 10)
     assert reason == (
         f"{len(big)} bytes is over the 102400 byte limit; the first 65536 bytes are kept "
         "(topic city/air/big)"
     )
-    assert odd[1] == UNREADABLE and odd[2].startswith("not a canonical reading")
+    assert odd[1] == "mqtt" and odd[2].startswith("not a canonical reading")
     assert batch.items == [] and batch.by_feed == {}
 
 
