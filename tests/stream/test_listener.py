@@ -41,8 +41,13 @@ async def published(port, messages) -> int:
     return accepted
 
 
+def ug(feeds, ppb: float) -> float:
+    """NO2 ppb in µg/m³ as the air feed converts it (at its reference temperature)."""
+    return pytest.approx(ppb * feeds["air"].conversion("no2", "ppb").scale)
+
+
 async def test_canonical_ngsi_and_sensorthings_messages_are_stored_in_canonical_units(
-    listening, broker, conn
+    listening, broker, conn, feeds
 ):
     observation = {"phenomenonTime": "2026-11-20T10:00:00Z", "result": 5,
                    "Datastream": sta_datastream("NO2", "ppb", "sta-1")}  # fmt: skip
@@ -51,7 +56,7 @@ async def test_canonical_ngsi_and_sensorthings_messages_are_stored_in_canonical_
                    "dataArray": [["2026-11-20T10:00:00Z", 0.02],
                                  ["2026-11-20T11:00:00Z", 0.03]]}]  # fmt: skip
     messages = [
-        ("city/air/c1", reading("c1", 10)),  # ppb → µg/m³ × 1.88
+        ("city/air/c1", reading("c1", 10)),  # ppb → µg/m³
         ("city/air/c2", [reading("c2", 0.012, "mg/m3", "pm25"),
                          reading("c2", 30, "ug/m3", "pm10")]),
         ("city/traffic/loop7", reading("loop7", 30, "mph", "speed")),
@@ -66,21 +71,23 @@ async def test_canonical_ngsi_and_sensorthings_messages_are_stored_in_canonical_
         for r in await conn.fetch(READINGS)
     ]
     assert rows == [
-        ("air", "c1", "no2", "2026-11-20T10:00:00+00:00", pytest.approx(18.8)),
+        ("air", "c1", "no2", "2026-11-20T10:00:00+00:00", ug(feeds, 10)),
         ("air", "c2", "pm10", "2026-11-20T10:00:00+00:00", pytest.approx(30.0)),
         ("air", "c2", "pm25", "2026-11-20T10:00:00+00:00", pytest.approx(12.0)),
         ("traffic", "loop7", "speed", "2026-11-20T10:00:00+00:00", pytest.approx(48.28032)),
-        ("air", "sta-1", "no2", "2026-11-20T10:00:00+00:00", pytest.approx(9.4)),
+        ("air", "sta-1", "no2", "2026-11-20T10:00:00+00:00", ug(feeds, 5)),
         ("air", "sta-2", "pm10", "2026-11-20T10:00:00+00:00", pytest.approx(20.0)),
         ("air", "sta-2", "pm10", "2026-11-20T11:00:00+00:00", pytest.approx(30.0)),
-        ("air", AIR["id"], "no2", "2026-11-02T10:00:00+00:00", pytest.approx(37.6)),
+        ("air", AIR["id"], "no2", "2026-11-02T10:00:00+00:00", ug(feeds, 20)),
         ("air", AIR["id"], "pm25", "2026-11-02T10:05:00+00:00", pytest.approx(12.5)),
     ]
     assert await conn.fetchval("SELECT count(*) FROM dead_letters") == 0
     assert (listening.stats.loaded, listening.stats.duplicates) == (9, 0)
 
 
-async def test_bad_messages_become_dead_letters_and_the_stream_goes_on(listening, broker, conn):
+async def test_bad_messages_become_dead_letters_and_the_stream_goes_on(
+    listening, broker, conn, feeds
+):
     weather = {"id": "urn:ngsi-ld:WeatherObserved:Vaduz", "type": "WeatherObserved",
                "temperature": {"type": "Property", "value": 4.2}}  # fmt: skip
     future = reading("late", 12, time="2099-01-01T00:00:00Z")
@@ -98,8 +105,7 @@ async def test_bad_messages_become_dead_letters_and_the_stream_goes_on(listening
     await until(lambda: listening.stats.acked == len(messages))
     stored = await conn.fetch(READINGS)
     assert [(r["external_id"], r["value"]) for r in stored] == [
-        ("g1", pytest.approx(1.88)), ("g2", pytest.approx(3.76)),
-        ("g3", pytest.approx(7.52)), ("g4", pytest.approx(9.4)),
+        ("g1", ug(feeds, 1)), ("g2", ug(feeds, 2)), ("g3", ug(feeds, 4)), ("g4", ug(feeds, 5)),
     ]  # fmt: skip
     letters = await conn.fetch("SELECT feed, format, reason, payload FROM dead_letters ORDER BY id")
     by_topic = {letter["reason"].rsplit("(topic ", 1)[1].rstrip(")"): letter for letter in letters}
