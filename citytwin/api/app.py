@@ -19,6 +19,7 @@ from citytwin.api.routers import (
     layer_tiles,
     layers,
     ngsi_ld,
+    ngsi_ld_subscriptions,
     ogc_features,
     ogc_tiles,
     push,
@@ -39,6 +40,7 @@ from citytwin.db.twin_listener import EventListener
 from citytwin.feeds import load_feeds
 from citytwin.layers.store import layer_store_for
 from citytwin.scenarios.jobs import ScenarioJobs
+from citytwin.services.notifications import Notifier
 from citytwin.settings import Settings
 from citytwin.stream.listener import running_sources
 from citytwin.tiles.cache import TileCache, VersionCache
@@ -69,8 +71,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.tile_versions = versions = VersionCache(settings.tile_cache_size)
             # Loads anywhere (API, CLI, listener) announce themselves: versions stay exact.
             # A replica hears no announcements, so its instances always ask the database.
-            data_events = EventListener(url, versions.invalidate)
+            # Subscribers hear of the same loads, after they committed.
+            app.state.notifier = notifier = Notifier(pool)
+
+            def heard(event_id: int) -> None:
+                versions.invalidate(event_id)
+                notifier.on_event(event_id)
+
+            data_events = EventListener(url, heard)
             if not settings.read_only:
+                await notifier.start()
                 await data_events.start()
                 versions.live = lambda: data_events.connected
             app.state.layer_store = layer_store_for(settings)
@@ -87,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             finally:
                 await app.state.scenario_jobs.close()
                 await data_events.close()
+                await notifier.close()
         finally:
             await pool.close()
 
@@ -123,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         push,
         sta,
         ngsi_ld,
+        ngsi_ld_subscriptions,
         twin,
         web,
     )
