@@ -98,6 +98,8 @@ async def test_temporal_values_and_aggregation(ld, pool):
         ({"q": "no2>abc"}, "'abc' at position 4 is not a number"),
         ({"colour": "red"}, "unknown parameter"),
         ({"georel": "near;maxDistance==5"}, "needs geometry and coordinates"),
+        ({"georel": "within", "geometry": "Polygon", "coordinates": "[1]"}, "georel:"),
+        ({"timerel": "before"}, "unknown parameter"),
     ],
 )
 async def test_bad_input_is_problem_json(ld, params, text):

@@ -4,6 +4,7 @@ from datetime import datetime
 
 import asyncpg
 
+from citytwin.db.queries.input_errors import caller_input
 from citytwin.db.queries.sql import Bind
 from citytwin.query.ngsi_ld import ENTITY_ID, EntityQuery, type_table
 
@@ -18,19 +19,12 @@ def _from(query: EntityQuery, bind: Bind) -> str:
     return f"FROM {joins} WHERE {where}"
 
 
-def scoped(query: EntityQuery, bind: Bind, entity_ids: list[str]) -> None:
-    """Restrict `query` to the entities named in `entity_ids`."""
-    query.conditions.append(f"({ENTITY_ID}) = ANY({bind(entity_ids)}::text[])")
-
-
 async def entities(
     conn: asyncpg.Connection, query: EntityQuery, bind: Bind, limit: int, offset: int, count: bool
 ) -> tuple[list[dict], int | None]:
     """A page of entities (ordered by sensor id), each with its latest attributes; the total."""
     source = _from(query, bind)
-    total = None
-    if count:
-        total = await conn.fetchval(f"SELECT count(*) {source}", *bind.values)
+    selected = list(bind.values)  # the count binds these; the page adds LIMIT and OFFSET
     sql = f"""
         WITH page AS (
             SELECT s.id, {ENTITY_ID} AS entity_id, t.type, coalesce(s.name, s.external_id) AS name,
@@ -40,8 +34,13 @@ async def entities(
         FROM page p JOIN latest_readings l ON l.sensor_id = p.id
         JOIN variables v ON v.id = l.variable_id
         ORDER BY p.id, v.name"""
+    total = None
+    with caller_input("georel" if "ST_GeomFromGeoJSON" in source else "q"):
+        if count:
+            total = await conn.fetchval(f"SELECT count(*) {source}", *selected)
+        rows = await conn.fetch(sql, *bind.values)
     grouped: dict[int, dict] = {}
-    for row in await conn.fetch(sql, *bind.values):
+    for row in rows:
         entity = grouped.setdefault(
             row["id"], {key: row[key] for key in ("id", "entity_id", "type", "name", "location")}
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 import asyncpg
 
+from citytwin.db.queries.input_errors import caller_input
 from citytwin.db.queries.sql import Bind
 from citytwin.errors import InvalidParameter, NotFound
 from citytwin.query.odata import QueryOptions
@@ -96,11 +97,12 @@ async def collection(
     conditions = [scope.condition.format(key=f"{bind(scope.key)}::bigint")] if scope else []
     sql, where_sql = _query(entity, options, bind, conditions, _expanded(entity, options))
     count = None
-    if options.count:  # the WHERE's values are all bound before LIMIT's and OFFSET's
-        count = await conn.fetchval(
-            f"SELECT count(*) FROM {entity.source} WHERE {where_sql}", *bind.values[:-2]
-        )
-    rows = [dict(row) for row in await conn.fetch(sql, *bind.values)]
+    with caller_input("$filter"):
+        if options.count:  # the WHERE's values are all bound before LIMIT's and OFFSET's
+            count = await conn.fetchval(
+                f"SELECT count(*) FROM {entity.source} WHERE {where_sql}", *bind.values[:-2]
+            )
+        rows = [dict(row) for row in await conn.fetch(sql, *bind.values)]
     more = len(rows) > options.top
     rows = rows[: options.top]
     await expand(conn, entity, rows, options)
@@ -124,7 +126,8 @@ async def entity_by_id(
     wanted = list(dict.fromkeys([*_expanded(entity, options), *keys]))
     single = replace(options, filter=None, orderby=(), top=1, skip=0)
     sql, _ = _query(entity, single, bind, conditions, wanted)
-    row = await conn.fetchrow(sql, *bind.values)
+    with caller_input("$select"):
+        row = await conn.fetchrow(sql, *bind.values)
     if row is None:
         raise NotFound(entity.name, value)
     found = dict(row)
@@ -172,7 +175,8 @@ async def _children(
         f'SELECT p.key AS "parent:", x.* FROM unnest({placeholder}::bigint[]) AS p (key) '
         f"CROSS JOIN LATERAL ({inner}) x"
     )
-    rows = [dict(row) for row in await conn.fetch(sql, *bind.values)]
+    with caller_input("$expand"):
+        rows = [dict(row) for row in await conn.fetch(sql, *bind.values)]
     await expand(conn, target, rows, options)
     grouped: dict[object, list[dict]] = {}
     for row in rows:
