@@ -92,7 +92,19 @@ def _write(
             CALIBRATION_ATTR: orjson.dumps(calibration).decode(),
         },
     )
-    return store.write(layer, provenance)
+    return store.write(layer, replace(provenance, skill=cross_validated(calibration)))
+
+
+def cross_validated(calibration: dict[str, Any]) -> dict | None:
+    """The leave-one-station-out tables of the models' calibration reports, by variable."""
+    skill = {
+        variable: fit["leave_one_out"]
+        for report in calibration.values()
+        if isinstance(report, dict)
+        for variable, fit in report.items()
+        if isinstance(fit, dict) and "leave_one_out" in fit
+    }
+    return skill or None
 
 
 def stored_calibrations(store: LayerStore, layer_id: str) -> dict[str, Any]:

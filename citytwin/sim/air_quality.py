@@ -6,15 +6,12 @@ from dataclasses import dataclass, field
 import dask
 import dask.array as da
 import numpy as np
-import pandas as pd
 from scipy import sparse
 
 from citytwin.core.grid import Grid
-from citytwin.core.skill import scores
 from citytwin.sim.dispersion import PlumeParameters, disperse, plume_kernel
 from citytwin.sim.emissions import POLLUTANTS, FleetMix, fleet_shares, road_emissions
 from citytwin.sim.meteorology import Meteorology
-from citytwin.sim.skill import sample_grid
 from citytwin.sim.traffic import Traffic
 
 BACKGROUND_QUANTILE = 0.25  # the cleaner quarter of the sensors stands for the urban background
@@ -113,57 +110,6 @@ def increment_graph(
         shape = (len(rates[part]), rates.shape[2], *grid.shape)
         blocks.append(da.from_delayed(block, shape, dtype=np.float32))
     return da.concatenate(blocks, axis=0)
-
-
-def background(means: pd.DataFrame, times: pd.DatetimeIndex, quantile: float) -> np.ndarray:
-    """Per step, the `quantile` of the sensors' step means; steps none reports take the median
-    of the others (zero when no sensor reports at all)."""
-    stamps = pd.DatetimeIndex(pd.to_datetime(means["time"], utc=True)).tz_localize(None)
-    by_step = means.assign(time=stamps).groupby("time")["value"].quantile(quantile)
-    series = by_step.reindex(times)
-    return series.fillna(by_step.median() if len(by_step) else 0.0).to_numpy(np.float64)
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Per pollutant: the factor on the road increment and its fit at the sensors."""
-
-    factors: dict[str, float]
-    report: dict[str, dict]
-
-
-def calibrate(
-    increment: np.ndarray,
-    backgrounds: dict[str, np.ndarray],
-    observed: dict[str, pd.DataFrame],
-    grid: Grid,
-    times: pd.DatetimeIndex,
-    step_seconds: int = 3600,
-) -> Calibration:
-    """The factor α ≥ 0 per pollutant minimising Σ (b + α·i − o)² over the sensors' step means
-    o, with b the background and i the road increment in the sensor's cell and step."""
-    factors, report = {}, {}
-    for index, name in enumerate(POLLUTANTS):
-        samples = sample_grid(increment[:, index], grid, times, step_seconds, observed[name])
-        steps = np.searchsorted(times.as_unit("s").asi8, _naive_seconds(samples["time"]), "right")
-        base = backgrounds[name][steps - 1]
-        road = samples["modelled"].to_numpy()
-        above = samples["observed"].to_numpy() - base
-        power = float(np.dot(road, road))
-        alpha = max(float(np.dot(road, above)) / power, 0.0) if power > 0 else 1.0
-        factors[name] = alpha
-        observed_values = samples["observed"].to_numpy()
-        report[name] = {
-            "factor": alpha,
-            **scores(observed_values, base + alpha * road),
-            "uncalibrated": scores(observed_values, base + road),
-            "background_only": scores(observed_values, base),
-        }
-    return Calibration(factors, report)
-
-
-def _naive_seconds(times: pd.Series) -> np.ndarray:
-    return pd.DatetimeIndex(pd.to_datetime(times, utc=True)).tz_localize(None).as_unit("s").asi8
 
 
 def concentrations(

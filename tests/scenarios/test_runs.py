@@ -59,6 +59,21 @@ async def test_baseline_is_calibrated_against_the_sensors(pool, settings, tmp_pa
         assert fit["n"] == 20 * 24  # every station every hour
         assert fit["rmse"] < fit["background_only"]["rmse"]  # the roads explain something
         assert abs(fit["bias"]) < abs(fit["uncalibrated"]["bias"])
+        # No demo sensor declares its site type: the background is the declared fallback.
+        assert fit["background"] == {"source": "quantile-of-all-sensors", "sensors": []}
+        assert (fit["factor_note"] is None) == (0.5 <= fit["factor"] <= 2)
+        # Cross-validated, in the report and in the layer's provenance alike.
+        skill = calibration.skill[pollutant]
+        assert skill == fit["leave_one_out"]
+        assert skill["averaging"] == ("hour" if pollutant == "no2" else "day")
+        assert sorted(skill["methods"]) == [
+            "background_only",
+            "citytwin",
+            "mean_of_others",
+            "nearest",
+            "uncalibrated",
+        ]
+        assert len(skill["methods"]["citytwin"]["stations"]) == 20
     meters = report["building-energy"]
     assert len(meters) == 30
     # Calibrated, the layer's energy in the cell of a metered building (alone in its cell, with

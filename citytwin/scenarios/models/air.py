@@ -4,14 +4,8 @@ emissions -> FFT Gaussian plume, on a background from the sensors, calibrated on
 from typing import TYPE_CHECKING
 
 from citytwin.scenarios.models.registry import Model, ModelOutput, ModelPass, register
-from citytwin.sim.air_quality import (
-    AirParameters,
-    background,
-    calibrate,
-    concentrations,
-    increment_graph,
-    road_rates,
-)
+from citytwin.sim.air_calibration import background, calibrate
+from citytwin.sim.air_quality import AirParameters, concentrations, increment_graph, road_rates
 from citytwin.sim.emissions import POLLUTANTS, road_raster
 from citytwin.sim.scheduler import compute
 from citytwin.sim.traffic import road_traffic
@@ -36,9 +30,11 @@ def run_air(inputs: "CityInputs", params: AirParameters, run: ModelPass) -> Mode
     backgrounds = {p: background(readings[p], inputs.times, q) for p in POLLUTANTS}
     report = run.calibration
     if report is None:
-        report = calibrate(increment, backgrounds, readings, inputs.grid, inputs.times).report
+        fitted = calibrate(increment, backgrounds, readings, inputs.grid, inputs.times, q)
+        report = fitted.report
     factors = {name: fit["factor"] for name, fit in report.items()}
-    return ModelOutput(concentrations(increment, backgrounds, factors), report)
+    levels = {name: base.values for name, base in backgrounds.items()}
+    return ModelOutput(concentrations(increment, levels, factors), report)
 
 
 AIR_QUALITY = register(

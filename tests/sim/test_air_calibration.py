@@ -1,0 +1,68 @@
+"""Background from declared background stations, α fitted without them, and its
+leave-one-station-out skill, against figures worked out by hand."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from citytwin.core.grid import Grid
+from citytwin.sim.air_calibration import QUANTILE, STATIONS, background, calibrate, factor_note
+from citytwin.sim.emissions import POLLUTANTS
+
+GRID = Grid(32632, 100.0, 537_500.0, 5_226_900.0, nx=4, ny=1)
+TIMES = pd.date_range("2026-11-02", periods=2, freq="h")
+# A (cell 0) is a background station; B, C, D sit where the road increment is 1, 2 and 3.
+OBSERVED = {"A": [10.0, 20.0], "B": [12.0, 22.0], "C": [16.0, 24.0], "D": [16.0, 26.0]}
+TYPES = {"A": "Urban Background", "B": "Roadside", "C": "Roadside", "D": "Kerbside"}
+
+
+def means(site_types: bool = True) -> pd.DataFrame:
+    lon, lat = GRID.lonlat
+    rows = []
+    for cell, (sensor, values) in enumerate(OBSERVED.items()):
+        for time, value in zip(TIMES, values, strict=True):
+            kind = TYPES[sensor] if site_types else None
+            rows.append((sensor, lon[0, cell], lat[0, cell], time.tz_localize("UTC"), value, kind))
+    return pd.DataFrame(rows, columns=["sensor", "lon", "lat", "time", "value", "site_type"])
+
+
+def test_background_comes_from_declared_background_stations():
+    got = background(means(), TIMES, 0.25)
+    assert (got.source, got.sensors) == (STATIONS, ("A",))
+    assert got.values.tolist() == [10.0, 20.0]
+    fallback = background(means(site_types=False), TIMES, 0.25)
+    assert (fallback.source, fallback.sensors) == (QUANTILE, ())
+    assert fallback.values.tolist() == [11.5, 21.5]  # the lower quartile of 10, 12, 16, 16
+
+
+def test_alpha_and_its_leave_one_out_skill_by_hand():
+    frame = means()
+    increment = np.broadcast_to(np.arange(4.0), (2, len(POLLUTANTS), 1, 4)).copy()
+    backgrounds = {name: background(frame, TIMES, 0.25) for name in POLLUTANTS}
+    observed = dict.fromkeys(POLLUTANTS, frame)
+    fitted = calibrate(increment, backgrounds, observed, GRID, TIMES, 0.25)
+    fit = fitted.report["no2"]
+    # Σ r·(o − b) / Σ r² over B, C, D (A drives the background and is left out): 60 / 28
+    assert fit["factor"] == pytest.approx(60 / 28)
+    assert fit["n"] == 6
+    assert fit["background"] == {"source": STATIONS, "sensors": ["A"]}
+    assert "2.14 lies outside 0.5-2" in fit["factor_note"]
+    assert fit["background_only"]["bias"] == pytest.approx(-26 / 6)
+    # Left out in turn: α without B = 56/26, without C = 40/20, without D = 24/10; the
+    # errors are then +0.1538 twice, -2 and 0, +1.2 twice.
+    loso = fit["leave_one_out"]["methods"]
+    errors = np.array([2 / 13, 2 / 13, -2.0, 0.0, 1.2, 1.2])
+    assert loso["citytwin"]["overall"]["rmse"] == pytest.approx(np.sqrt(np.mean(errors**2)))
+    assert loso["citytwin"]["overall"]["bias"] == pytest.approx(errors.mean())
+    assert loso["uncalibrated"]["overall"]["bias"] == pytest.approx(-14 / 6)
+    assert [s["sensor"] for s in loso["citytwin"]["stations"]] == ["B", "C", "D"]
+    # The nowcast's baselines on the same station-steps: B's mean of the others is A, C, D
+    assert loso["mean_of_others"]["overall"]["n"] == 6
+    assert fit["leave_one_out"]["averaging"] == "hour"
+    assert fitted.report["pm25"]["leave_one_out"]["averaging"] == "day"
+
+
+def test_factor_notes_only_outside_half_to_double():
+    assert factor_note(1.3) is None
+    assert "overstates the road increment at the sensors 4.0-fold" in factor_note(0.25)
+    assert "understates the road increment at the sensors 8.0-fold" in factor_note(8.0)
