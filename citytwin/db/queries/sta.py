@@ -13,14 +13,35 @@ from citytwin.db.queries.sql import Bind
 from citytwin.errors import InvalidParameter, NotFound
 from citytwin.query.odata import QueryOptions
 from citytwin.query.odata_sql import FilterSql
-from citytwin.query.sta_model import ENTITY_SETS, EntitySet, Relation
+from citytwin.query.sta_model import ENTITY_SETS, EntitySet, Prop, Relation
+from citytwin.twin.flags import STUCK_READINGS
 
-# The live state as an Observations source: "latest per Datastream" never scans readings.
+# The live state as an Observations source: "latest per Datastream" never scans readings. Its
+# resultQuality adds the twin's suspect rules (twin/flags.py), read from the feeds' stored
+# ranges: stuck (STUCK_READINGS equal values, not at the range's floor) or a jump faster than
+# the whole range per hour.
+LATEST_READINGS = f"""(
+    SELECT l.sensor_id, l.variable_id, l.time, l.value, l.flagged, NULL::geometry AS geom,
+           (l.run_length >= {STUCK_READINGS} AND l.value IS DISTINCT FROM (x.rng ->> 0)::float8)
+           OR coalesce(abs(l.value - l.prev_value)
+                       / nullif(extract(epoch FROM l.time - l.prev_time) / 3600, 0)
+                       > (x.rng ->> 1)::float8 - (x.rng ->> 0)::float8, false) AS suspect
+    FROM latest_readings l
+    JOIN sensors o ON o.id = l.sensor_id JOIN feeds f ON f.name = o.feed
+    JOIN variables w ON w.id = l.variable_id
+    CROSS JOIN LATERAL (SELECT f.definition -> 'variables' -> w.name -> 'range' AS rng) x
+) r JOIN sensors s ON s.id = r.sensor_id JOIN variables v ON v.id = r.variable_id"""
+OBSERVATIONS = ENTITY_SETS["Observations"]
 LATEST = replace(
-    ENTITY_SETS["Observations"],
-    source="(SELECT sensor_id, variable_id, time, value, flagged, NULL::geometry AS geom "
-    "FROM latest_readings) r JOIN sensors s ON s.id = r.sensor_id "
-    "JOIN variables v ON v.id = r.variable_id",
+    OBSERVATIONS,
+    source=LATEST_READINGS,
+    properties=OBSERVATIONS.properties
+    | {
+        "resultQuality": Prop(
+            "CASE WHEN r.flagged THEN 'flagged' WHEN r.suspect THEN 'suspect' ELSE 'ok' END",
+            "text",
+        )
+    },
 )
 
 
