@@ -1,7 +1,9 @@
-"""Answer encodings: GeoJSON/JSON (orjson), CSV and GeoParquet, chosen by `format` or Accept."""
+"""Answer encodings, named once in `OutputFormat`: GeoJSON/JSON (orjson), CSV, GeoParquet,
+NetCDF, CoverageJSON and tiles, chosen by `format` or Accept."""
 
 import io
 from collections.abc import Sequence
+from enum import StrEnum
 
 import geopandas as gpd
 import orjson
@@ -10,29 +12,60 @@ from fastapi import Response
 from shapely.geometry import shape
 
 from citytwin.errors import InvalidParameter
+from citytwin.layers.coverage import MEDIA_TYPE as COVERAGEJSON_MEDIA_TYPE
 from citytwin.query.cells import to_hex
 
-MEDIA_TYPES = {
-    "geojson": "application/geo+json",
-    "json": "application/json",
-    "csv": "text/csv; charset=utf-8",
-    "parquet": "application/vnd.apache.parquet",
+
+class OutputFormat(StrEnum):
+    """Every encoding an answer can take: the value is the `format`/`f` name, `media_type` what
+    the answer's Content-Type says. A new encoding is one member here and its writer."""
+
+    GEOJSON = "geojson"
+    JSON = "json"
+    CSV = "csv"
+    PARQUET = "parquet"
+    NETCDF = "netcdf"
+    COVERAGEJSON = "coveragejson"
+    MVT = "mvt"
+    PNG = "png"
+    HTML = "html"
+
+    @property
+    def media_type(self) -> str:
+        """The Content-Type of answers in this encoding."""
+        return _MEDIA_TYPES[self]
+
+
+_MEDIA_TYPES = {
+    OutputFormat.GEOJSON: "application/geo+json",
+    OutputFormat.JSON: "application/json",
+    OutputFormat.CSV: "text/csv; charset=utf-8",
+    OutputFormat.PARQUET: "application/vnd.apache.parquet",
+    OutputFormat.NETCDF: "application/x-netcdf",
+    OutputFormat.COVERAGEJSON: COVERAGEJSON_MEDIA_TYPE,
+    OutputFormat.MVT: "application/vnd.mapbox-vector-tile",
+    OutputFormat.PNG: "image/png",
+    OutputFormat.HTML: "text/html",
 }
+MEDIA_TYPES = {fmt.value: fmt.media_type for fmt in OutputFormat}
+# Accept types naming a format, beside each format's own media type.
 ACCEPT_ALIASES = {
-    "application/geo+json": "geojson",
-    "application/json": "json",
-    "text/csv": "csv",
-    "application/vnd.apache.parquet": "parquet",
-    "application/x-parquet": "parquet",
+    **{fmt.media_type.split(";")[0]: fmt for fmt in OutputFormat},
+    "application/x-parquet": OutputFormat.PARQUET,
 }
+FEATURE_FORMATS = (OutputFormat.GEOJSON, OutputFormat.CSV, OutputFormat.PARQUET)
+TABLE_FORMATS = (OutputFormat.JSON, OutputFormat.CSV)
+GRID_FORMATS = (OutputFormat.NETCDF, OutputFormat.COVERAGEJSON)
 
 
-def choose_format(requested: str | None, accept: str | None, allowed: Sequence[str]) -> str:
+def choose_format(
+    requested: str | None, accept: str | None, allowed: Sequence[OutputFormat]
+) -> OutputFormat:
     """The encoding: the `format` parameter wins, then the first allowed Accept type."""
     if requested:
         if requested not in allowed:
             raise InvalidParameter("format", f"{requested!r} is not one of {', '.join(allowed)}")
-        return requested
+        return OutputFormat(requested)
     for media in (accept or "").split(","):
         name = ACCEPT_ALIASES.get(media.split(";")[0].strip())
         if name in allowed:

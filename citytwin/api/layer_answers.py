@@ -4,7 +4,7 @@ polygon, and a subset as NetCDF or CoverageJSON."""
 import xarray as xr
 from fastapi import Response
 
-from citytwin.api.formats import json_response
+from citytwin.api.formats import OutputFormat, json_response
 from citytwin.errors import InvalidParameter
 from citytwin.layers.coverage import MEDIA_TYPE as COVERAGEJSON
 from citytwin.layers.coverage import grid_coverage
@@ -21,7 +21,7 @@ from citytwin.layers.query import (
 )
 from citytwin.query.params import parse_bbox, parse_polygon
 
-NETCDF = "application/x-netcdf"
+NETCDF = OutputFormat.NETCDF.media_type
 
 
 def area_answer(
@@ -72,7 +72,7 @@ def part_response(
 ) -> Response:
     """A part of `layer` as NetCDF (`fmt` netcdf, downloaded as `<name>.nc`) or as a
     CoverageJSON grid in the layer's CRS (shared by EDR)."""
-    if fmt == "netcdf":
+    if fmt == OutputFormat.NETCDF:
         return Response(
             to_netcdf(part),
             media_type=NETCDF,

@@ -4,6 +4,7 @@ and the vector tiles of cells and sensors that `/tiles` and OGC API - Tiles both
 from fastapi import Request, Response
 from shapely.geometry import box
 
+from citytwin.api.formats import OutputFormat
 from citytwin.api.params import Variable
 from citytwin.db.pool import Pool
 from citytwin.db.queries.cells import CellQuery, cell_aggregates
@@ -65,7 +66,7 @@ def tile_url_template(request: Request, route: str, **path: str) -> str:
     return url.replace("%7B", "{").replace("%7D", "}")
 
 
-MVT = "application/vnd.mapbox-vector-tile"
+MVT = OutputFormat.MVT.media_type
 
 
 def _mvt_response(

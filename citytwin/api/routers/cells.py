@@ -7,6 +7,8 @@ from fastapi import APIRouter, Header, Path, Query, Response
 
 from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep
 from citytwin.api.formats import (
+    FEATURE_FORMATS,
+    TABLE_FORMATS,
     choose_format,
     csv_response,
     feature,
@@ -55,7 +57,7 @@ async def get_cells(
     resolution = base if resolution is None else resolution
     if resolution > base:
         raise InvalidParameter("resolution", f"must be at most the base resolution {base}")
-    fmt = choose_format(fmt, accept, ("geojson", "csv", "parquet"))
+    fmt = choose_format(fmt, accept, FEATURE_FORMATS)
     step = parse_bucket(bucket, settings.rollup_bucket_seconds) if bucket else None
     time = widen_to_buckets(time, settings.rollup_bucket_seconds)
     query = CellQuery(variable.id, resolution, area, time, step)
@@ -95,7 +97,7 @@ async def get_cell_series(
     """count/mean/min/max/std of `variable` in the cell, per bucket."""
     cell = parse_cell(h3, "h3", settings.h3_resolution)
     cell_resolution = resolution_of(cell)
-    fmt = choose_format(fmt, accept, ("json", "csv"))
+    fmt = choose_format(fmt, accept, TABLE_FORMATS)
     step = parse_bucket(bucket, settings.rollup_bucket_seconds)
     time = widen_to_buckets(time, settings.rollup_bucket_seconds)
     query = CellQuery(variable.id, cell_resolution, Area(cells=(cell,)), time, step)

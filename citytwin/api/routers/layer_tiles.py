@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pyproj import Transformer
 
 from citytwin.api.deps import LayerId, LayerStoreDep
-from citytwin.api.formats import json_response
+from citytwin.api.formats import OutputFormat, json_response
 from citytwin.api.tile_responses import (
     etag_matches,
     tile_cache,
@@ -38,7 +38,7 @@ from citytwin.tiles.raster import (
 )
 
 router = APIRouter(tags=["layer tiles"])
-PNG = "image/png"
+PNG = OutputFormat.PNG.media_type
 IMMUTABLE = "public, max-age=31536000, immutable"
 MIN_ZOOM, MAX_ZOOM = 10, 18
 Z = Annotated[int, Path(description="Zoom level (WebMercatorQuad).")]

@@ -9,6 +9,9 @@ from fastapi import APIRouter, Header, Query, Response
 
 from citytwin.api.deps import ConnDep, LayerId, LayerStoreDep, SettingsDep, VariablesDep
 from citytwin.api.formats import (
+    FEATURE_FORMATS,
+    GRID_FORMATS,
+    TABLE_FORMATS,
     choose_format,
     csv_response,
     feature,
@@ -81,7 +84,7 @@ def get_point(
     """The values of `variable` in the grid cell holding (lon, lat), per time step."""
     layer = store.open(layer_id)
     name = pick_variable(layer, variable)
-    fmt = choose_format(fmt, accept, ("json", "csv"))
+    fmt = choose_format(fmt, accept, TABLE_FORMATS)
     cell = locate(grid_of(layer), lon, lat)
     series = point_series(layer, name, cell)
     if fmt == "csv":
@@ -126,7 +129,7 @@ def get_layer_cells(
     """count, mean, min, max, std of the grid cells (and steps) in each H3 cell, as `/cells`."""
     layer = store.open(layer_id)
     name = pick_variable(layer, variable)
-    fmt = choose_format(fmt, accept, ("geojson", "csv", "parquet"))
+    fmt = choose_format(fmt, accept, FEATURE_FORMATS)
     base = settings.h3_resolution
     resolution = base if resolution is None else resolution
     window = time_window(layer, time)
@@ -185,8 +188,7 @@ def get_cube(
 ) -> Response:
     """The grid cells whose centres are in `bbox` (as the smallest grid window) and steps."""
     layer = store.open(layer_id)
-    if fmt not in ("netcdf", "coveragejson"):
-        raise InvalidParameter("format", f"{fmt!r} is not one of netcdf, coveragejson")
+    fmt = choose_format(fmt, None, GRID_FORMATS)
     names = pick_variables(layer, variable, "variable")
     window = steps_between(layer, start, end)
     return cube_answer(layer, bbox, names, window, fmt, "bbox")

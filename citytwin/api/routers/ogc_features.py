@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep, VariablesDep
 from citytwin.api.formats import (
+    OutputFormat,
     choose_format,
     feature,
     features_response,
@@ -39,7 +40,7 @@ from citytwin.settings import Settings
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
 
-ITEM_FORMATS = ("geojson", "json", "parquet")
+ITEM_FORMATS = (OutputFormat.GEOJSON, OutputFormat.JSON, OutputFormat.PARQUET)
 ITEM_RESPONSES: dict[int | str, dict] = {
     200: {
         "description": "GeoJSON (application/geo+json), or GeoParquet with f=parquet.",

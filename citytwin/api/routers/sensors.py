@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep
 from citytwin.api.formats import (
+    FEATURE_FORMATS,
     MEDIA_TYPES,
     choose_format,
     features_response,
@@ -44,7 +45,7 @@ async def get_sensors(
     cells."""
     if feed is not None:
         feeds[feed]  # unknown feed: 404 naming it
-    fmt = choose_format(fmt, accept, ("geojson", "csv", "parquet"))
+    fmt = choose_format(fmt, accept, FEATURE_FORMATS)
     properties = {"site_type": site_type} if site_type is not None else None
     query = SensorQuery(feed, area, limit, after, properties)
     rows = await fetch_sensors(conn, query, settings.h3_resolution)
