@@ -12,7 +12,6 @@ from citytwin.feeds.units import UNITS, convert
 FeedKind = Literal["traffic", "air", "energy"]
 
 # Canonical long-format fields; `unit` and `name` are optional in every source.
-CANONICAL_FIELDS = ("sensor_id", "lon", "lat", "time", "variable", "value", "unit")
 
 
 class Strict(BaseModel):

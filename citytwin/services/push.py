@@ -17,14 +17,11 @@ from citytwin.db.pool import Connection
 from citytwin.errors import MalformedInput
 from citytwin.feeds import FeedRegistry
 from citytwin.ingest import payloads
+from citytwin.ingest.payload_formats import map_payload, payload_format
 from citytwin.services.ingest import IngestReport, ingest
 
 PUSH_MAX_BYTES = 4 << 20  # one push is a batch of messages, not a file: files go to /feeds
 KEPT_BYTES = 64 << 10  # how much of an oversized body a dead letter keeps
-NGSI_LD = "ngsi-ld"
-STA_OBSERVATION = "sta-observation"
-STA_DATA_ARRAY = "sta-dataarray"
-CANONICAL = "canonical"  # our own JSON readings, as MQTT messages carry them
 
 
 @dataclass
@@ -103,20 +100,7 @@ def parse_payload(
 ) -> tuple[list, dict]:
     """(items, mapped rows per feed) of a raw payload (canonical readings go to `feed`);
     `MalformedInput` if it cannot be read."""
-    document = payloads.load_json(data)
-    if format == CANONICAL:
-        items = document if isinstance(document, list) else [document]
-        return items, payloads.map_canonical(document, feed)
-    if format == NGSI_LD:
-        items = document if isinstance(document, list) else [document]
-        return items, payloads.map_ngsi_batch(document)
-    if format == STA_OBSERVATION:
-        items = payloads.observations_of(document)
-    elif format == STA_DATA_ARRAY:
-        items = payloads.data_array_observations(document)
-    else:
-        raise MalformedInput(f"unknown payload format {format!r}")
-    return items, payloads.map_observations(feeds, items)
+    return map_payload(payloads.load_json(data), payload_format(format), feeds, feed)
 
 
 async def push_payload(

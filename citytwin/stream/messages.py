@@ -18,15 +18,10 @@ import orjson
 from citytwin.errors import MalformedInput
 from citytwin.feeds import FeedRegistry
 from citytwin.ingest import payloads
+from citytwin.ingest.payload_formats import STA_DATA_ARRAY, detect, map_payload
 from citytwin.ingest.payloads import MappedRows
 from citytwin.ingest.validate import Rejection
-from citytwin.services.push import (
-    CANONICAL,
-    KEPT_BYTES,
-    NGSI_LD,
-    STA_DATA_ARRAY,
-    STA_OBSERVATION,
-)
+from citytwin.services.push import KEPT_BYTES
 from citytwin.stream.source import Message
 
 # (feed, format, reason, payload), as `dead_letters.record_many` stores them.
@@ -61,41 +56,6 @@ class MappedBatch:
             reason = f"{'; '.join(reasons)} (topic {item.topic})"
             letters.append((feed or None, item.format, reason, item.payload))
         return letters
-
-
-def detect(document: object) -> str:
-    """The kind of a parsed payload, by its members; `MalformedInput` if it is none we know."""
-    first = document[0] if isinstance(document, list) and document else document
-    if isinstance(first, dict):
-        if "dataArray" in first and "components" in first:
-            return STA_DATA_ARRAY
-        if "Datastream" in first or ("result" in first and "phenomenonTime" in first):
-            return STA_OBSERVATION
-        if "sensor_id" in first:
-            return CANONICAL
-        if "id" in first and "type" in first:
-            return NGSI_LD
-    raise MalformedInput(
-        "not a canonical reading (sensor_id, time, variable, value), an NGSI-LD entity "
-        "(id, type) or a SensorThings Observation (Datastream, result)"
-    )
-
-
-def map_message(
-    document: object, kind: str, feeds: FeedRegistry, topic_feed: str | None
-) -> tuple[list, str, dict[str, MappedRows]]:
-    """(items, their format, rows per feed numbered from 1) of one parsed message."""
-    many = document if isinstance(document, list) else [document]
-    if not many:
-        raise MalformedInput("an empty list")
-    if kind == NGSI_LD:
-        return many, NGSI_LD, payloads.map_ngsi_batch(document)
-    if kind == STA_DATA_ARRAY:
-        observations = payloads.data_array_observations(many)
-        return observations, STA_OBSERVATION, payloads.map_observations(feeds, observations)
-    if kind == STA_OBSERVATION:
-        return many, STA_OBSERVATION, payloads.map_observations(feeds, many)
-    return many, CANONICAL, payloads.map_canonical(document, topic_feed)
 
 
 def _renumber(target: dict[str, MappedRows], mapped: dict[str, MappedRows], offset: int) -> None:
@@ -134,8 +94,11 @@ def map_batch(
         kind = message.kind
         try:
             document = payloads.load_json(payload)
-            kind = detect(document)
-            items, format, mapped = map_message(document, kind, feeds, feed)
+            if isinstance(document, list) and not document:
+                raise MalformedInput("an empty list")
+            found = detect(document)
+            kind = found.name
+            items, mapped = map_payload(document, found, feeds, feed)
         except MalformedInput as exc:
             batch.unreadable.append((feed, kind, f"{exc} (topic {topic})", payload))
             continue
@@ -143,7 +106,8 @@ def map_batch(
         whole = isinstance(document, dict) and kind != STA_DATA_ARRAY
         _renumber(batch.by_feed, mapped, len(batch.items))
         batch.items += [
-            Item(format, topic, payload if whole else orjson.dumps(item)) for item in items
+            Item(found.item_format, topic, payload if whole else orjson.dumps(item))
+            for item in items
         ]
     for feed, mapped in batch.by_feed.items():
         if feed and mapped.rows:

@@ -6,8 +6,9 @@ import orjson
 import pytest
 
 from citytwin.errors import InvalidParameter, MalformedInput
+from citytwin.ingest.payload_formats import CANONICAL, detect
 from citytwin.stream.batcher import Backoff, Batcher
-from citytwin.stream.messages import CANONICAL, detect, map_batch
+from citytwin.stream.messages import map_batch
 from citytwin.stream.mqtt import broker_of
 from citytwin.stream.mqtt_source import MqttSource
 from citytwin.stream.source import Message
@@ -63,11 +64,11 @@ def test_broker_urls():
 
 
 def test_detect_by_content():
-    assert detect(reading()) == CANONICAL
-    assert detect([reading(), reading()]) == CANONICAL
-    assert detect(AIR) == "ngsi-ld"
-    assert detect({"Datastream": {}, "result": 1}) == "sta-observation"
-    assert detect({"components": [], "dataArray": []}) == "sta-dataarray"
+    assert detect(reading()).name == CANONICAL
+    assert detect([reading(), reading()]).name == CANONICAL
+    assert detect(AIR).name == "ngsi-ld"
+    assert detect({"Datastream": {}, "result": 1}).name == "sta-observation"
+    assert detect({"components": [], "dataArray": []}).name == "sta-dataarray"
     with pytest.raises(MalformedInput, match="not a canonical reading"):
         detect({"hello": "world"})
     with pytest.raises(MalformedInput):

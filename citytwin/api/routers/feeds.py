@@ -13,15 +13,9 @@ from citytwin.db.feeds import variable_spans
 from citytwin.db.pool import Connection
 from citytwin.errors import InvalidParameter
 from citytwin.feeds import FeedRegistry
+from citytwin.ingest.payload_formats import PAYLOAD_FORMATS, by_media_type
 from citytwin.services.ingest import ingest
-from citytwin.services.push import (
-    CANONICAL,
-    NGSI_LD,
-    PUSH_MAX_BYTES,
-    STA_DATA_ARRAY,
-    STA_OBSERVATION,
-    push_payload,
-)
+from citytwin.services.push import PUSH_MAX_BYTES, push_payload
 from citytwin.settings import Settings
 
 router = APIRouter(tags=["feeds"])
@@ -69,10 +63,6 @@ async def get_feed(feeds: FeedsDep, feed: FeedName) -> Response:
     return json_response(feeds[feed].model_dump(mode="json"))
 
 
-PUSH_TYPES = {"application/ld+json": NGSI_LD, "application/json": CANONICAL}
-PUSH_FORMATS = (NGSI_LD, STA_OBSERVATION, STA_DATA_ARRAY)
-
-
 @router.post("/feeds/{feed}/readings", summary="Push readings into a feed")
 async def post_readings(
     request: Request,
@@ -101,13 +91,14 @@ async def post_readings(
     definition = feeds[feed]
     writer.check_feeds([feed])
     media = content_type.split(";")[0].strip().lower()
-    push_format = source_format if source_format in PUSH_FORMATS else PUSH_TYPES.get(media)
-    if push_format is not None:
-        return await _push_into(request, conn, settings, feeds, feed, push_format)
+    chosen = PAYLOAD_FORMATS.get(source_format or "") or by_media_type(media)
+    if chosen is not None:
+        return await _push_into(request, conn, settings, feeds, feed, chosen.name)
     if media in CONTENT_TYPES:
         data = await read_body(request, settings.max_body_bytes)
     else:
-        known = [*CONTENT_TYPES, *PUSH_TYPES]
+        pushed = (f.media_type for f in PAYLOAD_FORMATS.values() if f.media_type)
+        known = [*CONTENT_TYPES, *pushed]
         raise InvalidParameter("Content-Type", f"{media!r} is not one of {', '.join(known)}")
     report = await ingest(
         conn,

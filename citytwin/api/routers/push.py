@@ -23,13 +23,11 @@ from citytwin.db.pool import Connection
 from citytwin.db.queries import sta
 from citytwin.errors import InvalidParameter, PayloadTooLarge
 from citytwin.feeds import FeedRegistry
+from citytwin.ingest.payload_formats import NGSI_LD, STA_DATA_ARRAY, STA_OBSERVATION
 from citytwin.query.sta_model import observation_id
 from citytwin.services.push import (
     KEPT_BYTES,
-    NGSI_LD,
     PUSH_MAX_BYTES,
-    STA_DATA_ARRAY,
-    STA_OBSERVATION,
     PushResult,
     push_payload,
     replay,
