@@ -1,5 +1,6 @@
 """H3 cells: ints inside, hex strings at the edge; descendant ranges for index scans."""
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import h3.api.basic_int as h3
@@ -13,6 +14,7 @@ RESOLUTION_SHIFT = 52
 DIGIT_BITS = 3
 
 
+Bounds = tuple[float, float, float, float]
 STAT_COLUMNS = ("count", "mean", "min", "max", "std")  # per cell, as /cells answers
 
 
@@ -105,13 +107,22 @@ def parents(cells: np.ndarray, resolution: int) -> np.ndarray:
     )
 
 
+def cells_bounds(cells: Sequence[int]) -> Bounds | None:
+    """(west, south, east, north) of the hexagons of `cells` (their vertices, not centres)."""
+    if not cells:
+        return None
+    vertices = np.array([vertex for cell in cells for vertex in boundary(cell)])
+    west, south = vertices.min(axis=0)
+    east, north = vertices.max(axis=0)
+    return float(west), float(south), float(east), float(north)
+
+
 @lru_cache(maxsize=65_536)
 def hexagon_wkb(cell: int) -> bytes:
     """The cell's polygon as WKB (lon/lat), for PostGIS to clip into a tile."""
     return shapely.Polygon(boundary(cell)).wkb
 
 
-Bounds = tuple[float, float, float, float]
 # The centres of an H3 cell's descendants lie within 1.16 times its centre-to-vertex offsets
 # (measured over resolutions 0-13); 2.5 of them also cover the hexagon itself, with a margin.
 REACH_FACTOR = 2.5

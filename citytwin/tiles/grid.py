@@ -46,3 +46,24 @@ def parse_tile(z: int, x: int, y: int) -> Tile:
 def resolution_for_zoom(z: int, base_resolution: int) -> int:
     """The H3 resolution shown at zoom `z` (never finer than the base)."""
     return min(ZOOM_RESOLUTION[min(z, len(ZOOM_RESOLUTION) - 1)], base_resolution)
+
+
+def matrix_limits(bounds: tuple[float, float, float, float], maxzoom: int) -> list[dict]:
+    """OGC `tileMatrixSetLimits`: the rows and columns of tiles touching `bounds` (lon/lat)
+    at each zoom 0 … `maxzoom`, so clients ask for tiles where the data is."""
+    west, south, east, north = bounds
+    limits = []
+    for z in range(maxzoom + 1):
+        top_left = TMS.tile(west, north, z, truncate=True)
+        bottom_right = TMS.tile(east, south, z, truncate=True)
+        last = 2**z - 1
+        limits.append(
+            {
+                "tileMatrix": str(z),
+                "minTileRow": min(top_left.y, last),
+                "maxTileRow": min(bottom_right.y, last),
+                "minTileCol": min(top_left.x, last),
+                "maxTileCol": min(bottom_right.x, last),
+            }
+        )
+    return limits

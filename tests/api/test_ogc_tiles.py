@@ -35,6 +35,25 @@ async def test_collections_lead_to_tilesets_and_tiles(client):
     item = next(link for link in tileset["links"] if link["rel"] == "item")
     assert item["type"] == "application/vnd.mapbox-vector-tile" and item["templated"]
     assert item["href"].endswith("/{tileMatrix}/{tileRow}/{tileCol}?variable=pm25")
+    # Clients place the tiles: the hexagons of resolution 8 holding data, and their tiles.
+    west, south = tileset["boundingBox"]["lowerLeft"]
+    east, north = tileset["boundingBox"]["upperRight"]
+    lon, lat = STATIONS["S1"]
+    assert west < lon < east and south < lat < north
+    assert tileset["boundingBox"]["crs"].endswith("CRS84")
+    limits = {limit["tileMatrix"]: limit for limit in tileset["tileMatrixSetLimits"]}
+    assert len(limits) == 23
+    assert limits["0"] == {
+        "tileMatrix": "0",
+        "minTileRow": 0,
+        "maxTileRow": 0,
+        "minTileCol": 0,
+        "maxTileCol": 0,
+    }
+    at_13 = TMS.tile(lon, lat, 13)
+    assert limits["13"]["minTileCol"] <= at_13.x <= limits["13"]["maxTileCol"]
+    assert limits["13"]["minTileRow"] <= at_13.y <= limits["13"]["maxTileRow"]
+    assert limits["13"]["maxTileCol"] - limits["13"]["minTileCol"] <= 2
     answer = await client.get(follow(item["href"], *STATIONS["S1"], 13))
     features = mapbox_vector_tile.decode(answer.content)["cells"]["features"]
     cells = (await client.get("/cells", params={"variable": "pm25", "resolution": 8})).json()
@@ -46,6 +65,30 @@ async def test_collections_lead_to_tilesets_and_tiles(client):
         follow(item["href"], *STATIONS["S1"], 13), headers={"If-None-Match": answer.headers["etag"]}
     )
     assert again.status_code == 304
+
+
+async def test_each_variable_is_a_tileset_and_none_is_a_hidden_default(client):
+    await post_readings(client, air_rows(hours=2))
+    listing = (await client.get("/ogc/collections/cells-r7/tiles")).json()["tilesets"]
+    titles = [tileset["title"] for tileset in listing]
+    assert "H3 cell aggregates, resolution 7: no2" in titles and len(titles) >= 6
+    assert all(
+        tileset["links"][0]["href"].endswith("?variable=" + tileset["title"].split(": ")[1])
+        for tileset in listing
+    )
+    plain = (await client.get("/ogc/collections/cells-r7/tiles/WebMercatorQuad")).json()
+    item = next(link for link in plain["links"] if link["rel"] == "item")
+    assert item["href"].endswith("{tileCol}?variable={variable}")
+    assert {"no2", "pm25", "energy_kwh"} <= set(item["variables"]["variable"]["enum"])
+    tile = TMS.tile(*STATIONS["S1"], 12)
+    path = f"/ogc/collections/cells-r7/tiles/WebMercatorQuad/12/{tile.y}/{tile.x}"
+    missing = await client.get(path)
+    assert missing.status_code == 400 and "variable" in missing.text
+    named = await client.get(path, params={"variable": "no2"})
+    cells = mapbox_vector_tile.decode(named.content)["cells"]["features"]
+    assert {f["properties"]["h3"] for f in cells} == {
+        h3.latlng_to_cell(lat, lon, 7) for lon, lat in STATIONS.values()
+    }
 
 
 async def test_sensor_tiles_and_the_tile_matrix_set(client):

@@ -104,6 +104,11 @@ async def test_sensor_tile_has_latest_values(client):
     assert by_id["S1"]["feed"] == "air"
 
 
+def hexagon_extent(cells: set[str]) -> list[float]:
+    vertices = np.array([point for cell in cells for point in h3.cell_to_boundary(cell)])
+    return [vertices[:, 1].min(), vertices[:, 0].min(), vertices[:, 1].max(), vertices[:, 0].max()]
+
+
 async def test_tilejson_carries_the_parameters(client):
     await post_readings(client, to_csv(air_rows(hours=2)))
     document = (
@@ -116,11 +121,48 @@ async def test_tilejson_carries_the_parameters(client):
     assert document["tiles"] == [
         "http://citytwin/tiles/cells/{z}/{x}/{y}.mvt?variable=pm25&start=2026-11-02T00%3A00%3A00Z"
     ]
-    west, south, east, north = document["bounds"]
-    assert west < 9.51 < 9.52 < east and south < 47.13 < 47.14 < north
+    # Zoom 0 draws resolution 0: the bounds hold that whole hexagon, not the stations' centres.
+    coarsest = {h3.latlng_to_cell(lat, lon, 0) for lon, lat in STATIONS.values()}
+    assert document["bounds"] == pytest.approx(hexagon_extent(coarsest), abs=1e-6)
+    assert document["description"] == "H3 cell aggregates of pm25 (µg/m³)"
+    assert document["attribution"] == "citytwin"
     assert document["vector_layers"][0]["id"] == "cells"
     sensors = (await client.get("/tiles/sensors/tilejson.json")).json()
     assert sensors["tiles"] == ["http://citytwin/tiles/sensors/{z}/{x}/{y}.mvt"]
+    lons, lats = zip(*STATIONS.values(), strict=True)
+    assert sensors["bounds"] == pytest.approx([min(lons), min(lats), max(lons), max(lats)])
+
+
+async def test_tilejson_bounds_hold_every_drawn_hexagon_whole(client):
+    await post_readings(client, to_csv(air_rows(hours=2)))
+    document = (
+        await client.get("/tiles/cells/tilejson.json", params={"variable": "no2", "resolution": 8})
+    ).json()
+    cells = (await client.get("/cells", params={"variable": "no2", "resolution": 8})).json()
+    drawn = {f["properties"]["h3"] for f in cells["features"]}
+    assert len(drawn) == 3  # H3 parents of the stations' base cells
+    west, _, east, _ = document["bounds"]
+    assert document["bounds"] == pytest.approx(hexagon_extent(drawn), abs=1e-6)
+    # Wider than the centres of the base cells, which is what cut hexagons before.
+    lons = [lon for lon, _ in STATIONS.values()]
+    assert west < min(lons) - 0.001 and east > max(lons) + 0.001
+
+
+async def test_sensor_tilejson_names_every_field_its_tiles_carry(client):
+    await post_readings(client, air_rows(hours=2))
+    document = (await client.get("/tiles/sensors/tilejson.json")).json()
+    fields = document["vector_layers"][0]["fields"]
+    tile = await client.get(f"/tiles/sensors/{tile_of(*STATIONS['S1'], 15)}.mvt")
+    carried = mapbox_vector_tile.decode(tile.content)["sensors"]["features"][0]["properties"]
+    assert set(carried) <= set(fields)
+    assert fields["no2"] == "Number" and fields["no2_time"] == "String"
+    assert {"vehicle_count", "energy_kwh"} <= set(fields)
+    assert document["attribution"] == "citytwin"
+
+
+async def test_without_data_tilejson_has_no_bounds(client):
+    document = (await client.get("/tiles/cells/tilejson.json", params={"variable": "no2"})).json()
+    assert "bounds" not in document and "center" not in document
 
 
 @pytest.mark.parametrize(

@@ -6,20 +6,32 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from citytwin.api.deps import PoolDep, SettingsDep, VariablesDep
+from citytwin.api.deps import ConnDep, PoolDep, SettingsDep, VariablesDep
 from citytwin.api.formats import json_response
 from citytwin.api.params import variable_of
 from citytwin.api.tile_responses import MVT, cells_tile_answer, sensors_tile_answer
-from citytwin.errors import NotFound
+from citytwin.db.pool import Connection
+from citytwin.errors import InvalidParameter, NotFound
 from citytwin.query import ogc
+from citytwin.query.cells import Bounds
 from citytwin.query.params import parse_time_range
-from citytwin.tiles.grid import TMS
+from citytwin.services.tilesets import (
+    CELL_FIELDS,
+    SENSOR_FIELDS,
+    cells_drawn_bounds,
+    sensors_bounds,
+)
+from citytwin.tiles.grid import MAX_ZOOM, TMS, matrix_limits
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Tiles"])
 TILING_SCHEME = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
 CollectionId = Annotated[str, Path(alias="collectionId", description="sensors or cells-r{N}.")]
 TileMatrixSetId = Annotated[str, Path(alias="tileMatrixSetId", description="WebMercatorQuad.")]
-VariableQuery = Annotated[str | None, Query(description="cells-r{N}: the variable (required).")]
+VariableQuery = Annotated[
+    str | None, Query(description="cells-r{N}: the variable (required for tiles).")
+]
+# TileJSON field kinds as JSON Schema types.
+KINDS = {"String": "string", "Number": "number"}
 
 
 def _tiled_collection(collection_id: str, base_resolution: int) -> ogc.Collection:
@@ -62,64 +74,87 @@ async def tile_matrix_set(tile_matrix_set_id: TileMatrixSetId) -> Response:
     return json_response(TMS.model_dump(mode="json", exclude_none=True))
 
 
-def _tileset(request: Request, collection: ogc.Collection, variable: str | None) -> dict:
+def _tileset(
+    request: Request,
+    collection: ogc.Collection,
+    variable: str | None,
+    known: list[str],
+    bounds: Bounds | None,
+) -> dict:
+    """A tileset; for cells without `variable`, its item template names `{variable}`."""
     tileset = str(
         request.url_for("ogc_tileset", collectionId=collection.id, tileMatrixSetId=TMS.id)
     )
-    template = tileset + "/{tileMatrix}/{tileRow}/{tileCol}"
-    if variable:
-        template += f"?variable={variable}"
     cells = collection.layer == "cells"
-    fields = (
-        {"h3": "string", "count": "integer", "mean": "number", "min": "number", "max": "number"}
-        if cells
-        else {"id": "integer", "feed": "string", "external_id": "string", "name": "string"}
-    )
-    return {
-        "title": collection.title,
+    item = {"rel": "item", "type": MVT, "templated": True}
+    template = tileset + "/{tileMatrix}/{tileRow}/{tileCol}"
+    if cells and variable is None:
+        item["variables"] = {"variable": {"type": "string", "enum": known}}
+        template += "?variable={variable}"
+    elif cells:
+        template += f"?variable={variable}"
+        tileset += f"?variable={variable}"
+    fields = {
+        name: {"type": KINDS[kind]}
+        for name, kind in (CELL_FIELDS if cells else SENSOR_FIELDS).items()
+    }
+    document = {
+        "title": collection.title + (f": {variable}" if variable else ""),
         "dataType": "vector",
         "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
         "tileMatrixSetURI": TMS.uri,
         "links": [
             ogc.link("self", tileset, "application/json"),
             ogc.link(TILING_SCHEME, _tms_link(request), "application/json"),
-            {**ogc.link("item", template, MVT), "templated": True},
+            {**item, "href": template},
         ],
         "layers": [
             {
                 "id": collection.layer,
                 "dataType": "vector",
                 "geometryDimension": 2 if cells else 0,
-                "propertiesSchema": {
-                    "type": "object",
-                    "properties": {name: {"type": kind} for name, kind in fields.items()},
-                },
+                "propertiesSchema": {"type": "object", "properties": fields},
             }
         ],
     }
+    if bounds is not None:
+        west, south, east, north = bounds
+        document["boundingBox"] = {
+            "lowerLeft": [west, south],
+            "upperRight": [east, north],
+            "crs": ogc.CRS84,
+        }
+        document["tileMatrixSetLimits"] = matrix_limits(bounds, MAX_ZOOM)
+    return document
+
+
+async def _bounds(conn: Connection, collection: ogc.Collection) -> Bounds | None:
+    if collection.resolution is None:
+        return await sensors_bounds(conn)
+    return await cells_drawn_bounds(conn, collection.resolution)
 
 
 @router.get("/collections/{collectionId}/tiles", summary="Tilesets of a collection")
 async def tilesets(
     request: Request,
+    conn: ConnDep,
     settings: SettingsDep,
     variables: VariablesDep,
     collection_id: CollectionId,
     variable: VariableQuery = None,
 ) -> Response:
+    """The collection's tilesets: for cells one per variable (or only `variable`'s)."""
     collection = _tiled_collection(collection_id, settings.h3_resolution)
-    name = _variable(collection, variable, variables)
-    return json_response({"tilesets": [_tileset(request, collection, name)]})
-
-
-def _variable(
-    collection: ogc.Collection, variable: str | None, variables: dict[str, int]
-) -> str | None:
+    bounds = await _bounds(conn, collection)
+    known = sorted(variables)
     if collection.layer != "cells":
-        return None
-    if variable is None:
-        return min(variables)  # a tileset needs one variable; name it to choose another
-    return variable_of(variable, variables).name
+        names: list[str | None] = [None]
+    elif variable is None:
+        names = list(known)
+    else:
+        names = [variable_of(variable, variables).name]
+    listing = [_tileset(request, collection, name, known, bounds) for name in names]
+    return json_response({"tilesets": listing})
 
 
 @router.get(
@@ -129,6 +164,7 @@ def _variable(
 )
 async def tileset(
     request: Request,
+    conn: ConnDep,
     settings: SettingsDep,
     variables: VariablesDep,
     collection_id: CollectionId,
@@ -138,8 +174,9 @@ async def tileset(
     """Tileset metadata; its `item` link is the tile URL template OGC clients follow."""
     collection = _tiled_collection(collection_id, settings.h3_resolution)
     _check_tms(tile_matrix_set_id)
-    name = _variable(collection, variable, variables)
-    return json_response(_tileset(request, collection, name))
+    name = None if variable is None else variable_of(variable, variables).name
+    bounds = await _bounds(conn, collection)
+    return json_response(_tileset(request, collection, name, sorted(variables), bounds))
 
 
 @router.get(
@@ -168,7 +205,9 @@ async def tile(
         return await sensors_tile_answer(
             request, pool, settings, tile_matrix, tile_col, tile_row, if_none_match
         )
-    chosen = variable_of(_variable(collection, variable, variables), variables)
+    if variable is None:
+        raise InvalidParameter("variable", f"required for {collection.id}: one of the tilesets")
+    chosen = variable_of(variable, variables)
     return await cells_tile_answer(
         request,
         pool,

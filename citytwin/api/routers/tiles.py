@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from citytwin.api.deps import ConnDep, PoolDep, SettingsDep
+from citytwin.api.deps import ConnDep, FeedsDep, PoolDep, SettingsDep
 from citytwin.api.formats import json_response
 from citytwin.api.params import TimeDep, VariableDep
 from citytwin.api.tile_responses import (
@@ -17,8 +17,15 @@ from citytwin.api.tile_responses import (
     sensors_tile_answer,
     tile_url_template,
 )
-from citytwin.db.pool import Connection
-from citytwin.tiles.grid import MAX_ZOOM
+from citytwin.query.cells import Bounds
+from citytwin.services.tilesets import (
+    CELL_FIELDS,
+    attribution,
+    cells_drawn_bounds,
+    sensor_fields,
+    sensors_bounds,
+)
+from citytwin.tiles.grid import MAX_ZOOM, resolution_for_zoom
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 Z = Annotated[int, Path(description="Zoom level (WebMercatorQuad).")]
@@ -64,65 +71,73 @@ async def get_sensors_tile(
     return await sensors_tile_answer(request, pool, settings, z, x, y, if_none_match)
 
 
-async def _bounds(conn: Connection) -> list[float]:
-    extent = await conn.fetchrow(
-        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-        "FROM (SELECT ST_Extent(center) AS e FROM cells) t"
-    )
-    return [-180.0, -85.05, 180.0, 85.05] if extent[0] is None else list(extent)
-
-
 def _tilejson(
-    request: Request, layer: str, query: dict, fields: dict, bounds: list[float], description: str
+    request: Request,
+    layer: str,
+    query: dict,
+    fields: dict,
+    bounds: Bounds | None,
+    description: str,
+    credit: str,
 ) -> dict:
     template = tile_url_template(request, "get_" + layer + "_tile")
     carried = urlencode({k: v for k, v in query.items() if v is not None})
-    return {
+    document = {
         "tilejson": "3.0.0",
         "name": f"citytwin {layer}",
         "description": description,
+        "attribution": credit,
         "tiles": [template + (f"?{carried}" if carried else "")],
         "minzoom": 0,
         "maxzoom": MAX_ZOOM,
-        "bounds": bounds,
-        "center": [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, 12],
         "vector_layers": [{"id": layer, "fields": fields, "minzoom": 0, "maxzoom": MAX_ZOOM}],
     }
+    # Without data there is nothing to bound: TileJSON's default (the whole world) holds.
+    if bounds is not None:
+        west, south, east, north = bounds
+        document["bounds"] = list(bounds)
+        document["center"] = [(west + east) / 2, (south + north) / 2, 12]
+    return document
 
 
 @router.get("/cells/tilejson.json", summary="TileJSON of the cell tiles")
 async def cells_tilejson(
     request: Request,
     conn: ConnDep,
+    settings: SettingsDep,
+    feeds: FeedsDep,
     variable: VariableDep,
     start: Annotated[str | None, Query()] = None,
     end: Annotated[str | None, Query()] = None,
     resolution: ResolutionQuery = None,
 ) -> Response:
-    """TileJSON 3.0 whose tile URL carries `variable`, `start`, `end` and `resolution`."""
+    """TileJSON 3.0 whose tile URL carries `variable`, `start`, `end` and `resolution`; its
+    `bounds` hold the whole hexagons of the coarsest resolution its zooms draw."""
     query = {"variable": variable.name, "start": start, "end": end, "resolution": resolution}
-    fields = {"h3": "String", "count": "Number", "mean": "Number", "min": "Number", "max": "Number"}
+    coarsest = resolution_for_zoom(0, settings.h3_resolution) if resolution is None else resolution
+    unit = feeds.unit_of(variable.name)
     document = _tilejson(
         request,
         "cells",
         query,
-        fields,
-        await _bounds(conn),
-        f"H3 cell aggregates of {variable.name}",
+        CELL_FIELDS,
+        await cells_drawn_bounds(conn, min(coarsest, settings.h3_resolution)),
+        f"H3 cell aggregates of {variable.name}" + (f" ({unit})" if unit else ""),
+        attribution(feeds),
     )
     return json_response(document)
 
 
 @router.get("/sensors/tilejson.json", summary="TileJSON of the sensor tiles")
-async def sensors_tilejson(request: Request, conn: ConnDep) -> Response:
-    """TileJSON 3.0 of the sensor points."""
-    fields = {"id": "Number", "feed": "String", "external_id": "String", "name": "String"}
+async def sensors_tilejson(request: Request, conn: ConnDep, feeds: FeedsDep) -> Response:
+    """TileJSON 3.0 of the sensor points, with the per-variable fields their tiles carry."""
     document = _tilejson(
         request,
         "sensors",
         {},
-        fields,
-        await _bounds(conn),
-        "Sensors with their latest value per variable",
+        sensor_fields(feeds),
+        await sensors_bounds(conn),
+        "Sensors with their latest value (and its time) per variable",
+        attribution(feeds),
     )
     return json_response(document)

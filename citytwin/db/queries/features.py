@@ -96,6 +96,19 @@ async def layer_bounds(conn: asyncpg.Connection, layer: str) -> Bounds | None:
     return None if row[0] is None else (row[0], row[1], row[2], row[3])
 
 
+# The parent of each stored base cell at resolution $1, by the bits of the H3 index (as
+# `citytwin.query.cells.parents` does): clear the resolution, set $1, fill the finer digits with 7.
+PARENTS_SQL = """
+SELECT DISTINCT (cell & ~(15::int8 << 52)) | ($1::int8 << 52)
+                | ((1::int8 << (3 * (15 - $1::int4))) - 1)
+FROM cells"""
+
+
+async def cell_parents(conn: asyncpg.Connection, resolution: int) -> list[int]:
+    """The distinct cells at `resolution` holding stored base cells."""
+    return [row[0] for row in await conn.fetch(PARENTS_SQL, resolution)]
+
+
 async def time_span(conn: asyncpg.Connection) -> tuple[datetime, datetime] | None:
     """[first UTC day, day after the last) holding readings, from the rollups; None if none."""
     row = await conn.fetchrow(TIME_SPAN_SQL)
