@@ -69,7 +69,7 @@ class EntitySet:
 
 def observation_id(sensor_id: int, variable_id: int, time: datetime) -> str:
     """The id of a reading as an Observation (the same text the SQL of `@iot.id` makes)."""
-    utc = time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = time.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     return f"{sensor_id * DATASTREAM_FACTOR + variable_id}:{utc}"
 
 
@@ -218,10 +218,13 @@ ENTITY_SETS: dict[str, EntitySet] = {
     "Observations": EntitySet(
         "Observations",
         "readings r JOIN sensors s ON s.id = r.sensor_id JOIN variables v ON v.id = r.variable_id",
+        # Filters compare the text; answers carry its parts, formatted in Python
+        # (`observation_id`), as to_char on every row would cost more than the query.
         Prop(
             f"{DATASTREAM_ID}::text || ':' || "
             "to_char(r.time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
             "text",
+            "ROW(s.id, v.id, r.time)",
         ),
         {
             "phenomenonTime": Prop("r.time", "time"),

@@ -37,10 +37,14 @@ WITH series AS (
     WHERE se.alone AND sl.count > 0
       AND d.day + (sl.i - 1) * $5::interval >= $3 AND d.day + (sl.i - 1) * $5::interval < $4
     UNION ALL
+    -- LATERAL fenced by OFFSET 0 (else the planner flattens it into a hash join over the whole
+    -- range): each shared series read through the primary key.
     SELECT se.sensor_id, se.variable_id, r.time, 1, r.value, r.value, r.value
     FROM series se
-    JOIN readings r ON r.sensor_id = se.sensor_id AND r.variable_id = se.variable_id
-         AND r.time >= $3 AND r.time < $4 AND NOT r.flagged
+    CROSS JOIN LATERAL (
+        SELECT x.time, x.value FROM readings x
+        WHERE x.sensor_id = se.sensor_id AND x.variable_id = se.variable_id
+          AND x.time >= $3 AND x.time < $4 AND NOT x.flagged OFFSET 0) r
     WHERE NOT se.alone
 )
 SELECT p.sensor_id, p.variable_id, date_bin($6::interval, p.t, '{ORIGIN}') AS start,

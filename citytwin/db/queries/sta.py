@@ -13,7 +13,7 @@ from citytwin.db.queries.sql import Bind
 from citytwin.errors import InvalidParameter, NotFound
 from citytwin.query.odata import QueryOptions
 from citytwin.query.odata_sql import FilterSql
-from citytwin.query.sta_model import ENTITY_SETS, EntitySet, Prop, Relation
+from citytwin.query.sta_model import ENTITY_SETS, EntitySet, Prop, Relation, observation_id
 from citytwin.twin.flags import STUCK_READINGS
 
 # The live state as an Observations source: "latest per Datastream" never scans readings. Its
@@ -54,7 +54,7 @@ class Scope:
 
 
 def _columns(entity: EntitySet, options: QueryOptions, keys: list[str]) -> str:
-    columns = [f'{entity.id.sql} AS "@iot.id"']
+    columns = [f'{entity.id.output} AS "@iot.id"']
     for name in options.select or tuple(entity.properties):
         if name in entity.properties:
             columns.append(f'{entity.properties[name].output} AS "{name}"')
@@ -63,6 +63,15 @@ def _columns(entity: EntitySet, options: QueryOptions, keys: list[str]) -> str:
     for name in keys:
         columns.append(f'{entity.relations[name].key} AS "key:{name}"')
     return ", ".join(columns)
+
+
+def _rows(records: list[asyncpg.Record]) -> list[dict]:
+    """Rows as dicts, an Observation's id parts (sensor, variable, time) made its id."""
+    rows = [dict(record) for record in records]
+    for row in rows:
+        if isinstance(row["@iot.id"], tuple):
+            row["@iot.id"] = observation_id(*row["@iot.id"])
+    return rows
 
 
 def _expanded(entity: EntitySet, options: QueryOptions) -> list[str]:
@@ -123,7 +132,7 @@ async def collection(
             count = await conn.fetchval(
                 f"SELECT count(*) FROM {entity.source} WHERE {where_sql}", *bind.values[:-2]
             )
-        rows = [dict(row) for row in await conn.fetch(sql, *bind.values)]
+        rows = _rows(await conn.fetch(sql, *bind.values))
     more = len(rows) > options.top
     rows = rows[: options.top]
     await expand(conn, entity, rows, options)
@@ -148,10 +157,10 @@ async def entity_by_id(
     single = replace(options, filter=None, orderby=(), top=1, skip=0)
     sql, _ = _query(entity, single, bind, conditions, wanted)
     with caller_input("$select"):
-        row = await conn.fetchrow(sql, *bind.values)
-    if row is None:
+        found_rows = _rows(await conn.fetch(sql, *bind.values))
+    if not found_rows:
         raise NotFound(entity.name, value)
-    found = dict(row)
+    found = found_rows[0]
     await expand(conn, entity, [found], options)
     return found
 
@@ -197,7 +206,7 @@ async def _children(
         f"CROSS JOIN LATERAL ({inner}) x"
     )
     with caller_input("$expand"):
-        rows = [dict(row) for row in await conn.fetch(sql, *bind.values)]
+        rows = _rows(await conn.fetch(sql, *bind.values))
     await expand(conn, target, rows, options)
     grouped: dict[object, list[dict]] = {}
     for row in rows:
