@@ -129,6 +129,8 @@ def document(entity: EntitySet, row: dict, base: str, options: QueryOptions) -> 
         target, nested = ENTITY_SETS[relation.target], options.expand[name]
         found = row.get(name)
         if relation.many:
+            if f"{name}@count" in row:
+                answer[f"{name}@iot.count"] = row[f"{name}@count"]
             answer[name] = [document(target, child, base, nested) for child in found or []]
             if row.get(f"{name}@more"):
                 answer[f"{name}@iot.nextLink"] = next_link(f"{self_link}/{name}", {}, nested)

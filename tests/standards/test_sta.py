@@ -168,6 +168,12 @@ async def test_aggregates_match_readings(sta, pool, alone):
 
 
 async def test_ref_property_and_value(sta):
+    counted = await sta.get(
+        "/v1.1/Things(1)", params={"$expand": "Datastreams($count=true;$top=1;$select=name)"}
+    )
+    thing = counted.json()
+    assert thing["Datastreams@iot.count"] == 3
+    assert len(thing["Datastreams"]) == 1 and "Datastreams@iot.nextLink" in thing
     refs = (await sta.get("/v1.1/Things(1)/Datastreams/$ref")).json()
     assert all(set(item) == {"@iot.selfLink"} for item in refs["value"])
     assert len(refs["value"]) == 3  # a traffic detector: vehicle_count, speed, occupancy

@@ -179,11 +179,15 @@ async def expand(
             target = LATEST
         parents = list(dict.fromkeys(row[f"key:{name}"] for row in rows))
         children = await _children(conn, relation, target, nested, parents)
+        counts = await _counts(conn, relation, target, nested, parents) if nested.count else {}
         for row in rows:
-            found = children.get(row.pop(f"key:{name}"), [])
+            key = row.pop(f"key:{name}")
+            found = children.get(key, [])
             if relation.many:
                 row[name] = found[: nested.top]
                 row[f"{name}@more"] = len(found) > nested.top
+                if nested.count:
+                    row[f"{name}@count"] = counts.get(key, 0)
             else:
                 row[name] = found[0] if found else None
 
@@ -219,3 +223,24 @@ async def sensor_id(conn: asyncpg.Connection, feed: str, external_id: str) -> in
     return await conn.fetchval(
         "SELECT id FROM sensors WHERE feed = $1 AND external_id = $2", feed, external_id
     )
+
+
+async def _counts(
+    conn: asyncpg.Connection,
+    relation: Relation,
+    target: EntitySet,
+    options: QueryOptions,
+    parents: list[object],
+) -> dict[object, int]:
+    """`$count` of a nested collection: its rows per parent (under its `$filter`)."""
+    bind = Bind()
+    placeholder = bind(parents)
+    where = [relation.condition.format(key="p.key")]
+    if options.filter is not None:
+        where.append(FilterSql(target, bind).sql(options.filter))
+    sql = (
+        f"SELECT p.key, (SELECT count(*) FROM {target.source} WHERE {' AND '.join(where)}) "
+        f"FROM unnest({placeholder}::bigint[]) AS p (key)"
+    )
+    with caller_input("$expand"):
+        return {row[0]: row[1] for row in await conn.fetch(sql, *bind.values)}
