@@ -44,6 +44,9 @@ class AirParameters:
     fleet: FleetMix = field(default_factory=FleetMix)
     plume: PlumeParameters = field(default_factory=PlumeParameters)
     background_quantile: float = BACKGROUND_QUANTILE
+    # Cloud cover (octas) for the stability class while no weather feed gives it: a declared
+    # climatology (an overcast-leaning 6/8, as in a central European autumn).
+    cloud_octas: float = 6.0
 
     def as_dict(self) -> dict:
         """Plain JSON values."""
@@ -51,6 +54,8 @@ class AirParameters:
             "fleet_mix": self.fleet.shares,
             **self.plume.as_dict(),
             "background_quantile": self.background_quantile,
+            "stability": "pasquill-turner (wind speed, solar elevation, cloud)",
+            "cloud_octas_climatology": self.cloud_octas,
         }
 
 
@@ -66,6 +71,7 @@ def _increment_block(
     wind_speed: np.ndarray,
     wind_from: np.ndarray,
     mixing_height: np.ndarray,
+    stability: np.ndarray,
     *,
     raster: sparse.csr_array,
     grid: Grid,
@@ -79,7 +85,13 @@ def _increment_block(
     for t in range(steps):
         emitted = (raster @ rates[t]).T.reshape(pollutants, *grid.shape).astype(np.float32)
         kernel = plume_kernel(
-            grid.cell_size, wind_speed[t], wind_from[t], mixing_height[t], plume, half
+            grid.cell_size,
+            wind_speed[t],
+            wind_from[t],
+            mixing_height[t],
+            plume,
+            half,
+            str(stability[t]),
         )
         out[t] = disperse(emitted, kernel)
     return out
@@ -92,8 +104,12 @@ def increment_graph(
     grid: Grid,
     plume: PlumeParameters,
     time_chunk: int = TIME_CHUNK,
+    stability: np.ndarray | None = None,
 ) -> da.Array:
-    """The lazy (time, pollutant, y, x) road increment, one task per `time_chunk` steps."""
+    """The lazy (time, pollutant, y, x) road increment, one task per `time_chunk` steps, each
+    step dispersed under its Pasquill class (`stability`; None: neutral D throughout)."""
+    if stability is None:
+        stability = np.full(rates.shape[0], "D")
     raster_key = dask.delayed(raster, pure=True)
     blocks = []
     for first in range(0, rates.shape[0], time_chunk):
@@ -103,6 +119,7 @@ def increment_graph(
             meteorology.wind_speed[part],
             meteorology.wind_from[part],
             meteorology.mixing_height[part],
+            stability[part],
             raster=raster_key,
             grid=grid,
             plume=plume,

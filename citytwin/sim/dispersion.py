@@ -15,13 +15,23 @@ from citytwin.errors import InvalidParameter
 
 MIN_WIND_SPEED = 1.0  # m/s: below this a plume model does not hold (calms are lifted to it)
 
+Curve = tuple[float, float, float]  # σ = a·s·(1 + b·s)^c
+# Briggs (1973) urban curves (McElroy-Pooler, St Louis), per Pasquill class: (σy, σz).
+BRIGGS_URBAN: dict[str, tuple[Curve, Curve]] = {
+    "A": ((0.32, 0.0004, -0.5), (0.24, 0.001, 0.5)),
+    "B": ((0.32, 0.0004, -0.5), (0.24, 0.001, 0.5)),
+    "C": ((0.22, 0.0004, -0.5), (0.20, 0.0, 0.0)),
+    "D": ((0.16, 0.0004, -0.5), (0.14, 0.0003, -0.5)),
+    "E": ((0.11, 0.0004, -0.5), (0.08, 0.0015, -0.5)),
+    "F": ((0.11, 0.0004, -0.5), (0.08, 0.0015, -0.5)),
+}
+
 
 @dataclass(frozen=True)
 class PlumeParameters:
-    """Gaussian plume settings: Briggs (1973) urban dispersion curves, Pasquill class D."""
+    """Gaussian plume settings: Briggs (1973) urban dispersion curves of the hour's Pasquill
+    class (D, neutral, when none is given)."""
 
-    sigma_y: tuple[float, float] = (0.16, 0.0004)  # σy = a·s·(1 + b·s)^-1/2
-    sigma_z: tuple[float, float] = (0.14, 0.0003)  # σz = a·s·(1 + b·s)^-1/2
     initial_sigma_z: float = 1.5  # m: vehicle-induced mixing at the road
     max_distance: float = 3000.0  # m: the kernel's reach
     subcells: int = 3  # the kernel is averaged over n x n points per cell
@@ -30,9 +40,7 @@ class PlumeParameters:
         """Plain JSON values."""
         return {
             "kernel": "gaussian-plume-ground-reflected",
-            "dispersion_curves": "briggs-urban-class-D",
-            "sigma_y": list(self.sigma_y),
-            "sigma_z": list(self.sigma_z),
+            "dispersion_curves": "briggs-urban-by-pasquill-class",
             "initial_sigma_z_m": self.initial_sigma_z,
             "max_distance_m": self.max_distance,
             "kernel_subcells": self.subcells,
@@ -40,10 +48,10 @@ class PlumeParameters:
         }
 
 
-def briggs(distance: np.ndarray, coefficients: tuple[float, float]) -> np.ndarray:
-    """A Briggs dispersion curve a·s·(1 + b·s)^-1/2 at downwind distances `s` (m)."""
-    a, b = coefficients
-    return a * distance / np.sqrt(1.0 + b * distance)
+def briggs(distance: np.ndarray, curve: Curve) -> np.ndarray:
+    """A Briggs dispersion curve a·s·(1 + b·s)^c at downwind distances `s` (m)."""
+    a, b, c = curve
+    return a * distance * (1.0 + b * distance) ** c
 
 
 def plume_kernel(
@@ -53,6 +61,7 @@ def plume_kernel(
     mixing_height: float,
     parameters: PlumeParameters,
     half_size: int | None = None,
+    stability: str = "D",
 ) -> np.ndarray:
     """Ground-level concentration (s/m³) per unit emission rate in each cell around a source
     at the centre of a (2h + 1)² kernel; wind blowing from `wind_from` degrees (meteorological).
@@ -61,7 +70,8 @@ def plume_kernel(
 
     with s, r the along- and cross-wind offsets, σ at max(s, cell / 2) (the source's own cell
     and its crosswind neighbours are fed from half a cell downwind), and zero upwind, averaged
-    over `subcells`² points per cell (one: the value at the cell centre). D is the
+    over `subcells`² points per cell (one: the value at the cell centre), σ from the Briggs
+    urban curves of Pasquill class `stability`. D is the
     depth the plume fills: the reflected half-Gaussian's, capped by the mixing height H, so the
     crosswind flux u·ΣC·Δy·D is one at every distance (mass conservation)."""
     if not wind_speed > 0:
@@ -79,8 +89,9 @@ def plume_kernel(
     along = dx * math.sin(towards) + dy * math.cos(towards)
     across = dx * math.cos(towards) - dy * math.sin(towards)
     distance = np.maximum(along, cell_size / 2)
-    sigma_y = briggs(distance, parameters.sigma_y)
-    sigma_z = np.hypot(parameters.initial_sigma_z, briggs(distance, parameters.sigma_z))
+    curve_y, curve_z = BRIGGS_URBAN[stability]
+    sigma_y = briggs(distance, curve_y)
+    sigma_z = np.hypot(parameters.initial_sigma_z, briggs(distance, curve_z))
     depth = np.minimum(math.sqrt(math.pi / 2) * sigma_z, mixing_height)
     kernel = np.exp(-0.5 * (across / sigma_y) ** 2) / (math.sqrt(2 * math.pi) * u * sigma_y * depth)
     reach = np.hypot(dx, dy) <= parameters.max_distance + cell_size / 2

@@ -8,7 +8,14 @@ import pytest
 from scipy.signal import convolve
 
 from citytwin.errors import InvalidParameter
-from citytwin.sim.dispersion import MIN_WIND_SPEED, PlumeParameters, briggs, disperse, plume_kernel
+from citytwin.sim.dispersion import (
+    BRIGGS_URBAN,
+    MIN_WIND_SPEED,
+    PlumeParameters,
+    briggs,
+    disperse,
+    plume_kernel,
+)
 
 CELL = 10.0
 POINT = PlumeParameters(subcells=1, max_distance=1500.0)
@@ -28,13 +35,24 @@ def sigma_z_d(x: float) -> float:
 
 def test_the_curves_are_briggs_urban_class_d():
     # By hand: 0.16 · 100 / √1.04 = 15.689 m; 0.14 · 1000 / √1.3 = 122.79 m.
-    assert briggs(np.array(100.0), PlumeParameters().sigma_y) == pytest.approx(15.6893, abs=1e-4)
-    assert briggs(np.array(1000.0), PlumeParameters().sigma_z) == pytest.approx(122.788, abs=1e-3)
+    sigma_y, sigma_z = BRIGGS_URBAN["D"]
+    assert briggs(np.array(100.0), sigma_y) == pytest.approx(15.6893, abs=1e-4)
+    assert briggs(np.array(1000.0), sigma_z) == pytest.approx(122.788, abs=1e-3)
     for x in (10.0, 250.0, 2000.0):
-        assert briggs(np.array(x), PlumeParameters().sigma_y) == pytest.approx(sigma_y_d(x))
-        assert math.hypot(1.5, briggs(np.array(x), PlumeParameters().sigma_z)) == pytest.approx(
-            sigma_z_d(x)
-        )
+        assert briggs(np.array(x), sigma_y) == pytest.approx(sigma_y_d(x))
+        assert math.hypot(1.5, briggs(np.array(x), sigma_z)) == pytest.approx(sigma_z_d(x))
+
+
+def test_the_other_classes_follow_briggs_urban():
+    # σz at 1 km by hand: A-B 0.24·1000·√2 = 339.4 m; C 0.20·1000 = 200 m; E-F 0.08·1000/√2.5
+    assert briggs(np.array(1000.0), BRIGGS_URBAN["A"][1]) == pytest.approx(339.41, abs=0.01)
+    assert briggs(np.array(1000.0), BRIGGS_URBAN["C"][1]) == pytest.approx(200.0)
+    assert briggs(np.array(1000.0), BRIGGS_URBAN["F"][1]) == pytest.approx(50.596, abs=1e-3)
+    assert briggs(np.array(1000.0), BRIGGS_URBAN["E"][0]) == pytest.approx(110 / math.sqrt(1.4))
+    # A stable night keeps a road's plume shallower, so the ground sees more of it.
+    stable = plume_kernel(CELL, 2.0, 270.0, 1000.0, POINT, 20, "F")
+    neutral = plume_kernel(CELL, 2.0, 270.0, 1000.0, POINT, 20, "D")
+    assert stable[20, 30] > 2 * neutral[20, 30]
 
 
 def analytic(downwind: float, crosswind: float, u: float, h: float) -> float:

@@ -8,6 +8,7 @@ from citytwin.sim.air_calibration import background, calibrate
 from citytwin.sim.air_quality import AirParameters, concentrations, increment_graph, road_rates
 from citytwin.sim.emissions import POLLUTANTS, road_raster
 from citytwin.sim.scheduler import compute
+from citytwin.sim.stability import pasquill_class, solar_elevation
 from citytwin.sim.traffic import road_traffic
 
 if TYPE_CHECKING:
@@ -23,7 +24,11 @@ def run_air(inputs: "CityInputs", params: AirParameters, run: ModelPass) -> Mode
     traffic = road_traffic(inputs.roads, inputs.times, readings["vehicle_count"], readings["speed"])
     rates = road_rates(traffic, run.effects.traffic, params.fleet)
     raster = road_raster(inputs.roads, inputs.grid)
-    graph = increment_graph(rates, run.effects.meteorology, raster, inputs.grid, params.plume)
+    weather = run.effects.meteorology
+    lon, lat = inputs.grid.lonlat
+    sun = solar_elevation(inputs.times, float(lon.mean()), float(lat.mean()))
+    classes = pasquill_class(weather.wind_speed, sun, params.cloud_octas)
+    graph = increment_graph(rates, weather, raster, inputs.grid, params.plume, stability=classes)
     progress = run.control.tasks(run.stage, run.low, run.high)
     increment = compute(graph, run.control.scheduler, progress)
     q = params.background_quantile
