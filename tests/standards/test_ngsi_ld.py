@@ -115,3 +115,10 @@ async def test_unknown_entity_is_404(ld):
     answer = await ld.get("/ngsi-ld/v1/entities/urn:ngsi-ld:AirQualityObserved:nowhere")
     assert answer.status_code == 404
     assert answer.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound"
+
+
+async def test_types_and_attributes_held(ld):
+    types = (await ld.get("/ngsi-ld/v1/types")).json()
+    assert types["typeList"] == ["ACMeasurement", "AirQualityObserved", "TrafficFlowObserved"]
+    attributes = (await ld.get("/ngsi-ld/v1/attributes")).json()["attributeList"]
+    assert {"no2", "pm25", "intensity", "averageVehicleSpeed", "occupancy"} <= set(attributes)

@@ -18,6 +18,7 @@ from citytwin.query import ngsi_ld as ld
 from citytwin.query.params import parse_time
 from citytwin.query.series import parse_duration
 from citytwin.query.series import series_aggregates as aggregate_question
+from citytwin.settings import Settings
 
 JSON_LD_CONTEXT = "http://www.w3.org/ns/json-ld#context"
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"], route_class=ProblemRoute)
@@ -80,7 +81,7 @@ async def post_query(request: Request, conn: ConnDep) -> Response:
     if not isinstance(body, dict) or body.get("type") != "Query":
         raise InvalidParameter("body", 'a Query object ({"type": "Query", …})')
     selectors = body.get("entities") or [{}]
-    params = {k: v for k, v in request.query_params.items()}
+    params = dict(request.query_params)
     params |= {"attrs": ",".join(body.get("attrs") or []), "q": body.get("q") or ""}
     geo = body.get("geoQ") or {}
     if geo:
@@ -101,18 +102,15 @@ async def post_query(request: Request, conn: ConnDep) -> Response:
 
 @router.get("/types", summary="NGSI-LD: entity types held")
 async def types(request: Request, conn: ConnDep) -> Response:
-    rows, _, _ = await _entities(conn, {"limit": "1000"}, ld.ENTITY_PARAMS)
-    held = sorted({row["type"] for row in rows})
-    return _answer(
-        request,
-        {"id": "urn:ngsi-ld:EntityTypeList:citytwin", "type": "EntityTypeList", "typeList": held},
-    )
+    held = sorted({row["type"] for row in await store.held_attributes(conn)})
+    document = {"id": "urn:ngsi-ld:EntityTypeList:citytwin", "type": "EntityTypeList"}
+    return _answer(request, document | {"typeList": held})
 
 
 @router.get("/attributes", summary="NGSI-LD: attributes held")
 async def attributes(request: Request, conn: ConnDep) -> Response:
-    rows, _, _ = await _entities(conn, {"limit": "1000"}, ld.ENTITY_PARAMS)
-    held = sorted({ld.attribute_of(a["variable"]) for row in rows for a in row["attributes"]})
+    rows = await store.held_attributes(conn)
+    held = sorted({ld.attribute_of(row["variable"]) for row in rows})
     document = {"id": "urn:ngsi-ld:AttributeList:citytwin", "type": "AttributeList"}
     return _answer(request, document | {"attributeList": held})
 
@@ -136,9 +134,8 @@ def _time_range(params: dict[str, str]) -> tuple[datetime | None, datetime | Non
     raise InvalidParameter("timerel", f"{timerel!r}: before, after or between")
 
 
-async def _temporal(
-    request: Request, conn: Connection, settings: object, params: dict
-) -> list[dict]:
+async def _temporal(conn: Connection, settings: Settings, params: dict) -> list[dict]:
+    """Each selected entity's attributes over time: instances, or aggregates per period."""
     options = ld.options_of(params)
     rows, _, query = await _entities(conn, params, ld.TEMPORAL_PARAMS)
     start, end = _time_range(params)
@@ -182,7 +179,7 @@ async def temporal_entities(request: Request, conn: ConnDep, settings: SettingsD
     """`timerel`/`timeAt`/`endTimeAt`, `lastN`, `options=temporalValues`, `aggrMethods` with
     `aggrPeriodDuration` (from the rollups), and the entity selection of `/entities`."""
     params = dict(request.query_params)
-    return _answer(request, await _temporal(request, conn, settings, params))
+    return _answer(request, await _temporal(conn, settings, params))
 
 
 @router.get("/temporal/entities/{entity_id}", summary="NGSI-LD temporal: one entity over time")
@@ -190,7 +187,7 @@ async def temporal_entity(
     request: Request, entity_id: str, conn: ConnDep, settings: SettingsDep
 ) -> Response:
     params = {**dict(request.query_params), "id": entity_id}
-    documents = await _temporal(request, conn, settings, params)
+    documents = await _temporal(conn, settings, params)
     if not documents:
         raise NotFound("entity", entity_id)
     return _answer(request, documents[0])

@@ -92,3 +92,16 @@ async def series_ids(
         sensor_ids,
         variables,
     )
+
+
+async def held_attributes(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every (type, variable) pair that some entity holds a latest value of."""
+    bind = Bind()
+    return await conn.fetch(
+        f"""SELECT DISTINCT t.type, v.name AS variable
+            FROM sensors s JOIN feeds f ON f.name = s.feed
+            JOIN {type_table(bind)} ON t.kind = f.kind
+            JOIN latest_readings l ON l.sensor_id = s.id JOIN variables v ON v.id = l.variable_id
+            ORDER BY 1, 2""",
+        *bind.values,
+    )
