@@ -60,25 +60,28 @@ async def test_an_archive_beyond_policy_is_kept_and_the_answer_says_why(
 
 
 async def test_a_schedule_the_operator_set_drops_it_and_logs_what(
-    conn, settings, monkeypatch, caplog
+    client, conn, settings, monkeypatch, caplog
 ):
-    monkeypatch.setattr(retention_schedule, "FIRST_RUN_SECONDS", 0.3)
+    monkeypatch.setattr(retention_schedule, "FIRST_RUN_SECONDS", 0.0)
     caplog.set_level(logging.INFO, logger="citytwin")
     for name in await conn.fetch(
         "SELECT inhrelid::regclass::text AS name FROM pg_inherits "
         "WHERE inhparent = 'readings'::regclass"
     ):  # empty partitions other tests left (the store is emptied): only the archive's counts
         await conn.execute(f"DROP TABLE {name['name']}")
+    await load_archive(client)  # into the store, then a service with a schedule starts on it
     scheduled = settings.model_copy(update={"retention_hours": 24.0})
-    async with asgi_client(create_app(scheduled)) as client:
-        await load_archive(client)
-        for _ in range(100):  # until the run is logged (it logs once its transaction committed)
+    async with asgi_client(create_app(scheduled)):
+        for _ in range(200):  # until the run is logged (it logs once its transaction committed)
             logged = [r.getMessage() for r in caplog.records if r.name == "citytwin.retention"]
             if any("dropped" in line for line in logged):
                 break
             await asyncio.sleep(0.05)
     assert await stored(conn) == 0
+    drop = "readings_2020_03 (2020-03, whole month, 24 readings)"
     assert logged[0].startswith("retention: the feeds' policies are applied every 24.0 h")
-    assert "retention: readings: dropped readings_2020_03 (2020-03, whole month, 24 readings)" in (
-        logged
-    )
+    assert logged[1:3] == [
+        logged[1],  # what air keeps (from a year before now)
+        f"retention: readings: would drop {drop}",
+    ]
+    assert f"retention: readings: dropped {drop}" in logged
