@@ -121,3 +121,10 @@ async def demo_city(pool, feeds: FeedRegistry, settings: Settings) -> None:
                 bucket_seconds=settings.rollup_bucket_seconds,
             )
             assert (report.loaded, report.rejected) == (report.read, [])
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need no database `nodb`: `pytest -m nodb` runs them alone."""
+    for item in items:
+        if "database_url" not in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.nodb)
