@@ -22,11 +22,6 @@ SHARED = Path(os.environ.get("CITYTWIN_REAL_DATA", ROOT.parent / "shared" / "dat
 pytestmark = pytest.mark.skipif(not SHARED.exists(), reason=f"no real data at {SHARED}")
 
 
-def head(path: Path, lines: int) -> bytes:
-    with path.open("rb") as handle:
-        return b"".join(handle.readline() for _ in range(lines))
-
-
 async def load(conn, feed, data: bytes, zone: str | None = None, **kwargs) -> IngestReport:
     return await ingest(
         conn, feed, data, resolution=10, bucket_seconds=3600, city_zone=zone, **kwargs
@@ -51,8 +46,8 @@ async def stored(conn, variable: str) -> pd.DataFrame:
 
 async def test_sensor_community_archive_as_published(conn, feeds):
     path = SHARED / "aberdeen_sensor_community" / "sds011_aberdeen_2019-04.csv"
-    report = await load(conn, feeds["air"], head(path, 100_001))
-    source = pd.read_csv(path, sep=";", nrows=100_000, dtype={"P1": str, "P2": str})
+    report = await load(conn, feeds["air"], path.read_bytes())
+    source = pd.read_csv(path, sep=";", dtype={"P1": str, "P2": str})
     values = pd.to_numeric(pd.concat([source["P1"], source["P2"]]).dropna(), errors="coerce")
     accounted(report, len(values))
     assert len(report.rejected) == int(values.isna().sum() + (values > 2000).sum())
