@@ -12,12 +12,13 @@ from rich.console import Console
 from rich.table import Table
 from scipy.signal import convolve
 
-from citytwin.core.grid import Grid, city_grid
+from citytwin.cli.demo import demo_sources
+from citytwin.core.grid import Grid
+from citytwin.ingest.city.build import build_city
 from citytwin.sim.air_quality import AirParameters, TrafficMeasures, increment_graph, road_rates
-from citytwin.sim.boundary import read_boundary
 from citytwin.sim.dispersion import plume_kernel
 from citytwin.sim.emissions import POLLUTANTS, road_raster
-from citytwin.sim.meteorology import valley_climatology
+from citytwin.sim.meteorology import city_climatology, climatology_weather
 from citytwin.sim.nowcast import time_steps
 from citytwin.sim.scheduler import compute
 from citytwin.sim.traffic import read_roads, road_traffic
@@ -35,13 +36,14 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def city_inputs(size: int) -> tuple[Grid, pd.DatetimeIndex, np.ndarray, object]:
+def city_inputs(size: int) -> tuple[Grid, pd.DatetimeIndex, np.ndarray, object, object]:
     """A size x size grid of CELL m from the city grid's north-west corner, its 24 hourly
     steps, the (time, road, pollutant) emission rates of the demo traffic and the road raster."""
-    city = city_grid(read_boundary(ROOT / "gis_data" / "boundary.geojson"), CELL, 10**8)
+    base = build_city(demo_sources(ROOT / "gis_data"))
+    city = base.city.overridden(cell_size=CELL).grid(10**8)
     grid = Grid(city.epsg, CELL, city.west, city.north, size, size)
-    times = time_steps(START, START + pd.Timedelta(hours=HOURS))
-    roads = read_roads(ROOT / "gis_data" / "roads.geojson", grid.epsg)
+    times = time_steps(START, START + pd.Timedelta(hours=HOURS), base.city.step_seconds)
+    roads = read_roads(base.roads, grid.epsg)
     detectors = pd.read_csv(ROOT / "sensors" / "samples" / "traffic.csv")
     detectors = detectors.rename(columns={"sensor_id": "sensor"})
     detectors["time"] = pd.to_datetime(detectors["time"], utc=True)
@@ -52,7 +54,10 @@ def city_inputs(size: int) -> tuple[Grid, pd.DatetimeIndex, np.ndarray, object]:
         detectors[detectors["variable"] == "speed"],
     )
     rates = road_rates(traffic, TrafficMeasures.none(len(times), len(roads)), AirParameters().fleet)
-    return grid, times, rates, road_raster(roads, grid)
+    weather = climatology_weather(
+        times, city_climatology(base.city.climatology), base.city.timezone
+    )
+    return grid, times, rates, road_raster(roads, grid), weather
 
 
 def direct_seconds_per_field(kernel: np.ndarray, rng: np.random.Generator) -> float:
@@ -71,9 +76,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=SIZE, help="cells a side (default 1000)")
     args = parser.parse_args()
     console = Console()
-    grid, times, rates, raster = city_inputs(args.size)
+    grid, times, rates, raster, weather = city_inputs(args.size)
     parameters = AirParameters()
-    weather = valley_climatology(times)
     before = peak_rss_mib()
     started = time.perf_counter()
     increment = compute(increment_graph(rates, weather, raster, grid, parameters.plume))

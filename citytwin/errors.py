@@ -59,3 +59,12 @@ class RunCancelled(CityTwinError, RuntimeError):
 class Conflict(CityTwinError, RuntimeError):
     """The request does not fit the current state of what it names (e.g. cancelling a
     finished run)."""
+
+
+class CityNotImported(NotFound):
+    """No city record in the database yet."""
+
+    def __init__(self) -> None:
+        super().__init__("city", None)
+        self.message = "no city imported yet: run `citytwin city import` (or `citytwin demo`)"
+        self.args = (self.message,)

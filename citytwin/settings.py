@@ -50,7 +50,8 @@ class Settings(BaseSettings):
 
     feeds_dir: Path = Field(default=PROJECT_ROOT / "sensors", description="Feed definitions.")
     gis_dir: Path = Field(
-        default=PROJECT_ROOT / "gis_data", description="Base GIS data of the demo city."
+        default=PROJECT_ROOT / "gis_data",
+        description="Base GIS files of the demo city, read by `citytwin demo` to import it.",
     )
     state_dir: Path = Field(
         default=PROJECT_ROOT / ".citytwin", description="Local state: embedded cluster, rejects."
@@ -72,11 +73,17 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="fsspec storage options of the layer store, as JSON (e.g. S3 endpoint).",
     )
+    grid_cell_size: float | None = Field(
+        default=None, gt=0, description="City grid cell size, metres. Unset: the city record's."
+    )
+    step_seconds: int | None = Field(
+        default=None, gt=0, description="Model time step, seconds. Unset: the city record's."
+    )
     time_zone: str | None = Field(
         default=None,
-        description="The city's IANA time zone: feed times without an offset are read in it.",
+        description="The city's IANA time zone: feed times without an offset are read in it, "
+        "and it overrides the city record's for the models.",
     )
-    grid_cell_size: float = Field(default=100.0, gt=0, description="City grid cell size, metres.")
     grid_max_cells: int = Field(default=4_000_000, ge=1, description="Largest grid accepted.")
     dask_scheduler: str | None = Field(
         default=None, description="dask.distributed scheduler (tcp://…). Unset: local threads."

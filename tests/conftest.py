@@ -4,6 +4,7 @@ Tests get their own database (`<name>_test`), dropped and created fresh for each
 """
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -12,12 +13,16 @@ import httpx
 import pytest
 
 from citytwin.api.app import create_app
+from citytwin.cli.city import import_city
+from citytwin.cli.demo import demo_sources
 from citytwin.db import embedded
 from citytwin.db.connect import create_database_if_missing, drop_database
 from citytwin.db.feeds import sync_feeds
 from citytwin.db.migrate import migrate
 from citytwin.db.pool import create_pool
 from citytwin.feeds import FeedRegistry, load_feeds
+from citytwin.ingest.city.build import CityBase, CitySources
+from citytwin.ingest.city.files import Source
 from citytwin.services.ingest import ingest
 from citytwin.settings import Settings
 from tests.asgi import asgi_client
@@ -28,6 +33,22 @@ DATA = Path(__file__).resolve().parent / "data"
 SAMPLES = ROOT / "sensors" / "samples"
 DEMO_FILES = (("traffic", "traffic.csv", "csv", None), ("air", "air.ndjson", "ndjson", None))
 DEMO_FILES += (("energy", "energy_meters.csv", "csv", "meters"),)
+DEMO_CITY = demo_sources(ROOT / "gis_data")  # imported into the test database once
+# The demo's districts file is all of Liechtenstein: imported as a city of its own, all 11 stay.
+COUNTRY = CitySources(
+    name="Liechtenstein",
+    boundary=Source(ROOT / "gis_data" / "districts.geojson"),
+    districts=Source(ROOT / "gis_data" / "districts.geojson"),
+)
+
+
+@asynccontextmanager
+async def city_imported(conn: asyncpg.Connection, sources: CitySources) -> AsyncIterator[CityBase]:
+    """Another city's base imported for a test, the demo city's restored afterwards."""
+    try:
+        yield await import_city(conn, sources)
+    finally:
+        await import_city(conn, DEMO_CITY)
 
 
 def _with_database(url: str, name: str) -> str:
@@ -73,6 +94,7 @@ async def pool(settings: Settings, feeds: FeedRegistry) -> AsyncIterator[asyncpg
     async with pool.acquire() as conn:
         await migrate(conn, settings)
         await sync_feeds(conn, feeds)
+        await import_city(conn, DEMO_CITY)
     yield pool
     await pool.close()
 

@@ -61,7 +61,8 @@ def test_demo_loads_every_sample_and_a_rerun_adds_nothing(cli_env: Path):
     assert first.exit_code == 0, first.output
     assert "traffic.csv → traffic: read 15120, loaded 15120" in first.output
     assert "energy_meters.csv → energy: read 10080, loaded 10080" in first.output
-    assert "districts.geojson → districts: 11" in first.output
+    assert "Vaduz: time zone Europe/Vaduz, EPSG:32632, 100 m cells, 3600 s steps" in first.output
+    assert "│ roads     │" in first.output and "│ 605  │ 605  │" in first.output
     assert "observed no2 nowcast layer: http://127.0.0.1:8000/layers/" in first.output
     modelled = "modelled baseline (traffic air quality, building energy): "
     assert modelled in first.output

@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 from citytwin.api.app import create_app
 from citytwin.cli import app as cli_app
 from citytwin.cli.simulation import nowcast_layer
-from citytwin.db.districts import load_districts
 from tests.conftest import ROOT
 from tests.factories import API_KEY
 from tests.live_server import serve
@@ -70,7 +69,6 @@ async def site(settings, pool, demo_city, tmp_path_factory):
     layers = tmp_path_factory.mktemp("readme-layers")
     settings = settings.model_copy(update={"layer_store": str(layers)})
     async with pool.acquire() as conn:
-        await load_districts(conn, ROOT / "gis_data" / "districts.geojson")
         await nowcast_layer(conn, settings)  # as `make demo` leaves one
     app = create_app(settings)
     async with serve(app) as url:

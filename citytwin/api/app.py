@@ -14,6 +14,7 @@ from citytwin.api.fast_tiles import FastTiles
 from citytwin.api.retention_schedule import scheduled_retention
 from citytwin.api.routers import (
     cells,
+    city,
     edr,
     feeds,
     layer_tiles,
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     routers = (
+        city,
         feeds,
         sensors,
         readings,

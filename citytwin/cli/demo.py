@@ -1,4 +1,5 @@
-"""`citytwin demo`: the demo city loaded, simulated and served."""
+"""`citytwin demo`: the demo city imported (as `city.yaml` in gis_data/ declares it), its sample
+feeds loaded, simulated and served."""
 
 import asyncio
 from datetime import timedelta
@@ -6,7 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+import yaml
 
+from citytwin.cli.city import import_city, print_report, read_climatology
 from citytwin.cli.common import (
     HostOption,
     PortOption,
@@ -18,9 +21,10 @@ from citytwin.cli.common import (
 from citytwin.cli.ingesting import ENCODINGS, ingest_files
 from citytwin.cli.serving import run_api
 from citytwin.cli.simulation import nowcast_layer, run_scenario_here
-from citytwin.db.districts import load_districts
 from citytwin.db.pool import Connection
-from citytwin.errors import CityTwinError
+from citytwin.errors import CityTwinError, MalformedInput
+from citytwin.ingest.city.build import CityBase, CitySources
+from citytwin.ingest.city.files import Source
 from citytwin.settings import Settings
 
 if TYPE_CHECKING:
@@ -38,20 +42,40 @@ def demo_samples(feeds_dir: Path) -> dict[str, list[Path]]:
     return samples
 
 
+def demo_sources(gis_dir: Path) -> CitySources:
+    """The demo city's sources as `city.yaml` in `gis_dir` declares them."""
+    try:
+        declared = yaml.safe_load((gis_dir / "city.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise MalformedInput(f"{gis_dir / 'city.yaml'}: cannot be read: {exc}") from None
+    layers = {
+        layer: Source(gis_dir / declared[layer])
+        for layer in ("boundary", "districts", "roads", "buildings")
+        if layer in declared
+    }
+    climatology = declared.get("climatology")
+    return CitySources(
+        name=declared["name"],
+        attribution=declared.get("attribution", ""),
+        climatology=read_climatology(gis_dir / climatology if climatology else None),
+        **layers,
+    )
+
+
 async def _demo_city(
     settings: Settings, jobs: list[tuple[str, Path]]
-) -> tuple[int, int, str | None, "RunResult | dict | None"]:
-    """Load the demo city on one connection: (failed files, districts, nowcast layer id), then
+) -> tuple[int, CityBase, str | None, "RunResult | dict | None"]:
+    """Load the demo city on one connection: (failed files, its base, nowcast layer id), then
     model its baseline over the span of its traffic readings."""
     async with store_connection(settings) as conn:
+        base = await import_city(conn, demo_sources(settings.gis_dir))
         failures = await ingest_files(conn, settings, jobs, None, settings.state_dir / "rejects")
-        districts = await load_districts(conn, settings.gis_dir / "districts.geojson")
         nowcast = await nowcast_layer(conn, settings)
         scenario = await _demo_baseline(conn, settings)
     modelled = None
     if scenario is not None:
         modelled = await run_scenario_here(settings, scenario, lambda stage, fraction: None)
-    return failures, districts, nowcast, modelled
+    return failures, base, nowcast, modelled
 
 
 async def _demo_baseline(conn: Connection, settings: Settings) -> "Scenario | None":
@@ -64,7 +88,7 @@ async def _demo_baseline(conn: Connection, settings: Settings) -> "Scenario | No
         return None
     start = span[0].replace(hour=0, minute=0, second=0, microsecond=0)
     end = span[1].replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    baseline = Baseline(start=start, end=end, cell_size=settings.grid_cell_size)
+    baseline = Baseline(start=start, end=end)  # the city's (or the setting's) cell size
     return Scenario(name="Baseline", description="The demo city as it is.", baseline=baseline)
 
 
@@ -98,10 +122,10 @@ def demo(
         (feed, path) for feed, files in demo_samples(settings.feeds_dir).items() for path in files
     ]
     try:
-        failures, districts, nowcast, modelled = asyncio.run(_demo_city(settings, jobs))
+        failures, base, nowcast, modelled = asyncio.run(_demo_city(settings, jobs))
     except CityTwinError as exc:
         fail(exc)
-    out.print(f"{settings.gis_dir / 'districts.geojson'} → districts: {districts}")
+    print_report(base)
     out.print(f"observed no2 nowcast layer: http://{host}:{port}/layers/{nowcast}")
     if isinstance(modelled, dict):
         fail(RuntimeError(f"baseline run {modelled['status']}: {modelled['error']}"))

@@ -40,14 +40,15 @@ async def _nowcast(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> str:
     # Imported here: xarray and Dask would add most of a second to every other command's start.
+    from citytwin.core.city import with_settings
+    from citytwin.db.city import require_city
     from citytwin.layers.store import layer_store_for
     from citytwin.services.nowcast import run_nowcast
-    from citytwin.sim.boundary import read_boundary
 
     return await run_nowcast(
         conn,
         layer_store_for(settings),
-        read_boundary(settings.gis_dir / "boundary.geojson"),
+        with_settings(await require_city(conn), settings),
         request,
         max_cells=settings.grid_max_cells,
         scheduler=settings.dask_scheduler,
@@ -63,9 +64,8 @@ async def nowcast_layer(conn: Connection, settings: Settings, variable: str = "n
     span = await reading_span(conn, variable)
     if span is None:
         return None
-    request = NowcastRequest(
-        variable, span[0], span[1] + timedelta(hours=1), settings.grid_cell_size
-    )
+    # The end is the last reading's time, included: a microsecond past it.
+    request = NowcastRequest(variable, span[0], span[1] + timedelta(microseconds=1))
     return await _nowcast(conn, settings, request)
 
 
@@ -82,7 +82,8 @@ def layer_nowcast(
     start: Annotated[str, typer.Option(help="ISO 8601 start (inclusive).")],
     end: Annotated[str, typer.Option(help="ISO 8601 end (exclusive).")],
     cell_size: Annotated[
-        float | None, typer.Option(help="Grid cell size, metres (default: the setting).")
+        float | None,
+        typer.Option(help="Grid cell size, metres (default: the setting, else the city's)."),
     ] = None,
     method: Annotated[
         str, typer.Option(help="kriging (with external drift on site type) or idw.")
@@ -115,7 +116,7 @@ def layer_nowcast(
             variable,
             span.start,
             span.end,
-            cell_size or settings.grid_cell_size,
+            cell_size or settings.grid_cell_size,  # None: the city's
             method=method,
             idw=IdwParameters(power=power, search_radius=search_radius),
         )

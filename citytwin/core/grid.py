@@ -11,7 +11,6 @@ from shapely.geometry.base import BaseGeometry
 
 from citytwin.errors import InvalidParameter
 
-DEFAULT_CELL_SIZE = 100.0  # metres
 DEFAULT_MAX_CELLS = 4_000_000  # a 2000 x 2000 grid: 16 MB per float32 variable and time step
 
 
@@ -116,15 +115,18 @@ class Grid:
 
 def city_grid(
     boundary: BaseGeometry,
-    cell_size: float = DEFAULT_CELL_SIZE,
+    cell_size: float,
     max_cells: int = DEFAULT_MAX_CELLS,
+    epsg: int | None = None,
 ) -> Grid:
-    """The grid covering `boundary` (lon/lat) in its UTM zone; edges on multiples of the cell
-    size, so grids of different cell sizes nest. InvalidParameter `cell_size` if too fine."""
+    """The grid covering `boundary` (lon/lat) in metric CRS `epsg` (default: the UTM zone of its
+    centroid); edges on multiples of the cell size, so grids of different cell sizes nest.
+    InvalidParameter `cell_size` if too fine."""
     if not (math.isfinite(cell_size) and cell_size > 0):
         raise InvalidParameter("cell_size", f"{cell_size!r} is not a positive number of metres")
-    centroid = boundary.centroid
-    epsg = utm_epsg(centroid.x, centroid.y)
+    if epsg is None:
+        centroid = boundary.centroid
+        epsg = utm_epsg(centroid.x, centroid.y)
     to_utm = Transformer.from_crs(4326, epsg, always_xy=True)
     projected = shapely.transform(boundary, lambda xy: np.column_stack(to_utm.transform(*xy.T)))
     min_x, min_y, max_x, max_y = projected.bounds

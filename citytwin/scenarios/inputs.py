@@ -3,39 +3,57 @@
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
-from citytwin.core.grid import Grid, city_grid
+from citytwin.core.city import City
+from citytwin.core.grid import Grid
+from citytwin.db.city import fetch_buildings, fetch_roads
 from citytwin.db.pool import Connection
 from citytwin.db.queries.layers import step_means, variable_unit
 from citytwin.errors import InvalidParameter
 from citytwin.layers.provenance import hash_readings
-from citytwin.scenarios.models import needed_readings
+from citytwin.scenarios.models import models_for, needed_readings
 from citytwin.scenarios.spec import Scenario
-from citytwin.sim.boundary import read_boundary
 from citytwin.sim.energy import read_buildings
+from citytwin.sim.meteorology import (
+    Climatology,
+    Meteorology,
+    city_climatology,
+    climatology_weather,
+)
 from citytwin.sim.nowcast import time_steps
 from citytwin.sim.traffic import read_roads
-
-STEP_SECONDS = 3600
-GIS_FILES = ("boundary.geojson", "roads.geojson", "buildings.geojson")
 
 
 @dataclass(frozen=True)
 class CityInputs:
-    """The grid, steps, base GIS layers and sensor step means (sensor, lon, lat, time, value)
-    of a run, by feed variable."""
+    """The city, grid, steps, base GIS layers and sensor step means (sensor, lon, lat, time,
+    value) of a run, by feed variable."""
 
+    city: City
     grid: Grid
     times: pd.DatetimeIndex
     roads: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
     readings: dict[str, pd.DataFrame]
     inputs_hash: str
-    step_seconds: int = STEP_SECONDS
+
+    @property
+    def step_seconds(self) -> int:
+        """The model step: the city's."""
+        return self.city.step_seconds
+
+    @property
+    def climatology(self) -> Climatology:
+        """The city's fallback weather regime."""
+        return city_climatology(self.city.climatology)
+
+    def weather(self) -> Meteorology:
+        """The baseline weather of the run's steps: the city's climatology."""
+        return climatology_weather(self.times, self.climatology, self.city.timezone)
 
     @property
     def start(self) -> datetime:
@@ -52,35 +70,54 @@ class CityInputs:
         )
 
 
-def grid_for(scenario: Scenario, gis_dir: Path, max_cells: int) -> Grid:
-    """The city grid at the scenario's cell size; InvalidParameter `baseline.cell_size` if it
-    is over the limit."""
+def grid_for(scenario: Scenario, city: City, max_cells: int) -> Grid:
+    """The city grid at the scenario's cell size (default the city's); InvalidParameter
+    `baseline.cell_size` if it is over the limit."""
+    cell_size = scenario.baseline.cell_size or city.cell_size
     try:
-        return city_grid(
-            read_boundary(gis_dir / "boundary.geojson"), scenario.baseline.cell_size, max_cells
-        )
+        return city.overridden(cell_size=cell_size).grid(max_cells)
     except InvalidParameter as exc:
         raise InvalidParameter("baseline.cell_size", exc.message) from None
 
 
+def _base_hash(frame: gpd.GeoDataFrame) -> bytes:
+    """A digest of a base layer's rows (ids, attributes and geometries)."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame.drop(columns="geometry")).to_numpy())
+    digest.update(b"".join(shapely.to_wkb(frame.geometry.to_numpy())))
+    return digest.digest()
+
+
 async def load_inputs(
-    conn: Connection, scenario: Scenario, gis_dir: Path, max_cells: int
+    conn: Connection, scenario: Scenario, city: City, max_cells: int
 ) -> CityInputs:
     """The run's inputs, checked before any work: InvalidParameter naming `baseline.cell_size`
-    for an absurd grid, `baseline.variables` for a variable the store lacks and
-    `baseline.start` for a span without readings."""
-    grid = grid_for(scenario, gis_dir, max_cells)
-    times = time_steps(scenario.baseline.start, scenario.baseline.end, STEP_SECONDS)
+    for an absurd grid, `baseline.variables` for a variable the store lacks or a model the
+    city's base cannot feed, and `baseline.start` for a span without readings."""
+    grid = grid_for(scenario, city, max_cells)
+    step = city.step_seconds
+    times = time_steps(scenario.baseline.start, scenario.baseline.end, step)
     start = times[0].tz_localize("UTC").to_pydatetime()
     end = (times[-1] + times.freq).tz_localize("UTC").to_pydatetime()
+    roads, buildings = await fetch_roads(conn), await fetch_buildings(conn)
+    variables = scenario.baseline.variables
+    base = {"roads": roads, "buildings": buildings}
+    for model in models_for(variables):
+        for what in model.needs:
+            if base[what].empty:
+                wanted = ", ".join(n for n in variables if n in model.variables)
+                raise InvalidParameter(
+                    "baseline.variables",
+                    f"{wanted} need the city's {what}, and {city.name} was imported without any",
+                )
     readings = {}
-    digest = hashlib.sha256()
-    for name in needed_readings(scenario.baseline.variables):
+    digest = hashlib.sha256(repr(sorted(city.as_properties().items())).encode())
+    digest.update(shapely.to_wkb(city.boundary))
+    for name in needed_readings(variables):
         try:
             variable_id, _ = await variable_unit(conn, name)
         except InvalidParameter as exc:
             raise InvalidParameter("baseline.variables", f"the models need {exc.message}") from None
-        means = await step_means(conn, variable_id, start, end, STEP_SECONDS)
+        means = await step_means(conn, variable_id, start, end, step)
         if means.empty:
             raise InvalidParameter(
                 "baseline.start",
@@ -89,13 +126,13 @@ async def load_inputs(
             )
         readings[name] = means
         digest.update(f"{name}:{hash_readings(means)}".encode())
-    for name in GIS_FILES:
-        digest.update(hashlib.sha256((gis_dir / name).read_bytes()).digest())
+    digest.update(_base_hash(roads) + _base_hash(buildings))
     return CityInputs(
+        city=city,
         grid=grid,
         times=times,
-        roads=read_roads(gis_dir / "roads.geojson", grid.epsg),
-        buildings=read_buildings(gis_dir / "buildings.geojson", grid.epsg),
+        roads=read_roads(roads, grid.epsg),
+        buildings=read_buildings(buildings, grid.epsg),
         readings=readings,
         inputs_hash=digest.hexdigest(),
     )

@@ -8,7 +8,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from citytwin.core.city import with_settings
 from citytwin.db import scenario_runs
+from citytwin.db.city import require_city
 from citytwin.db.pool import Connection, Pool
 from citytwin.errors import CityTwinError, Conflict, RunCancelled
 from citytwin.layers.store import LayerStore
@@ -18,7 +20,6 @@ from citytwin.scenarios.models import RunControl
 from citytwin.scenarios.run import RunResult, run_scenario
 from citytwin.scenarios.spec import Scenario
 from citytwin.settings import Settings
-from citytwin.sim.meteorology import valley_climatology
 
 logger = logging.getLogger("citytwin.scenarios")
 POLL_SECONDS = 0.5  # how often a running job's progress reaches its row
@@ -38,8 +39,9 @@ class PreparedRun:
 async def prepare(conn: Connection, scenario: Scenario, settings: Settings) -> PreparedRun:
     """Load and check everything a run needs, then record it as queued: every input error is
     raised here, before any work starts."""
-    inputs = await load_inputs(conn, scenario, settings.gis_dir, settings.grid_max_cells)
-    weather = valley_climatology(inputs.times)
+    city = with_settings(await require_city(conn), settings)
+    inputs = await load_inputs(conn, scenario, city, settings.grid_max_cells)
+    weather = inputs.weather()
     effects = await asyncio.to_thread(
         compile_effects,
         scenario,

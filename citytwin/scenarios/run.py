@@ -1,11 +1,12 @@
 """A scenario run: baseline (computed once, then reused from the layer store), the scenario
 with its interventions, and their difference, each an immutable layer."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
 
 import orjson
 
+from citytwin.core.city import City
 from citytwin.layers.cf import LayerVariable, build_layer
 from citytwin.layers.provenance import Provenance
 from citytwin.layers.query import difference
@@ -14,7 +15,6 @@ from citytwin.scenarios.effects import Effects, compile_effects
 from citytwin.scenarios.inputs import CityInputs
 from citytwin.scenarios.models import ModelPass, RunControl, default_parameters, models_for
 from citytwin.scenarios.spec import Scenario
-from citytwin.sim.meteorology import valley_climatology
 
 BASELINE = "baseline"
 CALIBRATION_ATTR = "citytwin_calibration"
@@ -37,7 +37,7 @@ def _provenance(
     used = {
         "grid": inputs.grid.as_dict(),
         "variables": list(scenario.baseline.variables),
-        "meteorology": "valley-climatology",
+        "meteorology": {"climatology": inputs.climatology.as_dict()},
         **{model.name: parameters[model.name].as_dict() for model in models},
     }
     if baseline_id is not None:
@@ -50,6 +50,21 @@ def _provenance(
         inputs_hash=inputs.inputs_hash,
         scenario=BASELINE if baseline_id is None else scenario.name,
     )
+
+
+def for_city(parameters: dict[str, Any], city: City) -> dict[str, Any]:
+    """Each model's parameters with the city's time zone, longitude and model step in the
+    fields of those names it has (all recorded in the provenance)."""
+    values = {
+        "timezone": city.timezone,
+        "longitude": round(city.longitude, 4),
+        "step_seconds": city.step_seconds,
+    }
+    out = {}
+    for name, chosen in parameters.items():
+        names = {f.name for f in fields(chosen)} if is_dataclass(chosen) else set()
+        out[name] = replace(chosen, **{k: v for k, v in values.items() if k in names})
+    return out
 
 
 def simulate(
@@ -123,8 +138,8 @@ def run_scenario(
     """Baseline, scenario and difference layers of `scenario`, whose interventions are
     `effects` (synchronous: run it in a thread). RunCancelled if cancelled; nothing partial
     is left in the store either way."""
-    parameters = parameters or default_parameters()
-    weather = valley_climatology(inputs.times)
+    parameters = for_city(parameters or default_parameters(), inputs.city)
+    weather = inputs.weather()
     control.stage("starting", 0.02)
     none = compile_effects(
         scenario.model_copy(update={"interventions": ()}),

@@ -93,11 +93,11 @@ class Intervention(_Strict):
 
 
 class Baseline(_Strict):
-    """The period and grid the scenario is compared on."""
+    """The period and grid the scenario is compared on (cell size: the city's unless given)."""
 
     start: datetime
     end: datetime
-    cell_size: float = Field(default=100.0, gt=0)
+    cell_size: float | None = Field(default=None, gt=0)
     variables: tuple[str, ...] = Field(default_factory=known_variables)
 
     @field_validator("start", "end")

@@ -7,9 +7,9 @@ from datetime import datetime
 
 import pandas as pd
 import xarray as xr
-from shapely.geometry.base import BaseGeometry
 
-from citytwin.core.grid import DEFAULT_CELL_SIZE, DEFAULT_MAX_CELLS, Grid, city_grid
+from citytwin.core.city import City
+from citytwin.core.grid import DEFAULT_MAX_CELLS, Grid
 from citytwin.db.pool import Connection
 from citytwin.db.queries.layers import step_means, variable_unit
 from citytwin.errors import InvalidParameter
@@ -28,12 +28,13 @@ UNCERTAINTY = "kriging_standard_deviation"  # the kriging nowcast's uncertainty 
 
 @dataclass(frozen=True)
 class NowcastRequest:
-    """What to nowcast: a variable over [start, end) on a grid of `cell_size` metres."""
+    """What to nowcast: a variable over [start, end) on a grid of `cell_size` metres (None: the
+    city's), in steps of the city's model step."""
 
     variable: str
     start: datetime
     end: datetime
-    cell_size: float = DEFAULT_CELL_SIZE
+    cell_size: float | None = None
     method: str = "kriging"
     idw: IdwParameters = field(default_factory=IdwParameters)
     kriging: KrigingParameters = field(default_factory=KrigingParameters)
@@ -50,7 +51,7 @@ class NowcastRequest:
 async def run_nowcast(
     conn: Connection,
     store: LayerStore,
-    boundary: BaseGeometry,
+    city: City,
     request: NowcastRequest,
     max_cells: int = DEFAULT_MAX_CELLS,
     scheduler: str | None = None,
@@ -58,7 +59,8 @@ async def run_nowcast(
 ) -> str:
     """Nowcast `request` from the stored readings into `store`; return the layer id (an
     identical earlier run's layer is reused, nothing is computed again)."""
-    grid = city_grid(boundary, request.cell_size, max_cells)
+    grid = city.overridden(cell_size=request.cell_size).grid(max_cells)
+    request = replace(request, idw=replace(request.idw, step_seconds=city.step_seconds))
     times = time_steps(request.start, request.end, request.idw.step_seconds)
     # Whole steps: [start floored to a step, end rounded up to one).
     first = times[0].tz_localize("UTC").to_pydatetime()

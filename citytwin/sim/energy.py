@@ -7,7 +7,6 @@ inputs; arrays are (time, building) in the order of `read_buildings`, which is s
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -30,7 +29,6 @@ from citytwin.sim.energy_profiles import (
     temperature_cycle,
 )
 
-LOCAL_TZ = "Europe/Vaduz"
 HOURS_PER_YEAR = 8760
 STOREY_HEIGHT = 3.0  # metres per level when OSM gives a height but no levels
 MATCH_RADIUS = 30.0  # metres: a meter outside every building counts for the nearest this close
@@ -57,8 +55,9 @@ class EnergyParameters:
     pv_roof_share: float = 0.6  # share of the roof that can carry panels
     pv_daily_yield: tuple[float, ...] = PV_DAILY_YIELD  # kWh per kWp and day, by month
     day_length: tuple[float, ...] = DAY_LENGTH  # hours, by month
-    longitude: float = 9.52  # degrees east, for solar time
-    step_seconds: int = 3600
+    longitude: float = 0.0  # degrees east, for solar time: the city's
+    timezone: str = "UTC"  # the city's: profiles and months follow local time
+    step_seconds: int = 3600  # the city's model step
 
     def __post_init__(self) -> None:
         for name in ("intensity", "heating_fraction"):
@@ -120,26 +119,22 @@ class Calibration:
 
 
 def read_buildings(
-    path: Path, epsg: int, params: EnergyParameters | None = None
+    base: gpd.GeoDataFrame, epsg: int, params: EnergyParameters | None = None
 ) -> gpd.GeoDataFrame:
-    """Buildings (id, tag, use, levels, roof and floor area m², year, x, y) projected to
-    `epsg`, sorted by id."""
+    """The city's base buildings (`id`, `use` tag, `levels`, `height`, `year`) projected to
+    `epsg` with (id, tag, use class, levels, roof and floor area m², year, x, y), sorted by id."""
     params = params or EnergyParameters()
-    frame = gpd.read_file(path)
-    if "osm_id" not in frame:
-        raise MalformedInput(f"{path}: buildings need an osm_id property")
-    frame = frame[frame.geom_type.isin(["Polygon", "MultiPolygon"])]
-    frame = (frame.set_crs(4326) if frame.crs is None else frame).to_crs(epsg)
-    ids = frame["osm_id"].astype("int64").astype(str)
+    frame = base[base.geom_type.isin(["Polygon", "MultiPolygon"])].to_crs(epsg)
+    ids = frame["id"].astype(str)
     if ids.duplicated().any():
-        raise MalformedInput(f"{path}: duplicate osm_id {ids[ids.duplicated()].iloc[0]}")
-    tag = _text(frame, "building").fillna("yes").str.strip().str.lower()
+        raise MalformedInput(f"buildings: duplicate id {ids[ids.duplicated()].iloc[0]}")
+    tag = _text(frame, "use").fillna("yes").str.strip().str.lower()
     use = tag.map(USE_OF_TAG).fillna("other")
     levels = _number(frame, "levels")
     levels = levels.where(levels > 0, (_number(frame, "height") / STOREY_HEIGHT).round().clip(1))
     default = np.where(use == "other", params.other_levels, params.default_levels)
     levels = levels.fillna(pd.Series(default, index=frame.index))
-    year = _year(frame, "year").fillna(_year(frame, "start_date")).fillna(params.default_year)
+    year = _year(frame, "year").fillna(params.default_year)
     point = frame.representative_point()
     buildings = gpd.GeoDataFrame(
         {
@@ -179,14 +174,14 @@ def _utc(times: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return times if times.tz is None else times.tz_convert("UTC").tz_localize(None)
 
 
-def _local(times: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    return _utc(times).tz_localize("UTC").tz_convert(LOCAL_TZ)
+def _local(times: pd.DatetimeIndex, timezone: str) -> pd.DatetimeIndex:
+    return _utc(times).tz_localize("UTC").tz_convert(timezone)
 
 
-def default_temperature(times: pd.DatetimeIndex) -> np.ndarray:
+def default_temperature(times: pd.DatetimeIndex, timezone: str) -> np.ndarray:
     """Outdoor temperature (°C) at each step start: a November daily cycle, mean 5 °C, ±3 °C,
-    coldest at 06 and warmest at 15 local time."""
-    local = _local(times)
+    coldest at 06 and warmest at 15 local time in `timezone`."""
+    local = _local(times, timezone)
     return temperature_cycle(np.asarray(local.hour + local.minute / 60, dtype=float))
 
 
@@ -205,7 +200,7 @@ def _parts(
     params: EnergyParameters,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The other (non-heating) and heating parts of the raw demand, (time, building) kWh."""
-    local = _local(times)
+    local = _local(times, params.timezone)
     month = np.asarray(local.month) - 1
     code = _use_codes(buildings)
     day, hour = np.asarray(local.day_of_week), np.asarray(local.hour)
@@ -218,8 +213,9 @@ def _parts(
     fraction = np.array([params.heating_fraction[use] for use in ENERGY_USES])[code]
     fraction = season[:, None] * fraction[None, :]
     age = np.searchsorted(params.age_bounds, buildings["year"].to_numpy(), side="right")
-    reference = params.base_temperature - default_temperature(times)
-    temperature = default_temperature(times) if temperature is None else np.asarray(temperature)
+    default = default_temperature(times, params.timezone)
+    reference = params.base_temperature - default
+    temperature = default if temperature is None else np.asarray(temperature)
     if temperature.ndim == 1:
         temperature = temperature[:, None]
     if temperature.shape not in ((len(times), 1), (len(times), len(buildings))):
@@ -248,7 +244,7 @@ def pv_generation(
     """PV energy (time, building), kWh per step, of panels on the whole usable roof."""
     params = params or EnergyParameters()
     times = _utc(times)
-    month = np.asarray(_local(times).month) - 1
+    month = np.asarray(_local(times, params.timezone).month) - 1
     utc_hour = np.asarray((times - times.normalize()) / pd.Timedelta(hours=1), dtype=float)
     solar = (utc_hour + params.longitude / 15) % 24  # mean solar time
     hours = params.step_seconds / 3600

@@ -1,16 +1,17 @@
 """Hourly meteorology driving the models: wind, temperature and mixing height.
 
-No weather feed is part of the demo city, so the default is a documented valley climatology of
-the Alpine Rhine valley in November (docs/models.md, "Meteorology"); scenarios override it.
+Without a weather feed the models fall back on a climatology: a named, declared day/night
+regime per city (the city record's `climatology`; `GENERIC_MID_LATITUDE` when it has none; the
+demo city declares its valley's in gis_data/climatology.yaml, docs/models.md "Meteorology").
+Scenarios override it.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-LOCAL_TIMEZONE = "Europe/Vaduz"
-DAY_HOURS = (9, 18)  # local hours [start, end) of the up-valley (daytime) regime
+from citytwin.errors import InvalidParameter
 
 
 @dataclass(frozen=True)
@@ -34,21 +35,69 @@ class Meteorology:
         return replace(self, **changed)
 
 
-def valley_climatology(times: pd.DatetimeIndex) -> Meteorology:
-    """November in the Rhine valley at Vaduz: a down-valley wind from the south-south-west at
-    night (1.5 m/s, shallow 150 m mixing layer) turning up-valley from the north-north-east by
-    day (3 m/s, 600 m); temperature 5 °C ± 3 °C, coolest at 06 and warmest at 15 local time."""
-    local = times.tz_localize("UTC").tz_convert(LOCAL_TIMEZONE)
+@dataclass(frozen=True)
+class Climatology:
+    """A day/night regime in local time: wind and mixing height by day ([day_start, day_end)
+    local hours) and by night; temperature `mean` ± `amplitude`, coolest at `coolest_hour`
+    and warmest at `warmest_hour`."""
+
+    name: str
+    day_start: float = 9.0
+    day_end: float = 18.0
+    day_wind_speed: float = 3.0
+    day_wind_from: float = 240.0
+    day_mixing_height: float = 800.0
+    night_wind_speed: float = 2.0
+    night_wind_from: float = 240.0
+    night_mixing_height: float = 300.0
+    mean: float = 10.0
+    amplitude: float = 4.0
+    coolest_hour: float = 6.0
+    warmest_hour: float = 15.0
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Climatology":
+        """A climatology from plain values; InvalidParameter naming an unknown key."""
+        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise InvalidParameter("climatology", f"unknown key {unknown[0]!r}")
+        if "name" not in values:
+            raise InvalidParameter("climatology", "needs a name")
+        return cls(**values)
+
+    def as_dict(self) -> dict:
+        """Plain JSON values."""
+        return asdict(self)
+
+
+# Westerlies of the mid-latitudes in an autumn month, without terrain: what a city without
+# a declared climatology gets, named in every layer's provenance so that it is never hidden.
+GENERIC_MID_LATITUDE = Climatology(name="generic-mid-latitude")
+
+
+def city_climatology(values: dict | None) -> Climatology:
+    """The city record's climatology, or GENERIC_MID_LATITUDE when it declares none."""
+    return Climatology.from_dict(values) if values else GENERIC_MID_LATITUDE
+
+
+def climatology_weather(
+    times: pd.DatetimeIndex, climatology: Climatology, timezone: str
+) -> Meteorology:
+    """The climatology's weather at each step (naive UTC starts) in the city's `timezone`."""
+    local = times.tz_localize("UTC").tz_convert(timezone)
     hour = np.asarray(local.hour + local.minute / 60, dtype=np.float64)
-    day = (hour >= DAY_HOURS[0]) & (hour < DAY_HOURS[1])
-    # A cosine peaking at 15 h and bottoming at 03 h, pulled towards the 06 h minimum.
-    phase = np.where(hour < 6, hour + 24, hour)
+    day = (hour >= climatology.day_start) & (hour < climatology.day_end)
+    # A cosine peaking at the warmest hour and bottoming at the coolest.
+    cold, warm = climatology.coolest_hour, climatology.warmest_hour
+    phase = np.where(hour < cold, hour + 24, hour)
     warmth = np.where(
-        phase <= 15, np.cos(np.pi * (15 - phase) / 9), np.cos(np.pi * (phase - 15) / 15)
+        phase <= warm,
+        np.cos(np.pi * (warm - phase) / (warm - cold)),
+        np.cos(np.pi * (phase - warm) / (24 - warm + cold)),
     )
     return Meteorology(
-        wind_speed=np.where(day, 3.0, 1.5),
-        wind_from=np.where(day, 20.0, 200.0),
-        temperature=5.0 + 3.0 * warmth,
-        mixing_height=np.where(day, 600.0, 150.0),
+        wind_speed=np.where(day, climatology.day_wind_speed, climatology.night_wind_speed),
+        wind_from=np.where(day, climatology.day_wind_from, climatology.night_wind_from),
+        temperature=climatology.mean + climatology.amplitude * warmth,
+        mixing_height=np.where(day, climatology.day_mixing_height, climatology.night_mixing_height),
     )

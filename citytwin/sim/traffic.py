@@ -6,7 +6,6 @@ mean daily profile. Documented in docs/models.md, "Traffic air quality".
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -39,17 +38,18 @@ class Traffic:
     source: list[str]
 
 
-def read_roads(path: Path, epsg: int) -> gpd.GeoDataFrame:
-    """The motor-traffic roads of a GeoJSON of OSM ways (`highway`, `maxspeed`), projected to
-    `epsg`: columns road (OSM id), road_class, speed_limit (km/h), length_m; sorted by id."""
-    ways = gpd.read_file(path).to_crs(epsg)
-    road_class = ways["highway"].str.removesuffix("_link")
+def read_roads(base: gpd.GeoDataFrame, epsg: int) -> gpd.GeoDataFrame:
+    """The motor-traffic roads of the city's base roads (`id`, `road_class`, `maxspeed`),
+    projected to `epsg`: columns road (id), road_class, speed_limit (km/h), length_m; sorted
+    by id."""
+    ways = base.to_crs(epsg)
+    road_class = ways["road_class"].str.removesuffix("_link")
     roads = ways[road_class.isin(ROAD_CLASSES) & ways.geometry.notna()].copy()
     roads["road_class"] = road_class[roads.index]
     default_limit = roads["road_class"].map(lambda name: ROAD_CLASSES[name][1])
     limit = pd.to_numeric(roads["maxspeed"], errors="coerce")
     roads["speed_limit"] = limit.fillna(default_limit).astype(np.float64)
-    roads["road"] = roads["osm_id"].astype(str)
+    roads["road"] = roads["id"].astype(str)
     roads["length_m"] = roads.geometry.length
     columns = ["road", "road_class", "speed_limit", "length_m", "geometry"]
     return roads[columns].sort_values("road", kind="stable").reset_index(drop=True)

@@ -1,6 +1,7 @@
 """OGC API - Features at `/ogc` over real PostGIS: documents, items, paging, filters, errors."""
 
 import io
+from collections.abc import AsyncIterator
 
 import geopandas as gpd
 import h3.api.basic_str as h3
@@ -10,8 +11,7 @@ import pytest
 from openapi_spec_validator import validate
 from shapely.geometry import box, shape
 
-from citytwin.db.districts import load_districts
-from tests.conftest import ROOT
+from tests.conftest import COUNTRY, ROOT, city_imported
 from tests.factories import STATIONS, air_rows, post_readings
 
 DISTRICTS = ROOT / "gis_data" / "districts.geojson"
@@ -29,9 +29,10 @@ SOUTH = "9.50,47.11,9.515,47.13"  # holds S3 only
 
 
 @pytest.fixture
-async def districts(conn) -> gpd.GeoDataFrame:
-    assert await load_districts(conn, DISTRICTS) == 11
-    return gpd.read_file(DISTRICTS)
+async def districts(conn) -> AsyncIterator[gpd.GeoDataFrame]:
+    async with city_imported(conn, COUNTRY) as base:
+        assert len(base.districts) == 11
+        yield gpd.read_file(DISTRICTS)
 
 
 def links_of(document: dict) -> dict[str, dict]:

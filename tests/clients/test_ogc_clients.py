@@ -14,12 +14,11 @@ from owslib.ogcapi.features import Features
 from shapely.geometry import box
 
 from citytwin.api.app import create_app
-from citytwin.db.districts import load_districts
 from citytwin.feeds import FeedRegistry
 from citytwin.query.cells import to_hex
 from citytwin.services.ingest import ingest
 from citytwin.settings import Settings
-from tests.conftest import ROOT
+from tests.conftest import COUNTRY, ROOT, city_imported
 from tests.factories import STATIONS, air_rows, to_csv
 from tests.live_server import serve
 
@@ -36,7 +35,6 @@ class LiveServer:
 
 async def _load_store(conn: asyncpg.Connection, settings: Settings, feeds: FeedRegistry) -> None:
     await conn.execute("TRUNCATE sensors, readings, cell_rollups, cells RESTART IDENTITY")
-    await load_districts(conn, DISTRICTS)
     report = await ingest(
         conn,
         feeds["air"],
@@ -52,14 +50,14 @@ async def live(
     settings: Settings, pool: asyncpg.Pool, feeds: FeedRegistry
 ) -> AsyncIterator[LiveServer]:
     """The API served by uvicorn on a free loopback port, in a thread, over a loaded store."""
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, city_imported(conn, COUNTRY):
         await _load_store(conn, settings, feeds)
         stored = await conn.fetch(
             """SELECT id, feed, external_id, name, cell, mobile, ST_X(geom) AS lon,
                       ST_Y(geom) AS lat FROM sensors ORDER BY id"""
         )
-    async with serve(create_app(settings)) as base:
-        yield LiveServer(f"{base}/ogc", [dict(row) for row in stored])
+        async with serve(create_app(settings)) as base:
+            yield LiveServer(f"{base}/ogc", [dict(row) for row in stored])
 
 
 def gdal(*args: str) -> subprocess.CompletedProcess:

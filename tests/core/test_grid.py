@@ -7,13 +7,12 @@ from pyproj import Transformer
 
 from citytwin.core.grid import city_grid, utm_epsg
 from citytwin.errors import InvalidParameter
-from citytwin.sim.boundary import read_boundary
-from tests.conftest import ROOT
+from tests.city import demo_base
 
 
 @pytest.fixture(scope="module")
 def vaduz():
-    return read_boundary(ROOT / "gis_data" / "boundary.geojson")
+    return demo_base().city.boundary
 
 
 @pytest.mark.parametrize(
@@ -31,7 +30,7 @@ def test_vaduz_boundary_is_its_seven_parts(vaduz):
 
 
 def test_100_m_grid_of_vaduz(vaduz):
-    grid = city_grid(vaduz)
+    grid = city_grid(vaduz, 100)
     assert grid.epsg == 32632
     assert (grid.nx, grid.ny, grid.cells) == (90, 119, 10_710)
     assert grid.bounds == (537_500.0, 5_215_000.0, 546_500.0, 5_226_900.0)
@@ -51,7 +50,7 @@ def test_100_m_grid_of_vaduz(vaduz):
 
 
 def test_25_m_grid_nests_in_the_100_m_grid(vaduz):
-    fine, coarse = city_grid(vaduz, cell_size=25), city_grid(vaduz)
+    fine, coarse = city_grid(vaduz, cell_size=25), city_grid(vaduz, 100)
     assert (fine.nx, fine.ny, fine.cells) == (356, 475, 169_100)
     assert fine.bounds == (537_525.0, 5_215_000.0, 546_425.0, 5_226_875.0)
     assert coarse.bounds[0] <= fine.bounds[0] and fine.bounds[2] <= coarse.bounds[2]
@@ -59,7 +58,7 @@ def test_25_m_grid_nests_in_the_100_m_grid(vaduz):
 
 
 def test_cell_centres_in_lon_lat(vaduz):
-    grid = city_grid(vaduz)
+    grid = city_grid(vaduz, 100)
     lon, lat = grid.lonlat
     assert lon.shape == lat.shape == (119, 90)
     # Back to UTM, every centre lands on its x/y within a micrometre.

@@ -11,9 +11,8 @@ from pyproj import Transformer
 from citytwin.api.app import create_app
 from citytwin.layers.store import LayerStore
 from citytwin.services.nowcast import NowcastRequest, run_nowcast
-from citytwin.sim.boundary import read_boundary
 from tests.asgi import asgi_client
-from tests.conftest import ROOT
+from tests.city import demo_base
 from tests.factories import STATIONS, air_rows, post_readings
 
 START, END = datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 4, tzinfo=UTC)
@@ -27,9 +26,8 @@ async def nowcast(app_client, pool, tmp_path_factory) -> tuple[LayerStore, str]:
         await conn.execute("TRUNCATE sensors, readings, cell_rollups, cells RESTART IDENTITY")
         await post_readings(app_client, ROWS)
         store = LayerStore(tmp_path_factory.mktemp("layers"))
-        boundary = read_boundary(ROOT / "gis_data" / "boundary.geojson")
         request = NowcastRequest("no2", START, END, method="idw")
-        layer_id = await run_nowcast(conn, store, boundary, request)
+        layer_id = await run_nowcast(conn, store, demo_base().city, request)
     return store, layer_id
 
 

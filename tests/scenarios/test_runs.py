@@ -18,7 +18,7 @@ from citytwin.scenarios.jobs import execute, prepare
 from citytwin.scenarios.models import RunControl
 from citytwin.scenarios.models import air as air_model
 from citytwin.scenarios.spec import parse_scenario
-from citytwin.sim.traffic import read_roads
+from tests.city import demo_roads
 from tests.conftest import ROOT
 from tests.scenarios.conftest import CENTRE, scenario_text
 
@@ -117,7 +117,7 @@ async def test_baseline_is_calibrated_against_the_sensors(pool, settings, tmp_pa
 async def test_half_the_traffic_lowers_no2_there_and_raises_it_nowhere(pool, settings, tmp_path):
     store = LayerStore(tmp_path)
     result, row = await run_text(pool, settings, scenario_text(HALF_TRAFFIC), store)
-    roads = read_roads(ROOT / "gis_data" / "roads.geojson", 32632)
+    roads = demo_roads(32632)
     centre = gpd.GeoSeries([from_wkt(CENTRE)], crs=4326).to_crs(32632).iloc[0]
     assert int(roads.intersects(centre).sum()) == 113
     assert row["touched"] == [

@@ -5,21 +5,17 @@ import orjson
 import pandas as pd
 import pytest
 
-from citytwin.core.grid import city_grid
 from citytwin.errors import InvalidParameter
 from citytwin.scenarios.effects import compile_effects
 from citytwin.scenarios.spec import parse_scenario
-from citytwin.sim.boundary import read_boundary
-from citytwin.sim.energy import read_buildings
-from citytwin.sim.meteorology import valley_climatology
 from citytwin.sim.nowcast import time_steps
-from citytwin.sim.traffic import read_roads
+from tests.city import demo_buildings, demo_grid, demo_roads, demo_weather
 from tests.conftest import ROOT
 from tests.scenarios.conftest import CENTRE, scenario_text
 
-GRID = city_grid(read_boundary(ROOT / "gis_data" / "boundary.geojson"))
-ROADS = read_roads(ROOT / "gis_data" / "roads.geojson", GRID.epsg)
-BUILDINGS = read_buildings(ROOT / "gis_data" / "buildings.geojson", GRID.epsg)
+GRID = demo_grid()
+ROADS = demo_roads(GRID.epsg)
+BUILDINGS = demo_buildings(GRID.epsg)
 TIMES = time_steps(pd.Timestamp("2026-11-03T00:00Z"), pd.Timestamp("2026-11-04T00:00Z"))
 
 
@@ -88,7 +84,7 @@ def test_baseline_errors():
 
 def effects_of(*items: str):
     scenario = parse_scenario(scenario_text(*items))
-    return compile_effects(scenario, GRID, TIMES, ROADS, BUILDINGS, valley_climatology(TIMES))
+    return compile_effects(scenario, GRID, TIMES, ROADS, BUILDINGS, demo_weather(TIMES))
 
 
 def test_traffic_effects_compose_in_their_windows():
@@ -125,7 +121,7 @@ def test_building_and_weather_effects():
     assert inside.sum() == effects.touched[0]["buildings"] > 0
     assert (measures.pv[:, inside] == 0.3).all() and (measures.heat_pump == 0).all()
     assert (weather.temperature[12:] == -5).all() and (weather.wind_from[12:] == 90).all()
-    default = valley_climatology(TIMES)
+    default = demo_weather(TIMES)
     np.testing.assert_array_equal(weather.temperature[:12], default.temperature[:12])
     np.testing.assert_array_equal(weather.wind_speed, default.wind_speed)
     assert effects.touched[2] == {"intervention": "#2", "type": "meteorology", "steps": 12}

@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from citytwin.core.grid import Grid, city_grid
+from citytwin.core.grid import Grid
 from citytwin.errors import InvalidParameter
-from citytwin.sim.boundary import read_boundary
 from citytwin.sim.energy import (
     ENERGY_USES,
     USE_OF_TAG,
@@ -29,15 +28,15 @@ from citytwin.sim.energy import (
 )
 from citytwin.sim.energy_profiles import profile_table
 from citytwin.sim.nowcast import time_steps
+from tests.city import demo_buildings, demo_energy_parameters, demo_grid, read_base
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILDINGS = ROOT / "gis_data" / "buildings.geojson"
 METERS = ROOT / "sensors" / "samples" / "energy_meters.csv"
 TIMES = time_steps(datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 9, tzinfo=UTC))
 HOUSE = "345330209"  # EM001's building, tagged "house"
 NEAR_HOUSE = (9.521452, 47.150109)  # 10 m east of it, outside every building
 OFF_BUILDINGS = (9.501632, 47.151046)  # over 100 m from any building
-P = EnergyParameters()
+P = demo_energy_parameters()  # the demo city's zone and longitude
 
 
 def heating_share(use: str, age_factor: float = 1.2) -> float:
@@ -48,7 +47,7 @@ def heating_share(use: str, age_factor: float = 1.2) -> float:
 
 @pytest.fixture(scope="module")
 def buildings():
-    return read_buildings(BUILDINGS, 32632)
+    return demo_buildings(32632)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +67,7 @@ def meters():
 
 @pytest.fixture(scope="module")
 def raw(buildings):
-    return raw_demand(buildings, TIMES)
+    return raw_demand(buildings, TIMES, params=P)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +93,7 @@ def test_buildings_are_sorted_with_uses_and_floor_areas(buildings):
         "museum": 1,
         "hospital": 1,
     }
-    source = gpd.read_file(BUILDINGS)
+    source = gpd.read_file(ROOT / "gis_data" / "buildings.geojson")
     footprint = source[source["osm_id"] == int(HOUSE)].to_crs(32632).area.iloc[0]
     house = buildings.iloc[column(buildings, HOUSE)]
     assert footprint == pytest.approx(283.3176, abs=1e-3)
@@ -133,15 +132,16 @@ def test_levels_height_and_construction_year_from_properties(tmp_path):
     ]
     path = tmp_path / "b.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
-    frame = read_buildings(path, 32632)
+    frame = read_buildings(read_base(path, "buildings"), 32632)
     assert frame["building"].tolist() == ["1", "2", "3"]
     assert frame["use"].tolist() == ["office", "other", "residential"]
     assert frame["levels"].tolist() == [4.0, 1.0, 4.0]
     assert frame["year"].tolist() == [2010, 1975, 1995]
     # Heating per age class: after 2000 x0.7; the 1995 house is the reference (x1.0).
     times = TIMES[:24]
-    demand = raw_demand(frame, times)
-    other = raw_demand(frame, times, temperature=np.full(24, 30.0))  # no heating above 18 °C
+    demand = raw_demand(frame, times, params=P)
+    # No heating above 18 °C.
+    other = raw_demand(frame, times, temperature=np.full(24, 30.0), params=P)
     f = P.heating_fraction
     np.testing.assert_allclose(
         demand[:, 0], other[:, 0] * (1 + 0.7 * f["office"] / (1 - f["office"]))
@@ -151,7 +151,7 @@ def test_levels_height_and_construction_year_from_properties(tmp_path):
 
 
 def test_default_temperature_is_a_november_day():
-    temperature = default_temperature(TIMES)
+    temperature = default_temperature(TIMES, P.timezone)
     assert temperature[5] == pytest.approx(2.0)  # 05:00Z is 06 local, the coldest
     assert temperature[14] == pytest.approx(8.0)  # 15 local, the warmest
     assert temperature[:24].mean() == pytest.approx(5.0)
@@ -176,7 +176,7 @@ def test_raw_demand_is_area_times_intensity_times_profile(buildings, raw):
     assert raw[18, column(buildings, HOUSE)] == pytest.approx(at_peak, rel=1e-12)
     july = pd.date_range("2027-07-05", periods=168, freq="h")
     np.testing.assert_allclose(
-        raw_demand(buildings, july).mean(axis=0),
+        raw_demand(buildings, july, params=P).mean(axis=0),
         buildings["floor_area"].to_numpy() * [P.intensity[u] for u in use] * 0.8 / 8760,
         rtol=1e-12,
     )
@@ -248,19 +248,19 @@ def test_retrofit_cuts_the_heating_part(buildings, raw, calibration):
     demand = calibration.apply(raw)
     n = len(buildings)
     none = Measures.none(168, n)
-    np.testing.assert_array_equal(apply_measures(demand, buildings, TIMES, none), demand)
+    np.testing.assert_array_equal(apply_measures(demand, buildings, TIMES, none, P), demand)
     retrofit_only = Measures.none(168, n)
     retrofit_only.retrofit[:] = 1.0  # the scenario runner fills the arrays in place
     assert not retrofit_only.pv.any() and not retrofit_only.heat_pump.any()
     retrofit = Measures(np.ones((168, n)), none.pv, none.heat_pump)
-    after = apply_measures(demand, buildings, TIMES, retrofit)
+    after = apply_measures(demand, buildings, TIMES, retrofit, P)
     i = column(buildings, HOUSE)
     cut = 0.5 * heating_share("residential") * demand[:, i]  # saving x heating part
     np.testing.assert_allclose(demand[:, i] - after[:, i], cut, rtol=1e-12)
     other = buildings["use"].to_numpy() == "other"
     np.testing.assert_array_equal(after[:, other], demand[:, other])
     heat_pump = Measures(none.retrofit, none.pv, np.ones((1, n)))  # broadcast over time
-    after = apply_measures(demand, buildings, TIMES, heat_pump)
+    after = apply_measures(demand, buildings, TIMES, heat_pump, P)
     share = heating_share("residential")
     np.testing.assert_allclose(after[:, i], demand[:, i] * (1 - share + share / 3), rtol=1e-12)
 
@@ -269,38 +269,38 @@ def test_pv_only_in_daylight(buildings, raw):
     n = len(buildings)
     none = Measures.none(168, n)
     after = apply_measures(
-        raw, buildings, TIMES, Measures(none.retrofit, np.ones((168, n)), none.heat_pump)
+        raw, buildings, TIMES, Measures(none.retrofit, np.ones((168, n)), none.heat_pump), P
     )
     # November: 9.1 h of daylight around solar noon, 11:22Z at 9.52° E: 06:50Z to 15:55Z.
     hours = TIMES.hour.to_numpy()
     daylight = (hours >= 6) & (hours <= 15)
     np.testing.assert_array_equal(after[~daylight], raw[~daylight])
     assert np.all(after[daylight] < raw[daylight])
-    generation = pv_generation(buildings, TIMES).reshape(7, 24, n).sum(axis=1)
+    generation = pv_generation(buildings, TIMES, P).reshape(7, 24, n).sum(axis=1)
     daily = buildings["roof_area"].to_numpy() * 0.6 * 0.2 * 1.3  # m² x share x kWp/m² x kWh/kWp
     np.testing.assert_allclose(generation, np.broadcast_to(daily, (7, n)), rtol=1e-12)
     assert (after < 0).any()  # midday export is kept as negative demand
 
 
 def test_colder_weather_raises_demand(buildings, raw):
-    temperature = default_temperature(TIMES)
-    cold = raw_demand(buildings, TIMES, temperature - 5)
+    temperature = default_temperature(TIMES, P.timezone)
+    cold = raw_demand(buildings, TIMES, temperature - 5, P)
     heated = buildings["use"].to_numpy() != "other"
     assert np.all(cold[:, heated] > raw[:, heated])
     np.testing.assert_array_equal(cold[:, ~heated], raw[:, ~heated])
     i = column(buildings, HOUSE)
     heating = heating_share("residential") * raw[:, i]
     np.testing.assert_allclose(cold[:, i] - raw[:, i], heating * 5 / (18 - temperature), rtol=1e-12)
-    warm = raw_demand(buildings, TIMES, np.full(168, 20.0))
+    warm = raw_demand(buildings, TIMES, np.full(168, 20.0), P)
     np.testing.assert_allclose(warm[:, i], raw[:, i] - heating, rtol=1e-12)
     with pytest.raises(InvalidParameter) as error:
-        raw_demand(buildings, TIMES, np.zeros(5))
+        raw_demand(buildings, TIMES, np.zeros(5), P)
     assert error.value.parameter == "temperature"
 
 
 def test_grid_conserves_energy(buildings, raw, calibration):
     demand = calibration.apply(raw)
-    grid = city_grid(read_boundary(ROOT / "gis_data" / "boundary.geojson"))
+    grid = demo_grid()
     cells = demand_grid(demand, buildings, grid)
     assert cells.shape == (168, grid.ny, grid.nx) and cells.dtype == np.float32
     np.testing.assert_allclose(cells.sum(axis=(1, 2), dtype=float), demand.sum(axis=1), rtol=1e-6)
@@ -335,9 +335,11 @@ def test_daily_peak_is_the_highest_mean_power_of_the_day():
 
 def test_same_inputs_give_identical_bytes(buildings, meters):
     def run(meter_rows):
-        raw = raw_demand(buildings, TIMES)
+        raw = raw_demand(buildings, TIMES, params=P)
         calibration = calibrate(buildings, TIMES, raw, meter_rows)
-        demand = apply_measures(calibration.apply(raw), buildings, TIMES, Measures(0.3, 0.5, 0.2))
+        demand = apply_measures(
+            calibration.apply(raw), buildings, TIMES, Measures(0.3, 0.5, 0.2), P
+        )
         grid = Grid(32632, 100.0, 537_500.0, 5_227_000.0, nx=40, ny=80)
         return daily_peak(demand_grid(demand, buildings, grid), TIMES), calibration.factors
 

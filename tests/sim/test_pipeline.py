@@ -10,12 +10,11 @@ from citytwin.errors import InvalidParameter
 from citytwin.layers.provenance import hash_readings
 from citytwin.layers.store import LayerStore
 from citytwin.services.nowcast import NowcastRequest, run_nowcast
-from citytwin.sim.boundary import read_boundary
-from tests.conftest import ROOT
+from tests.city import demo_base
 from tests.factories import STATIONS, air_rows, post_readings
 
 START, END = datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC)
-VADUZ = read_boundary(ROOT / "gis_data" / "boundary.geojson")
+VADUZ = demo_base().city
 
 
 def extra_rows() -> pd.DataFrame:

@@ -4,8 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from citytwin.core.grid import city_grid
-from citytwin.sim.boundary import read_boundary
 from citytwin.sim.emissions import (
     POLLUTANTS,
     VEHICLES,
@@ -16,11 +14,12 @@ from citytwin.sim.emissions import (
     speed_factor,
 )
 from citytwin.sim.nowcast import time_steps
-from citytwin.sim.traffic import FREE_FLOW, ROAD_CLASSES, read_roads, road_traffic
+from citytwin.sim.traffic import FREE_FLOW, ROAD_CLASSES, road_traffic
+from tests.city import demo_grid, demo_roads
 from tests.conftest import ROOT
 
-GRID = city_grid(read_boundary(ROOT / "gis_data" / "boundary.geojson"))
-ROADS = read_roads(ROOT / "gis_data" / "roads.geojson", GRID.epsg)
+GRID = demo_grid()
+ROADS = demo_roads(GRID.epsg)
 TIMES = time_steps(pd.Timestamp("2026-11-02T00:00Z"), pd.Timestamp("2026-11-03T00:00Z"))
 
 

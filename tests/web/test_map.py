@@ -12,7 +12,6 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from citytwin.api.app import create_app
-from citytwin.db.districts import load_districts
 from tests.conftest import ROOT
 from tests.factories import API_KEY
 from tests.live_server import serve
@@ -34,9 +33,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 async def site(settings, pool, demo_city, tmp_path_factory) -> AsyncIterator[str]:
-    """The demo city (samples and districts) behind a live server with its own layer store."""
-    async with pool.acquire() as conn:
-        await load_districts(conn, ROOT / "gis_data" / "districts.geojson")
+    """The demo city (its base and samples) behind a live server with its own layer store."""
     layers = tmp_path_factory.mktemp("map-layers")
     app = create_app(settings.model_copy(update={"layer_store": str(layers)}))
     async with serve(app) as url:

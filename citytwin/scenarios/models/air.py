@@ -35,7 +35,9 @@ def run_air(inputs: "CityInputs", params: AirParameters, run: ModelPass) -> Mode
     backgrounds = {p: background(readings[p], inputs.times, q) for p in POLLUTANTS}
     report = run.calibration
     if report is None:
-        fitted = calibrate(increment, backgrounds, readings, inputs.grid, inputs.times, q)
+        fitted = calibrate(
+            increment, backgrounds, readings, inputs.grid, inputs.times, q, inputs.step_seconds
+        )
         report = fitted.report
     factors = {name: fit["factor"] for name, fit in report.items()}
     levels = {name: base.values for name, base in backgrounds.items()}
@@ -49,5 +51,6 @@ AIR_QUALITY = register(
         reads=("vehicle_count", "speed", *POLLUTANT_VARIABLES),
         parameters=AirParameters,
         run=run_air,
+        needs=("roads",),
     )
 )

@@ -8,7 +8,6 @@ import orjson
 
 from citytwin.scenarios.models.registry import Model, ModelOutput, ModelPass, register
 from citytwin.sim import energy as building_energy
-from citytwin.sim.meteorology import valley_climatology
 
 if TYPE_CHECKING:
     from citytwin.scenarios.inputs import CityInputs
@@ -25,7 +24,7 @@ def run_energy(
     """Hourly demand and daily peak load per grid cell, calibrated against the meters in the
     baseline's weather; the pass's measures and temperature applied."""
     buildings, times = inputs.buildings, inputs.times
-    baseline_weather = valley_climatology(times)
+    baseline_weather = inputs.weather()
     raw = building_energy.raw_demand(buildings, times, baseline_weather.temperature, params)
     calibration = building_energy.calibrate(buildings, times, raw, inputs.readings["energy_kwh"])
     temperature = run.effects.meteorology.temperature
@@ -55,5 +54,6 @@ BUILDING_ENERGY = register(
         reads=("energy_kwh",),
         parameters=building_energy.EnergyParameters,
         run=run_energy,
+        needs=("buildings",),
     )
 )

@@ -74,13 +74,15 @@ class ModelOutput:
 @dataclass(frozen=True)
 class Model:
     """A registered model: the layer `variables` it produces (name -> unit, long name, CF cell
-    methods), the feed variables it `reads`, and `run(inputs, parameters, pass)`."""
+    methods), the feed variables it `reads`, the city's base layers it `needs` (roads,
+    buildings) and `run(inputs, parameters, pass)`."""
 
     name: str
     variables: dict[str, tuple[str, str, str]]
     reads: tuple[str, ...]
     parameters: Callable[[], Parameters]
     run: Callable[["CityInputs", Any, ModelPass], ModelOutput]
+    needs: tuple[str, ...] = ()
 
     def layer_variables(self, output: ModelOutput, wanted: tuple[str, ...]) -> list[LayerVariable]:
         """The output's grids of the `wanted` variables, as layer variables."""
