@@ -63,7 +63,8 @@ def for_city(parameters: dict[str, Any], city: City) -> dict[str, Any]:
     out = {}
     for name, chosen in parameters.items():
         names = {f.name for f in fields(chosen)} if is_dataclass(chosen) else set()
-        out[name] = replace(chosen, **{k: v for k, v in values.items() if k in names})
+        taken = {k: v for k, v in values.items() if k in names}
+        out[name] = replace(chosen, **taken) if taken else chosen
     return out
 
 

@@ -251,11 +251,11 @@ async def test_a_scenario_in_another_zone_on_another_cell_size(
         "nx": 9,
         "ny": 10,
     }
-    assert parameters["energy"]["timezone"] == "Europe/Helsinki"
-    assert parameters["energy"]["longitude"] == pytest.approx(24.944, abs=1e-3)
+    assert parameters["building-energy"]["timezone"] == "Europe/Helsinki"
+    assert parameters["building-energy"]["longitude"] == pytest.approx(24.944, abs=1e-3)
     assert parameters["meteorology"]["climatology"]["name"] == "generic-mid-latitude"
     # Calibrated on the meters: each metered building's modelled day is its meter's day.
-    report = orjson.loads(store.attributes(result.layer)["citytwin_calibration"])["energy"]
+    report = orjson.loads(store.attributes(result.layer)["citytwin_calibration"])["building-energy"]
     assert [(m["sensor"], m["match"], m["metered_kwh"]) for m in report] == [
         ("energy:HM0", "inside", 48.0),
         ("energy:HM1", "inside", 120.0),
