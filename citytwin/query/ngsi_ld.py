@@ -1,6 +1,7 @@
 """NGSI-LD reads without I/O: Smart Data Models types and attributes of the stored variables,
 the `q` language and `georel` as SQL conditions (values bound, never written into the SQL),
-and entity documents (normalized, keyValues, temporal, aggregated).
+and entity documents (normalized, keyValues, temporal, aggregated; their times stay datetimes,
+which the answer's JSON writes in UTC).
 
 Each sensor is one entity, typed by its feed's kind as the upsert maps it; its id is its
 external id when that is already an NGSI-LD URN, else `urn:ngsi-ld:<type>:<external id>`.
@@ -9,7 +10,7 @@ external id when that is already an NGSI-LD URN, else `urn:ngsi-ld:<type>:<exter
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 
@@ -127,12 +128,8 @@ def geo_condition(georel: str, geometry: str | None, coordinates: str | None, bi
     return GEOREL[relation].format(g=shape)
 
 
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _property(attribute: dict) -> dict:
-    member = {"type": "Property", "value": attribute["value"], "observedAt": iso(attribute["time"])}
+    member = {"type": "Property", "value": attribute["value"], "observedAt": attribute["time"]}
     if attribute["unit"] in CODES:
         member["unitCode"] = CODES[attribute["unit"]]
     if attribute["flagged"]:
@@ -152,7 +149,7 @@ def entity_document(row: dict, attrs: tuple[str, ...], key_values: bool) -> dict
     document["name"] = {"type": "Property", "value": row["name"]}
     document["dateObserved"] = {
         "type": "Property",
-        "value": {"@type": "DateTime", "@value": iso(max(a["time"] for a in row["attributes"]))},
+        "value": {"@type": "DateTime", "@value": max(a["time"] for a in row["attributes"])},
     }
     document |= {attribute_of(a["variable"]): _property(a) for a in latest}
     return document
@@ -168,12 +165,11 @@ def temporal_document(
     document = {"id": entity["entity_id"], "type": entity["type"]}
     for variable, points in series.items():
         if temporal_values:
-            values = [[value, iso(time)] for time, value in points]
+            values = [[value, time] for time, value in points]
             document[attribute_of(variable)] = {"type": "Property", "values": values}
         else:
             document[attribute_of(variable)] = [
-                {"type": "Property", "value": value, "observedAt": iso(time)}
-                for time, value in points
+                {"type": "Property", "value": value, "observedAt": time} for time, value in points
             ]
     return document
 
@@ -187,7 +183,7 @@ def aggregated_document(
         member: dict = {"type": "Property"}
         for method in methods:
             member[method] = [
-                [p[AGGREGATES[method]], iso(p["start"]), iso(p["start"] + period)] for p in periods
+                [p[AGGREGATES[method]], p["start"], p["start"] + period] for p in periods
             ]
         document[attribute_of(variable)] = member
     return document

@@ -12,7 +12,7 @@ from odata_query import ast
 from citytwin.errors import InvalidParameter
 from citytwin.query.odata import QueryOptions, split_top_level
 from citytwin.query.series import SeriesAggregates, parse_duration, series_aggregates
-from citytwin.query.sta_documents import Step, format_value
+from citytwin.query.sta_documents import Step, iso
 from citytwin.query.sta_model import DATASTREAM_FACTOR
 
 # OData aggregation methods onto the store's columns.
@@ -85,7 +85,7 @@ def documents(query: AggregateQuery, rows: list[dict]) -> list[dict]:
     answer = []
     for row in rows:
         start = row["start"]
-        item = {"phenomenonTime": f"{format_value(start)}/{format_value(start + period)}"}
+        item = {"phenomenonTime": f"{iso(start)}/{iso(start + period)}"}
         item |= {alias: row[column] for alias, column in query.columns}
         item["fromRollups"] = row["from_rollups"]
         answer.append(item)

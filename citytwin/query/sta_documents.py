@@ -94,14 +94,17 @@ def id_text(value: object) -> str:
     return str(value) if isinstance(value, int) else "'" + str(value).replace("'", "''") + "'"
 
 
+def iso(value: datetime) -> str:
+    """A time as ISO 8601 in UTC with `Z`."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def format_value(value: object) -> object:
-    """Times as ISO 8601 in UTC with `Z`; a [start, end] pair of times as an interval."""
-    if isinstance(value, datetime):
-        text = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-        return text
+    """A [start, end] pair of times as an interval; anything else as it is (the answer's JSON
+    writes times in UTC)."""
     if isinstance(value, list) and len(value) == 2 and isinstance(value[1], datetime):
-        first, last = (format_value(v) for v in value)
-        return f"{first or last}/{last}"
+        first, last = value
+        return f"{iso(first or last)}/{iso(last)}"
     return value
 
 

@@ -9,6 +9,7 @@ import contextlib
 import logging
 
 import httpx
+import orjson
 
 from citytwin.db import subscriptions as store
 from citytwin.db.pool import Pool
@@ -91,7 +92,11 @@ class Notifier:
         delivered = False
         for attempt in range(self.retries):
             try:
-                answer = await self.client.post(subscription["endpoint"], json=document)
+                answer = await self.client.post(
+                    subscription["endpoint"],
+                    content=orjson.dumps(document, option=orjson.OPT_UTC_Z),
+                    headers={"Content-Type": "application/json"},
+                )
                 delivered = answer.status_code < 300
             except httpx.HTTPError as exc:
                 logger.warning("notification to %s: %s", subscription["endpoint"], exc)

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Request, Response
 
 from citytwin.api.deps import ConnDep, SettingsDep
-from citytwin.api.formats import json_response
 from citytwin.api.standard_errors import ProblemRoute
+from citytwin.api.standard_json import utc_json
 from citytwin.db.pool import Connection
 from citytwin.db.queries import ngsi_ld as store
 from citytwin.db.queries.series import series_aggregates
@@ -32,9 +32,9 @@ def _answer(request: Request, document: object, headers: dict | None = None) -> 
         for item in items:
             if isinstance(item, dict):
                 item["@context"] = ld.CORE_CONTEXT
-        return json_response(document, media_type="application/ld+json", headers=headers)
+        return utc_json(document, media_type="application/ld+json", headers=headers)
     link = f'<{ld.CORE_CONTEXT}>; rel="{JSON_LD_CONTEXT}"; type="application/ld+json"'
-    return json_response(document, headers={**(headers or {}), "Link": link})
+    return utc_json(document, headers={**(headers or {}), "Link": link})
 
 
 async def _entities(

@@ -2,11 +2,13 @@
 id, navigation, `$ref`, properties and `$value`, with the OData query options, and the
 aggregates extension (`$apply`) answered from the rollups. Errors are OData error bodies."""
 
+from datetime import datetime
+
 from fastapi import APIRouter, Request, Response
 
 from citytwin.api.deps import ConnDep, SettingsDep
-from citytwin.api.formats import json_response
 from citytwin.api.standard_errors import ODataRoute
+from citytwin.api.standard_json import utc_json
 from citytwin.db.pool import Connection
 from citytwin.db.queries import series, sta
 from citytwin.query import sta_apply
@@ -15,6 +17,7 @@ from citytwin.query.sta_documents import (
     Step,
     document,
     format_value,
+    iso,
     next_link,
     parse_path,
     resolve,
@@ -57,7 +60,7 @@ async def service_root(request: Request, settings: SettingsDep) -> Response:
         SPEC + "request-data": {"maxTop": MAX_TOP},
         AGGREGATES: aggregates,
     }
-    return json_response({"value": sets, "serverSettings": settings_doc})
+    return utc_json({"value": sets, "serverSettings": settings_doc})
 
 
 async def _walk(conn: Connection, steps: list[Step]) -> sta.Scope | None:
@@ -85,7 +88,7 @@ async def read(request: Request, resource: str, conn: ConnDep, settings: Setting
     if options.apply is not None:
         query = sta_apply.aggregate_query(steps, options, settings.rollup_bucket_seconds)
         found = await series.series_aggregates(conn, query.series, settings.rollup_bucket_seconds)
-        return json_response({"value": sta_apply.documents(query, [dict(r) for r in found])})
+        return utc_json({"value": sta_apply.documents(query, [dict(r) for r in found])})
     if prop is not None or path.ref:
         options.select = (prop,) if prop else ("id",)
     if last.single:
@@ -94,11 +97,12 @@ async def read(request: Request, resource: str, conn: ConnDep, settings: Setting
         if prop is not None:
             value = format_value(row["@iot.id"] if prop == "id" else row[prop])
             if path.value:
-                return Response(str(value), media_type="text/plain")
-            return json_response({prop: value})
+                text = iso(value) if isinstance(value, datetime) else str(value)
+                return Response(text, media_type="text/plain")
+            return utc_json({prop: value})
         if path.ref:
-            return json_response({"@iot.selfLink": answer["@iot.selfLink"]})
-        return json_response(answer)
+            return utc_json({"@iot.selfLink": answer["@iot.selfLink"]})
+        return utc_json(answer)
     rows, more, count = await sta.collection(conn, last.entity, options, scope)
     items = [document(last.entity, row, base, options) for row in rows]
     if path.ref:
@@ -107,4 +111,4 @@ async def read(request: Request, resource: str, conn: ConnDep, settings: Setting
     answer["value"] = items
     if more:
         answer["@iot.nextLink"] = next_link(f"{base}/{resource.strip('/')}", params, options)
-    return json_response(answer)
+    return utc_json(answer)
