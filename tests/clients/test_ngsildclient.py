@@ -12,7 +12,7 @@ from ngsildclient import Client, Entity
 
 from citytwin.api.app import create_app
 from tests.factories import API_KEY
-from tests.live.test_payloads import AIR
+from tests.live.entities import AIR
 from tests.live_server import serve
 
 CSV = """sensor_id,lon,lat,time,variable,value,unit

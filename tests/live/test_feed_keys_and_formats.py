@@ -7,7 +7,7 @@ import pytest
 from citytwin.api.app import create_app
 from tests.asgi import asgi_client
 from tests.factories import API_KEY
-from tests.live.test_payloads import AIR, TRAFFIC, sta_datastream
+from tests.live.entities import AIR, TRAFFIC, sta_datastream
 
 AIR_KEY = "air-only"
 UPSERT = "/ngsi-ld/v1/entityOperations/upsert"

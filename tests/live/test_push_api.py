@@ -10,7 +10,7 @@ from citytwin.db import dead_letters
 from citytwin.services import push
 from tests.asgi import asgi_client
 from tests.factories import API_KEY
-from tests.live.test_payloads import AIR, ENERGY_KEY_VALUES, TRAFFIC, sta_datastream
+from tests.live.entities import AIR, ENERGY_KEY_VALUES, TRAFFIC, sta_datastream
 
 HEADERS = {"X-API-Key": API_KEY, "Content-Type": "application/json"}
 UPSERT = "/ngsi-ld/v1/entityOperations/upsert"

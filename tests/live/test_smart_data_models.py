@@ -5,7 +5,7 @@ speak what FIWARE brokers and their clients send, not a dialect of our own."""
 import pytest
 from pysmartdatamodels import pysmartdatamodels as sdm
 
-from tests.live.test_payloads import AIR, ENERGY_KEY_VALUES, TRAFFIC
+from tests.live.entities import AIR, ENERGY_KEY_VALUES, TRAFFIC
 
 SUBJECTS = {
     "AirQualityObserved": "dataModel.Environment",

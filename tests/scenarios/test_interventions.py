@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from citytwin.layers.store import LayerStore
-from tests.scenarios.conftest import CENTRE, scenario_text
-from tests.scenarios.test_runs import run_text
+from tests.scenarios.conftest import CENTRE, run_text, scenario_text
 
 pytestmark = pytest.mark.usefixtures("demo_city")
 TUESDAY = "start: 2026-11-03T00:00:00Z, end: 2026-11-04T00:00:00Z"

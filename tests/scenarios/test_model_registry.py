@@ -7,7 +7,7 @@ import pytest
 from citytwin.layers.store import LayerStore
 from citytwin.scenarios.models import ModelOutput, needed_readings, registry
 from citytwin.scenarios.spec import parse_scenario
-from tests.scenarios.test_runs import run_text
+from tests.scenarios.conftest import run_text
 
 pytestmark = pytest.mark.usefixtures("demo_city")
 TOY_BASELINE = (

@@ -14,13 +14,13 @@ from citytwin.layers.cf import variable_names
 from citytwin.layers.query import grid_of, polygon_mask
 from citytwin.layers.store import LayerStore
 from citytwin.scenarios import run as scenario_run
-from citytwin.scenarios.jobs import execute, prepare
+from citytwin.scenarios.jobs import prepare
 from citytwin.scenarios.models import RunControl
 from citytwin.scenarios.models import air as air_model
 from citytwin.scenarios.spec import parse_scenario
 from tests.city import demo_roads
 from tests.conftest import ROOT
-from tests.scenarios.conftest import CENTRE, scenario_text
+from tests.scenarios.conftest import CENTRE, run_text, scenario_text
 
 pytestmark = pytest.mark.usefixtures("demo_city")
 HALF_TRAFFIC = f"{{geometry: '{CENTRE}', effect: {{type: traffic_volume, factor: 0.5}}}}"
@@ -28,14 +28,6 @@ AIR_ONLY = (
     "baseline: {start: 2026-11-03T00:00:00Z, end: 2026-11-04T00:00:00Z, "
     "variables: [no2, pm25, pm10]}"
 )
-
-
-async def run_text(pool, settings, text, store, control=None):
-    async with pool.acquire() as conn:
-        prepared = await prepare(conn, parse_scenario(text), settings)
-    result = await execute(pool, prepared, store, control or RunControl())
-    async with pool.acquire() as conn:
-        return result, await scenario_runs.get_run(conn, prepared.run_id)
 
 
 async def test_baseline_is_calibrated_against_the_sensors(pool, settings, tmp_path):

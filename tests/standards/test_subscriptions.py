@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from citytwin.api.app import create_app
 from tests.asgi import asgi_client
 from tests.factories import API_KEY
-from tests.live.test_payloads import AIR
+from tests.live.entities import AIR
 from tests.live_server import serve
 
 KEY = {"X-API-Key": API_KEY}

@@ -11,7 +11,7 @@ from citytwin.api.app import create_app
 from citytwin.stream import mqtt_source
 from citytwin.stream import store as store_module
 from tests.asgi import asgi_client
-from tests.live.test_payloads import AIR, sta_datastream
+from tests.live.entities import AIR, sta_datastream
 from tests.stream.conftest import FlakyStore, listener_settings, publish, until
 
 READINGS = """

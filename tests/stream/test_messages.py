@@ -13,7 +13,7 @@ from citytwin.stream.mqtt import broker_of
 from citytwin.stream.mqtt_source import MqttSource
 from citytwin.stream.source import Message
 from citytwin.stream.topics import feed_of, subscriptions, topic_matches
-from tests.live.test_payloads import AIR, sta_datastream
+from tests.live.entities import AIR, sta_datastream
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SUBSCRIBED = {"city/air/#": "air", "city/traffic/#": "traffic", "raw/+": None}
