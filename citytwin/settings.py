@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         "(`citytwin serve --listen`).",
     )
     listen_sources: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["mqtt"],
+        default_factory=lambda: ["mqtt", "opcua"],
         description="Comma-separated kinds of source `citytwin listen` runs (each where it is "
         "configured: MQTT by the mqtt_* settings, OPC UA by the `sources.opcua` of feeds).",
     )

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from citytwin.errors import InvalidParameter
+from citytwin.feeds.opcua import Sources
 from citytwin.feeds.source import LOCAL, SourceFormat, TimeConvention
 from citytwin.feeds.units import UNITS, convert
 
@@ -127,6 +128,7 @@ class FeedDefinition(Strict):
     formats: dict[str, SourceFormat] = Field(default_factory=dict)
     attribution: str = ""
     retention: Retention = Field(default_factory=Retention)
+    sources: Sources = Field(default_factory=Sources, description="Live sources (OPC UA).")
 
     @field_validator("timezone")
     @classmethod
@@ -148,6 +150,15 @@ class FeedDefinition(Strict):
                 except InvalidParameter as exc:
                     key = f"formats.{format_name}.variables.{name}.unit"
                     raise ValueError(f"{key}: {exc.message}") from None
+        for number, server in enumerate(self.sources.opcua):
+            for index, node in enumerate(server.nodes):
+                key = f"sources.opcua.{number}.nodes.{index}"
+                if node.variable not in self.variables:
+                    raise ValueError(f"{key}.variable: {node.variable!r} is not in this feed")
+                try:
+                    self.conversion(node.variable, node.unit or self.variables[node.variable].unit)
+                except InvalidParameter as exc:
+                    raise ValueError(f"{key}.unit: {exc.message}") from None
         return self
 
     def conversion(self, variable: str, unit: str) -> UnitConversion:

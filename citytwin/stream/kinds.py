@@ -1,3 +1,3 @@
 """The built-in source kinds: importing each module registers it (one line per kind)."""
 
-from citytwin.stream import http_push, mqtt_source  # noqa: F401
+from citytwin.stream import http_push, mqtt_source, opcua  # noqa: F401
