@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -40,6 +41,18 @@ class Settings(BaseSettings):
     rollup_bucket_seconds: int = Field(
         default=3600, gt=0, description="Width of the base time bucket of cell rollups."
     )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone_exists(cls, zone: str | None) -> str | None:
+        if zone is not None:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"{zone!r} is not an IANA time zone (e.g. Europe/Madrid)"
+                ) from None
+        return zone
 
     @field_validator("rollup_bucket_seconds")
     @classmethod

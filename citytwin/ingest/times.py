@@ -34,7 +34,7 @@ def _first_in_series(local: pd.Series, series: pd.DataFrame | None) -> np.ndarra
 
 
 def _localize(
-    local: pd.Series, zone: str, series: Callable[[], pd.DataFrame | None]
+    local: pd.Series, zone: str, series: Callable[[], pd.DataFrame | None], notes: list[str]
 ) -> tuple[pd.Series, np.ndarray]:
     """Naive local times in UTC, and where each fell in the DST gap.
 
@@ -58,6 +58,12 @@ def _localize(
         keys = None if keys is None else keys.iloc[rows[overlap]]
         zoned.iloc[rows[overlap]] = twice.dt.tz_localize(
             zone, ambiguous=_first_in_series(twice, keys)
+        )
+        hours = ", ".join(sorted(set(twice.dt.strftime("%Y-%m-%d %H:%M"))))
+        notes.append(
+            f"{int(overlap.sum())} local times in the DST overlap of {zone} ({hours}) were "
+            "read in order: summer time at their first appearance in a series, winter time "
+            "at their second"
         )
     return zoned.dt.tz_convert("UTC"), gap
 
@@ -125,7 +131,7 @@ def parse_times(
             keys = series()
             return None if keys is None else keys[naive]
 
-        utc, gap = _localize(local[naive], zone, naive_series)
+        utc, gap = _localize(local[naive], zone, naive_series, verdicts.notes)
         parsed[naive] = utc
         in_gap = np.zeros(len(frame), bool)
         in_gap[np.flatnonzero(naive)[gap]] = True

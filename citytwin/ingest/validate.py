@@ -1,6 +1,6 @@
 """Row validation, vectorised: every rejected row names its line, field and reason."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ class ValidRows:
     frame: pd.DataFrame
     rejected: list[Rejection]
     flagged: list[Rejection]
+    notes: list[str] = field(default_factory=list)  # e.g. how DST overlap times were read
 
 
 def _column(table: pa.Table, name: str) -> pa.ChunkedArray | None:
@@ -68,16 +69,16 @@ def _categories(array: pa.ChunkedArray | None, size: int) -> pd.Categorical:
 def _check_coordinates(table: pa.Table, verdicts: Verdicts) -> tuple[np.ndarray, np.ndarray]:
     size = table.num_rows
     coordinates = []
-    for field, limit in (("lon", 180.0), ("lat", 90.0)):
-        array = _column(table, field)
+    for axis, limit in (("lon", 180.0), ("lat", 90.0)):
+        array = _column(table, axis)
         if array is None:
             coordinates.append(np.full(size, np.nan))
             continue
         values = _to_float(array)
         present = pc.is_valid(array).to_numpy(zero_copy_only=False)
-        verdicts.reject(present & np.isnan(values), field, "not a number")
+        verdicts.reject(present & np.isnan(values), axis, "not a number")
         outside = present & (np.abs(values) > limit)
-        verdicts.reject(outside, field, f"must be within -{limit:g}..{limit:g}")
+        verdicts.reject(outside, axis, f"must be within -{limit:g}..{limit:g}")
         coordinates.append(values)
     lon, lat = coordinates
     lon_given, lat_given = ~np.isnan(lon), ~np.isnan(lat)
@@ -280,7 +281,7 @@ def validate(
         Rejection(int(line), "value", message)
         for line, message in zip(lines[flagged], canonical.flag_messages[flagged], strict=True)
     ]
-    return ValidRows(frame, verdicts.rejections(), flagged_rows)
+    return ValidRows(frame, verdicts.rejections(), flagged_rows, verdicts.notes)
 
 
 def validate_stations(table: pa.Table) -> ValidRows:

@@ -20,6 +20,7 @@ class Verdicts:
         self.ok = np.ones(len(lines), dtype=bool)
         self.field = np.full(len(lines), None, dtype=object)
         self.error = np.full(len(lines), None, dtype=object)
+        self.notes: list[str] = []  # what was done to rows that still stand, said once
 
     def reject(self, mask: np.ndarray, field: str, error: str | np.ndarray) -> None:
         fresh = mask & self.ok

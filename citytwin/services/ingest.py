@@ -68,7 +68,7 @@ def parse(
     reading_rejects = [Rejection(*r) for r in raw.rejected]
     rejected = sorted(reading_rejects + valid.rejected, key=lambda r: r.line)
     read = raw.table.num_rows + len(raw.rejected)
-    return read, ValidRows(valid.frame, rejected, valid.flagged)
+    return read, ValidRows(valid.frame, rejected, valid.flagged, valid.notes)
 
 
 def is_station_list(feed: FeedDefinition, source_format: str | None) -> bool:
@@ -119,6 +119,7 @@ async def ingest(
     read, rejected, flagged = 0, [], []
     cutoffs = PolicyCutoffs(feed, datetime.now(UTC))
     beyond_readings = beyond_rollups = 0
+    notes: list[str] = []
     async with reading_load(conn, feed.name, variables, resolution, bucket_seconds) as load:
         # One piece is parsed and prepared while the one before is stored; the queue holds
         # at most one waiting piece, so memory stays at about two pieces.
@@ -146,6 +147,7 @@ async def ingest(
                 read += piece_read
                 rejected += valid.rejected
                 flagged += valid.flagged
+                notes += valid.notes
                 times = valid.frame["time"]
                 if cutoffs.readings is not None:
                     beyond_readings += int((times < cutoffs.readings).sum())
@@ -164,5 +166,5 @@ async def ingest(
         duplicates=result.duplicates,
         rejected=sorted(rejected + result.rejected, key=lambda r: r.line),
         flagged=flagged,
-        warnings=policy_warnings(cutoffs, beyond_readings, beyond_rollups),
+        warnings=notes + policy_warnings(cutoffs, beyond_readings, beyond_rollups),
     )

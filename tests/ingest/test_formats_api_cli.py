@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from citytwin.cli import app
 from citytwin.errors import FeedDefinitionError
 from citytwin.feeds import load_feeds
+from citytwin.settings import Settings
 from tests.conftest import ROOT
 from tests.factories import API_KEY
 
@@ -183,3 +184,8 @@ def test_the_cli_refuses_a_bad_definition(cli_env: Path, tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "bad.yaml" in result.output
     assert "formats.x.variables.no2.unit: cannot convert 'ppb' to µg/m³" in result.output
+
+
+def test_a_city_zone_that_does_not_exist_is_refused():
+    with pytest.raises(ValueError, match="'Europe/Nowhere' is not an IANA time zone"):
+        Settings(time_zone="Europe/Nowhere")
