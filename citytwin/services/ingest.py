@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from citytwin.db.city import fetch_city
 from citytwin.db.feeds import variable_ids
 from citytwin.db.load import reading_load, register_sensors
 from citytwin.db.pool import Connection
@@ -108,9 +109,14 @@ async def ingest(
 
     A large CSV is parsed piece by piece in a worker thread, each piece while the server
     stores the one before, all in one transaction. `on_progress` hears the bytes stored so far.
+    Times without an offset are read in `city_zone` (CITYTWIN_TIME_ZONE), else in the zone of
+    the imported city.
     """
     if encoding == "csv" and source_format is None:
         source_format = sniff_format(data, feed)
+    if city_zone is None:  # no CITYTWIN_TIME_ZONE: the imported city's zone, if any
+        city = await fetch_city(conn)
+        city_zone = city.timezone if city is not None else None
     if is_station_list(feed, source_format):
         return await ingest_stations(conn, feed, data, source_format, resolution, city_zone)
     pieces = csv_pieces(data, FIRST_PIECE_BYTES, PIECE_BYTES) if encoding == "csv" else [(data, 1)]

@@ -1,6 +1,9 @@
 """Publishers' exports over HTTP and through the CLI (fixtures of our own): bad cells named by
 line and field, station lists joined by id and queryable, definitions refused at load."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,7 @@ from typer.testing import CliRunner
 from citytwin.cli import app
 from citytwin.errors import FeedDefinitionError
 from citytwin.feeds import load_feeds
+from citytwin.services.ingest import ingest
 from citytwin.settings import Settings
 from tests.conftest import ROOT
 from tests.factories import API_KEY
@@ -16,6 +20,9 @@ from tests.factories import API_KEY
 FIXTURES = ROOT / "tests" / "fixtures" / "feeds"
 WRITE = {"X-API-Key": API_KEY, "Content-Type": "text/csv"}
 runner = CliRunner()
+FIRST_NO2 = (
+    "SELECT min(time) FROM readings r JOIN variables v ON v.id = r.variable_id WHERE v.name = 'no2'"
+)
 
 
 async def post(client, feed: str, name: str, **params) -> dict:
@@ -79,10 +86,27 @@ async def test_eea_readings_join_their_sampling_point_metadata(client):
     assert (no2["properties"]["inlet_height"], no2["properties"]["kerb_distance"]) == ("3.5", "4")
 
 
-async def test_local_times_without_a_city_zone_are_refused_by_name(client):
-    # The test service sets no CITYTWIN_TIME_ZONE: Berlin's local times cannot be placed.
-    await post(client, "traffic", "berlin_mq_locations.csv")
-    answer = await post(client, "traffic", "berlin_mq.csv")
+@asynccontextmanager
+async def city_zone(conn, zone: str | None) -> AsyncIterator[None]:
+    """The imported city's record with another zone (None: no city at all), then restored."""
+    await conn.execute("CREATE TEMP TABLE kept_city AS SELECT * FROM city")
+    try:
+        if zone is None:
+            await conn.execute("DELETE FROM city")
+        else:
+            await conn.execute("UPDATE city SET timezone = $1", zone)
+        yield
+    finally:
+        await conn.execute("DELETE FROM city")
+        await conn.execute("INSERT INTO city SELECT * FROM kept_city")
+        await conn.execute("DROP TABLE kept_city")
+
+
+async def test_local_times_without_a_city_zone_are_refused_by_name(client, conn):
+    # No city imported and no CITYTWIN_TIME_ZONE: Berlin's local times cannot be placed.
+    async with city_zone(conn, None):
+        await post(client, "traffic", "berlin_mq_locations.csv")
+        answer = await post(client, "traffic", "berlin_mq.csv")
     assert answer["loaded"] == 0
     reasons = {(r["field"], r["error"]) for r in answer["rejected"]}
     assert (
@@ -117,6 +141,21 @@ def test_cli_names_bad_cells_of_a_named_format(cli_env: Path):
         "3,value,\"'9,80' is not a number\"",
         "4,value,'-' is not a number",
     ]
+
+
+async def test_local_times_follow_the_imported_city_unless_the_setting_overrides(conn, feeds):
+    data = (FIXTURES / "madrid.csv").read_bytes()
+    async with city_zone(conn, "America/New_York"):
+        report = await ingest(conn, feeds["air"], data, resolution=10, bucket_seconds=3600)
+    # New York has no DST change on those dates: its 02:00 is once, so the second is a duplicate.
+    assert (report.loaded, report.duplicates) == (6, 1)
+    # 01:00 local ended the hour: in New York (EDT) it began at 04:00Z.
+    assert await conn.fetchval(FIRST_NO2) == datetime(2025, 10, 26, 4, tzinfo=UTC)
+    await conn.execute("TRUNCATE readings, sensors, latest_readings, cell_rollups")
+    await ingest(
+        conn, feeds["air"], data, resolution=10, bucket_seconds=3600, city_zone="Europe/Madrid"
+    )  # CITYTWIN_TIME_ZONE overrides the imported zone
+    assert await conn.fetchval(FIRST_NO2) == datetime(2025, 10, 25, 22, tzinfo=UTC)
 
 
 def test_cli_reads_local_times_in_the_city_zone(cli_env: Path, monkeypatch):
