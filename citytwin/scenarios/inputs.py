@@ -25,7 +25,10 @@ from citytwin.sim.meteorology import (
     climatology_weather,
 )
 from citytwin.sim.nowcast import time_steps
+from citytwin.sim.observed_weather import observed_meteorology
 from citytwin.sim.traffic import read_roads
+
+WEATHER_READINGS = ("wind_speed", "wind_direction")  # used where a feed has them
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,22 @@ class CityInputs:
         """The city's fallback weather regime."""
         return city_climatology(self.city.climatology)
 
+    def _observed_weather(self) -> tuple[Meteorology, list[str]]:
+        return observed_meteorology(
+            self.times,
+            self.readings.get("wind_speed"),
+            self.readings.get("wind_direction"),
+            climatology_weather(self.times, self.climatology, self.city.timezone),
+        )
+
     def weather(self) -> Meteorology:
-        """The baseline weather of the run's steps: the city's climatology."""
-        return climatology_weather(self.times, self.climatology, self.city.timezone)
+        """The baseline weather of the run's steps: the wind feeds where they report, the
+        city's climatology elsewhere (and for temperature and mixing height)."""
+        return self._observed_weather()[0]
+
+    def weather_gaps(self) -> list[str]:
+        """The steps (ISO 8601 UTC) whose wind is the climatology's."""
+        return self._observed_weather()[1]
 
     @property
     def start(self) -> datetime:
@@ -85,6 +101,18 @@ def _base_hash(frame: gpd.GeoDataFrame) -> bytes:
     digest = hashlib.sha256(pd.util.hash_pandas_object(frame.drop(columns="geometry")).to_numpy())
     digest.update(b"".join(shapely.to_wkb(frame.geometry.to_numpy())))
     return digest.digest()
+
+
+async def _optional_means(
+    conn: Connection, name: str, start: datetime, end: datetime, step: int
+) -> pd.DataFrame | None:
+    """Step means of a variable the models use where it exists (None: unknown or no data)."""
+    try:
+        variable_id, _ = await variable_unit(conn, name)
+    except InvalidParameter:
+        return None
+    means = await step_means(conn, variable_id, start, end, step)
+    return None if means.empty else means
 
 
 async def load_inputs(
@@ -126,6 +154,11 @@ async def load_inputs(
             )
         readings[name] = means
         digest.update(f"{name}:{hash_readings(means)}".encode())
+    for name in WEATHER_READINGS:
+        means = await _optional_means(conn, name, start, end, step)
+        if means is not None:
+            readings[name] = means
+            digest.update(f"{name}:{hash_readings(means)}".encode())
     digest.update(_base_hash(roads) + _base_hash(buildings))
     return CityInputs(
         city=city,

@@ -15,6 +15,7 @@ from citytwin.scenarios.effects import Effects, compile_effects
 from citytwin.scenarios.inputs import CityInputs
 from citytwin.scenarios.models import ModelPass, RunControl, default_parameters, models_for
 from citytwin.scenarios.spec import Scenario
+from citytwin.sim.observed_weather import CLIMATOLOGY_WIND
 
 BASELINE = "baseline"
 CALIBRATION_ATTR = "citytwin_calibration"
@@ -37,7 +38,12 @@ def _provenance(
     used = {
         "grid": inputs.grid.as_dict(),
         "variables": list(scenario.baseline.variables),
-        "meteorology": {"climatology": inputs.climatology.as_dict()},
+        "meteorology": {
+            "climatology": inputs.climatology.as_dict(),
+            "wind": "weather feeds, climatology in their gaps"
+            if "wind_speed" in inputs.readings and "wind_direction" in inputs.readings
+            else "climatology",
+        },
         **{model.name: parameters[model.name].as_dict() for model in models},
     }
     if baseline_id is not None:
@@ -159,7 +165,9 @@ def run_scenario(
         variables, calibration = simulate(inputs, scenario, parameters, baseline)
         control.stage("writing baseline layer", split)
         title = f"Baseline {inputs.start:%Y-%m-%d} to {inputs.end:%Y-%m-%d}"
-        _write(store, inputs, variables, provenance, title, calibration)
+        gaps = inputs.weather_gaps()
+        gaps = {CLIMATOLOGY_WIND: gaps} if gaps else None
+        _write(store, inputs, variables, replace(provenance, fallbacks=gaps), title, calibration)
     if not has_scenario:
         control.stage("done", 1.0)
         return RunResult(baseline_id, baseline_id, None, [])
