@@ -165,7 +165,8 @@ def test_wide_feed_format_is_melted_and_converted(feeds):
         "EM1,Town hall,9.52,47.14,2026-11-02 01:00:00,1500,1.5\n"
         "EM1,Town hall,9.52,47.14,2026-11-02 02:00:00,,2.0\n"
     )
-    read, valid = parse(body.encode(), feeds["energy"])  # format sniffed from the header
+    # Format sniffed from the header; its local times are in the city's zone (UTC+1 here).
+    read, valid = parse(body.encode(), feeds["energy"], city_zone="Europe/Zurich")
     assert read == 3  # the empty energy cell is "not measured", not a reading
     frame = valid.frame.sort_values(["time", "variable"])
     assert frame["variable"].tolist() == ["energy_kwh", "power_kw", "power_kw"]
