@@ -1,10 +1,12 @@
 """Shared by the benchmarks: deterministic canonical `air` CSV and an emptied store."""
 
+import argparse
 import io
 from dataclasses import dataclass
 
 import asyncpg
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -77,3 +79,18 @@ async def empty_store(conn: asyncpg.Connection) -> None:
     for row in partitions:
         await conn.execute(f'DROP TABLE IF EXISTS "{row["relname"]}"')
     await conn.execute("CHECKPOINT")
+
+
+def figures_parser(description: str | None) -> argparse.ArgumentParser:
+    """An argument parser with the `--json` flag every benchmark takes."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--json", action="store_true", help="end with the figures as one JSON object on a line"
+    )
+    return parser
+
+
+def print_figures(figures: dict, as_json: bool) -> None:
+    """With `--json`, the figures as one JSON object on the last line of the output."""
+    if as_json:
+        print(orjson.dumps(figures, option=orjson.OPT_SERIALIZE_NUMPY).decode(), flush=True)
