@@ -2,7 +2,6 @@
 stored readings/s and publish → `/twin/state` latency, against the file ingest of the same
 readings."""
 
-import argparse
 import asyncio
 import getpass
 import os
@@ -23,7 +22,7 @@ import httpx
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from common import VARIABLES, Sensors, empty_store, place_sensors
+from common import VARIABLES, Sensors, empty_store, figures_parser, place_sensors, print_figures
 from paho.mqtt.client import Client, MQTTv311
 from paho.mqtt.enums import CallbackAPIVersion
 from rich.console import Console
@@ -392,7 +391,7 @@ async def file_baseline(conn: asyncpg.Connection, settings: Settings, ndjson: by
     return seconds
 
 
-async def bench(rates: list[int], seconds: float) -> None:
+async def bench(rates: list[int], seconds: float) -> dict:
     """File ingest baseline, then a warm-up and every rate through broker, listener and API."""
     rng = np.random.default_rng(20260201)
     sensors = place_sensors(SENSORS, BOUNDS, rng)
@@ -422,7 +421,7 @@ async def bench(rates: list[int], seconds: float) -> None:
         await empty_store(conn)
     finally:
         await conn.close()
-    report(results, file_rate, dead)
+    return report(results, file_rate, dead)
 
 
 async def stream(conn: asyncpg.Connection, warm_up: Step, steps: list[Step]) -> list[Result]:
@@ -464,8 +463,8 @@ def kept_up(r: Result) -> bool:
     return on_pace and np.percentile(r.latencies, 95) < TARGET[1]
 
 
-def report(results: list[Result], file_rate: float, dead: int) -> None:
-    """The rate table, the file baseline, the ratio and the target line."""
+def report(results: list[Result], file_rate: float, dead: int) -> dict:
+    """The rate table, the file baseline, the ratio and the target line; the figures."""
     names = list(results[0].cpu)
     table = Table(
         title=f"citytwin listen: {PER_MESSAGE} readings per message, QoS 1, {PUBLISHERS} "
@@ -513,17 +512,33 @@ def report(results: list[Result], file_rate: float, dead: int) -> None:
         print(f"warning: {dead} dead letters")
     if any(r.acked != sum(len(m) for m in r.step.messages) for r in results):
         print("warning: the broker did not acknowledge every message")
+    return {
+        "file_readings_per_s": file_rate,
+        "best_sustained_readings_per_s": best.sustained,
+        "highest_rate_kept_up": None if top is None else top.offered,
+        "dead_letters": dead,
+        "rates": {
+            str(r.step.rate): {
+                "offered": r.offered,
+                "stored": r.sustained,
+                "p95_s": float(np.percentile(r.latencies, 95)) if len(r.latencies) else None,
+                "kept_up": kept_up(r),
+            }
+            for r in results
+        },
+    }
 
 
 def main() -> None:
     """Parse arguments and run the benchmark."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = figures_parser(__doc__)
     parser.add_argument(
         "--rates", default=",".join(map(str, RATES)), help="offered readings/s, comma-separated"
     )
     parser.add_argument("--seconds", type=float, default=SECONDS, help="publishing per rate")
     args = parser.parse_args()
-    asyncio.run(bench([int(r) for r in args.rates.split(",")], args.seconds))
+    figures = asyncio.run(bench([int(r) for r in args.rates.split(",")], args.seconds))
+    print_figures({"stream": figures}, args.json)
 
 
 if __name__ == "__main__":

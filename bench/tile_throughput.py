@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+from common import figures_parser, print_figures
 from rich.console import Console
 from rich.table import Table
 from tiles import (
@@ -127,7 +128,8 @@ async def measure(
         process.wait(10)
 
 
-async def bench() -> None:
+async def bench() -> tuple[list, int]:
+    """Warm tile throughput of each server under wrk; the measured rows and the tile count."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: `apt-get install wrk` (Debian's package)")
     settings = Settings(pg_database=DATABASE)
@@ -157,10 +159,11 @@ async def bench() -> None:
         rows += await measure(
             "tipg sensors", tipg, tipg_env, settings.state_dir, "/healthz", tipg_paths, (16,)
         )
-    report(rows, len(tiles))
+    return rows, len(tiles)
 
 
-def report(rows: list, tiles: int) -> None:
+def report(rows: list, tiles: int) -> dict:
+    """Print the table and the targets; the figures."""
     table = Table(
         title=f"Warm tiles, {tiles}-tile pyramid z12-z15, wrk {SECONDS} s, 2 workers each"
     )
@@ -177,7 +180,9 @@ def report(rows: list, tiles: int) -> None:
     if ("tipg sensors", 16) in rates:
         ratio = rates[("citytwin /tiles/sensors", 16)] / rates[("tipg sensors", 16)]
         console.print(f"sensors vs tipg, 16 connections: {ratio:.0f}x (target >= 2x)")
+    return {f"{name}/{c}": {"tiles_per_s": r["rate"]} for name, c, r in rows}
 
 
 if __name__ == "__main__":
-    asyncio.run(bench())
+    args = figures_parser(__doc__).parse_args()
+    print_figures({"tile_throughput": report(*asyncio.run(bench()))}, args.json)

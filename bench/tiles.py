@@ -1,6 +1,5 @@
 """`/tiles` benchmark: cells and sensors MVT (cold, warm, 304) against raw ST_AsMVT and tipg."""
 
-import argparse
 import asyncio
 import os
 import socket
@@ -22,6 +21,7 @@ import mapbox_vector_tile
 import morecantile
 import numpy as np
 from cells import END, SENSORS, START, VARIABLE, city_sensors, expected_cells, load
+from common import figures_parser, print_figures
 from rich.console import Console
 from rich.table import Table
 from shapely.geometry import box
@@ -503,8 +503,8 @@ async def loaded_pyramid(
     return variable_id, await pyramid(conn)
 
 
-async def bench() -> None:
-    """Load (or reuse) the month, then time every system over the pyramid and report."""
+async def bench() -> dict:
+    """Load (or reuse) the month, then time every system over the pyramid; the figures."""
     settings = Settings(pg_database=DATABASE)
     url = await prepare_store(settings)
     conn = await connect(url)
@@ -527,7 +527,7 @@ async def bench() -> None:
     for layer in (sensors, tipg):
         if layer is not None:
             check_sensors(layer)
-    report(rows + raw_rows + tipg_rows, steps, tipg is not None)
+    return report(rows + raw_rows + tipg_rows, steps, tipg is not None)
 
 
 def find(rows: list[Row], system: str, layer: str, cache: str, clients: int) -> Measure:
@@ -539,8 +539,9 @@ def find(rows: list[Row], system: str, layer: str, cache: str, clients: int) -> 
     )
 
 
-def report(rows: list[Row], steps: dict[str, list[float]], tipg_ran: bool) -> None:
-    """Print the table, the per-zoom cold latencies, the step breakdown and the summary."""
+def report(rows: list[Row], steps: dict[str, list[float]], tipg_ran: bool) -> dict:
+    """Print the table, the per-zoom cold latencies, the step breakdown and the summary; the
+    figures of every configuration, keyed `system/layer/cache/clients`."""
     table = Table(
         title=f"tiles z{ZOOMS[0]}-z{ZOOMS[-1]}, {VARIABLE} {START:%Y-%m-%d}..{END:%Y-%m-%d}",
         caption=f"ms; CPU: ms per tile of the client (this process), the server process and "
@@ -616,12 +617,23 @@ def report(rows: list[Row], steps: dict[str, list[float]], tipg_ran: bool) -> No
         f"({cold.rate:,.0f} vs {raw.rate:,.0f} tiles/s), {CLIENTS} clients "
         f"{cold16.rate / raw16.rate:.1f}x ({cold16.rate:,.0f} vs {raw16.rate:,.0f} tiles/s)"
     )
+    return {
+        f"{r.system}/{r.layer}/{r.cache}/{r.clients}": {
+            "tiles_per_s": r.measure.rate,
+            "p50_ms": r.measure.pct(50),
+            "p95_ms": r.measure.pct(95),
+        }
+        for r in rows
+    } | {
+        f"cold_z{TARGET_ZOOM}_p95_ms": cold.pct(95, TARGET_ZOOM),
+        "cold_over_raw_st_asmvt": cold.rate / raw.rate,
+    }
 
 
 def main() -> None:
     """Parse arguments and run the benchmark."""
-    argparse.ArgumentParser(description=__doc__).parse_args()
-    asyncio.run(bench())
+    args = figures_parser(__doc__).parse_args()
+    print_figures({"tiles": asyncio.run(bench())}, args.json)
 
 
 if __name__ == "__main__":
