@@ -241,16 +241,27 @@ def collection_document(root: str, collection: Collection, extent_: dict) -> dic
 
 
 def items_links(
-    url: str, collection_url: str, offset: int, limit: int, returned: int, matched: int
+    url: str,
+    collection_url: str,
+    offset: int,
+    limit: int,
+    returned: int,
+    matched: int,
+    requested: int | None = None,
 ) -> list[dict]:
-    """self, collection, and next/prev links of a page (the other parameters kept)."""
+    """self, alternate (the other encodings), collection, and next/prev links of a page (the
+    other parameters kept); a `requested` limit above `limit` was capped, and the links say so."""
+    capped = requested is not None and requested > limit
+    here = with_query(url, limit=limit) if capped else url
+    note = f" (limit capped at {limit})" if capped else ""
     links = [
-        link("self", url, GEOJSON, "This page"),
+        link("self", url, GEOJSON, "This page" + note),
+        link("alternate", with_query(here, f="parquet"), PARQUET, "This page as GeoParquet"),
         link("collection", collection_url, JSON, "The collection"),
     ]
     if offset + returned < matched:
-        links.append(link("next", with_query(url, offset=offset + limit), GEOJSON, "Next page"))
+        links.append(link("next", with_query(here, offset=offset + limit), GEOJSON, "Next page"))
     if offset > 0:
         previous = max(offset - limit, 0)
-        links.append(link("prev", with_query(url, offset=previous), GEOJSON, "Previous page"))
+        links.append(link("prev", with_query(here, offset=previous), GEOJSON, "Previous page"))
     return links

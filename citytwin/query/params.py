@@ -29,14 +29,18 @@ class Area:
 
 
 def parse_bbox(text: str) -> BaseGeometry:
-    """`minlon,minlat,maxlon,maxlat` as a polygon."""
+    """`minlon,minlat,maxlon,maxlat` as a polygon; `minlon,minlat,minz,maxlon,maxlat,maxz`
+    (OGC API's 3D box) too, its heights ignored since the data are on the ground."""
     try:
         values = [float(part) for part in text.split(",")]
     except ValueError:
-        raise InvalidParameter("bbox", f"{text!r}: four numbers expected") from None
+        raise InvalidParameter("bbox", f"{text!r}: four or six numbers expected") from None
+    if len(values) == 6:
+        values = [values[0], values[1], values[3], values[4]]
     if len(values) != 4:
         raise InvalidParameter(
-            "bbox", f"{text!r}: four numbers expected (minlon,minlat,maxlon,maxlat)"
+            "bbox",
+            f"{text!r}: four numbers expected (minlon,minlat,maxlon,maxlat), or six with heights",
         )
     min_lon, min_lat, max_lon, max_lat = values
     if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):

@@ -1,6 +1,7 @@
 """A real OGC API - EDR client, not written by us, against a live server: OWSLib."""
 
 import functools
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -130,3 +131,27 @@ def test_owslib_cube_is_the_bbox_window(edr, live_edr):
         got = values(coverage, name)
         assert got.shape == (4, 3, 4)
         np.testing.assert_allclose(got, window[name].values, rtol=1e-7)
+
+
+def test_owslib_parameter_names_is_refused_not_ignored(edr, live_edr):
+    # OWSLib sends `parameter_names`, not the standard `parameter-name`: ignoring it would
+    # answer every parameter as if filtered; a 400 naming it tells the user instead.
+    with pytest.raises(RuntimeError) as refused:  # OWSLib raises the body of any non-2xx
+        edr.query_data(
+            live_edr.layer_id, "position", coords="POINT(9.52 47.19)", parameter_names=["no2"]
+        )
+    body = json.loads(str(refused.value))
+    assert (body["error"], body["parameter"]) == ("InvalidParameter", "parameter_names")
+    assert "parameter-name" in body["detail"]  # the standard name it should use
+
+
+def test_owslib_position_in_the_layers_own_crs(edr, live_edr):
+    x, y = 537_500 + 650 + 20, 5_226_900 - 450 - 30  # as in the lon/lat test above
+    coverage = edr.query_data(
+        live_edr.layer_id,
+        "position",
+        coords=f"POINT({x} {y})",
+        crs="http://www.opengis.net/def/crs/EPSG/0/32632",
+    )
+    cell = live_edr.layer.sel(x=x, y=y, method="nearest")
+    np.testing.assert_allclose(values(coverage, "no2"), cell["no2"].values, rtol=1e-7)

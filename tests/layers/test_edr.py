@@ -206,8 +206,49 @@ async def test_cube_in_both_formats(edr_client, stored):
         ("area", {"coords": INNER.wkt, "f": "JSON", "parameter-name": "no2,no2"}, "parameter-name"),
         ("cube", {"bbox": "9.0,47.0,9.01,47.01"}, "bbox"),
         ("cube", {"bbox": "9.5,47.1,9.6,47.2", "datetime": "nonsense/.."}, "datetime"),
+        ("position", {"coords": "POINT(9.52 47.14)", "parameter_names": "no2"}, "parameter_names"),
+        ("position", {"coords": "POINT(9.52 47.14)", "crs": "EPSG:3857"}, "crs"),
+        ("cube", {"bbox": "9.5,47.1,9.6,47.2", "crs": "EPSG:32632"}, "bbox"),
     ],
 )
 async def test_errors_name_the_parameter(edr_client, stored, query, params, parameter):
     answer = await edr_client.get(f"/edr/collections/{stored[1]}/{query}", params=params)
     assert (answer.status_code, answer.json()["parameter"]) == (400, parameter)
+
+
+async def test_coordinates_in_every_listed_crs_and_covjson(edr_client, stored):
+    store, layer_id = stored
+    layer = store.open(layer_id)
+    crs = (await edr_client.get(f"/edr/collections/{layer_id}")).json()["crs"]
+    assert crs == [
+        "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+        "http://www.opengis.net/def/crs/EPSG/0/32632",
+    ]
+    lon, lat = float(layer["lon"].values[4, 6]), float(layer["lat"].values[4, 6])
+    x, y = Transformer.from_crs(4326, 32632, always_xy=True).transform(lon, lat)
+    url = f"/edr/collections/{layer_id}/position"
+    in_lonlat = await edr_client.get(url, params={"coords": f"POINT({lon} {lat})", "f": "covjson"})
+    answers = [
+        await edr_client.get(url, params={"coords": f"POINT({x} {y})", "crs": name})
+        for name in (crs[1], "EPSG:32632")
+    ]
+    assert in_lonlat.status_code == 200
+    assert in_lonlat.headers["content-type"] == "application/prs.coverage+json"
+    for answer in answers:
+        assert answer.json()["ranges"] == in_lonlat.json()["ranges"]
+    np.testing.assert_allclose(
+        in_lonlat.json()["ranges"]["no2"]["values"], layer["no2"].values[:, 4, 6], rtol=1e-7
+    )
+    utm_inner = shapely.transform(
+        INNER,
+        lambda xy: np.column_stack(
+            Transformer.from_crs(4326, 32632, always_xy=True).transform(*xy.T)
+        ),
+    )
+    area = f"/edr/collections/{layer_id}/area"
+    by_utm = await edr_client.get(
+        area, params={"coords": utm_inner.wkt, "crs": crs[1], "f": "json"}
+    )
+    by_lonlat = await edr_client.get(area, params={"coords": INNER.wkt, "f": "json"})
+    assert by_utm.status_code == 200, by_utm.text
+    assert by_utm.json()["steps"] == by_lonlat.json()["steps"]

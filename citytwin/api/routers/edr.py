@@ -5,12 +5,13 @@ from typing import Annotated
 import numpy as np
 import shapely
 import xarray as xr
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from citytwin import __version__
 from citytwin.api.deps import LayerId, LayerStoreDep
 from citytwin.api.formats import json_response
 from citytwin.api.layer_answers import area_answer, cube_answer, part_response
+from citytwin.api.strict_query import reject_unknown_parameters
 from citytwin.errors import InvalidParameter
 from citytwin.layers.coverage import (
     CRS84,
@@ -29,10 +30,13 @@ from citytwin.layers.query import (
     step_starts,
     subset,
 )
+from citytwin.query.crs import bounds_to_crs84, epsg_uri, parse_crs, to_crs84
 from citytwin.query.ogc import OPENAPI, OPENAPI_30_PATH
 from citytwin.query.params import parse_polygon
 
-router = APIRouter(prefix="/edr", tags=["OGC API - EDR"])
+router = APIRouter(
+    prefix="/edr", tags=["OGC API - EDR"], dependencies=[Depends(reject_unknown_parameters)]
+)
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
@@ -51,6 +55,12 @@ QUERIES = {
 DatetimeQuery = Annotated[
     str | None, Query(description="ISO 8601 instant or interval start/end ('..' open).")
 ]
+CrsQuery = Annotated[
+    str | None,
+    Query(description="CRS of `coords`/`bbox`: one of the collection's `crs` (default CRS84)."),
+]
+# Short names clients send for the formats (`f=covjson` is the EDR media type's own name).
+FORMAT_ALIASES = {"covjson": "CoverageJSON", "nc": "NetCDF"}
 ParameterQuery = Annotated[
     str | None, Query(alias="parameter-name", description="Comma-separated parameters.")
 ]
@@ -114,7 +124,7 @@ def collection(request: Request, layer: xr.Dataset, layer_id: str) -> dict:
             },
         },
         "data_queries": queries,
-        "crs": [CRS84, f"http://www.opengis.net/def/crs/EPSG/0/{grid_of(layer).epsg}"],
+        "crs": _crs_list(layer),
         "output_formats": ["CoverageJSON", "NetCDF", "JSON"],
         "parameter_names": {v["name"]: parameter(layer, v["name"]) for v in meta["variables"]},
         "links": [
@@ -145,14 +155,44 @@ def one_collection(request: Request, store: LayerStoreDep, layer_id: LayerId) ->
     return json_response(collection(request, store.open(layer_id), layer_id))
 
 
+def _crs_list(layer: xr.Dataset) -> list[str]:
+    """The CRSs coordinates may be given in: lon/lat, and the layer's own grid CRS."""
+    return [CRS84, epsg_uri(grid_of(layer).epsg)]
+
+
 def _format(text: str | None, allowed: list[str]) -> str:
     """The `f` parameter matched without case to one of `allowed` (default: the first)."""
     if not text:
         return allowed[0]
+    wanted = FORMAT_ALIASES.get(text.lower(), text).lower()
     for name in allowed:
-        if text.lower() == name.lower():
+        if wanted == name.lower():
             return name
-    raise InvalidParameter("f", f"{text!r} is not one of {', '.join(allowed)}")
+    raise InvalidParameter("f", f"{text!r} is not one of {', '.join(allowed)} (or covjson)")
+
+
+def _coords_in_crs84(layer: xr.Dataset, coords: str, crs: str | None, kind: str) -> str:
+    """`coords` (WKT in `crs`) as WKT in lon/lat."""
+    source = parse_crs(crs, _crs_list(layer))
+    if source == CRS84:
+        return coords
+    geometry = to_crs84(_wkt(coords, kind) if kind == "Point" else _any_wkt(coords), source)
+    return shapely.to_wkt(geometry, rounding_precision=-1)
+
+
+def _bbox_numbers(text: str) -> tuple[float, float, float, float]:
+    try:
+        west, south, east, north = (float(part) for part in text.split(","))
+    except ValueError:
+        raise InvalidParameter("bbox", f"{text!r}: four numbers expected") from None
+    return west, south, east, north
+
+
+def _any_wkt(text: str) -> shapely.Geometry:
+    try:
+        return shapely.from_wkt(text)
+    except shapely.errors.GEOSException as exc:
+        raise InvalidParameter("coords", f"not WKT: {exc}") from None
 
 
 def _wkt(text: str, kind: str) -> shapely.Geometry:
@@ -172,12 +212,13 @@ def position(
     coords: Annotated[str, Query(description="WKT POINT(lon lat).")],
     datetime: DatetimeQuery = None,
     parameter_name: ParameterQuery = None,
-    f: Annotated[str | None, Query(description="CoverageJSON.")] = None,
+    crs: CrsQuery = None,
+    f: Annotated[str | None, Query(description="CoverageJSON (or covjson).")] = None,
 ) -> Response:
     """The layer's values in the grid cell holding the point, per step, as CoverageJSON."""
     layer = store.open(layer_id)
     _format(f, QUERIES["position"])
-    point = _wkt(coords, "Point")
+    point = _wkt(_coords_in_crs84(layer, coords, crs, "Point"), "Point")
     lon, lat = point.x, point.y
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise InvalidParameter("coords", "must be lon/lat in EPSG:4326")
@@ -217,14 +258,16 @@ def polygon_part(
 def area(
     store: LayerStoreDep,
     layer_id: LayerId,
-    coords: Annotated[str, Query(description="WKT POLYGON or MULTIPOLYGON (lon/lat).")],
+    coords: Annotated[str, Query(description="WKT POLYGON or MULTIPOLYGON (in `crs`).")],
     datetime: DatetimeQuery = None,
     parameter_name: ParameterQuery = None,
+    crs: CrsQuery = None,
     f: Annotated[str | None, Query(description="CoverageJSON, JSON or NetCDF.")] = None,
 ) -> Response:
     """The grid cells centred in the polygon per step: a Grid Coverage (cells outside it
     null) or NetCDF; `f=JSON`: their count, mean, min, max, std as `/layers/area`."""
     layer = store.open(layer_id)
+    coords = _coords_in_crs84(layer, coords, crs, "Polygon")
     fmt = _format(f, QUERIES["area"])
     names = pick_variables(layer, parameter_name, "parameter-name")
     window = datetime_window(layer, datetime)
@@ -240,13 +283,17 @@ def area(
 def cube(
     store: LayerStoreDep,
     layer_id: LayerId,
-    bbox: Annotated[str, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326).")],
+    bbox: Annotated[str, Query(description="minx,miny,maxx,maxy in `crs` (default lon/lat).")],
     datetime: DatetimeQuery = None,
     parameter_name: ParameterQuery = None,
+    crs: CrsQuery = None,
     f: Annotated[str | None, Query(description="CoverageJSON or NetCDF.")] = None,
 ) -> Response:
     """The grid window of the cells centred in `bbox`, as `/layers/cube`."""
     layer = store.open(layer_id)
+    source = parse_crs(crs, _crs_list(layer))
+    if source != CRS84:
+        bbox = ",".join(map(str, bounds_to_crs84(_bbox_numbers(bbox), source)))
     fmt = _format(f, QUERIES["cube"])
     names = pick_variables(layer, parameter_name, "parameter-name")
     window = datetime_window(layer, datetime)

@@ -7,7 +7,7 @@ resolution N, one feature per cell and variable). Pages go by `offset`, linked `
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep, VariablesDep
 from citytwin.api.formats import (
@@ -19,8 +19,9 @@ from citytwin.api.formats import (
     parquet_response,
     sensor_feature,
 )
-from citytwin.api.pages import LimitQuery
+from citytwin.api.pages import MAX_LIMIT
 from citytwin.api.params import variable_of
+from citytwin.api.strict_query import reject_unknown_parameters
 from citytwin.db.pool import Connection
 from citytwin.db.queries.cells import CellQuery, cell_aggregates
 from citytwin.db.queries.features import (
@@ -38,7 +39,9 @@ from citytwin.query.cells import STAT_COLUMNS, boundary, to_hex
 from citytwin.query.params import Area, TimeRange, parse_bbox, widen_to_buckets
 from citytwin.settings import Settings
 
-router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+router = APIRouter(
+    prefix="/ogc", tags=["OGC API - Features"], dependencies=[Depends(reject_unknown_parameters)]
+)
 
 ITEM_FORMATS = (OutputFormat.GEOJSON, OutputFormat.JSON, OutputFormat.PARQUET)
 ITEM_RESPONSES: dict[int | str, dict] = {
@@ -87,6 +90,10 @@ DatetimeQuery = Annotated[
         "(default: all time); districts: no time, ignored.",
         examples=["2026-11-02T00:00:00Z/2026-11-03T00:00:00Z"],
     ),
+]
+# OGC API - Features: a limit above the maximum is served at the maximum, not refused.
+OgcLimitQuery = Annotated[
+    int, Query(ge=1, description=f"Items per page; above {MAX_LIMIT:,} served as {MAX_LIMIT:,}.")
 ]
 OffsetQuery = Annotated[int, Query(ge=0, description="Items to skip; follow the next link.")]
 VariableQuery = Annotated[
@@ -211,13 +218,14 @@ async def get_items(
     collection_id: CollectionId,
     bbox: BboxQuery = None,
     datetime_: DatetimeQuery = None,
-    limit: LimitQuery = 10,
+    limit: OgcLimitQuery = 10,
     offset: OffsetQuery = 0,
     variable: VariableQuery = None,
     f: ItemFormat = None,
     accept: AcceptHeader = None,
 ) -> Response:
     """A page of features, filtered by bbox and datetime, with numberMatched and links."""
+    requested, limit = limit, min(limit, MAX_LIMIT)
     collection = _collection(collection_id, settings)
     fmt = choose_format(f, accept, ITEM_FORMATS)
     bounds = parse_bbox(bbox).bounds if bbox else None
@@ -248,7 +256,9 @@ async def get_items(
         matched, rows = await district_page(conn, bounds, limit, offset)
         page = [_district_feature(dict(row)) for row in rows]
     collection_url = f"{_root(request)}/collections/{collection.id}"
-    links = ogc.items_links(str(request.url), collection_url, offset, limit, len(page), matched)
+    links = ogc.items_links(
+        str(request.url), collection_url, offset, limit, len(page), matched, requested
+    )
     return features_response(
         page,
         "parquet" if fmt == "parquet" else "geojson",

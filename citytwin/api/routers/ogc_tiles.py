@@ -4,11 +4,12 @@ QGIS) find them: tile matrix sets, tileset metadata per collection, and the tile
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from citytwin.api.deps import ConnDep, PoolDep, SettingsDep, VariablesDep
 from citytwin.api.formats import json_response
 from citytwin.api.params import variable_of
+from citytwin.api.strict_query import reject_unknown_parameters
 from citytwin.api.tile_responses import MVT, cells_tile_answer, sensors_tile_answer
 from citytwin.db.pool import Connection
 from citytwin.errors import InvalidParameter, NotFound
@@ -23,7 +24,9 @@ from citytwin.services.tilesets import (
 )
 from citytwin.tiles.grid import MAX_ZOOM, TMS, matrix_limits
 
-router = APIRouter(prefix="/ogc", tags=["OGC API - Tiles"])
+router = APIRouter(
+    prefix="/ogc", tags=["OGC API - Tiles"], dependencies=[Depends(reject_unknown_parameters)]
+)
 TILING_SCHEME = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
 CollectionId = Annotated[str, Path(alias="collectionId", description="sensors or cells-r{N}.")]
 TileMatrixSetId = Annotated[str, Path(alias="tileMatrixSetId", description="WebMercatorQuad.")]
