@@ -1,0 +1,234 @@
+"""Quality benchmark: faults planted into real PM2.5 series, found by `citytwin.quality`.
+
+Series: the Aberdeen sensor.community SDS011 export and the London LAQN hourly export in
+`../shared/data/real` (skipped when absent), and the demo air feed everywhere; PM2.5 as hourly
+means per sensor. A seeded half of each network's sensors gets one planted fault each, after a
+week of clean training data: spikes, stuck, offset, drift (20 % per week), noise. Precision and
+recall per kind: per reading for spikes and stuck, per sensor-day for offset, drift and noise.
+False alarms: sensor-days of unplanted sensors with any flag. Baseline in the same run: a fixed
+range and jump check without history (what the twin's `suspect` flag does). Ingest cost: the
+quality stage's time over the package's ingest time of the same readings (bench/ingest.py's CSV).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from ingest import make_csv, run_ours
+from rich.console import Console
+from rich.table import Table
+
+from citytwin.cli import prepare_store
+from citytwin.db.pool import connect
+from citytwin.feeds import load_feeds
+from citytwin.quality.checks import KINDS, Policy, assess
+from citytwin.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = Path(os.environ.get("CITYTWIN_REAL_DATA", ROOT.parent.parent / "shared" / "data" / "real"))
+FAULTS = ("spike", "stuck", "offset", "drift", "noise")
+START_HOUR = 8 * 24  # faults begin after a week of training data (and a day)
+console = Console()
+
+
+def aberdeen() -> pd.DataFrame:
+    raw = pd.read_csv(
+        REAL / "aberdeen_sensor_community" / "sds011_aberdeen_2019-04.csv",
+        sep=";",
+        usecols=["sensor_id", "timestamp", "P2"],
+        parse_dates=["timestamp"],
+    )
+    raw["hour"] = raw["timestamp"].dt.floor("h")
+    return raw.pivot_table(index="hour", columns="sensor_id", values="P2", aggfunc="mean")
+
+
+def london() -> pd.DataFrame:
+    raw = pd.read_csv(
+        REAL / "london_laqn_kdd2018" / "london_aq_hourly_long.csv",
+        usecols=["station_id", "time_utc", "pm25"],
+    )
+    raw = raw[raw["time_utc"].str.startswith(("2017-01", "2017-02"))]
+    frame = raw.pivot_table(index="time_utc", columns="station_id", values="pm25")
+    return frame.loc[:, frame.notna().mean() > 0.8]
+
+
+def demo() -> pd.DataFrame:
+    raw = pd.read_json(ROOT / "sensors" / "samples" / "air.ndjson", lines=True)
+    raw = raw[raw["variable"] == "pm25"]
+    return raw.pivot_table(index="time", columns="sensor_id", values="value")
+
+
+def plant(frame: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
+    """A copy with faults in a seeded half of the sensors: sensor → (kind, planted mask)."""
+    values = frame.to_numpy(copy=True)
+    hours = len(frame)
+    planted: dict[str, tuple[str, np.ndarray]] = {}
+    chosen = rng.permutation(frame.shape[1])[: frame.shape[1] // 2]
+    for number, column in enumerate(chosen):
+        kind = FAULTS[number % len(FAULTS)]
+        series = values[:, column]
+        start = min(START_HOUR, hours - 24) if hours > 2 * START_HOUR else hours // 2
+        mask = np.zeros(hours, bool)
+        level = np.nanmedian(series)
+        if kind == "spike":
+            at = rng.choice(np.arange(start, hours), size=min(8, hours - start), replace=False)
+            series[at] += np.maximum(60.0, 5 * level)
+            mask[at] = True
+        elif kind == "stuck":
+            mask[start : start + 12] = True
+            series[mask] = series[start - 1] if np.isfinite(series[start - 1]) else level
+        elif kind == "offset":
+            mask[start : start + 72] = True
+            series[mask] += max(5.0, 0.6 * level)
+        elif kind == "drift":
+            mask[start : start + 168] = True
+            ramp = np.arange(mask.sum()) / 168 * 0.2  # 20 % per week
+            series[mask] *= 1 + ramp
+        else:
+            mask[start : start + 72] = True
+            series[mask] += rng.normal(0, max(5.0, level), mask.sum())
+        mask &= np.isfinite(series)
+        values[:, column] = series
+        planted[frame.columns[column]] = (kind, mask)
+    return pd.DataFrame(values, index=frame.index, columns=frame.columns), planted
+
+
+def score(codes: pd.DataFrame, planted: dict, days: np.ndarray) -> dict:
+    """Counts per kind (tp, flagged, planted), false-alarm sensor-days, first drift flag delay."""
+    tally = {kind: [0, 0, 0] for kind in FAULTS}
+    alarms = clean_days = 0
+    delays = []
+    for sensor in codes.columns:
+        flags = codes[sensor].to_numpy()
+        kind_of, mask = planted.get(sensor, (None, None))
+        if kind_of is None:
+            per_day = pd.Series(flags != 0).groupby(days).any()
+            alarms += int(per_day.sum())
+            clean_days += len(per_day)
+        for kind in FAULTS:
+            hit = (flags & KINDS[kind]) != 0
+            truth = mask if kind == kind_of else np.zeros(len(flags), bool)
+            if kind in ("offset", "drift", "noise"):  # per sensor-day
+                hit = pd.Series(hit).groupby(days).any().to_numpy()
+                truth = pd.Series(truth).groupby(days).any().to_numpy()
+            tally[kind][0] += int((hit & truth).sum())
+            tally[kind][1] += int(hit.sum())
+            tally[kind][2] += int(truth.sum())
+        if kind_of == "drift":
+            found = np.flatnonzero((flags & (KINDS["drift"] | KINDS["offset"])) != 0 & mask)
+            delays.append(found[0] - np.flatnonzero(mask)[0] if len(found) else np.inf)
+    return {"tally": tally, "alarms": alarms, "clean_days": clean_days, "delays": delays}
+
+
+def baseline(values: pd.DataFrame) -> pd.DataFrame:
+    """Range and a fixed 50 µg/m³ jump, no history: spikes only (and stuck never)."""
+    jump = values.diff().abs() > 50
+    return (jump.astype(np.uint8) * KINDS["spike"]).where(values.notna(), 0)
+
+
+def ingest_cost(rows: int) -> float:
+    """Quality stage seconds over (ingest + quality) seconds for the same `rows` readings."""
+    data = make_csv(rows)
+    table = pd.read_csv(
+        pd.io.common.BytesIO(data), usecols=["sensor_id", "time", "variable", "value"]
+    )
+
+    async def ingested() -> float:
+        settings = Settings(pg_database="citytwin_bench")
+        url = await prepare_store(settings)
+        feed = load_feeds(settings.feeds_dir)["air"]
+        conn = await connect(url)
+        try:
+            await conn.execute("TRUNCATE sensors, readings, cell_rollups, cells")
+            seconds, _ = await run_ours(conn, feed, data, settings)
+            await conn.execute("TRUNCATE sensors, readings, cell_rollups, cells")
+        finally:
+            await conn.close()
+        return seconds
+
+    ingest_seconds = asyncio.run(ingested())
+    began = time.perf_counter()
+    for _, part in table.groupby("variable"):
+        assess(part.pivot_table(index="time", columns="sensor_id", values="value"), Policy())
+    quality_seconds = time.perf_counter() - began
+    return quality_seconds / (ingest_seconds + quality_seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", action="store_true", help="figures as JSON on the last line")
+    parser.add_argument("--rows", type=int, default=200_000, help="readings for the ingest cost")
+    args = parser.parse_args()
+    networks = {"demo (Vaduz, generated)": demo}
+    if REAL.exists():
+        networks |= {"Aberdeen sensor.community": aberdeen, "London LAQN": london}
+    rng = np.random.default_rng(20261203)
+    ours = {"tally": {k: [0, 0, 0] for k in FAULTS}, "alarms": 0, "clean_days": 0, "delays": []}
+    base = {"tally": {k: [0, 0, 0] for k in FAULTS}, "alarms": 0, "clean_days": 0, "delays": []}
+    for name, load in networks.items():
+        frame = load()
+        faulty, planted = plant(frame, rng)
+        days = np.asarray(pd.to_datetime(frame.index).floor("D"))
+        for total, codes in ((ours, assess(faulty)), (base, baseline(faulty))):
+            found = score(codes, planted, days)
+            for kind in FAULTS:
+                total["tally"][kind] = [
+                    a + b for a, b in zip(total["tally"][kind], found["tally"][kind], strict=True)
+                ]
+            total["alarms"] += found["alarms"]
+            total["clean_days"] += found["clean_days"]
+            total["delays"] += found["delays"]
+        console.print(
+            f"{name}: {frame.shape[1]} sensors, {frame.shape[0]} hours, {len(planted)} planted"
+        )
+    figures = {kind: prf(*ours["tally"][kind]) for kind in FAULTS}
+    table = Table(title="planted faults found (ours vs history-free baseline)")
+    for column in ("kind", "precision", "recall", "F1", "baseline F1"):
+        table.add_column(column, justify="right")
+    for kind in FAULTS:
+        row, ref = figures[kind], prf(*base["tally"][kind])
+        table.add_row(
+            kind,
+            f"{row['precision']:.2f}",
+            f"{row['recall']:.2f}",
+            f"{row['f1']:.2f}",
+            f"{ref['f1']:.2f}",
+        )
+    console.print(table)
+    delays = [d for d in ours["delays"] if np.isfinite(d)]
+    delay = float(np.median(delays)) if delays else float("inf")
+    alarms = ours["alarms"] / max(ours["clean_days"], 1)
+    cost = ingest_cost(args.rows)
+    console.print(
+        f"drift found after {delay:.0f} h (median; {len(delays)} of "
+        f"{len(ours['delays'])} drifting sensors found); false alarms "
+        f"{alarms:.2%} of {ours['clean_days']} clean sensor-days (baseline "
+        f"{base['alarms'] / max(base['clean_days'], 1):.2%}); ingest cost {cost:.1%}"
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "faults": figures,
+                    "drift_delay_hours": delay,
+                    "false_alarm_sensor_days": round(alarms, 4),
+                    "ingest_cost": round(cost, 4),
+                }
+            )
+        )
+
+
+def prf(tp: int, flagged: int, planted: int) -> dict:
+    precision = tp / flagged if flagged else 0.0
+    recall = tp / planted if planted else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3)}
+
+
+if __name__ == "__main__":
+    main()
