@@ -256,6 +256,14 @@ class ReadingLoad:
                 readings["time"].min().tz_localize("UTC").to_pydatetime(),
                 readings["time"].max().tz_localize("UTC").to_pydatetime(),
             )
+            # A sensor with a reading away from its registered point is mobile: sensor tiles
+            # drawing it then follow every version (its latest value may come from anywhere).
+            moved = readings.loc[readings["geom"].notna(), "sensor_id"].unique()
+            if len(moved):
+                await self.conn.execute(
+                    "UPDATE sensors SET mobile = true WHERE id = ANY($1::int[]) AND NOT mobile",
+                    moved.tolist(),
+                )
             if await copy_if_new(self.conn, lambda: copy_readings(self.conn, "readings", readings)):
                 self.loaded += len(readings)
                 self.deltas.append(piece.delta)

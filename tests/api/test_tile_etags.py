@@ -118,3 +118,31 @@ async def test_with_no_tile_cache_every_tile_is_built_and_still_right(uncached, 
     changed = await client.get(URL, params={"variable": "no2"})
     assert changed.headers["etag"] != first.headers["etag"]
     assert sum(hexagons(changed).values()) == sum(hexagons(first).values()) + 1
+
+
+async def test_a_mobile_sensor_on_the_sensor_tile_follows_its_latest_reading_anywhere(client):
+    """A bus registered here reports from 20 km away: the sensor tile here (which draws it at
+    its registered point) shows that latest value, under a new ETag."""
+    tile = TMS.tile(LON, LAT, 14)
+    url = f"/tiles/sensors/{tile.z}/{tile.x}/{tile.y}.mvt"
+    await post_readings(client, one_reading(LON, LAT, "2026-11-02T08:00:00Z", sensor="BUS"))
+    first = await client.get(url)
+    (bus,) = [
+        f["properties"]
+        for f in mapbox_vector_tile.decode(first.content)["sensors"]["features"]
+        if f["properties"]["external_id"] == "BUS"
+    ]
+    assert (bus["no2"], bus["no2_time"]) == (40, "2026-11-02T08:00:00Z")
+    far = "sensor_id,lon,lat,time,variable,value\nBUS,9.80,47.30,2026-11-02T08:10:00Z,no2,55\n"
+    assert h3.cell_to_parent(h3.latlng_to_cell(47.30, 9.80, 10), 5) != h3.cell_to_parent(
+        h3.latlng_to_cell(LAT, LON, 10), 5
+    )
+    await post_readings(client, far.encode())
+    after = await client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert after.status_code == 200 and after.headers["etag"] != first.headers["etag"]
+    (moved,) = [
+        f["properties"]
+        for f in mapbox_vector_tile.decode(after.content)["sensors"]["features"]
+        if f["properties"]["external_id"] == "BUS"
+    ]
+    assert (moved["no2"], moved["no2_time"]) == (55, "2026-11-02T08:10:00Z")

@@ -147,6 +147,7 @@ async def test_diff_endpoint_stores_a_layer(diff_client, stored):
     assert again.json()["id"] == meta["id"]
     listed = await diff_client.get(f"/layers/{meta['id']}")  # a layer like any other
     assert listed.status_code == 200
+    assert (listed.json()["id"], listed.json()["provenance"]) == (meta["id"], meta["provenance"])
 
 
 @pytest.mark.parametrize(("against", "status"), [("known", 400), ("missing", 400)])

@@ -50,7 +50,10 @@ async def test_a_feed_key_writes_to_its_feed_only(client, conn):
     ).status_code == 201
     scenario = await client.post("/scenarios", content=b"name: x", headers={"X-API-Key": AIR_KEY})
     assert scenario.status_code == 403  # scenario runs need a service key
-    assert (await client.get("/deadletters", headers={"X-API-Key": AIR_KEY})).status_code == 403
+    assert scenario.json()["detail"] == "this key writes to its feeds only; use a service key"
+    assert await conn.fetchval("SELECT count(*) FROM scenario_runs") == 0
+    letters = await client.get("/deadletters", headers={"X-API-Key": AIR_KEY})
+    assert (letters.status_code, letters.json()["detail"]) == (403, scenario.json()["detail"])
 
 
 async def test_canonical_json_ngsi_ld_and_sensorthings_on_the_feed_route(client, conn):
