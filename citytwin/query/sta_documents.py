@@ -4,6 +4,7 @@ expansions, nextLinks), without I/O."""
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from citytwin.errors import NotFound
@@ -114,23 +115,34 @@ def next_link(url: str, params: dict[str, str], options: QueryOptions) -> str:
     return f"{url}?{urlencode(following)}"
 
 
+@lru_cache(maxsize=256)
+def _layout(
+    entity: str, select: tuple[str, ...], expanded: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(properties, navigation links) an entity's documents hold, worked out once per shape."""
+    found = ENTITY_SETS[entity]
+    properties = tuple(name for name in found.properties if not select or name in select)
+    links = tuple(
+        name for name in found.relations if name not in expanded and (not select or name in select)
+    )
+    return properties, links
+
+
 def document(entity: EntitySet, row: dict, base: str, options: QueryOptions) -> dict:
     """One entity's JSON: its id and selfLink, properties, navigation links and expansions."""
     identifier = row["@iot.id"]
     self_link = f"{base}/{entity.name}({id_text(identifier)})"
     answer: dict = {"@iot.id": identifier, "@iot.selfLink": self_link}
-    selected = options.select
-    for name in entity.properties:
-        if name in row and (not selected or name in selected):
-            answer[name] = format_value(row[name])
-    for name, relation in entity.relations.items():
-        if selected and name not in selected and name not in options.expand:
-            continue
-        if name not in options.expand:
-            answer[f"{name}@iot.navigationLink"] = f"{self_link}/{name}"
-            continue
-        target, nested = ENTITY_SETS[relation.target], options.expand[name]
-        found = row.get(name)
+    properties, links = _layout(entity.name, options.select, tuple(options.expand))
+    for name in properties:
+        if name in row:
+            value = row[name]
+            answer[name] = format_value(value) if isinstance(value, list) else value
+    for name in links:
+        answer[f"{name}@iot.navigationLink"] = f"{self_link}/{name}"
+    for name, nested in options.expand.items():
+        relation = entity.relations[name]
+        target, found = ENTITY_SETS[relation.target], row.get(name)
         if relation.many:
             if f"{name}@count" in row:
                 answer[f"{name}@iot.count"] = row[f"{name}@count"]

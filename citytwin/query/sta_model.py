@@ -218,13 +218,13 @@ ENTITY_SETS: dict[str, EntitySet] = {
     "Observations": EntitySet(
         "Observations",
         "readings r JOIN sensors s ON s.id = r.sensor_id JOIN variables v ON v.id = r.variable_id",
-        # Filters compare the text; answers carry its parts, formatted in Python
-        # (`observation_id`), as to_char on every row would cost more than the query.
+        # Filters compare the text; answers select its parts (`ID_PARTS`) and format them in
+        # Python, as to_char on every row would cost more than the query.
         Prop(
             f"{DATASTREAM_ID}::text || ':' || "
             "to_char(r.time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
             "text",
-            "ROW(s.id, v.id, r.time)",
+            'r.sensor_id AS "id:sensor", r.variable_id AS "id:variable", r.time AS "id:time"',
         ),
         {
             "phenomenonTime": Prop("r.time", "time"),

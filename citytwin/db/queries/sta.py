@@ -54,7 +54,8 @@ class Scope:
 
 
 def _columns(entity: EntitySet, options: QueryOptions, keys: list[str]) -> str:
-    columns = [f'{entity.id.output} AS "@iot.id"']
+    parts = entity.id.out is not None  # an id selected in parts, made in `_rows`
+    columns = [entity.id.output if parts else f'{entity.id.sql} AS "@iot.id"']
     for name in options.select or tuple(entity.properties):
         if name in entity.properties:
             columns.append(f'{entity.properties[name].output} AS "{name}"')
@@ -69,8 +70,9 @@ def _rows(records: list[asyncpg.Record]) -> list[dict]:
     """Rows as dicts, an Observation's id parts (sensor, variable, time) made its id."""
     rows = [dict(record) for record in records]
     for row in rows:
-        if isinstance(row["@iot.id"], tuple):
-            row["@iot.id"] = observation_id(*row["@iot.id"])
+        if "id:time" in row:
+            parts = row.pop("id:sensor"), row.pop("id:variable"), row.pop("id:time")
+            row["@iot.id"] = observation_id(*parts)
     return rows
 
 
