@@ -21,6 +21,7 @@ bench:
 	@bash scripts/setup.sh --bench
 	.venv/bin/python bench/ingest.py
 	.venv/bin/python bench/cells.py
+	.venv/bin/python bench/standards.py
 	.venv/bin/python bench/simulate.py
 	.venv/bin/python bench/tiles.py
 	.venv/bin/python bench/tile_throughput.py
