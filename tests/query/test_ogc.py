@@ -98,9 +98,16 @@ def test_items_links():
     by_rel = {link["rel"]: link["href"] for link in links}
     assert by_rel == {
         "self": "http://h/i?limit=10&offset=10",
+        "alternate": "http://h/i?limit=10&offset=10&f=parquet",
         "collection": "http://h/c",
         "next": "http://h/i?limit=10&offset=20",
         "prev": "http://h/i?limit=10&offset=0",
     }
     last = ogc.items_links("http://h/i?offset=20", "http://h/c", 20, 10, 5, 25)
-    assert {link["rel"] for link in last} == {"self", "collection", "prev"}
+    assert {link["rel"] for link in last} == {"self", "alternate", "collection", "prev"}
+    capped = ogc.items_links(
+        "http://h/i?limit=50000", "http://h/c", 0, 10_000, 10_000, 25_000, 50_000
+    )
+    by_rel = {link["rel"]: link for link in capped}
+    assert by_rel["self"]["title"] == "This page (limit capped at 10000)"
+    assert by_rel["next"]["href"] == "http://h/i?limit=10000&offset=10000"
