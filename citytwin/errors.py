@@ -37,7 +37,26 @@ class MalformedInput(CityTwinError, ValueError):
 
 
 class PayloadTooLarge(CityTwinError, ValueError):
-    """A body is larger than the service accepts."""
+    """A body is larger than the service accepts; `kept` holds its first bytes (for a dead
+    letter)."""
+
+    def __init__(self, message: str, kept: bytes = b"") -> None:
+        super().__init__(message)
+        self.message = message
+        self.kept = kept
+
+
+class RequestTimeout(CityTwinError, TimeoutError):
+    """A body did not arrive in time."""
+
+
+class RateLimited(CityTwinError, RuntimeError):
+    """A writer sent more than its share; `retry_after` is the seconds until it may again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
 
 
 class FeedDefinitionError(CityTwinError, ValueError):

@@ -74,6 +74,34 @@ class Settings(BaseSettings):
     pool_min_size: int = Field(default=1, ge=0, description="Fewest pooled connections.")
     pool_max_size: int = Field(default=10, ge=1, description="Most pooled connections.")
     max_body_bytes: int = Field(default=256 << 20, description="Largest ingest body accepted.")
+    pool_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a request waits for a pooled connection before a 503.",
+    )
+    body_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a request body may stall between two pieces before a 408; bodies "
+        "are read whole before a connection is taken.",
+    )
+    writes_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Write requests one key may send per minute (429 beyond); 0: no limit.",
+    )
+    accept_past_days: float = Field(
+        default=3660,
+        gt=0,
+        description="How far back a reading may be timed in an ingest through the API or the "
+        "CLI (rejected by line beyond); a historical back-load gives `since` instead.",
+    )
+    rejects_listed: int = Field(
+        default=1000,
+        ge=0,
+        description="Most rejected rows listed in an ingest answer; the total is always given "
+        "and the rest kept as a dead letter.",
+    )
     tile_cache_size: int = Field(default=4096, ge=0, description="Tiles kept in memory.")
     tile_max_age: int = Field(
         default=60, ge=0, description="Seconds clients may reuse a tile before revalidating."

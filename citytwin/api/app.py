@@ -9,8 +9,11 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from citytwin import __version__
+from citytwin.api.contract import truthful_openapi
+from citytwin.api.edge import RefuseNul
 from citytwin.api.errors import install_error_handlers
 from citytwin.api.fast_tiles import FastTiles
+from citytwin.api.rate import TokenBuckets
 from citytwin.api.retention_schedule import scheduled_retention
 from citytwin.api.routers import (
     cells,
@@ -56,7 +59,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry = load_feeds(settings.feeds_dir, settings.time_zone)
         url = await resolve_database_url(settings)
         pool = await create_pool(
-            url, settings.pool_min_size, settings.pool_max_size, settings.read_only
+            url,
+            settings.pool_min_size,
+            settings.pool_max_size,
+            settings.read_only,
+            acquire_timeout=settings.pool_timeout,
         )
         try:
             async with pool.acquire() as conn:
@@ -86,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 versions.live = lambda: data_events.connected
             app.state.layer_store = layer_store_for(settings)
             app.state.scenario_jobs = ScenarioJobs(pool, app.state.layer_store, settings)
+            app.state.write_limits = TokenBuckets(settings.writes_per_minute)
             every = 0 if settings.read_only else settings.retention_hours
             listening = settings.mqtt_listen and not settings.read_only
             try:
@@ -119,7 +127,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "HEAD", "OPTIONS", "POST"],
         allow_headers=["*"],
     )
+    app.add_middleware(RefuseNul)  # outermost: before tiles, CORS or routing see the request
     install_error_handlers(app)
+    app.openapi = lambda: truthful_openapi(app)
     routers = (
         city,
         feeds,

@@ -1,5 +1,6 @@
 """Typed dependencies: the pool's connection, settings, feeds, API-key check."""
 
+import asyncio
 import base64
 import binascii
 from collections.abc import AsyncIterator, Iterable
@@ -9,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Path, Request
 
 from citytwin.db.pool import Connection, Pool
-from citytwin.errors import PayloadTooLarge
+from citytwin.errors import PayloadTooLarge, RequestTimeout
 from citytwin.feeds import FeedRegistry
 from citytwin.layers.store import LayerStore
 from citytwin.settings import Settings
@@ -81,6 +82,7 @@ def basic_password(authorization: str | None) -> str | None:
 
 
 async def require_api_key(
+    request: Request,
     settings: SettingsDep,
     x_api_key: Annotated[str | None, Header()] = None,
     authorization: Annotated[str | None, Header()] = None,
@@ -98,11 +100,14 @@ async def require_api_key(
             401, "X-API-Key header required", headers={"WWW-Authenticate": "ApiKey"}
         )
     if x_api_key in settings.api_keys:
-        return Writer(x_api_key, None)
-    feeds = frozenset(f for f, keys in settings.feed_api_keys.items() if x_api_key in keys)
-    if not feeds:
-        raise HTTPException(403, "X-API-Key is not allowed to write")
-    return Writer(x_api_key, feeds)
+        writer = Writer(x_api_key, None)
+    else:
+        feeds = frozenset(f for f, keys in settings.feed_api_keys.items() if x_api_key in keys)
+        if not feeds:
+            raise HTTPException(403, "X-API-Key is not allowed to write")
+        writer = Writer(x_api_key, feeds)
+    request.app.state.write_limits.take(x_api_key)
+    return writer
 
 
 async def require_service_key(writer: Annotated[Writer, Depends(require_api_key)]) -> Writer:
@@ -117,13 +122,28 @@ ServiceWriterDep = Annotated[Writer, Depends(require_service_key)]
 
 
 async def read_body(request: Request, limit: int, keep: int = 0) -> bytes:
-    """The request body, refused past `limit` bytes with `PayloadTooLarge`, whose second argument
-    holds the first `keep` bytes (for a dead letter)."""
+    """The request body, refused past `limit` bytes with `PayloadTooLarge` (which holds the
+    first `keep` bytes, for a dead letter), or with `RequestTimeout` when it stalls for longer
+    than the `body_timeout` setting. Routes read it before they take a pooled connection."""
+    declared = request.headers.get("content-length", "")
+    if not keep and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(_too_large(limit))
+    timeout = request.app.state.settings.body_timeout
     chunks, size = [], 0
-    async for chunk in request.stream():
+    stream = aiter(request.stream())
+    while True:
+        try:
+            async with asyncio.timeout(timeout):
+                chunk = await anext(stream)
+        except StopAsyncIteration:
+            return b"".join(chunks)
+        except TimeoutError:
+            raise RequestTimeout(f"the body stalled for {timeout:g} s; send it again") from None
         size += len(chunk)
         chunks.append(chunk)
         if size > limit:
-            head = b"".join(chunks)[:keep]
-            raise PayloadTooLarge(f"the body is larger than {limit >> 10} KiB; split it", head)
-    return b"".join(chunks)
+            raise PayloadTooLarge(_too_large(limit), b"".join(chunks)[:keep])
+
+
+def _too_large(limit: int) -> str:
+    return f"the body is larger than {limit >> 10} KiB; split it"

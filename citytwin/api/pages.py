@@ -8,6 +8,7 @@ from typing import Annotated, TypeVar
 import orjson
 from fastapi import Query, Request
 
+from citytwin.core.limits import INT16_MAX, INT32_MAX, check_int, check_time
 from citytwin.db.queries.readings import ReadingCursor
 from citytwin.errors import InvalidParameter
 
@@ -37,6 +38,10 @@ def decode_cursor(token: str) -> ReadingCursor:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         sensor_id, variable_id, time = orjson.loads(raw)
-        return ReadingCursor(int(sensor_id), int(variable_id), datetime.fromisoformat(time))
-    except (ValueError, TypeError, orjson.JSONDecodeError):
+        cursor = ReadingCursor(int(sensor_id), int(variable_id), datetime.fromisoformat(time))
+        check_int(cursor.sensor_id, "cursor", INT32_MAX)
+        check_int(cursor.variable_id, "cursor", INT16_MAX)
+        check_time(cursor.time, "cursor")
+        return cursor
+    except (ValueError, TypeError, OverflowError, orjson.JSONDecodeError):
         raise InvalidParameter("cursor", "not a cursor from a next link") from None

@@ -25,6 +25,7 @@ from citytwin.db.pool import Connection
 from citytwin.errors import CityTwinError, MalformedInput
 from citytwin.ingest.city.build import CityBase, CitySources
 from citytwin.ingest.city.files import Source
+from citytwin.ingest.window import STORE_START
 from citytwin.settings import Settings
 
 if TYPE_CHECKING:
@@ -69,7 +70,10 @@ async def _demo_city(
     model its baseline over the span of its traffic readings."""
     async with store_connection(settings) as conn:
         base = await import_city(conn, demo_sources(settings.gis_dir))
-        failures = await ingest_files(conn, settings, jobs, None, settings.state_dir / "rejects")
+        # The samples are a fixed week: loading them is a back-load, whatever the date.
+        failures = await ingest_files(
+            conn, settings, jobs, None, settings.state_dir / "rejects", since=STORE_START
+        )
         nowcast = await nowcast_layer(conn, settings)
         scenario = await _demo_baseline(conn, settings)
     modelled = None

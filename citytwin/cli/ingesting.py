@@ -2,6 +2,7 @@
 
 import asyncio
 import csv
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -22,10 +23,12 @@ from citytwin.cli.common import (
     out,
     store_connection,
 )
+from citytwin.db.errors import translate
 from citytwin.db.pool import Connection
 from citytwin.errors import CityTwinError
 from citytwin.feeds import load_feeds
-from citytwin.services.ingest import IngestReport, ingest
+from citytwin.query.params import parse_time
+from citytwin.services.ingest import IngestReport, ingest, ingest_window
 from citytwin.settings import Settings
 
 ENCODINGS = {
@@ -51,8 +54,13 @@ async def ingest_files(
     jobs: list[tuple[str, Path]],
     source_format: str | None,
     rejects_dir: Path,
+    since: datetime | None = None,
+    stop_on_error: bool = False,
 ) -> int:
-    """Ingest each (feed, file), one transaction per file; return how many files failed."""
+    """Ingest each (feed, file), one transaction per file; return how many files failed.
+
+    A file that fails is reported in one line (no traceback) and the next one goes on, unless
+    `stop_on_error`."""
     feeds = load_feeds(settings.feeds_dir, settings.time_zone)
     failures = 0
     columns = (
@@ -77,10 +85,15 @@ async def ingest_files(
                     bucket_seconds=settings.rollup_bucket_seconds,
                     on_progress=lambda done, task=task: progress.update(task, completed=done),
                     city_zone=feeds.city_zone,
+                    window=ingest_window(settings, since),
                 )
-            except CityTwinError as exc:
-                console.print(f"[red]{path}: nothing stored:[/red] {exc}")
+            except Exception as exc:
+                known = translate(exc)
+                reason = known if known is not None else f"unexpected {type(exc).__name__}: {exc}"
+                console.print(f"[red]{path}: nothing stored:[/red] {reason}", highlight=False)
                 failures += 1
+                if stop_on_error:
+                    break
                 continue
             finally:
                 progress.remove_task(task)
@@ -102,10 +115,10 @@ async def ingest_files(
 
 
 async def _ingest_command(
-    settings: Settings, jobs: list[tuple[str, Path]], source_format: str | None, rejects_dir: Path
+    settings: Settings, jobs: list[tuple[str, Path]], source_format: str | None, **options: object
 ) -> int:
     async with store_connection(settings) as conn:
-        return await ingest_files(conn, settings, jobs, source_format, rejects_dir)
+        return await ingest_files(conn, settings, jobs, source_format, **options)
 
 
 @app.command("ingest")
@@ -126,6 +139,16 @@ def ingest_command(
         Path | None,
         typer.Option(help="Where rejected rows are written (default: <state dir>/rejects)."),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="A historical back-load: accept readings from this ISO 8601 time on "
+            "(default: CITYTWIN_ACCEPT_PAST_DAYS before now).",
+        ),
+    ] = None,
+    stop_on_error: Annotated[
+        bool, typer.Option(help="Stop at the first file that fails (default: go on).")
+    ] = False,
 ) -> None:
     """Ingest files into a feed: each file lands whole (its good rows) or not at all."""
     settings = Settings()
@@ -135,7 +158,9 @@ def ingest_command(
                 settings,
                 [(feed, path) for path in files],
                 source_format,
-                rejects_dir or settings.state_dir / "rejects",
+                rejects_dir=rejects_dir or settings.state_dir / "rejects",
+                since=parse_time(since, "--since"),
+                stop_on_error=stop_on_error,
             )
         )
     except CityTwinError as exc:

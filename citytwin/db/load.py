@@ -14,7 +14,8 @@ import asyncio
 import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 import asyncpg
 import numpy as np
@@ -67,6 +68,19 @@ INSERT INTO readings SELECT * FROM reading_staging
 ON CONFLICT DO NOTHING
 RETURNING sensor_id, variable_id, time AT TIME ZONE 'UTC' AS time, value, cell,
           flagged::int AS flagged
+"""
+
+# Months (of the given ones) whose partition is gone while rollups of a variable remain: only
+# retention drops partitions, and rollups exist only where readings were once stored.
+DROPPED_MONTHS = """
+SELECT m.month, v.id AS variable_id
+FROM unnest($1::timestamptz[]) AS m (month) CROSS JOIN unnest($2::int2[]) AS v (id)
+WHERE to_regclass(format('readings_%s', to_char(m.month AT TIME ZONE 'UTC', 'YYYY_MM'))) IS NULL
+  AND EXISTS (
+    SELECT 1 FROM cell_rollups r
+    WHERE r.variable_id = v.id
+      AND r.day >= m.month AND r.day < m.month + interval '1 month'
+  )
 """
 
 CONNECTION_LOST = (
@@ -181,6 +195,42 @@ async def _bump_tile_versions(conn: asyncpg.Connection, keys: pd.DataFrame) -> N
     )
 
 
+def month_starts(times: pd.Series) -> list[datetime]:
+    """The first instant (UTC) of each month `times` fall in."""
+    utc = times.dt.tz_convert("UTC") if times.dt.tz is not None else times.dt.tz_localize("UTC")
+    months = utc.dt.tz_localize(None).dt.to_period("M").unique()
+    return [month.start_time.tz_localize("UTC").to_pydatetime() for month in sorted(months)]
+
+
+async def _without_dropped_months(
+    conn: asyncpg.Connection, rows: pd.DataFrame, variables: dict[str, int]
+) -> tuple[pd.DataFrame, list[Rejection]]:
+    """`rows` less those of a month whose readings retention dropped while the month's cell
+    rollups of their variable are kept: stored again, they would count twice in the rollups."""
+    starts = month_starts(rows["time"])
+    ids = sorted({variables[v] for v in rows["variable"].unique() if v in variables})
+    dropped = await conn.fetch(DROPPED_MONTHS, starts, ids)
+    if not dropped:
+        return rows, []
+    names = {number: name for name, number in variables.items()}
+    gone = {(row["month"].strftime("%Y-%m"), names[row["variable_id"]]) for row in dropped}
+    month = rows["time"].dt.strftime("%Y-%m")
+    hit = pd.Series(list(zip(month, rows["variable"].astype(str), strict=True))).isin(gone)
+    hit = hit.to_numpy()
+    rejected = [
+        Rejection(
+            int(line),
+            "time",
+            f"the {variable} readings of {when} were dropped by retention while their cell "
+            "rollups are kept: stored again they would be counted twice",
+        )
+        for line, when, variable in zip(
+            rows["line"][hit], month[hit], rows["variable"][hit], strict=True
+        )
+    ]
+    return rows[~hit].reset_index(drop=True), rejected
+
+
 @dataclass(frozen=True)
 class PreparedPiece:
     """A piece's readings placed, deduplicated and in key order, with their rollups and their
@@ -228,13 +278,18 @@ class ReadingLoad:
         their rollups in a worker thread."""
         if rows.empty:
             return PreparedPiece(pd.DataFrame(), [], 0, None)
+        async with self.lock:
+            rows, dropped = await _without_dropped_months(self.conn, rows, self.variables)
+        if rows.empty:
+            return PreparedPiece(pd.DataFrame(), dropped, 0, None)
         sensors = self.known
         if self._needs_registering(rows):
             async with self.lock:
                 sensors = await _upsert_sensors(self.conn, self.feed, rows, self.resolution)
             known = sensors if self.known is None else pd.concat([self.known, sensors])
             self.known = known[~known.index.duplicated(keep="last")]
-        return await asyncio.to_thread(self._place, rows, sensors)
+        piece = await asyncio.to_thread(self._place, rows, sensors)
+        return replace(piece, rejected=dropped + piece.rejected) if dropped else piece
 
     def _place(self, rows: pd.DataFrame, sensors: pd.DataFrame) -> PreparedPiece:
         readings, rejected = place_readings(rows, sensors, self.variables, self.resolution)
@@ -251,11 +306,10 @@ class ReadingLoad:
         if readings.empty:
             return
         async with self.lock:
-            await self.conn.execute(
-                "SELECT ensure_readings_partitions($1, $2)",
-                readings["time"].min().tz_localize("UTC").to_pydatetime(),
-                readings["time"].max().tz_localize("UTC").to_pydatetime(),
-            )
+            # Only the months that have rows: one far-off reading makes one partition, not
+            # every month in between.
+            for month in month_starts(readings["time"]):
+                await self.conn.execute("SELECT ensure_readings_partitions($1, $1)", month)
             # A sensor with a reading away from its registered point is mobile: sensor tiles
             # drawing it then follow every version (its latest value may come from anywhere).
             moved = readings.loc[readings["geom"].notna(), "sensor_id"].unique()

@@ -18,17 +18,44 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+class BoundedPool(asyncpg.Pool):
+    """A pool whose `acquire` gives up after `acquire_timeout` seconds (TimeoutError) unless
+    told otherwise: a request never waits for a connection without end."""
+
+    acquire_timeout: float | None = None
+
+    def acquire(self, *, timeout: float | None = None) -> object:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+
 async def create_pool(
-    url: str, min_size: int = 1, max_size: int = 10, read_only: bool = False
+    url: str,
+    min_size: int = 1,
+    max_size: int = 10,
+    read_only: bool = False,
+    acquire_timeout: float | None = None,
 ) -> asyncpg.Pool:
     """A pool whose sessions run in UTC with JSON decoded by orjson; `read_only` sessions
-    refuse every write in PostgreSQL itself."""
+    refuse every write in PostgreSQL itself; `acquire_timeout` bounds each wait for a
+    connection."""
     settings = {"timezone": "UTC", "application_name": "citytwin"}
     if read_only:
         settings["default_transaction_read_only"] = "on"
-    return await asyncpg.create_pool(
-        url, min_size=min_size, max_size=max_size, init=_init_connection, server_settings=settings
+    # asyncpg.create_pool's own arguments, with its defaults, on the bounded class.
+    pool = BoundedPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        init=_init_connection,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        server_settings=settings,
     )
+    pool.acquire_timeout = acquire_timeout
+    return await pool
 
 
 async def connect(url: str) -> asyncpg.Connection:

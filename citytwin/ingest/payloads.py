@@ -51,6 +51,12 @@ def _short_type(value: object) -> str:
     return text.rsplit("/", 1)[-1].rsplit("#", 1)[-1]
 
 
+def _object(value: object) -> dict:
+    """`value` if it is a JSON object, else an empty one: a member of another type (or null)
+    is treated as absent, and the check that needs it names it."""
+    return value if isinstance(value, dict) else {}
+
+
 def _point(geometry: object) -> tuple[float | None, float | None]:
     if isinstance(geometry, dict) and geometry.get("type") == "GeoProperty":
         geometry = geometry.get("value")
@@ -189,17 +195,24 @@ def _datastream_row(
             f"reference {datastream.get('@iot.id')!r} by id is not supported: "
             "give the Datastream inline with its Thing and ObservedProperty",
         )
-    prop = (datastream.get("ObservedProperty") or {}).get("name")
+    prop = _object(datastream.get("ObservedProperty")).get("name")
+    if not isinstance(prop, str):
+        return Rejection(item, "ObservedProperty", "needs a name (text)")
     found = variable_feed(feeds, prop)
     if found is None:
         return Rejection(item, "ObservedProperty", f"{prop!r} is not a variable of any feed")
-    thing = datastream.get("Thing") or {}
+    thing = _object(datastream.get("Thing"))
     sensor = thing.get("name") or thing.get("@iot.id") or datastream.get("name")
-    if not sensor:
+    if not isinstance(sensor, str | int) or isinstance(sensor, bool) or sensor == "":
         return Rejection(item, "Thing", "the Datastream's Thing needs a name or @iot.id")
-    locations = thing.get("Locations") or []
-    lon, lat = _point(locations[0].get("location")) if locations else (None, None)
-    unit = (datastream.get("unitOfMeasurement") or {}).get("symbol")
+    locations = thing.get("Locations")
+    if locations is not None and not isinstance(locations, list):
+        return Rejection(item, "Thing.Locations", "must be a list of Locations")
+    first = _object(locations[0]) if locations else {}
+    lon, lat = _point(first.get("location"))
+    unit = _object(datastream.get("unitOfMeasurement")).get("symbol")
+    if unit is not None and not isinstance(unit, str):
+        return Rejection(item, "unitOfMeasurement", "symbol must be text")
     feed, variable = found
     row = {"sensor_id": str(sensor), "lon": lon, "lat": lat, "variable": variable, "unit": unit}
     return row, feed

@@ -20,6 +20,7 @@ Encoding = Literal["csv", "ndjson", "geojson"]
 REQUIRED = ("sensor_id", "time", "variable", "value")
 OPTIONAL = ("lon", "lat", "unit", "name")
 TEXT_COLUMNS = ("sensor_id", "variable", "unit", "name")
+RESERVED = ("line",)  # a column the readers add themselves
 PROPERTY = "property:"  # prefix of columns that become the sensor's free properties
 HOUR = "hour"  # a separate hour-of-day column that completes a date-only time
 BLOCK_SIZE = 16 << 20
@@ -105,10 +106,35 @@ def _read_csv(
     return table
 
 
+def _check_header(data: bytes, columns: list[str]) -> None:
+    """Refuse a header that is not UTF-8, or has an empty, repeated or reserved column name."""
+    end = data.find(b"\n")
+    error = _utf8_error(data if end < 0 else data[:end])
+    if error is not None:
+        raise error
+    for number, name in enumerate(columns, start=1):
+        if not name:
+            raise MalformedInput(f"line 1: column {number} of the header has no name")
+        if name in RESERVED:
+            raise MalformedInput(f"line 1: column {name!r} is a reserved name; rename it")
+    repeated = sorted({name for name in columns if columns.count(name) > 1})
+    if repeated:
+        raise MalformedInput(f"line 1: column {repeated[0]!r} appears more than once")
+
+
+def _typed(table: pa.Table) -> pa.Table:
+    """Columns Arrow found empty (type null) as text, so that every check sees missing values."""
+    for index, column in enumerate(table.columns):
+        if pa.types.is_null(column.type):
+            table = table.set_column(index, table.field(index).name, column.cast(pa.string()))
+    return table
+
+
 def read_canonical_csv(data: bytes, first_line: int = 2) -> RawRows:
     """The canonical long CSV: sensor_id, lon, lat, time, variable, value[, unit]."""
     _check_text(data)
     columns = header_of(data, ",")
+    _check_header(data, columns)
     missing = [name for name in REQUIRED if name not in columns]
     if missing:
         raise MalformedInput(
@@ -117,7 +143,7 @@ def read_canonical_csv(data: bytes, first_line: int = 2) -> RawRows:
     # Columns beyond the canonical ones describe the sensor: they become its properties.
     extra = [c for c in columns if c not in (*REQUIRED, *OPTIONAL)]
     text = [c for c in TEXT_COLUMNS if c in columns] + extra
-    table = _read_csv(data, ",", "utf-8", text, first_line)
+    table = _typed(_read_csv(data, ",", "utf-8", text, first_line))
     names = [PROPERTY + c if c in extra else c for c in table.column_names]
     return RawRows(table.rename_columns(names), [])
 
@@ -178,20 +204,29 @@ def read_geojson(data: bytes) -> RawRows:
         raise MalformedInput(f"not valid JSON: {exc}") from None
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         raise MalformedInput("GeoJSON must be a FeatureCollection")
+    features = document.get("features")
+    if not isinstance(features, list):
+        raise MalformedInput("GeoJSON member 'features' must be a list of Features")
     rows, lines, rejected = [], [], []
-    for number, feature in enumerate(document.get("features") or [], start=1):
-        geometry = (feature or {}).get("geometry") or {}
-        coordinates = geometry.get("coordinates")
+    for number, feature in enumerate(features, start=1):
+        if not isinstance(feature, dict):
+            rejected.append((number, "feature", "must be a GeoJSON Feature object"))
+            continue
+        geometry = feature.get("geometry")
+        coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
         if (
-            geometry.get("type") != "Point"
+            not isinstance(geometry, dict)
+            or geometry.get("type") != "Point"
             or not isinstance(coordinates, list)
             or len(coordinates) < 2
         ):
             rejected.append((number, "geometry", "must be a Point with [lon, lat]"))
             continue
-        rows.append(
-            {**(feature.get("properties") or {}), "lon": coordinates[0], "lat": coordinates[1]}
-        )
+        properties = feature.get("properties")
+        if properties is not None and not isinstance(properties, dict):
+            rejected.append((number, "properties", "must be a JSON object"))
+            continue
+        rows.append({**(properties or {}), "lon": coordinates[0], "lat": coordinates[1]})
         lines.append(number)
     return RawRows(_rows_to_table(rows, lines), rejected)
 

@@ -94,8 +94,8 @@ def parse_times(
     if pa.types.is_timestamp(array.type) and array.type.tz is not None:
         return array.cast(pa.timestamp("us", tz="UTC")).to_pandas() - shift
     text = array.cast(pa.string())
-    if convention.format is None and hours is None:
-        try:  # Fast path: ISO 8601 with an offset on every row.
+    if convention.format is None and hours is None and text.null_count == 0:
+        try:  # Fast path: ISO 8601 with an offset on every row (missing ones are named below).
             return pc.cast(text, pa.timestamp("us", tz="UTC")).to_pandas() - shift
         except pa.ArrowInvalid:
             pass

@@ -9,6 +9,7 @@ import shapely
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
+from citytwin.core.limits import LONGEST_INTERVAL, check_time
 from citytwin.errors import InvalidParameter
 from citytwin.feeds.definition import parse_interval
 from citytwin.query.cells import parse_cells
@@ -111,9 +112,12 @@ def parse_time(text: str | None, parameter: str) -> datetime | None:
     cleaned = re.sub(r" (\d\d:?\d\d)$", r"+\1", text.strip())
     try:
         value = datetime.fromisoformat(cleaned)
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     except ValueError:
         raise InvalidParameter(parameter, f"{text!r} is not an ISO 8601 time") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # a zone shift past year 1 or 9999
+        raise InvalidParameter(parameter, f"{text!r} is out of range") from None
+    return check_time(value, parameter)
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,10 @@ def parse_bucket(text: str, base_seconds: int) -> timedelta:
         bucket = parse_interval(text)
     except ValueError as exc:
         raise InvalidParameter("bucket", str(exc)) from None
+    except OverflowError:
+        bucket = LONGEST_INTERVAL * 2
+    if bucket > LONGEST_INTERVAL:
+        raise InvalidParameter("bucket", f"at most {LONGEST_INTERVAL.days} days")
     if bucket.total_seconds() % base_seconds:
         raise InvalidParameter(
             "bucket", f"must be a whole multiple of the {base_seconds} s rollup bucket"

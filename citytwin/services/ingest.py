@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from citytwin.db.city import fetch_city
 from citytwin.db.feeds import variable_ids
@@ -12,7 +12,11 @@ from citytwin.db.pool import Connection
 from citytwin.feeds import FeedDefinition
 from citytwin.ingest.read import Encoding, csv_pieces, read_rows, sniff_format
 from citytwin.ingest.validate import Rejection, ValidRows, validate, validate_stations
+from citytwin.ingest.window import TimeWindow, accepted_window
+from citytwin.settings import Settings
 from citytwin.twin.retention import PolicyCutoffs, policy_warnings
+
+STORE_WINDOW = TimeWindow()  # the store's own range: 1900 to 2999
 
 # CSV pieces grow from ~60,000 to ~500,000 canonical rows: each is parsed while the server
 # stores the one before, and a small first piece gets the server going early.
@@ -32,16 +36,21 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
     stations: int = 0  # sensors described by a station list
 
-    def as_dict(self) -> dict:
+    def as_dict(self, listed: int | None = None) -> dict:
+        """The report as JSON; at most `listed` rejected and flagged rows each (the first, by
+        line), with their totals beside them."""
+
         def rows(items: list[Rejection]) -> list[dict]:
-            return [{"line": r.line, "field": r.field, "error": r.error} for r in items]
+            return [{"line": r.line, "field": r.field, "error": r.error} for r in items[:listed]]
 
         return {
             "read": self.read,
             "loaded": self.loaded,
             "duplicates": self.duplicates,
             "rejected": rows(self.rejected),
+            "rejected_total": len(self.rejected),
             "flagged": rows(self.flagged),
+            "flagged_total": len(self.flagged),
             "warnings": self.warnings,
             "stations": self.stations,
         }
@@ -54,22 +63,26 @@ def parse(
     source_format: str | None = None,
     first_line: int = 2,
     city_zone: str | None = None,
+    window: TimeWindow = STORE_WINDOW,
 ) -> tuple[int, ValidRows]:
     """Read and validate `data` (pure, CPU-bound): (rows read, validated rows).
 
-    `city_zone` is the zone that sources declaring `local` times (or none) are read in.
+    `city_zone` is the zone that sources declaring `local` times (or none) are read in; rows
+    timed outside `window` are rejected.
     """
     if encoding == "csv" and source_format is None:
         source_format = sniff_format(data, feed)
     raw = read_rows(data, encoding, feed, source_format, first_line)
-    if is_station_list(feed, source_format):
-        valid = validate_stations(raw.table)
+    if is_station_list(feed, source_format):  # stations, no readings: no time to check
+        valid, outside = validate_stations(raw.table), []
+        frame = valid.frame
     else:
         valid = validate(raw.table, feed, feed.time_convention(source_format), city_zone)
+        frame, outside = window.split(valid.frame)
     reading_rejects = [Rejection(*r) for r in raw.rejected]
-    rejected = sorted(reading_rejects + valid.rejected, key=lambda r: r.line)
+    rejected = sorted(reading_rejects + valid.rejected + outside, key=lambda r: r.line)
     read = raw.table.num_rows + len(raw.rejected)
-    return read, ValidRows(valid.frame, rejected, valid.flagged, valid.notes)
+    return read, ValidRows(frame, rejected, valid.flagged, valid.notes)
 
 
 def is_station_list(feed: FeedDefinition, source_format: str | None) -> bool:
@@ -104,8 +117,10 @@ async def ingest(
     bucket_seconds: int,
     on_progress: Callable[[int], None] | None = None,
     city_zone: str | None = None,
+    window: TimeWindow = STORE_WINDOW,
 ) -> IngestReport:
-    """Ingest one source into the store; all of its good rows land, or none.
+    """Ingest one source into the store; all of its good rows land, or none; rows timed
+    outside `window` are rejected.
 
     A large CSV is parsed piece by piece in a worker thread, each piece while the server
     stores the one before, all in one transaction. `on_progress` hears the bytes stored so far.
@@ -135,7 +150,7 @@ async def ingest(
             try:
                 for piece, first_line in pieces:
                     piece_read, valid = await asyncio.to_thread(
-                        parse, piece, feed, encoding, source_format, first_line, city_zone
+                        parse, piece, feed, encoding, source_format, first_line, city_zone, window
                     )
                     prepared = await load.prepare(valid.frame)
                     await queue.put((len(piece), piece_read, valid, prepared))
@@ -173,4 +188,15 @@ async def ingest(
         rejected=sorted(rejected + result.rejected, key=lambda r: r.line),
         flagged=flagged,
         warnings=notes + policy_warnings(cutoffs, beyond_readings, beyond_rollups),
+    )
+
+
+def ingest_window(settings: Settings, since: datetime | None) -> TimeWindow:
+    """The readings an ingest accepts now: `accept_past_days` back (or from `since`) to
+    `future_seconds` ahead."""
+    return accepted_window(
+        datetime.now(UTC),
+        timedelta(days=settings.accept_past_days),
+        timedelta(seconds=settings.future_seconds),
+        since,
     )

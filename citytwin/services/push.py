@@ -88,11 +88,21 @@ async def push_items(
         await dead_letters.record_many(
             conn,
             [
-                (feed_of[item], format, "; ".join(reasons), orjson.dumps(items[item - 1]))
+                (
+                    feed_of[item],
+                    format,
+                    "; ".join(reasons),
+                    orjson.dumps(items[item - 1], option=orjson.OPT_NON_STR_KEYS),
+                )
                 for item, reasons in result.errors.items()
             ],
         )
     return result
+
+
+def _raw(item: object) -> bytes:
+    """An item as JSON again (dataArray items may have been keyed by a non-text component)."""
+    return orjson.dumps(item, option=orjson.OPT_NON_STR_KEYS)
 
 
 def parse_payload(

@@ -29,10 +29,12 @@ async def test_push_answers_with_counts_and_named_rejects(client):
         "loaded": 6,
         "duplicates": 0,
         "flagged": [],
+        "flagged_total": 0,
         "warnings": [],
         "rejected": [
             {"line": 8, "field": "value", "error": "-50 is outside the plausible range 0..1000"}
         ],
+        "rejected_total": 1,
         "stations": 0,
     }
     again = (await push(client, body)).json()

@@ -6,15 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep, WriterDep, read_body
+from citytwin.api.deps import ConnDep, FeedsDep, PoolDep, SettingsDep, WriterDep, read_body
 from citytwin.api.formats import json_response
 from citytwin.api.tile_responses import data_changed
 from citytwin.db.feeds import variable_spans
-from citytwin.db.pool import Connection
+from citytwin.db.pool import Pool
 from citytwin.errors import InvalidParameter
 from citytwin.feeds import FeedRegistry
 from citytwin.ingest.payload_formats import PAYLOAD_FORMATS, by_media_type
-from citytwin.services.ingest import ingest
+from citytwin.query.params import parse_time
+from citytwin.services.ingest import ingest, ingest_window
 from citytwin.services.push import PUSH_MAX_BYTES, push_payload
 from citytwin.settings import Settings
 
@@ -66,7 +67,7 @@ async def get_feed(feeds: FeedsDep, feed: FeedName) -> Response:
 @router.post("/feeds/{feed}/readings", summary="Push readings into a feed")
 async def post_readings(
     request: Request,
-    conn: ConnDep,
+    pool: PoolDep,
     settings: SettingsDep,
     feeds: FeedsDep,
     writer: WriterDep,
@@ -78,6 +79,13 @@ async def post_readings(
             alias="format",
             description="A source format of the feed (CSV bodies), or a platform payload: "
             "ngsi-ld, sta-observation, sta-dataarray (JSON bodies).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            description="A historical back-load: accept readings from this ISO 8601 time on "
+            "(default: CITYTWIN_ACCEPT_PAST_DAYS before now).",
         ),
     ] = None,
 ) -> Response:
@@ -93,30 +101,33 @@ async def post_readings(
     media = content_type.split(";")[0].strip().lower()
     chosen = PAYLOAD_FORMATS.get(source_format or "") or by_media_type(media)
     if chosen is not None:
-        return await _push_into(request, conn, settings, feeds, feed, chosen.name)
-    if media in CONTENT_TYPES:
-        data = await read_body(request, settings.max_body_bytes)
-    else:
+        return await _push_into(request, pool, settings, feeds, feed, chosen.name)
+    if media not in CONTENT_TYPES:
         pushed = (f.media_type for f in PAYLOAD_FORMATS.values() if f.media_type)
         known = [*CONTENT_TYPES, *pushed]
         raise InvalidParameter("Content-Type", f"{media!r} is not one of {', '.join(known)}")
-    report = await ingest(
-        conn,
-        definition,
-        data,
-        encoding=CONTENT_TYPES[media],
-        source_format=source_format,
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
-        city_zone=feeds.city_zone,
-    )
+    window = ingest_window(settings, parse_time(since, "since"))
+    # The body is read whole before a connection is taken: a stalled upload holds none.
+    data = await read_body(request, settings.max_body_bytes)
+    async with pool.acquire() as conn:
+        report = await ingest(
+            conn,
+            definition,
+            data,
+            encoding=CONTENT_TYPES[media],
+            source_format=source_format,
+            resolution=settings.h3_resolution,
+            bucket_seconds=settings.rollup_bucket_seconds,
+            city_zone=feeds.city_zone,
+            window=window,
+        )
     data_changed(request)
-    return json_response(report.as_dict())
+    return json_response(report.as_dict(settings.rejects_listed))
 
 
 async def _push_into(
     request: Request,
-    conn: Connection,
+    pool: Pool,
     settings: Settings,
     feeds: FeedRegistry,
     feed: str,
@@ -131,17 +142,19 @@ async def _push_into(
         if others:
             raise InvalidParameter("body", f"items map to feed {others[0]!r}, not {feed!r}")
 
-    result = await push_payload(
-        conn,
-        feeds,
-        await read_body(request, min(PUSH_MAX_BYTES, settings.max_body_bytes)),
-        push_format,
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
-        check_feeds=only_this_feed,
-        feed=feed,
-        future=timedelta(seconds=settings.future_seconds),
-    )
+    data = await read_body(request, min(PUSH_MAX_BYTES, settings.max_body_bytes))
+    async with pool.acquire() as conn:
+        result = await push_payload(
+            conn,
+            feeds,
+            data,
+            push_format,
+            resolution=settings.h3_resolution,
+            bucket_seconds=settings.rollup_bucket_seconds,
+            check_feeds=only_this_feed,
+            feed=feed,
+            future=timedelta(seconds=settings.future_seconds),
+        )
     data_changed(request)
     errors = [{"item": item, "errors": reasons} for item, reasons in result.errors.items()]
     return json_response({**result.summary(), "rejected": errors})

@@ -22,6 +22,7 @@ from citytwin.api.formats import (
 from citytwin.api.pages import MAX_LIMIT
 from citytwin.api.params import variable_of
 from citytwin.api.strict_query import reject_unknown_parameters
+from citytwin.core.limits import INT64_MAX
 from citytwin.db.pool import Connection
 from citytwin.db.queries.cells import CellQuery, cell_aggregates
 from citytwin.db.queries.features import (
@@ -95,7 +96,9 @@ DatetimeQuery = Annotated[
 OgcLimitQuery = Annotated[
     int, Query(ge=1, description=f"Items per page; above {MAX_LIMIT:,} served as {MAX_LIMIT:,}.")
 ]
-OffsetQuery = Annotated[int, Query(ge=0, description="Items to skip; follow the next link.")]
+OffsetQuery = Annotated[
+    int, Query(ge=0, le=INT64_MAX, description="Items to skip; follow the next link.")
+]
 VariableQuery = Annotated[
     str | None, Query(description="cells-r{N} only: just this variable, e.g. no2.")
 ]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from citytwin.api.deps import (
     ConnDep,
     FeedsDep,
+    PoolDep,
     ServiceWriterDep,
     SettingsDep,
     VariablesDep,
@@ -18,8 +19,9 @@ from citytwin.api.deps import (
 )
 from citytwin.api.formats import json_response
 from citytwin.api.tile_responses import data_changed
+from citytwin.core.limits import INT64_MAX
 from citytwin.db import dead_letters
-from citytwin.db.pool import Connection
+from citytwin.db.pool import Connection, Pool
 from citytwin.db.queries import sta
 from citytwin.errors import InvalidParameter, PayloadTooLarge
 from citytwin.feeds import FeedRegistry
@@ -39,29 +41,31 @@ router = APIRouter(tags=["push"])
 
 async def _push(
     request: Request,
-    conn: Connection,
+    pool: Pool,
     settings: Settings,
     feeds: FeedRegistry,
     format: str,
     writer: Writer,
 ) -> PushResult:
+    """The body is read whole before a connection is taken: a stalled upload holds none."""
     try:
         data = await read_body(request, min(PUSH_MAX_BYTES, settings.max_body_bytes), KEPT_BYTES)
     except PayloadTooLarge as exc:
-        kept = exc.args[1]
-        reason = f"{exc.args[0]} (the first {len(kept)} bytes are kept)"
-        await dead_letters.record(conn, None, format, reason, kept)
-        raise PayloadTooLarge(exc.args[0]) from None
-    result = await push_payload(
-        conn,
-        feeds,
-        data,
-        format,
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
-        check_feeds=writer.check_feeds,
-        future=timedelta(seconds=settings.future_seconds),
-    )
+        reason = f"{exc.message} (the first {len(exc.kept)} bytes are kept)"
+        async with pool.acquire() as conn:
+            await dead_letters.record(conn, None, format, reason, exc.kept)
+        raise
+    async with pool.acquire() as conn:
+        result = await push_payload(
+            conn,
+            feeds,
+            data,
+            format,
+            resolution=settings.h3_resolution,
+            bucket_seconds=settings.rollup_bucket_seconds,
+            check_feeds=writer.check_feeds,
+            future=timedelta(seconds=settings.future_seconds),
+        )
     data_changed(request)
     return result
 
@@ -72,7 +76,7 @@ async def _push(
     status_code=201,
 )
 async def ngsi_upsert(
-    request: Request, conn: ConnDep, settings: SettingsDep, feeds: FeedsDep, writer: WriterDep
+    request: Request, pool: PoolDep, settings: SettingsDep, feeds: FeedsDep, writer: WriterDep
 ) -> Response:
     """Entities land in the feed of their type: AirQualityObserved → air,
     TrafficFlowObserved → traffic, ACMeasurement → energy.
@@ -80,7 +84,7 @@ async def ngsi_upsert(
     201 with the ids when new readings landed, 204 when every reading was already stored
     (a replay), 207 with `success` and `errors` (NGSI-LD BatchOperationResult) when some failed.
     """
-    result = await _push(request, conn, settings, feeds, NGSI_LD, writer)
+    result = await _push(request, pool, settings, feeds, NGSI_LD, writer)
     ids = {n: e.get("id") if isinstance(e, dict) else None for n, e in enumerate(result.items, 1)}
     success = list(dict.fromkeys(i for n, i in ids.items() if n not in result.errors))
     if result.errors:
@@ -115,7 +119,7 @@ async def _self_link(request: Request, conn: Connection, variables: dict, row: d
 @router.post("/v1.1/Observations", summary="SensorThings: create one Observation", status_code=201)
 async def create_observation(
     request: Request,
-    conn: ConnDep,
+    pool: PoolDep,
     settings: SettingsDep,
     feeds: FeedsDep,
     writer: WriterDep,
@@ -123,13 +127,14 @@ async def create_observation(
 ) -> Response:
     """One Observation with its Datastream (ObservedProperty, unitOfMeasurement, Thing with
     Locations) inline; a by-id Datastream reference is refused."""
-    result = await _push(request, conn, settings, feeds, STA_OBSERVATION, writer)
+    result = await _push(request, pool, settings, feeds, STA_OBSERVATION, writer)
     if result.errors:
         reason = "; ".join(result.errors[1])
         parameter, _, message = reason.partition(": ")
         raise InvalidParameter(parameter, message)
     row = result.rows[1]
-    link = await _self_link(request, conn, variables, row)
+    async with pool.acquire() as conn:
+        link = await _self_link(request, conn, variables, row)
     body = {
         "@iot.id": link.split("('", 1)[1][:-2],
         "@iot.selfLink": link,
@@ -145,20 +150,21 @@ async def create_observation(
 )
 async def create_observations(
     request: Request,
-    conn: ConnDep,
+    pool: PoolDep,
     settings: SettingsDep,
     feeds: FeedsDep,
     writer: WriterDep,
     variables: VariablesDep,
 ) -> Response:
     """The dataArray extension: one answer per Observation, its selfLink or `error`."""
-    result = await _push(request, conn, settings, feeds, STA_DATA_ARRAY, writer)
-    answer = [
-        "error"
-        if item in result.errors or item not in result.rows
-        else await _self_link(request, conn, variables, result.rows[item])
-        for item in range(1, len(result.items) + 1)
-    ]
+    result = await _push(request, pool, settings, feeds, STA_DATA_ARRAY, writer)
+    async with pool.acquire() as conn:
+        answer = [
+            "error"
+            if item in result.errors or item not in result.rows
+            else await _self_link(request, conn, variables, result.rows[item])
+            for item in range(1, len(result.items) + 1)
+        ]
     return json_response(answer, status_code=201)
 
 
@@ -178,7 +184,7 @@ async def list_dead_letters(
     conn: ConnDep,
     _key: ServiceWriterDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
     pending: Annotated[bool, Query(description="Only those not replayed yet.")] = False,
 ) -> Response:
     """Newest first, each with its raw payload (as text) and the reason."""
@@ -195,7 +201,7 @@ async def replay_dead_letter(
     settings: SettingsDep,
     feeds: FeedsDep,
     _key: ServiceWriterDep,
-    letter_id: Annotated[int, Path(ge=1)],
+    letter_id: Annotated[int, Path(ge=1, le=INT64_MAX)],
 ) -> Response:
     """Run the payload through its path again; it is marked replayed when all of it lands."""
     result = await replay(

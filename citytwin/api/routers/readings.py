@@ -8,6 +8,7 @@ from citytwin.api.deps import ConnDep, SettingsDep
 from citytwin.api.formats import FEATURE_FORMATS, choose_format, feature, features_response, point
 from citytwin.api.pages import LimitQuery, decode_cursor, encode_cursor, next_link, split_page
 from citytwin.api.params import AreaDep, FormatQuery, OptionalVariableDep, TimeDep
+from citytwin.core.limits import INT32_MAX, check_int
 from citytwin.db.queries.readings import ReadingCursor, ReadingQuery, fetch_readings
 from citytwin.errors import InvalidParameter
 from citytwin.query.cells import to_hex
@@ -19,9 +20,10 @@ def _sensor_ids(text: str | None) -> tuple[int, ...]:
     if not text:
         return ()
     try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
+        ids = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise InvalidParameter("sensor", f"{text!r}: comma-separated sensor ids expected") from None
+    return tuple(check_int(i, "sensor", INT32_MAX) for i in ids)
 
 
 def reading_feature(row: dict) -> dict:

@@ -4,8 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from citytwin.api.deps import ConnDep, ServiceWriterDep, SettingsDep, read_body
+from citytwin.api.deps import ConnDep, PoolDep, ServiceWriterDep, SettingsDep, read_body
 from citytwin.api.formats import json_response
+from citytwin.core.limits import INT64_MAX
 from citytwin.db import scenario_runs
 from citytwin.scenarios.jobs import ScenarioJobs
 from citytwin.scenarios.spec import parse_scenario
@@ -37,7 +38,7 @@ def _answer(run: dict) -> dict:
 
 @router.post("/scenarios", summary="Start a scenario run", status_code=202)
 async def post_scenario(
-    request: Request, conn: ConnDep, settings: SettingsDep, jobs: JobsDep, _key: ServiceWriterDep
+    request: Request, pool: PoolDep, settings: SettingsDep, jobs: JobsDep, _key: ServiceWriterDep
 ) -> Response:
     """A scenario as YAML or JSON (see docs/scenarios.md). Everything is checked before the
     run starts (400 naming the field at fault); then 202 with the run, which goes on in the
@@ -45,8 +46,9 @@ async def post_scenario(
     scenario = parse_scenario(
         await read_body(request, min(SCENARIO_MAX_BYTES, settings.max_body_bytes))
     )
-    run_id = await jobs.submit(conn, scenario)
-    run = await scenario_runs.get_run(conn, run_id)
+    async with pool.acquire() as conn:
+        run_id = await jobs.submit(conn, scenario)
+        run = await scenario_runs.get_run(conn, run_id)
     return json_response(_answer(run), 202, headers={"Location": f"/scenarios/{run_id}"})
 
 
@@ -54,7 +56,7 @@ async def post_scenario(
 async def list_scenarios(
     conn: ConnDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Response:
     """Every run with its status, progress, stage, error and layers."""
     total, runs = await scenario_runs.list_runs(conn, limit, offset)

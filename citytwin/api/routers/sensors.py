@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep
 from citytwin.api.formats import (
@@ -15,6 +15,7 @@ from citytwin.api.formats import (
 )
 from citytwin.api.pages import LimitQuery, next_link, split_page
 from citytwin.api.params import AreaDep, FormatQuery
+from citytwin.core.limits import INT32_MAX
 from citytwin.db.queries.sensors import SensorQuery, fetch_sensor, fetch_sensors
 from citytwin.errors import NotFound
 
@@ -37,7 +38,9 @@ async def get_sensors(
         ),
     ] = None,
     limit: LimitQuery = 1000,
-    after: Annotated[int, Query(ge=0, description="Page cursor: sensors after this id.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=INT32_MAX, description="Page cursor: sensors after this id.")
+    ] = 0,
     fmt: FormatQuery = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -57,7 +60,9 @@ async def get_sensors(
 
 
 @router.get("/sensors/{sensor_id}", summary="One sensor")
-async def get_sensor(conn: ConnDep, sensor_id: int) -> Response:
+async def get_sensor(
+    conn: ConnDep, sensor_id: Annotated[int, Path(ge=1, le=INT32_MAX)]
+) -> Response:
     """One sensor as a GeoJSON Feature."""
     row = await fetch_sensor(conn, sensor_id)
     if row is None:

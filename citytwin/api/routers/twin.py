@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep, VariablesDep
 from citytwin.api.formats import json_response
 from citytwin.api.params import AreaDep, OptionalVariableDep
+from citytwin.core.limits import INT64_MAX, check_int
 from citytwin.db.connect import resolve_database_url
 from citytwin.db.pool import Pool
 from citytwin.db.queries.twin import StateQuery, event_bounds, events_after, state_snapshot
@@ -199,9 +200,7 @@ def _last_event_id(header: str | None, query: int | None) -> int | None:
         value = int(header)
     except ValueError:
         raise InvalidParameter("Last-Event-ID", f"{header!r} is not an event id") from None
-    if value < 0:
-        raise InvalidParameter("Last-Event-ID", "must not be negative")
-    return value
+    return check_int(value, "Last-Event-ID")
 
 
 @router.get(
@@ -219,7 +218,8 @@ async def get_stream(
         str | None, Header(description="Resume after this event (sent by reconnecting clients).")
     ] = None,
     after: Annotated[
-        int | None, Query(ge=0, description="Resume after this event id (as Last-Event-ID).")
+        int | None,
+        Query(ge=0, le=INT64_MAX, description="Resume after this event id (as Last-Event-ID)."),
     ] = None,
 ) -> StreamingResponse:
     """After each load, an event `cells` (id: the event's sequence number) with the new state of
