@@ -8,7 +8,13 @@ from citytwin.api.formats import OutputFormat
 from citytwin.api.params import Variable
 from citytwin.db.pool import Pool
 from citytwin.db.queries.cells import CellQuery, cell_aggregates
-from citytwin.db.queries.tiles import cells_tile, data_version, sensors_tile, sensors_version
+from citytwin.db.queries.tiles import (
+    base_tile,
+    cells_tile,
+    data_version,
+    sensors_tile,
+    sensors_version,
+)
 from citytwin.errors import InvalidParameter
 from citytwin.query.cells import grow_by_cells, hexagon_wkb, to_hex
 from citytwin.query.params import Area, TimeRange, widen_to_buckets
@@ -158,3 +164,14 @@ async def sensors_tile_answer(
             body = await sensors_tile(conn, tile)
         cached = tile_cache(request).put(key, etag, body, compress=True)
     return _mvt_response(request, cached, settings.tile_max_age, if_none_match)
+
+
+async def base_tile_answer(
+    request: Request, pool: Pool, settings: Settings, layer: str, z: int, x: int, y: int
+) -> Response:
+    """A tile of the city's base `layer`; it changes only when the city is imported again."""
+    tile = parse_tile(z, x, y)
+    async with pool.acquire() as conn:
+        body = await base_tile(conn, layer, tile)
+    cache_control = f"public, max-age={settings.tile_max_age}"
+    return Response(body or b"", media_type=MVT, headers={"Cache-Control": cache_control})

@@ -45,7 +45,7 @@ class Collection:
     id: str
     title: str
     description: str
-    layer: str  # the stored layer behind it: sensors, districts or cells
+    layer: str  # the stored layer behind it: sensors, districts, roads, buildings or cells
     resolution: int | None = None
     temporal: bool = True
 
@@ -60,11 +60,29 @@ SENSORS = Collection(
 DISTRICTS = Collection(
     "districts",
     "Districts",
-    "The municipalities of the demo city (OpenStreetMap admin_level 8, © OpenStreetMap "
-    "contributors, ODbL): id and name.",
+    "The city's districts as imported (`citytwin city import`), cut at its boundary: id and "
+    "name. Attribution: see /city.",
     "districts",
     temporal=False,
 )
+ROADS = Collection(
+    "roads",
+    "Roads",
+    "The city's roads as imported, cut at its boundary: id, road_class (OSM highway), name, "
+    "maxspeed (km/h), lanes, oneway. Attribution: see /city (OSM: © OpenStreetMap "
+    "contributors, ODbL).",
+    "roads",
+    temporal=False,
+)
+BUILDINGS = Collection(
+    "buildings",
+    "Buildings",
+    "The city's buildings as imported, whole where their representative point is inside its "
+    "boundary: id, use (OSM building), name, levels, height (m), year. Attribution: see /city.",
+    "buildings",
+    temporal=False,
+)
+BASE = (DISTRICTS, ROADS, BUILDINGS)
 
 
 def cells_collection(resolution: int) -> Collection:
@@ -84,13 +102,13 @@ def cells_collection(resolution: int) -> Collection:
 
 
 def collections(base_resolution: int) -> list[Collection]:
-    """Every collection: sensors, districts and cells at resolutions 0 … base."""
-    return [SENSORS, DISTRICTS, *(cells_collection(r) for r in range(base_resolution + 1))]
+    """Every collection: sensors, the city's base layers and cells at resolutions 0 … base."""
+    return [SENSORS, *BASE, *(cells_collection(r) for r in range(base_resolution + 1))]
 
 
 def find_collection(collection_id: str, base_resolution: int) -> Collection | None:
     """The collection named `collection_id`, or None."""
-    fixed = {SENSORS.id: SENSORS, DISTRICTS.id: DISTRICTS}
+    fixed = {item.id: item for item in (SENSORS, *BASE)}
     if collection_id in fixed:
         return fixed[collection_id]
     match = CELLS_ID.fullmatch(collection_id)

@@ -86,7 +86,13 @@ async def test_collections_with_extents_from_the_data(client, districts):
     await post_readings(client, air_rows(hours=48))
     document = (await client.get("/ogc/collections")).json()
     by_id = {item["id"]: item for item in document["collections"]}
-    assert list(by_id) == ["sensors", "districts", *(f"cells-r{n}" for n in range(11))]
+    assert list(by_id) == [
+        "sensors",
+        "districts",
+        "roads",
+        "buildings",
+        *(f"cells-r{n}" for n in range(11)),
+    ]
     sensors = by_id["sensors"]
     lons, lats = zip(*STATIONS.values(), strict=True)
     np.testing.assert_allclose(

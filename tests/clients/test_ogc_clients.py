@@ -100,7 +100,13 @@ def test_owslib_lists_collections_and_fetches_items(live, monkeypatch):
 def test_ogrinfo_lists_collections_and_reads_sensors_in_a_bbox(live):
     listing = gdal("ogrinfo", "-ro", "-q", f"OAPIF:{live.url}").stdout
     names = [line.split(": ", 1)[1].split(" (")[0] for line in listing.splitlines() if ": " in line]
-    assert names == ["sensors", "districts", *(f"cells-r{n}" for n in range(11))]
+    assert names == [
+        "sensors",
+        "districts",
+        "roads",
+        "buildings",
+        *(f"cells-r{n}" for n in range(11)),
+    ]
     spat = [str(value) for value in SOUTH]
     found = gdal("ogrinfo", "-ro", f"OAPIF:{live.url}", "sensors", "-spat", *spat)
     assert "Feature Count: 1" in found.stdout

@@ -239,3 +239,41 @@ async def test_a_shared_url_restores_the_view_and_compares_side_by_side(
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=ARTIFACTS / "map-side-by-side.png")
     await page.close()
+
+
+async def test_the_basemap_draws_the_citys_roads_buildings_and_districts(page: Page):
+    await page.uncheck("#show-sensors")
+    await page.wait_for_function(
+        "window.citytwin.map.loaded() && window.citytwin.map.areTilesLoaded()"
+    )
+    drawn = await page.evaluate(
+        """() => {
+            const map = window.citytwin.map;
+            const roads = map.queryRenderedFeatures({layers: ['roads']});
+            return {
+                roads: roads.length,
+                classes: [...new Set(roads.map((f) => f.properties.road_class))].sort(),
+                buildings: map.queryRenderedFeatures({layers: ['buildings']}).length,
+                districts: map.queryRenderedFeatures({layers: ['districts']}).length,
+                sources: ['roads', 'buildings', 'districts'].map(
+                    (l) => map.getSource('base-' + l).tiles[0]),
+            };
+        }"""
+    )
+    assert drawn["roads"] > 100 and drawn["buildings"] > 100 and drawn["districts"] > 0
+    assert {"primary", "residential", "secondary"} <= set(drawn["classes"])
+    assert [url.split("/tiles/")[1] for url in drawn["sources"]] == [
+        "roads/{z}/{x}/{y}.mvt",
+        "buildings/{z}/{x}/{y}.mvt",
+        "districts/{z}/{x}/{y}.mvt",
+    ]
+    assert await page.locator(".district-label").all_inner_texts() == ["Vaduz"]
+    credit = await page.locator(".maplibregl-ctrl-attrib").inner_text()
+    assert "© OpenStreetMap contributors" in credit
+    # The basemap is what makes the map not blank: hide it and the pixels change.
+    before = await map_pixels(page)
+    await page.evaluate(
+        "['roads', 'buildings'].forEach((l) => "
+        "window.citytwin.map.setLayoutProperty(l, 'visibility', 'none'))"
+    )
+    assert await map_pixels(page) != before

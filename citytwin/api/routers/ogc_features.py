@@ -1,6 +1,7 @@
 """OGC API - Features (Part 1: Core, GeoJSON, OpenAPI 3.0) at `/ogc`, for QGIS, GDAL and OWSLib.
 
-Collections: `sensors` (points), `districts` (polygons) and `cells-r{N}` (H3 cell aggregates at
+Collections: `sensors` (points), the city's `districts`, `roads` and `buildings`, and
+`cells-r{N}` (H3 cell aggregates at
 resolution N, one feature per cell and variable). Pages go by `offset`, linked `next`/`prev`.
 """
 
@@ -26,8 +27,9 @@ from citytwin.core.limits import INT64_MAX
 from citytwin.db.pool import Connection
 from citytwin.db.queries.cells import CellQuery, cell_aggregates
 from citytwin.db.queries.features import (
-    district_page,
-    fetch_district,
+    BASE_PROPERTIES,
+    base_page,
+    fetch_base_feature,
     layer_bounds,
     sensor_page,
     time_span,
@@ -58,14 +60,15 @@ CollectionId = Annotated[
     str,
     Path(
         alias="collectionId",
-        description="sensors, districts, or cells-r{N} for N = 0 … the base H3 resolution.",
+        description="sensors, districts, roads, buildings, or cells-r{N} for N = 0 … the base "
+        "H3 resolution.",
     ),
 ]
 FeatureId = Annotated[
     str,
     Path(
         alias="featureId",
-        description="sensors: the sensor id; districts: the district id; cells-r{N}: "
+        description="sensors: the sensor id; districts, roads, buildings: their id; cells-r{N}: "
         "<h3hex>:<variable>, or <h3hex> for the cell's first variable.",
     ),
 ]
@@ -88,7 +91,7 @@ DatetimeQuery = Annotated[
         alias="datetime",
         description="RFC 3339 instant, or interval a/b, ../b, a/.. (start included, end "
         "excluded). sensors: those with readings then; cells-r{N}: the aggregation window "
-        "(default: all time); districts: no time, ignored.",
+        "(default: all time); districts, roads, buildings: no time, ignored.",
         examples=["2026-11-02T00:00:00Z/2026-11-03T00:00:00Z"],
     ),
 ]
@@ -119,12 +122,14 @@ def _collection(collection_id: str, settings: Settings) -> ogc.Collection:
 async def _extents(
     conn: Connection,
 ) -> tuple[dict[str, ogc.Bounds | None], tuple[datetime, datetime] | None]:
-    bounds = {layer: await layer_bounds(conn, layer) for layer in ("sensors", "districts", "cells")}
+    layers = ("sensors", *BASE_PROPERTIES, "cells")
+    bounds = {layer: await layer_bounds(conn, layer) for layer in layers}
     return bounds, await time_span(conn)
 
 
-def _district_feature(row: dict) -> dict:
-    return feature(row["geometry"], {"id": row["id"], "name": row["name"]}, row["id"])
+def _base_feature(row: dict) -> dict:
+    properties = {key: value for key, value in row.items() if key != "geometry"}
+    return feature(row["geometry"], properties, row["id"])
 
 
 def _cell_feature(row: dict, variable: str, unit: str | None) -> dict:
@@ -256,8 +261,8 @@ async def get_items(
         matched, rows = await sensor_page(conn, bounds, time, limit, offset)
         page = [sensor_feature(dict(row), free_properties=False) for row in rows]
     else:
-        matched, rows = await district_page(conn, bounds, limit, offset)
-        page = [_district_feature(dict(row)) for row in rows]
+        matched, rows = await base_page(conn, collection.layer, bounds, limit, offset)
+        page = [_base_feature(dict(row)) for row in rows]
     collection_url = f"{_root(request)}/collections/{collection.id}"
     links = ogc.items_links(
         str(request.url), collection_url, offset, limit, len(page), matched, requested
@@ -306,8 +311,8 @@ async def get_item(
         row = None if sensor is None else await fetch_sensor(conn, sensor)
         found = [] if row is None else [sensor_feature(dict(row), free_properties=False)]
     else:
-        row = await fetch_district(conn, feature_id)
-        found = [] if row is None else [_district_feature(dict(row))]
+        row = await fetch_base_feature(conn, collection.layer, feature_id)
+        found = [] if row is None else [_base_feature(dict(row))]
     if not found:
         raise NotFound(f"{collection.id} feature", feature_id)
     if fmt == "parquet":

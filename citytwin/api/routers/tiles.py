@@ -1,10 +1,11 @@
-"""Vector tiles (MVT, WebMercatorQuad) of cell aggregates and sensors, with TileJSON 3.0.
+"""Vector tiles (MVT, WebMercatorQuad) of cell aggregates, sensors and the city's base layers
+(districts, roads, buildings), with TileJSON 3.0.
 
 Every tile carries a strong ETag derived from the version of the data under it, so a client's
 `If-None-Match` gets a 304 until data in the tile's cells and time range changes.
 """
 
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -13,6 +14,7 @@ from citytwin.api.deps import ConnDep, FeedsDep, PoolDep, SettingsDep
 from citytwin.api.formats import json_response
 from citytwin.api.params import TimeDep, VariableDep
 from citytwin.api.tile_responses import (
+    base_tile_answer,
     cells_tile_answer,
     sensors_tile_answer,
     tile_url_template,
@@ -141,3 +143,17 @@ async def sensors_tilejson(request: Request, conn: ConnDep, feeds: FeedsDep) -> 
         attribution(feeds),
     )
     return json_response(document)
+
+
+BaseLayer = Annotated[
+    Literal["districts", "roads", "buildings"], Path(description="A base layer of the city.")
+]
+
+
+@router.get("/{layer}/{z}/{x}/{y}.mvt", summary="Vector tile of a base layer of the city")
+async def get_base_tile(
+    request: Request, pool: PoolDep, settings: SettingsDep, layer: BaseLayer, z: Z, x: X, y: Y
+) -> Response:
+    """The city's districts (`id`, `name`), roads (`id`, `road_class`, `name`) or buildings
+    (`id`, `use`, `levels`), as imported: the web map's basemap. Attribution: see /city."""
+    return await base_tile_answer(request, pool, settings, layer, z, x, y)

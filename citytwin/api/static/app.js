@@ -377,16 +377,58 @@ function baseStyle() {
   return { version: 8, sources: {}, layers: [{ id: "background", type: "background", paint: { "background-color": "#eef0ea" } }] };
 }
 
-async function addDistricts(map) {
-  const districts = await getJSON("/ogc/collections/districts/items?limit=100");
-  map.addSource("districts", { type: "geojson", data: districts });
-  map.addLayer({ id: "districts", type: "line", source: "districts", paint: { "line-color": "#777", "line-width": 1 } });
+// Road colours by class (OSM highway), widest first; anything else is a thin grey path.
+const ROAD_COLOURS = ["motorway", "#e07b39", "trunk", "#e39b4a", "primary", "#f2c14e", "secondary", "#f7dc8c", "tertiary", "#ffffff", "residential", "#ffffff", "#c9c9c9"];
+const ROAD_WIDTHS = ["motorway", 4, "trunk", 3.5, "primary", 3, "secondary", 2.5, "tertiary", 2, "residential", 1.5, 0.8];
+
+function baseTiles(layer) {
+  return [new URL(`/tiles/${layer}/{z}/{x}/{y}.mvt`, window.location.href).href.replace("%7Bz%7D/%7Bx%7D/%7By%7D", "{z}/{x}/{y}")];
+}
+
+// The basemap: the city's own districts, buildings and roads (as imported), under everything else.
+async function addBasemap(map, city) {
+  const attribution = city.properties.attribution;
+  for (const layer of ["districts", "buildings", "roads"]) {
+    map.addSource(`base-${layer}`, { type: "vector", tiles: baseTiles(layer), maxzoom: 16, attribution });
+  }
+  map.addLayer({ id: "buildings", type: "fill", source: "base-buildings", "source-layer": "buildings", paint: { "fill-color": "#d6d0c4", "fill-outline-color": "#b8b0a0" } });
+  map.addLayer({ id: "roads", type: "line", source: "base-roads", "source-layer": "roads", layout: { "line-cap": "round", "line-join": "round" }, paint: { "line-color": ["match", ["get", "road_class"], ...ROAD_COLOURS], "line-width": ["match", ["get", "road_class"], ...ROAD_WIDTHS] } });
+  map.addLayer({ id: "districts", type: "line", source: "base-districts", "source-layer": "districts", paint: { "line-color": "#777", "line-width": 1, "line-dasharray": [3, 2] } });
+  // District names as HTML labels: the map ships no font glyphs (it works offline).
+  const districts = await getJSON("/ogc/collections/districts/items?limit=1000");
+  for (const feature of districts.features) {
+    const label = document.createElement("div");
+    label.className = "district-label";
+    label.textContent = feature.properties.name;
+    new maplibregl.Marker({ element: label }).setLngLat(middle(feature.geometry)).addTo(map);
+  }
+}
+
+// The middle of a (Multi)Polygon's bounding box: where its name is written.
+function middle(geometry) {
+  const rings = geometry.type === "Polygon" ? [geometry.coordinates[0]] : geometry.coordinates.map((p) => p[0]);
+  const points = rings.flat();
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  return [(Math.min(...xs) + Math.max(...xs)) / 2, (Math.min(...ys) + Math.max(...ys)) / 2];
+}
+
+function boundaryBounds(city) {
+  const rings = city.geometry.type === "Polygon" ? [city.geometry.coordinates[0]] : city.geometry.coordinates.map((p) => p[0]);
+  const points = rings.flat();
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  return [[Math.min(...xs), Math.min(...ys)], [Math.max(...xs), Math.max(...ys)]];
 }
 
 async function main() {
   const hash = readHash();
-  const [zoom, lat, lon] = (hash.map || "13.2/47.143/9.522").split("/").map(Number);
-  const map = new maplibregl.Map({ container: "map", style: baseStyle(), center: [lon, lat], zoom, hash: false });
+  const city = await getJSON("/city");
+  const map = new maplibregl.Map({ container: "map", style: baseStyle(), bounds: boundaryBounds(city), hash: false });
+  if (hash.map) {
+    const [zoom, lat, lon] = hash.map.split("/").map(Number);
+    map.jumpTo({ center: [lon, lat], zoom });
+  }
   map.addControl(new maplibregl.NavigationControl());
   map.addControl(new maplibregl.ScaleControl());
   window.citytwin = { map, state };
@@ -400,7 +442,7 @@ async function main() {
   const wanted = hash.time ? state.hours.findIndex((h) => h.toISOString().slice(0, 13) === hash.time.slice(0, 13)) : -1;
   $("time").value = String(wanted >= 0 ? wanted : Math.min(8, state.hours.length - 1));
 
-  await addDistricts(map);
+  await addBasemap(map, city);
   addSensorLayers(map);
   wireScenarioForm(map);
   await loadRuns();

@@ -1,4 +1,5 @@
-"""OGC API - Features: pages of sensors and districts, and the extents of the stored layers."""
+"""OGC API - Features: pages of sensors and of the city's base layers (districts, roads,
+buildings), and the extents of the stored layers."""
 
 from datetime import datetime
 
@@ -17,6 +18,8 @@ EXTENT_SQL = {
     for layer, table, column in (
         ("sensors", "sensors", "geom"),
         ("districts", "districts", "geom"),
+        ("roads", "roads", "geom"),
+        ("buildings", "buildings", "geom"),
         ("cells", "cells", "center"),
     )
 }
@@ -30,7 +33,17 @@ CROSS JOIN LATERAL (
     FROM cell_rollups r WHERE r.variable_id = v.id
 ) x"""
 
-DISTRICT_COLUMNS = "d.id, d.name, ST_AsGeoJSON(d.geom, 7)::json AS geometry"
+# The properties of each base layer's features (fixed names: no identifier from a request).
+BASE_PROPERTIES = {
+    "districts": ("id", "name"),
+    "roads": ("id", "road_class", "name", "maxspeed", "lanes", "oneway"),
+    "buildings": ("id", "use", "name", "levels", "height", "year"),
+}
+
+
+def _base_columns(layer: str) -> str:
+    names = ", ".join(f"b.{name}" for name in BASE_PROPERTIES[layer])
+    return f"{names}, ST_AsGeoJSON(b.geom, 7)::json AS geometry"
 
 
 def _envelope(bounds: Bounds, bind: Bind) -> str:
@@ -74,19 +87,22 @@ async def sensor_page(
     return await _page(conn, SENSOR_COLUMNS, "sensors s", where, "s.id", bind, limit, offset)
 
 
-async def district_page(
-    conn: asyncpg.Connection, bounds: Bounds | None, limit: int, offset: int
+async def base_page(
+    conn: asyncpg.Connection, layer: str, bounds: Bounds | None, limit: int, offset: int
 ) -> tuple[int, list[asyncpg.Record]]:
-    """(districts matched, one page of them in id order) intersecting `bounds`."""
+    """(features of base `layer` matched, one page of them in id order) intersecting `bounds`."""
     bind = Bind()
-    where = [f"ST_Intersects(d.geom, {_envelope(bounds, bind)})"] if bounds is not None else []
-    return await _page(conn, DISTRICT_COLUMNS, "districts d", where, "d.id", bind, limit, offset)
+    where = [f"ST_Intersects(b.geom, {_envelope(bounds, bind)})"] if bounds is not None else []
+    columns = _base_columns(layer)
+    return await _page(conn, columns, f"{layer} b", where, "b.id", bind, limit, offset)
 
 
-async def fetch_district(conn: asyncpg.Connection, district_id: str) -> asyncpg.Record | None:
-    """One district by id, or None."""
+async def fetch_base_feature(
+    conn: asyncpg.Connection, layer: str, feature_id: str
+) -> asyncpg.Record | None:
+    """One feature of base `layer` by id, or None."""
     return await conn.fetchrow(
-        f"SELECT {DISTRICT_COLUMNS} FROM districts d WHERE d.id = $1", district_id
+        f"SELECT {_base_columns(layer)} FROM {layer} b WHERE b.id = $1", feature_id
     )
 
 

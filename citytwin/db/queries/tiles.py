@@ -1,4 +1,5 @@
-"""Vector tiles built by PostGIS (ST_AsMVT): cell aggregates as hexagons, sensors as points."""
+"""Vector tiles built by PostGIS (ST_AsMVT): cell aggregates as hexagons, sensors as points,
+and the city's base layers (districts, roads, buildings)."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -120,3 +121,30 @@ async def data_version(
         *bind.values,
     )
     return row[0], row[1]
+
+
+# Per base layer its tile properties (fixed names, never a request's).
+BASE_TILE_PROPERTIES = {
+    "districts": ("id", "name"),
+    "roads": ("id", "road_class", "name"),
+    "buildings": ("id", "use", "levels"),
+}
+
+
+def _base_mvt(layer: str) -> str:
+    names = ", ".join(f"b.{name}" for name in BASE_TILE_PROPERTIES[layer])
+    return f"""
+SELECT ST_AsMVT(t, '{layer}', {EXTENT}, 'geom') FROM (
+    SELECT ST_AsMVTGeom(ST_Transform(b.geom, 3857), ST_TileEnvelope($1, $2, $3),
+                        {EXTENT}, {BUFFER}, true) AS geom, {names}
+    FROM {layer} b
+    WHERE b.geom && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 0.02), 4326)
+) t WHERE t.geom IS NOT NULL"""
+
+
+BASE_MVT = {layer: _base_mvt(layer) for layer in BASE_TILE_PROPERTIES}
+
+
+async def base_tile(conn: asyncpg.Connection, layer: str, tile: Tile) -> bytes:
+    """The MVT of base `layer` (districts, roads or buildings) in `tile` (GiST-indexed)."""
+    return await conn.fetchval(BASE_MVT[layer], tile.z, tile.x, tile.y)
