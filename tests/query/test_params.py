@@ -23,7 +23,7 @@ def test_bbox_becomes_a_polygon():
     ("text", "message"),
     [
         ("9.5,47.1,9.6", "four numbers"),
-        ("a,b,c,d", "four numbers"),
+        ("a,b,c,d", "four or six numbers"),
         ("9.5,47.2,9.6,47.1", "latitudes"),
         ("9.6,47.1,9.5,47.2", "min longitude is greater"),
         ("9.5,47.1,200,47.2", "longitudes"),
