@@ -79,6 +79,8 @@ def test_owslib_lists_collections_and_fetches_items(live, monkeypatch):
     assert api.feature_collections() == [
         "sensors",
         "districts",
+        "roads",
+        "buildings",
         *(f"cells-r{n}" for n in range(11)),
     ]
     lons, lats = zip(*STATIONS.values(), strict=True)
