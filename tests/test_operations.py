@@ -171,17 +171,21 @@ async def test_dropping_a_month_removes_its_readings_and_keeps_its_rollups(clien
     assert readings["features"] == []
 
 
-async def test_a_dropped_month_sent_again_is_stored_again_and_counted_twice(client, conn):
+async def test_a_dropped_month_sent_again_is_refused_and_never_counted_twice(client, conn):
     data = to_csv(air_rows(**TWO_MONTHS))
     await post_readings(client, data)
     await conn.execute("DROP TABLE readings_2026_10")
 
     again = await post_readings(client, data)
 
-    # Duplicates are found by the stored readings: with October's gone, it loads anew.
-    assert (again["loaded"], again["duplicates"]) == (144, 144)
-    assert await month_counts(conn, "readings") == {"2026-10": 144, "2026-11": 144}
-    assert await month_counts(conn, "cell_rollups") == {"2026-10": 288, "2026-11": 144}
+    # October's readings are gone but its rollups are kept: storing them again would count
+    # them twice, so each is refused by line; November's are duplicates as before.
+    assert (again["loaded"], again["duplicates"], again["rejected_total"]) == (0, 144, 144)
+    first = again["rejected"][0]
+    assert (first["line"], first["field"]) == (2, "time")
+    assert "2026-10 were dropped by retention while their cell rollups are kept" in first["error"]
+    assert await month_counts(conn, "readings") == {"2026-11": 144}
+    assert await month_counts(conn, "cell_rollups") == {"2026-10": 144, "2026-11": 144}
 
 
 async def test_a_detached_month_archived_with_pg_dump_can_be_attached_again(
@@ -193,14 +197,17 @@ async def test_a_detached_month_archived_with_pg_dump_can_be_attached_again(
     url = settings.database_url
     await conn.execute("ALTER TABLE readings DETACH PARTITION readings_2026_10")
     try:
-        # While the detached table keeps the name, a load with rows of its month fails whole.
+        # While the detached table keeps the name, a load with rows of its month fails whole,
+        # with a 409 saying why.
         late = air_rows(hours=2, start="2026-10-31T22:00:00Z")
-        with pytest.raises(asyncpg.CheckViolationError, match="no partition of relation"):
-            await client.post(
-                "/feeds/air/readings",
-                content=to_csv(late),
-                headers={"X-API-Key": API_KEY, "Content-Type": "text/csv"},
-            )
+        refused = await client.post(
+            "/feeds/air/readings",
+            content=to_csv(late),
+            headers={"X-API-Key": API_KEY, "Content-Type": "text/csv"},
+        )
+        assert refused.status_code == 409
+        assert "detached from the store (archived)" in refused.json()["detail"]
+        assert await month_counts(conn, "readings") == {"2026-11": 144}
         await run_tool("pg_dump", "-Fc", "-t", "readings_2026_10", "-d", url, "-f", str(archive))
         await conn.execute("DROP TABLE readings_2026_10")
         assert await month_counts(conn, "readings") == {"2026-11": 144}

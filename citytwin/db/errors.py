@@ -3,7 +3,7 @@
 import asyncpg
 from asyncpg.exceptions import _base
 
-from citytwin.errors import CityTwinError, DatabaseUnavailable, InvalidParameter
+from citytwin.errors import CityTwinError, Conflict, DatabaseUnavailable, InvalidParameter
 
 # The server is gone, restarting, refusing, or no pooled connection came in time.
 UNREACHABLE = (
@@ -33,4 +33,10 @@ def translate(exc: BaseException) -> CityTwinError | None:
         return DatabaseUnavailable("the database is busy: no connection came in time")
     if isinstance(exc, UNREACHABLE):
         return DatabaseUnavailable(f"the database cannot be reached: {exc}")
+    if isinstance(exc, asyncpg.CheckViolationError) and "no partition of relation" in str(exc):
+        # An operator detached (archived) a month's partition and left its table behind.
+        return Conflict(
+            f"{exc}: a month these readings fall in is detached from the store (archived); "
+            "attach it again or drop its table, then send them again"
+        )
     return None
