@@ -15,8 +15,7 @@ from pyproj import Transformer
 from citytwin.api.app import create_app
 from citytwin.layers.store import LayerStore
 from citytwin.settings import Settings
-from tests.layers.sample import sample_layer
-from tests.layers.test_edr import TRIANGLE, centres_in
+from tests.layers.sample import TRIANGLE, centres_in, sample_layer
 from tests.live_server import serve
 
 TO_LONLAT = Transformer.from_crs(32632, 4326, always_xy=True)

@@ -1,16 +1,13 @@
 """`/layers/{id}/area` and `/cube`: polygon statistics, NetCDF and CoverageJSON subsets."""
 
 import io
-from contextlib import asynccontextmanager
 
 import numpy as np
 import pytest
 import shapely
 import xarray as xr
-from pyproj import Transformer
 from shapely.geometry import box
 
-from citytwin.api.app import create_app
 from citytwin.errors import InvalidParameter
 from citytwin.layers.query import (
     area_statistics,
@@ -20,47 +17,14 @@ from citytwin.layers.query import (
     steps_between,
     subset,
 )
-from citytwin.layers.store import LayerStore
-from tests.asgi import asgi_client
-from tests.layers.sample import sample_layer
+from tests.layers.sample import COLS, INNER, ROWS, sample_layer, serve
 from tests.sim.cases import GRID
-
-TO_UTM = Transformer.from_crs(32632, 4326, always_xy=True)
-
-
-def lonlat_box(west: float, south: float, east: float, north: float) -> shapely.Geometry:
-    """A UTM rectangle as a lon/lat polygon (densified so its edges stay near straight)."""
-    ring = shapely.segmentize(box(west, south, east, north), 10)
-    return shapely.transform(ring, lambda xy: np.column_stack(TO_UTM.transform(*xy.T)))
-
-
-@asynccontextmanager
-async def serve(settings, store: LayerStore):
-    """The app with the layers and EDR routers over `store`."""
-    app = create_app(settings)
-    async with asgi_client(app, layer_store=store) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def stored(tmp_path_factory) -> tuple[LayerStore, str]:
-    store = LayerStore(tmp_path_factory.mktemp("layers"))
-    return store, store.write(*sample_layer())
 
 
 @pytest.fixture(scope="module")
 async def area_client(settings, pool, stored):
     async with serve(settings, stored[0]) as client:
         yield client
-
-
-# Cells (rows 1..3, cols 2..5) by their edges: x 537700..538100, y 5226500..5226800.
-INNER = lonlat_box(537_720, 5_226_520, 538_080, 5_226_780)
-# By hand: the grid's west edge is 537500 and its north edge 5226900 (100 m cells), so the
-# centres inside INNER are x 537750..538050 (cols 2..5) and y 5226550..5226750 (rows 1..3);
-# INNER's lon/lat bounds reach at most ~2 m beyond it (meridian convergence), far from the
-# next centres 30 m away.
-ROWS, COLS = slice(1, 4), slice(2, 6)
 
 
 def test_polygon_mask_takes_the_centres_inside():

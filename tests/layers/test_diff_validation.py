@@ -15,8 +15,7 @@ from citytwin.layers.store import LayerStore
 from citytwin.layers.validation import sample_at_sensors, validate
 from citytwin.sim.nowcast import IdwParameters, time_steps
 from tests.factories import STATIONS, air_rows, post_readings
-from tests.layers.sample import sample_layer
-from tests.layers.test_area_cube import serve
+from tests.layers.sample import sample_layer, serve
 
 # The city grid of the demo boundary (as in test_api) and a day of known values on it.
 CITY = Grid(32632, 100.0, 537_500.0, 5_226_900.0, nx=90, ny=119)

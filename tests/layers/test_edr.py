@@ -7,33 +7,9 @@ import pytest
 import shapely
 import xarray as xr
 from pyproj import Transformer
-from shapely.geometry import Polygon
 
 from citytwin.layers.query import grid_of, locate
-from citytwin.layers.store import LayerStore
-from tests.layers.sample import sample_layer
-from tests.layers.test_area_cube import COLS, INNER, ROWS, serve
-
-TO_LONLAT = Transformer.from_crs(32632, 4326, always_xy=True)
-# A UTM triangle off every cell centre of the sample grid (x - y = const. 35 m from the
-# nearest): it holds the cells with row >= 1, col >= 1 and row + col <= 8 (28 of a 7 x 7 window).
-TRIANGLE = shapely.transform(
-    shapely.segmentize(
-        Polygon([(537_600, 5_226_800), (538_350, 5_226_800), (537_600, 5_226_050)]), 10
-    ),
-    lambda xy: np.column_stack(TO_LONLAT.transform(*xy.T)),
-)
-
-
-def centres_in(layer: xr.Dataset, polygon: shapely.Geometry) -> np.ndarray:
-    """(y, x) booleans: the cells whose lon/lat centres lie in `polygon`."""
-    return shapely.contains_xy(polygon, layer["lon"].values, layer["lat"].values)
-
-
-@pytest.fixture(scope="module")
-def stored(tmp_path_factory) -> tuple[LayerStore, str]:
-    store = LayerStore(tmp_path_factory.mktemp("layers"))
-    return store, store.write(*sample_layer())
+from tests.layers.sample import COLS, INNER, ROWS, TRIANGLE, centres_in, serve
 
 
 @pytest.fixture(scope="module")

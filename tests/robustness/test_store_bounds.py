@@ -11,7 +11,7 @@ from citytwin.ingest.window import accepted_window
 from citytwin.services.ingest import ingest
 from citytwin.twin.retention import plan_retention
 from tests.factories import to_csv
-from tests.twin.test_retention import air_day, partitions, policies
+from tests.twin.readings import air_day, partitions, policies
 
 
 async def load(conn, feeds, settings, rows: pd.DataFrame, **options):

@@ -11,12 +11,11 @@ from typer.testing import CliRunner
 from citytwin.api import retention_schedule
 from citytwin.cli import app as cli_app
 from citytwin.db.retention import apply_plan, retention_store, rollups_to_delete
-from citytwin.feeds import FeedRegistry
 from citytwin.feeds.definition import Retention
 from citytwin.services.ingest import ingest
 from citytwin.twin.retention import plan_retention
 from tests.factories import to_csv
-from tests.twin.readings import air, hourly
+from tests.twin.readings import air_day, partitions, policies
 
 NOW = datetime(2026, 10, 20, 12, tzinfo=UTC)
 DAYS = ("2026-08-10", "2026-09-10", "2026-10-10")
@@ -33,10 +32,6 @@ def traffic(day: str) -> pd.DataFrame:
             "value": [float(100 + h) for h in range(24)],
         }
     )
-
-
-def air_day(station: str, day: str) -> pd.DataFrame:
-    return air([(s, v, f"{day}{t[10:]}", x) for s, v, t, x in hourly(station, "no2", [30.0] * 24)])
 
 
 async def load(conn, feeds, settings, feed: str, rows: pd.DataFrame) -> None:
@@ -61,20 +56,6 @@ async def months(conn, feeds, settings):
     for day in (DAYS[0], DAYS[2]):
         await load(conn, feeds, settings, "traffic", traffic(day))
     return conn
-
-
-def policies(feeds: FeedRegistry, **chosen: Retention) -> FeedRegistry:
-    return FeedRegistry(
-        {n: feeds[n].model_copy(update={"retention": chosen.get(n, Retention())}) for n in feeds}
-    )
-
-
-async def partitions(conn) -> list[str]:
-    rows = await conn.fetch(
-        "SELECT inhrelid::regclass::text AS name FROM pg_inherits "
-        "WHERE inhparent = 'readings'::regclass ORDER BY 1"
-    )
-    return [r["name"] for r in rows]
 
 
 async def rollup_days(conn) -> dict[str, list[str]]:
