@@ -7,11 +7,11 @@ from fastapi import APIRouter, Header, Path, Query, Response
 
 from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep
 from citytwin.api.formats import (
-    FEATURE_FORMATS,
     TABLE_FORMATS,
     choose_format,
     csv_response,
     feature,
+    feature_formats,
     features_response,
     json_response,
 )
@@ -57,7 +57,7 @@ async def get_cells(
     resolution = base if resolution is None else resolution
     if resolution > base:
         raise InvalidParameter("resolution", f"must be at most the base resolution {base}")
-    fmt = choose_format(fmt, accept, FEATURE_FORMATS)
+    fmt = choose_format(fmt, accept, feature_formats())
     step = parse_bucket(bucket, settings.rollup_bucket_seconds) if bucket else None
     time = widen_to_buckets(time, settings.rollup_bucket_seconds)
     query = CellQuery(variable.id, resolution, area, time, step)

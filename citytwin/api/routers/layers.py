@@ -9,12 +9,12 @@ from fastapi import APIRouter, Header, Query, Response
 
 from citytwin.api.deps import ConnDep, LayerId, LayerStoreDep, SettingsDep, VariablesDep
 from citytwin.api.formats import (
-    FEATURE_FORMATS,
     GRID_FORMATS,
     TABLE_FORMATS,
     choose_format,
     csv_response,
     feature,
+    feature_formats,
     features_response,
     json_response,
 )
@@ -129,7 +129,7 @@ def get_layer_cells(
     """count, mean, min, max, std of the grid cells (and steps) in each H3 cell, as `/cells`."""
     layer = store.open(layer_id)
     name = pick_variable(layer, variable)
-    fmt = choose_format(fmt, accept, FEATURE_FORMATS)
+    fmt = choose_format(fmt, accept, feature_formats())
     base = settings.h3_resolution
     resolution = base if resolution is None else resolution
     window = time_window(layer, time)

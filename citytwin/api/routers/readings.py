@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from citytwin.api.deps import ConnDep, SettingsDep
-from citytwin.api.formats import FEATURE_FORMATS, choose_format, feature, features_response, point
+from citytwin.api.formats import choose_format, feature, feature_formats, features_response, point
 from citytwin.api.pages import LimitQuery, decode_cursor, encode_cursor, next_link, split_page
 from citytwin.api.params import AreaDep, FormatQuery, OptionalVariableDep, TimeDep
 from citytwin.core.limits import INT32_MAX, check_int
@@ -56,7 +56,7 @@ async def get_readings(
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Readings in (sensor, variable, time) order, `limit` a page, with a `next` link."""
-    fmt = choose_format(fmt, accept, FEATURE_FORMATS)
+    fmt = choose_format(fmt, accept, feature_formats())
     query = ReadingQuery(
         _sensor_ids(sensor),
         variable.id if variable else None,

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep
 from citytwin.api.formats import (
-    FEATURE_FORMATS,
     MEDIA_TYPES,
     choose_format,
+    feature_formats,
     features_response,
     json_response,
     sensor_feature,
@@ -48,7 +48,7 @@ async def get_sensors(
     cells."""
     if feed is not None:
         feeds[feed]  # unknown feed: 404 naming it
-    fmt = choose_format(fmt, accept, FEATURE_FORMATS)
+    fmt = choose_format(fmt, accept, feature_formats())
     properties = {"site_type": site_type} if site_type is not None else None
     query = SensorQuery(feed, area, limit, after, properties)
     rows = await fetch_sensors(conn, query, settings.h3_resolution)
