@@ -264,11 +264,7 @@ def validate(
     ok = verdicts.ok
     frame = pd.DataFrame(
         {
-            "line": lines[ok],
-            "sensor_id": sensor_id[ok],
-            "name": _categories(_column(table, "name"), size)[ok],
-            "lon": lon[ok],
-            "lat": lat[ok],
+            **_station_columns(table, ok, lines, sensor_id, lon, lat),
             "time": times[ok].reset_index(drop=True),
             "variable": variable[ok],
             "value": canonical.value[ok],
@@ -284,6 +280,24 @@ def validate(
     return ValidRows(frame, verdicts.rejections(), flagged_rows, verdicts.notes)
 
 
+def _station_columns(
+    table: pa.Table,
+    ok: np.ndarray,
+    lines: np.ndarray,
+    sensor_id: pd.Categorical,
+    lon: np.ndarray,
+    lat: np.ndarray,
+) -> dict[str, object]:
+    """The columns naming and placing the sensor of each kept row."""
+    return {
+        "line": lines[ok],
+        "sensor_id": sensor_id[ok],
+        "name": _categories(_column(table, "name"), table.num_rows)[ok],
+        "lon": lon[ok],
+        "lat": lat[ok],
+    }
+
+
 def validate_stations(table: pa.Table) -> ValidRows:
     """Check a station list: an id and a valid location on every row."""
     size = table.num_rows
@@ -295,11 +309,7 @@ def validate_stations(table: pa.Table) -> ValidRows:
     ok = verdicts.ok
     frame = pd.DataFrame(
         {
-            "line": lines[ok],
-            "sensor_id": sensor_id[ok],
-            "name": _categories(_column(table, "name"), size)[ok],
-            "lon": lon[ok],
-            "lat": lat[ok],
+            **_station_columns(table, ok, lines, sensor_id, lon, lat),
             **_properties(table, size, ok),
         }
     )
