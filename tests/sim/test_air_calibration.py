@@ -66,3 +66,28 @@ def test_factor_notes_only_outside_half_to_double():
     assert factor_note(1.3) is None
     assert "overstates the road increment at the sensors 4.0-fold" in factor_note(0.25)
     assert "understates the road increment at the sensors 8.0-fold" in factor_note(8.0)
+
+
+def test_without_declared_stations_each_station_is_left_out_of_background_and_alpha():
+    """No site types: the background is the lower quartile of all sensors, and left one out,
+    both the quartile and α are fitted without the held station."""
+    frame = means(site_types=False)
+    increment = np.broadcast_to(np.arange(4.0), (2, len(POLLUTANTS), 1, 4)).copy()
+    backgrounds = {name: background(frame, TIMES, 0.25) for name in POLLUTANTS}
+    fit = calibrate(
+        increment, backgrounds, dict.fromkeys(POLLUTANTS, frame), GRID, TIMES, 0.25
+    ).report["no2"]
+    # In sample, all four calibrate on b = 11.5, 21.5: Σ r·(o − b) = 0.5·2 + 2·(4.5 + 2.5)
+    # + 3·(4.5 + 4.5) = 42 over Σ r² = 28.
+    assert (fit["factor"], fit["n"]) == (pytest.approx(1.5), 8)
+    assert fit["background"] == {"source": QUANTILE, "sensors": []}
+    # Held out: A has b = 14, 23 (quartiles of B, C, D) and α = 18/28, its estimate b + α·0;
+    # B has b = 13, 22 and α = 31/26; C has b = 11, 21 and α = 32/20; D b = 11, 21, α = 18/10.
+    errors = np.array([4.0, 3.0, 1 + 31 / 26, 31 / 26, -1.8, 0.2, 0.4, 0.4])
+    loso = fit["leave_one_out"]["methods"]
+    assert loso["citytwin"]["overall"]["bias"] == pytest.approx(errors.mean())
+    assert loso["citytwin"]["overall"]["rmse"] == pytest.approx(np.sqrt(np.mean(errors**2)))
+    # The background alone, held out: A's 14, 23 against 10, 20 (+4, +3), B's 13, 22 (+1, 0),
+    # C's 11, 21 (-5, -3) and D's 11, 21 (-5, -5).
+    assert loso["background_only"]["overall"]["bias"] == pytest.approx(-10 / 8)
+    assert [s["sensor"] for s in loso["citytwin"]["stations"]] == ["A", "B", "C", "D"]
