@@ -20,6 +20,7 @@ READING_TYPES = {
     "value": "float8",
     "cell": "int8",
     "flagged": "bool",
+    "quality": "int2",
 }
 READING_COLUMNS = [*READING_TYPES, "geom"]
 ROLLUP_TYPES = {

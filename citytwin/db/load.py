@@ -61,13 +61,14 @@ INSERTED_SCHEMA = pa.schema(
         "value": pa.float64(),
         "cell": pa.int64(),
         "flagged": pa.int8(),
+        "quality": pa.int16(),
     }
 )
 INSERT_NEW_FROM_STAGING = """
 INSERT INTO readings SELECT * FROM reading_staging
 ON CONFLICT DO NOTHING
 RETURNING sensor_id, variable_id, time AT TIME ZONE 'UTC' AS time, value, cell,
-          flagged::int AS flagged
+          flagged::int AS flagged, quality
 """
 
 # Months (of the given ones) whose partition is gone while rollups of a variable remain: only

@@ -37,6 +37,24 @@ class BelowZero(Strict):
     )
 
 
+class QualitySpec(Strict):
+    """The quality stage of one variable (citytwin.quality): the network checks' floors in its
+    unit, and how much stored history a load reads to judge new readings against."""
+
+    spike_floor: float = Field(
+        default=15.0, gt=0, description="Smallest jump away from the sensor's recent values "
+        "and from its network called a spike."
+    )  # fmt: skip
+    bias_floor: float = Field(
+        default=2.0, gt=0, description="Smallest lasting bias against the network called "
+        "an offset or a drift."
+    )  # fmt: skip
+    history_hours: int = Field(
+        default=168, ge=0, le=24 * 90, description="Hours of stored readings before a load's "
+        "own that the sensors' models are fitted on."
+    )  # fmt: skip
+
+
 class VariableSpec(Strict):
     """One measured variable: canonical unit, accepted aliases, plausible range."""
 
@@ -49,6 +67,11 @@ class VariableSpec(Strict):
     range: tuple[float, float] | None = None
     out_of_range: Literal["reject", "flag"] = "reject"
     below_zero: BelowZero | None = None
+    quality: QualitySpec | None = Field(
+        default=None,
+        description="Network quality checks (stuck, spike, offset, drift, noise); without it "
+        "only the range check.",
+    )
 
     def conversion(self, unit: str, reference_celsius: float = 20.0) -> UnitConversion:
         """The conversion from `unit` to the canonical unit; raises if there is none."""

@@ -4,9 +4,16 @@ import numpy as np
 import pandas as pd
 
 from citytwin.ingest.validate import Rejection
+from citytwin.quality.checks import RANGE
 from citytwin.query.cells import cells_for
 
 SAME_PLACE = 1e-7  # degrees (~1 cm): closer than this a reading is at its sensor's point
+
+
+def reading_quality(rows: pd.DataFrame) -> np.ndarray:
+    """Each row's quality code: the quality stage's, if it ran, with validation's flag as RANGE."""
+    stage = rows["quality"].to_numpy(np.int16) if "quality" in rows else 0
+    return (stage | np.where(rows["flagged"].to_numpy(bool), RANGE, 0)).astype(np.int16)
 
 
 def place_readings(
@@ -41,6 +48,7 @@ def place_readings(
         cell[moved] = cells_for(lon, lat, resolution)
         points = zip(lon.tolist(), lat.tolist(), strict=True)
         geom[moved] = [f"SRID=4326;POINT({x!r} {y!r})" for x, y in points]
+    quality = reading_quality(placed)
     readings = pd.DataFrame(
         {
             "sensor_id": placed["id"].to_numpy(np.int32),
@@ -49,7 +57,9 @@ def place_readings(
             "time": placed["time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(),
             "value": placed["value"].to_numpy(),
             "cell": cell,
-            "flagged": placed["flagged"].to_numpy(),
+            # Any fault keeps a reading out of aggregates and models (the exclusion policy).
+            "flagged": placed["flagged"].to_numpy() | (quality != 0),
+            "quality": quality,
             "geom": pd.array(geom, dtype="string"),
         }
     )

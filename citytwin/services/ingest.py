@@ -13,6 +13,8 @@ from citytwin.feeds import FeedDefinition
 from citytwin.ingest.read import Encoding, csv_pieces, read_rows, sniff_format
 from citytwin.ingest.validate import Rejection, ValidRows, validate, validate_stations
 from citytwin.ingest.window import TimeWindow, accepted_window
+from citytwin.quality.stage import kind_counts
+from citytwin.services.quality import QualityStage
 from citytwin.settings import Settings
 from citytwin.twin.retention import PolicyCutoffs, policy_warnings
 
@@ -35,6 +37,7 @@ class IngestReport:
     flagged: list[Rejection] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     stations: int = 0  # sensors described by a station list
+    quality: dict[str, int] = field(default_factory=dict)  # readings per kind of fault found
 
     def as_dict(self, listed: int | None = None) -> dict:
         """The report as JSON; at most `listed` rejected and flagged rows each (the first, by
@@ -53,6 +56,7 @@ class IngestReport:
             "flagged_total": len(self.flagged),
             "warnings": self.warnings,
             "stations": self.stations,
+            "quality": self.quality,
         }
 
 
@@ -141,6 +145,8 @@ async def ingest(
     cutoffs = PolicyCutoffs(feed, datetime.now(UTC))
     beyond_readings = beyond_rollups = 0
     notes: list[str] = []
+    stage = QualityStage(feed)
+    quality: dict[str, int] = {}
     async with reading_load(conn, feed.name, variables, resolution, bucket_seconds) as load:
         # One piece is parsed and prepared while the one before is stored; the queue holds
         # at most one waiting piece, so memory stays at about two pieces.
@@ -152,7 +158,10 @@ async def ingest(
                     piece_read, valid = await asyncio.to_thread(
                         parse, piece, feed, encoding, source_format, first_line, city_zone, window
                     )
-                    prepared = await load.prepare(valid.frame)
+                    judged = await stage.judge(conn, load.lock, valid.frame)
+                    for kind, count in kind_counts(judged["quality"].to_numpy()).items():
+                        quality[kind] = quality.get(kind, 0) + count
+                    prepared = await load.prepare(judged)
                     await queue.put((len(piece), piece_read, valid, prepared))
                 await queue.put(None)
             except Exception as exc:  # handed to the consumer, which raises it
@@ -188,6 +197,7 @@ async def ingest(
         rejected=sorted(rejected + result.rejected, key=lambda r: r.line),
         flagged=flagged,
         warnings=notes + policy_warnings(cutoffs, beyond_readings, beyond_rollups),
+        quality=quality,
     )
 
 

@@ -36,6 +36,7 @@ async def test_push_answers_with_counts_and_named_rejects(client):
         ],
         "rejected_total": 1,
         "stations": 0,
+        "quality": {},
     }
     again = (await push(client, body)).json()
     assert (again["loaded"], again["duplicates"]) == (0, 6)

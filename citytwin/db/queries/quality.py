@@ -1,0 +1,63 @@
+"""What the quality stage reads: stored hourly sums of a feed's variable, and a sensor's
+health from its readings' quality codes."""
+
+from datetime import datetime
+
+import asyncpg
+import pandas as pd
+
+HOURLY_HISTORY = """
+SELECT s.external_id AS sensor, date_trunc('hour', r.time AT TIME ZONE 'UTC') AS hour,
+       sum(r.value) AS sum, count(*) AS count
+FROM readings r
+JOIN sensors s ON s.id = r.sensor_id
+WHERE s.feed = $1 AND r.variable_id = (SELECT id FROM variables WHERE name = $2)
+  AND r.time >= $3 AND r.time <= $4
+GROUP BY 1, 2
+"""
+
+# Per kind of fault (bit) and variable of one sensor, over its readings since $2: how many
+# readings hold it, the newest reading, whether that one holds it, and since when it has (the
+# first reading holding it after the newest one that does not).
+HEALTH = """
+WITH kinds (kind, bit) AS (SELECT * FROM unnest($3::text[], $4::int2[])),
+recent AS (
+    SELECT r.variable_id, r.time, r.quality FROM readings r
+    WHERE r.sensor_id = $1 AND r.time >= $2
+),
+totals AS (
+    SELECT variable_id, count(*) AS readings, max(time) AS newest FROM recent GROUP BY 1
+),
+per_kind AS (
+    SELECT t.variable_id, k.kind, t.readings, t.newest,
+           count(r.time) FILTER (WHERE r.quality & k.bit <> 0) AS flagged,
+           max(r.time) FILTER (WHERE r.quality & k.bit = 0) AS last_clean,
+           bool_or(r.quality & k.bit <> 0) FILTER (WHERE r.time = t.newest) AS open
+    FROM totals t CROSS JOIN kinds k JOIN recent r USING (variable_id)
+    GROUP BY 1, 2, 3, 4
+)
+SELECT v.name AS variable, p.kind, p.readings, p.newest, p.flagged, p.open,
+       (SELECT min(r.time) FROM recent r
+        WHERE r.variable_id = p.variable_id AND p.open
+          AND r.time > coalesce(p.last_clean, '-infinity')) AS since
+FROM per_kind p JOIN variables v ON v.id = p.variable_id
+ORDER BY v.name, p.kind
+"""
+
+
+async def hourly_history(
+    conn: asyncpg.Connection, feed: str, variable: str, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """Hourly sums and counts of `variable` per sensor (external id) of `feed` in [start, end]."""
+    rows = await conn.fetch(HOURLY_HISTORY, feed, variable, start, end)
+    return pd.DataFrame(
+        [tuple(r) for r in rows], columns=["sensor", "hour", "sum", "count"]
+    ).astype({"sum": float, "count": int})
+
+
+async def sensor_health(
+    conn: asyncpg.Connection, sensor_id: int, since: datetime, kinds: dict[str, int]
+) -> list[asyncpg.Record]:
+    """Per variable and kind of fault of one sensor's readings since `since`: readings,
+    newest, flagged, open (the newest holds it) and since when."""
+    return await conn.fetch(HEALTH, sensor_id, since, list(kinds), list(kinds.values()))
