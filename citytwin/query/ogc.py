@@ -17,6 +17,18 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/arithmetic",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
@@ -37,7 +49,9 @@ TILING_SCHEMES = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
 # PostgreSQL keeps microseconds: [t, t + 1 µs) holds exactly the instant t, and widened to
 # rollup buckets it becomes the bucket that contains t.
 INSTANT = timedelta(microseconds=1)
-CELLS_ID = re.compile(r"cells-r(0|[1-9][0-9]?)")
+CELLS_ID = re.compile(r"cells-r(0|[1-9][0-9]?)(?:-([a-z0-9_]+))?")
+QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+SCHEMA_JSON = "application/schema+json"
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,7 @@ class Collection:
     layer: str  # the stored layer behind it: sensors, districts, roads, buildings or cells
     resolution: int | None = None
     temporal: bool = True
+    variable: str | None = None  # cells-r{N}-{variable}: the one variable aggregated
 
 
 SENSORS = Collection(
@@ -85,36 +100,63 @@ BUILDINGS = Collection(
 BASE = (DISTRICTS, ROADS, BUILDINGS)
 
 
-def cells_collection(resolution: int) -> Collection:
-    """The `cells-r{N}` collection: H3 cell aggregates at resolution N."""
+def cells_collection(resolution: int, variable: str | None = None) -> Collection:
+    """`cells-r{N}` (every variable) or `cells-r{N}-{variable}`: H3 cell aggregates at
+    resolution N."""
+    window = (
+        "count, mean, min, max and std of the readings within the `datetime` instant or interval "
+        "(default: all time), from hourly rollups; `start`/`end`: the window aggregated"
+    )
+    series = (
+        "Time series of these aggregates: `/cells/{h3}/series?variable=…&bucket=1h` for one cell, "
+        "or `/cells?variable=…&resolution=…&bucket=1d` (the `bucket` parameter) for every cell."
+    )
+    if variable is None:
+        return Collection(
+            f"cells-r{resolution}",
+            f"H3 cell aggregates, resolution {resolution}",
+            f"Hexagons of H3 resolution {resolution} with data, one feature per cell and variable "
+            f"(id `<h3>:<variable>`): {window}. Filter one variable with `variable` (or the "
+            f"`cells-r{resolution}-<variable>` collections). {series}",
+            "cells",
+            resolution,
+        )
     return Collection(
-        f"cells-r{resolution}",
-        f"H3 cell aggregates, resolution {resolution}",
-        f"Hexagons of H3 resolution {resolution} with data, one feature per cell and variable "
-        "(id `<h3>:<variable>`): count, mean, min, max and std of the readings within the "
-        "`datetime` instant or interval (default: all time), from hourly rollups. Filter one "
-        "variable with `variable`. Time series of these aggregates: `/cells/{h3}/series"
-        "?variable=…&bucket=1h` for one cell, or `/cells?variable=…&resolution=…&bucket=1d` "
-        "(the `bucket` parameter) for every cell.",
+        f"cells-r{resolution}-{variable}",
+        f"{variable} per H3 cell, resolution {resolution}",
+        f"Hexagons of H3 resolution {resolution} with {variable} readings, one feature per cell "
+        f"(id `<h3>`): {window}. {series}",
         "cells",
         resolution,
+        variable=variable,
     )
 
 
-def collections(base_resolution: int) -> list[Collection]:
-    """Every collection: sensors, the city's base layers and cells at resolutions 0 … base."""
-    return [SENSORS, *BASE, *(cells_collection(r) for r in range(base_resolution + 1))]
+def collections(base_resolution: int, variables: Sequence[str] = ()) -> list[Collection]:
+    """Every collection: sensors, the city's base layers, cells at resolutions 0 … base, and
+    cells of each of `variables` at each resolution."""
+    resolutions = range(base_resolution + 1)
+    return [
+        SENSORS,
+        *BASE,
+        *(cells_collection(r) for r in resolutions),
+        *(cells_collection(r, name) for name in variables for r in resolutions),
+    ]
 
 
-def find_collection(collection_id: str, base_resolution: int) -> Collection | None:
-    """The collection named `collection_id`, or None."""
+def find_collection(
+    collection_id: str, base_resolution: int, variables: Sequence[str] = ()
+) -> Collection | None:
+    """The collection named `collection_id` (cells of a variable: one of `variables`), or None."""
     fixed = {item.id: item for item in (SENSORS, *BASE)}
     if collection_id in fixed:
         return fixed[collection_id]
     match = CELLS_ID.fullmatch(collection_id)
     if match is None or int(match[1]) > base_resolution:
         return None
-    return cells_collection(int(match[1]))
+    if match[2] is not None and match[2] not in variables:
+        return None
+    return cells_collection(int(match[1]), match[2])
 
 
 def split_cell_id(feature_id: str, resolution: int) -> tuple[int, str | None] | None:
@@ -247,9 +289,10 @@ def collection_document(root: str, collection: Collection, extent_: dict) -> dic
             link("self", here, JSON, "This collection"),
             link("items", f"{here}/items", GEOJSON, "Items as GeoJSON"),
             link("items", f"{here}/items?f=parquet", PARQUET, "Items as GeoParquet"),
+            link(QUERYABLES, f"{here}/queryables", SCHEMA_JSON, "Queryables (JSON Schema)"),
         ],
     }
-    if collection.layer != "districts":
+    if collection.layer != "districts" and collection.variable is None:
         document["links"].append(
             link(TILESETS_VECTOR, f"{here}/tiles", JSON, "Vector tilesets (OGC API - Tiles)")
         )

@@ -82,6 +82,7 @@ def test_owslib_lists_collections_and_fetches_items(live, monkeypatch):
         "roads",
         "buildings",
         *(f"cells-r{n}" for n in range(11)),
+        *(f"cells-r{n}-{name}" for name in ("no2", "pm25") for n in range(11)),
     ]
     lons, lats = zip(*STATIONS.values(), strict=True)
     bbox = api.collection("sensors")["extent"]["spatial"]["bbox"][0]
@@ -108,6 +109,7 @@ def test_ogrinfo_lists_collections_and_reads_sensors_in_a_bbox(live):
         "roads",
         "buildings",
         *(f"cells-r{n}" for n in range(11)),
+        *(f"cells-r{n}-{name}" for name in ("no2", "pm25") for n in range(11)),
     ]
     spat = [str(value) for value in SOUTH]
     found = gdal("ogrinfo", "-ro", f"OAPIF:{live.url}", "sensors", "-spat", *spat)

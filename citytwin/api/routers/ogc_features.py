@@ -14,32 +14,35 @@ from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep, VariablesDep
 from citytwin.api.formats import (
     OutputFormat,
     choose_format,
-    feature,
     features_response,
     json_response,
     parquet_response,
     sensor_feature,
 )
+from citytwin.api.ogc_items import (
+    base_feature,
+    cell_features,
+    items_page,
+    keep_properties,
+    property_names,
+)
 from citytwin.api.pages import MAX_LIMIT
 from citytwin.api.params import variable_of
-from citytwin.api.strict_query import reject_unknown_parameters
+from citytwin.api.strict_query import also_takes, reject_unknown_parameters
 from citytwin.core.limits import INT64_MAX
 from citytwin.db.pool import Connection
-from citytwin.db.queries.cells import CellQuery, cell_aggregates
 from citytwin.db.queries.features import (
     BASE_PROPERTIES,
-    base_page,
     fetch_base_feature,
     layer_bounds,
-    sensor_page,
     time_span,
+    variables_with_data,
 )
 from citytwin.db.queries.sensors import fetch_sensor
 from citytwin.errors import InvalidParameter, NotFound
-from citytwin.feeds import FeedRegistry
-from citytwin.query import ogc
-from citytwin.query.cells import STAT_COLUMNS, boundary, to_hex
-from citytwin.query.params import Area, TimeRange, parse_bbox, widen_to_buckets
+from citytwin.query import cql, ogc
+from citytwin.query.ogc_queryables import queryables_of
+from citytwin.query.params import Area, parse_bbox
 from citytwin.settings import Settings
 
 router = APIRouter(
@@ -106,17 +109,66 @@ VariableQuery = Annotated[
     str | None, Query(description="cells-r{N} only: just this variable, e.g. no2.")
 ]
 AcceptHeader = Annotated[str | None, Header()]
+FilterQuery = Annotated[
+    str | None,
+    Query(
+        description="A CQL2 filter over the collection's queryables (see its `queryables`), "
+        "e.g. `feed = 'air' AND name LIKE 'S%'`.",
+        examples=["feed = 'air'"],
+    ),
+]
+FilterLangQuery = Annotated[
+    Literal[cql.FILTER_LANGS] | None,  # type: ignore[valid-type]
+    Query(
+        alias="filter-lang",
+        description="cql2-text (default) or cql2-json; cql-text (the draft's name, as GDAL up "
+        "to 3.6 sends it) is read as cql2-text.",
+    ),
+]
+FilterCrsQuery = Annotated[
+    str | None,
+    Query(alias="filter-crs", description="The CRS of the filter's geometries: CRS84 only."),
+]
+SortbyQuery = Annotated[
+    str | None,
+    Query(
+        description="Queryables to sort by, comma-separated; `-name` descending.",
+        examples=["-mean"],
+    ),
+]
+PropertiesQuery = Annotated[
+    str | None,
+    Query(
+        description="The properties to return, comma-separated (default: all).",
+        examples=["h3,mean"],
+    ),
+]
 
 
 def _root(request: Request) -> str:
     return str(request.url_for("ogc_landing"))
 
 
-def _collection(collection_id: str, settings: Settings) -> ogc.Collection:
-    found = ogc.find_collection(collection_id, settings.h3_resolution)
+def _collection(
+    collection_id: str, settings: Settings, variables: dict[str, int]
+) -> ogc.Collection:
+    found = ogc.find_collection(collection_id, settings.h3_resolution, sorted(variables))
     if found is None:
         raise NotFound("collection", collection_id)
     return found
+
+
+def _queryable_parameters(request: Request) -> frozenset[str]:
+    """The `name=value` parameters the items of the collection in the path take."""
+    state = request.app.state
+    found = ogc.find_collection(
+        request.path_params.get("collectionId", ""),
+        state.settings.h3_resolution,
+        sorted(state.variables),
+    )
+    if found is None:
+        return frozenset()
+    return frozenset(name for name, item in queryables_of(found).items() if item.type != "geometry")
 
 
 async def _extents(
@@ -125,46 +177,6 @@ async def _extents(
     layers = ("sensors", *BASE_PROPERTIES, "cells")
     bounds = {layer: await layer_bounds(conn, layer) for layer in layers}
     return bounds, await time_span(conn)
-
-
-def _base_feature(row: dict) -> dict:
-    properties = {key: value for key, value in row.items() if key != "geometry"}
-    return feature(row["geometry"], properties, row["id"])
-
-
-def _cell_feature(row: dict, variable: str, unit: str | None) -> dict:
-    h3 = to_hex(row["cell"])
-    properties = {
-        "h3": h3,
-        "variable": variable,
-        "unit": unit,
-        **{name: row[name] for name in STAT_COLUMNS},
-    }
-    polygon = {"type": "Polygon", "coordinates": [boundary(row["cell"])]}
-    return feature(polygon, properties, f"{h3}:{variable}")
-
-
-async def _cell_features(
-    conn: Connection,
-    settings: Settings,
-    feeds: FeedRegistry,
-    chosen: dict[str, int],
-    resolution: int,
-    area: Area,
-    time: TimeRange,
-) -> list[dict]:
-    """One feature per (cell, variable) with data, in (cell, variable) order."""
-    window = widen_to_buckets(time, settings.rollup_bucket_seconds)
-    features = []
-    for name, variable_id in sorted(chosen.items()):
-        query = CellQuery(variable_id, resolution, area, window)
-        rows = await cell_aggregates(
-            conn, query, settings.h3_resolution, settings.rollup_bucket_seconds
-        )
-        unit = feeds.unit_of(name)
-        features += [_cell_feature(dict(row), name, unit) for row in rows]
-    # Hex ids of one resolution have one length, so text order is (cell, variable) order.
-    return sorted(features, key=lambda item: item["id"])
 
 
 @router.get("", name="ogc_landing", summary="Landing page")
@@ -186,12 +198,13 @@ async def conformance(f: MetadataFormat = None) -> Response:
 async def get_collections(
     request: Request, conn: ConnDep, settings: SettingsDep, f: MetadataFormat = None
 ) -> Response:
-    """Every collection with its extent and links."""
+    """Every collection with its extent and links; cells of each variable holding data."""
     root = _root(request)
     bounds, span = await _extents(conn)
+    listed = ogc.collections(settings.h3_resolution, await variables_with_data(conn))
     documents = [
         ogc.collection_document(root, item, ogc.collection_extent(item, bounds, span))
-        for item in ogc.collections(settings.h3_resolution)
+        for item in listed
     ]
     self_link = ogc.link("self", f"{root}/collections", ogc.JSON, "The collections")
     return json_response({"links": [self_link], "collections": documents})
@@ -202,14 +215,34 @@ async def get_collection(
     request: Request,
     conn: ConnDep,
     settings: SettingsDep,
+    variables: VariablesDep,
     collection_id: CollectionId,
     f: MetadataFormat = None,
 ) -> Response:
     """One collection with its extent and links."""
-    collection = _collection(collection_id, settings)
+    collection = _collection(collection_id, settings, variables)
     bounds, span = await _extents(conn)
     extent = ogc.collection_extent(collection, bounds, span)
     return json_response(ogc.collection_document(_root(request), collection, extent))
+
+
+@router.get(
+    "/collections/{collectionId}/queryables",
+    summary="Queryables of a collection",
+    responses={200: {"content": {cql.JSON_SCHEMA: {}}}},
+)
+async def get_queryables(
+    request: Request,
+    settings: SettingsDep,
+    variables: VariablesDep,
+    collection_id: CollectionId,
+    f: MetadataFormat = None,
+) -> Response:
+    """The properties `filter`, `sortby` and `name=value` parameters may name, as JSON Schema."""
+    collection = _collection(collection_id, settings, variables)
+    url = f"{_root(request)}/collections/{collection.id}/queryables"
+    schema = cql.queryables_schema(url, collection.title, queryables_of(collection))
+    return json_response(schema, media_type=cql.JSON_SCHEMA)
 
 
 @router.get(
@@ -217,6 +250,7 @@ async def get_collection(
     summary="Features of a collection",
     responses=ITEM_RESPONSES,
 )
+@also_takes(_queryable_parameters)
 async def get_items(
     request: Request,
     conn: ConnDep,
@@ -229,52 +263,63 @@ async def get_items(
     limit: OgcLimitQuery = 10,
     offset: OffsetQuery = 0,
     variable: VariableQuery = None,
+    filter_: Annotated[str | None, Query(alias="filter")] = None,
+    filter_lang: FilterLangQuery = None,
+    filter_crs: FilterCrsQuery = None,
+    sortby: SortbyQuery = None,
+    properties: PropertiesQuery = None,
     f: ItemFormat = None,
     accept: AcceptHeader = None,
 ) -> Response:
-    """A page of features, filtered by bbox and datetime, with numberMatched and links."""
+    """A page of features, filtered by bbox, datetime, CQL2 `filter` and `name=value`
+    parameters, sorted by `sortby`, with numberMatched and links."""
     requested, limit = limit, min(limit, MAX_LIMIT)
-    collection = _collection(collection_id, settings)
+    collection = _collection(collection_id, settings, variables)
     fmt = choose_format(f, accept, ITEM_FORMATS)
     bounds = parse_bbox(bbox).bounds if bbox else None
     time = ogc.parse_datetime(datetime_)
-    if variable is not None and collection.resolution is None:
-        raise InvalidParameter("variable", "only the cells-r{N} collections have variables")
-    if collection.resolution is not None:
-        chosen = variables
-        if variable is not None:
-            picked = variable_of(variable, variables)
-            chosen = {picked.name: picked.id}
-        area = ogc.search_area(bounds, collection.resolution)
-        matching = await _cell_features(
-            conn, settings, feeds, chosen, collection.resolution, area, time
-        )
-        if bounds is not None:
-            rings = [item["geometry"]["coordinates"][0] for item in matching]
-            matching = [
-                item
-                for item, touches in zip(matching, ogc.rings_touching(rings, bounds), strict=True)
-                if touches
-            ]
-        matched, page = len(matching), matching[offset : offset + limit]
-    elif collection.layer == "sensors":
-        matched, rows = await sensor_page(conn, bounds, time, limit, offset)
-        page = [sensor_feature(dict(row), free_properties=False) for row in rows]
-    else:
-        matched, rows = await base_page(conn, collection.layer, bounds, limit, offset)
-        page = [_base_feature(dict(row)) for row in rows]
+    if filter_crs is not None and filter_crs.strip() not in (ogc.CRS84, "OGC:CRS84"):
+        raise InvalidParameter("filter-crs", f"{filter_crs!r} is not {ogc.CRS84}")
+    queryables = queryables_of(collection)
+    asked = {key: value for key, value in request.query_params.items() if key != "variable"}
+    selection = cql.Selection(
+        queryables,
+        cql.both(cql.parse_filter(filter_, filter_lang), cql.property_filter(asked, queryables)),
+        tuple(cql.parse_sortby(sortby, queryables)),
+    )
+    chosen = _chosen_variables(collection, variable, variables)
+    page = await items_page(
+        conn, settings, feeds, collection, chosen, bounds, time, selection, limit, offset
+    )
+    features = keep_properties(
+        page.features, cql.parse_properties(properties, property_names(collection))
+    )
     collection_url = f"{_root(request)}/collections/{collection.id}"
     links = ogc.items_links(
-        str(request.url), collection_url, offset, limit, len(page), matched, requested
+        str(request.url), collection_url, offset, limit, len(features), page.matched, requested
     )
     return features_response(
-        page,
+        features,
         "parquet" if fmt == "parquet" else "geojson",
         links=links,
-        numberMatched=matched,
-        numberReturned=len(page),
+        numberMatched=page.matched,
+        numberReturned=len(features),
         timeStamp=ogc.iso(datetime.now(UTC)),
     )
+
+
+def _chosen_variables(
+    collection: ogc.Collection, variable: str | None, variables: dict[str, int]
+) -> dict[str, int]:
+    """The variables whose cells the items hold: the collection's one, `variable`, or all."""
+    if variable is not None and (collection.resolution is None or collection.variable):
+        raise InvalidParameter("variable", "only the cells-r{N} collections take a variable")
+    if collection.variable is not None:
+        return {collection.variable: variables[collection.variable]}
+    if variable is not None:
+        picked = variable_of(variable, variables)
+        return {picked.name: picked.id}
+    return variables
 
 
 @router.get(
@@ -293,18 +338,21 @@ async def get_item(
     accept: AcceptHeader = None,
 ) -> Response:
     """One feature; a cell named without a variable links its other variables as alternates."""
-    collection = _collection(collection_id, settings)
+    collection = _collection(collection_id, settings, variables)
     fmt = choose_format(f, accept, ITEM_FORMATS)
     time = ogc.parse_datetime(datetime_)
     found: list[dict] = []
     if collection.resolution is not None:
         parsed = ogc.split_cell_id(feature_id, collection.resolution)
+        if collection.variable is not None and parsed is not None:
+            parsed = None if parsed[1] is not None else (parsed[0], collection.variable)
         if parsed is not None and (parsed[1] is None or parsed[1] in variables):
             cell, name = parsed
             chosen = variables if name is None else {name: variables[name]}
+            selection = cql.Selection(queryables_of(collection))
             area = Area(cells=(cell,))
-            found = await _cell_features(
-                conn, settings, feeds, chosen, collection.resolution, area, time
+            found = await cell_features(
+                conn, settings, feeds, collection, chosen, area, time, selection
             )
     elif collection.layer == "sensors":
         sensor = ogc.sensor_id(feature_id)
@@ -312,7 +360,7 @@ async def get_item(
         found = [] if row is None else [sensor_feature(dict(row), free_properties=False)]
     else:
         row = await fetch_base_feature(conn, collection.layer, feature_id)
-        found = [] if row is None else [_base_feature(dict(row))]
+        found = [] if row is None else [base_feature(dict(row))]
     if not found:
         raise NotFound(f"{collection.id} feature", feature_id)
     if fmt == "parquet":

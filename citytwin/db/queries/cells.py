@@ -10,6 +10,7 @@ from datetime import timedelta
 import asyncpg
 
 from citytwin.db.queries.sql import Bind, area_clauses
+from citytwin.query.cql import Selection, order_sql
 from citytwin.query.params import Area, TimeRange
 
 BUCKET_ORIGIN = "2000-01-03 00:00:00+00"  # a Monday: weekly buckets start on Mondays
@@ -63,11 +64,8 @@ def _parts_sql(query: CellQuery, base_resolution: int, step: timedelta, bind: Bi
         WHERE NOT ({whole_day}) AND s.count > 0 {"".join(" AND " + c for c in slot_range)}"""
 
 
-async def cell_aggregates(
-    conn: asyncpg.Connection, query: CellQuery, base_resolution: int, bucket_seconds: int
-) -> list[asyncpg.Record]:
-    """count/mean/min/max/std per cell at `query.resolution` (and per bucket if asked)."""
-    bind = Bind()
+def aggregates_sql(query: CellQuery, base_resolution: int, bucket_seconds: int, bind: Bind) -> str:
+    """SELECT of count/mean/min/max/std per cell at `query.resolution` (and per bucket)."""
     parts = _parts_sql(query, base_resolution, timedelta(seconds=bucket_seconds), bind)
     cell = (
         "p.cell"
@@ -80,9 +78,40 @@ async def cell_aggregates(
             f", date_bin({bind(query.bucket)}::interval, p.t, '{BUCKET_ORIGIN}') AS bucket_start"
         )
         group = "1, 2"
-    sql = f"""
+    return f"""
         SELECT {cell} AS cell{bucket}, {STATS}
         FROM ({parts}) p
         GROUP BY {group}
         ORDER BY {group}"""
+
+
+async def cell_aggregates(
+    conn: asyncpg.Connection, query: CellQuery, base_resolution: int, bucket_seconds: int
+) -> list[asyncpg.Record]:
+    """count/mean/min/max/std per cell at `query.resolution` (and per bucket if asked)."""
+    bind = Bind()
+    sql = aggregates_sql(query, base_resolution, bucket_seconds, bind)
+    return await conn.fetch(sql, *bind.values)
+
+
+async def selected_aggregates(
+    conn: asyncpg.Connection,
+    queries: dict[str, CellQuery],
+    selection: Selection,
+    base_resolution: int,
+    bucket_seconds: int,
+) -> list[asyncpg.Record]:
+    """The aggregates of each variable's query (rows with `variable`), kept by `selection`'s
+    filter, in its order, then by cell and variable: one statement for every variable."""
+    bind = Bind()
+    each = [
+        f"SELECT x.*, {bind(name)}::text AS variable "
+        f"FROM ({aggregates_sql(query, base_resolution, bucket_seconds, bind)}) x"
+        for name, query in sorted(queries.items())
+    ]
+    if not each:
+        return []
+    where = " AND ".join(selection.where(bind)) or "true"
+    order = order_sql(selection.order, "a.cell, a.variable")
+    sql = f"SELECT * FROM ({' UNION ALL '.join(each)}) a WHERE {where} ORDER BY {order}"
     return await conn.fetch(sql, *bind.values)

@@ -7,6 +7,7 @@ import asyncpg
 
 from citytwin.db.queries.sensors import SENSOR_COLUMNS
 from citytwin.db.queries.sql import Bind
+from citytwin.query.cql import Selection, order_sql
 from citytwin.query.params import TimeRange
 
 Bounds = tuple[float, float, float, float]
@@ -71,11 +72,17 @@ async def _page(
 
 
 async def sensor_page(
-    conn: asyncpg.Connection, bounds: Bounds | None, time: TimeRange, limit: int, offset: int
+    conn: asyncpg.Connection,
+    bounds: Bounds | None,
+    time: TimeRange,
+    selection: Selection,
+    limit: int,
+    offset: int,
 ) -> tuple[int, list[asyncpg.Record]]:
-    """(sensors matched, one page of them in id order): in `bounds`, with readings in `time`."""
+    """(sensors matched, one page of them in `selection`'s order, then by id): in `bounds`,
+    with readings in `time`, kept by `selection`'s filter."""
     bind = Bind()
-    where = []
+    where = selection.where(bind)
     if bounds is not None:
         where.append(f"ST_Intersects(s.geom, {_envelope(bounds, bind)})")
     if time.start or time.end:
@@ -84,17 +91,26 @@ async def sensor_page(
         where.append(
             f"EXISTS (SELECT 1 FROM readings r WHERE r.sensor_id = s.id AND {' AND '.join(during)})"
         )
-    return await _page(conn, SENSOR_COLUMNS, "sensors s", where, "s.id", bind, limit, offset)
+    order = order_sql(selection.order, "s.id")
+    return await _page(conn, SENSOR_COLUMNS, "sensors s", where, order, bind, limit, offset)
 
 
 async def base_page(
-    conn: asyncpg.Connection, layer: str, bounds: Bounds | None, limit: int, offset: int
+    conn: asyncpg.Connection,
+    layer: str,
+    bounds: Bounds | None,
+    selection: Selection,
+    limit: int,
+    offset: int,
 ) -> tuple[int, list[asyncpg.Record]]:
-    """(features of base `layer` matched, one page of them in id order) intersecting `bounds`."""
+    """(features of base `layer` matched, one page of them in `selection`'s order, then by id)
+    intersecting `bounds`, kept by `selection`'s filter."""
     bind = Bind()
-    where = [f"ST_Intersects(b.geom, {_envelope(bounds, bind)})"] if bounds is not None else []
-    columns = _base_columns(layer)
-    return await _page(conn, columns, f"{layer} b", where, "b.id", bind, limit, offset)
+    where = selection.where(bind)
+    if bounds is not None:
+        where.append(f"ST_Intersects(b.geom, {_envelope(bounds, bind)})")
+    columns, order = _base_columns(layer), order_sql(selection.order, "b.id")
+    return await _page(conn, columns, f"{layer} b", where, order, bind, limit, offset)
 
 
 async def fetch_base_feature(
@@ -129,3 +145,15 @@ async def time_span(conn: asyncpg.Connection) -> tuple[datetime, datetime] | Non
     """[first UTC day, day after the last) holding readings, from the rollups; None if none."""
     row = await conn.fetchrow(TIME_SPAN_SQL)
     return None if row[0] is None else (row[0], row[1])
+
+
+# One index probe per variable (rollups lead with variable_id), however many rollups exist.
+VARIABLES_WITH_DATA_SQL = """
+SELECT v.name FROM variables v
+WHERE EXISTS (SELECT 1 FROM cell_rollups r WHERE r.variable_id = v.id)
+ORDER BY v.name"""
+
+
+async def variables_with_data(conn: asyncpg.Connection) -> list[str]:
+    """The names of the variables with rollups, in name order."""
+    return [row[0] for row in await conn.fetch(VARIABLES_WITH_DATA_SQL)]
