@@ -144,9 +144,13 @@ def ingest_cost(rows: int) -> float:
         feed = load_feeds(settings.feeds_dir)["air"]
         conn = await connect(url)
         try:
-            await conn.execute("TRUNCATE sensors, readings, cell_rollups, cells")
+            await conn.execute(
+                "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, cells"
+            )
             seconds, _ = await run_ours(conn, feed, data, settings)
-            await conn.execute("TRUNCATE sensors, readings, cell_rollups, cells")
+            await conn.execute(
+                "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, cells"
+            )
         finally:
             await conn.close()
         return seconds

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     rollup_bucket_seconds: int = Field(
         default=3600, gt=0, description="Width of the base time bucket of cell rollups."
     )
+    rollup_compact_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often the service folds the rollup deltas of loads into day rows; "
+        "0: never (`citytwin db compact` and `citytwin ingest` still do).",
+    )
 
     @field_validator("time_zone")
     @classmethod

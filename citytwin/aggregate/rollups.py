@@ -2,7 +2,9 @@
 same per base bucket of the day in slots.
 
 These numbers merge exactly (sums add, extremes compare), so the rollups of any pieces of data
-combine into the rollup of the whole, and mean and standard deviation follow from them.
+combine into the rollup of the whole, and mean and standard deviation follow from them. A load
+computes them per slot (`slot_stats`: one narrow row per variable, day, cell and slot, about one
+per reading of a live load); day rows with slot arrays (`days_from_slots`) are built from those.
 """
 
 from dataclasses import dataclass
@@ -11,6 +13,9 @@ import numpy as np
 import pandas as pd
 
 DAY_MICROSECONDS = 86_400_000_000
+KEY = ["variable_id", "day", "cell"]
+SLOT_KEY = [*KEY, "slot"]
+STAT_REDUCERS = {"count": "sum", "sum": "sum", "sum_sq": "sum", "min": "min", "max": "max"}
 
 
 @dataclass(frozen=True)
@@ -58,73 +63,59 @@ def _key_changes(*columns: np.ndarray | pd.Series) -> np.ndarray:
     return changed
 
 
-def _empty_slots(rows: int, slots: int) -> dict[str, np.ndarray]:
-    return {
+def slot_stats(readings: pd.DataFrame, bucket_seconds: int) -> pd.DataFrame:
+    """Per (variable_id, day, cell, slot) of the unflagged `readings` (naive-UTC `time`): count,
+    sum, sum_sq, min, max; sorted by key. `day` is UTC midnight, `slot` counts buckets from it."""
+    kept = readings.loc[~readings["flagged"].to_numpy()]
+    micros = kept["time"].to_numpy().astype("datetime64[us]").view(np.int64)
+    value = kept["value"].to_numpy()
+    per_slot = pd.DataFrame(
+        {
+            "variable_id": kept["variable_id"].to_numpy().astype(np.int16),
+            "day": (micros // DAY_MICROSECONDS * DAY_MICROSECONDS).astype("datetime64[us]"),
+            "cell": kept["cell"].to_numpy().astype(np.int64),
+            "slot": ((micros % DAY_MICROSECONDS) // (bucket_seconds * 1_000_000)).astype(np.int16),
+            "count": np.ones(len(kept), np.int32),
+            "sum": value,
+            "sum_sq": value * value,
+            "min": value,
+            "max": value,
+        }
+    )
+    return merge_slot_stats([per_slot])
+
+
+def merge_slot_stats(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """One row per slot key from the slot stats of several pieces, sorted by key."""
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    merged = frame.groupby(SLOT_KEY, sort=True).agg(STAT_REDUCERS).reset_index()
+    return merged.astype({"count": np.int32})
+
+
+def days_from_slots(stats: pd.DataFrame, bucket_seconds: int) -> Rollups:
+    """The day rows (slot arrays) of sorted, merged slot stats."""
+    changed = _key_changes(*(stats[name] for name in KEY))
+    row = np.cumsum(changed) - 1
+    first = np.flatnonzero(changed)
+    rows, slots = len(first), 86_400 // bucket_seconds
+    slot = stats["slot"].to_numpy()
+    arrays = {
         "slot_count": np.zeros((rows, slots), np.int32),
         "slot_sum": np.zeros((rows, slots)),
         "slot_sum_sq": np.zeros((rows, slots)),
         "slot_min": np.full((rows, slots), np.inf),
         "slot_max": np.full((rows, slots), -np.inf),
     }
+    for name, values in arrays.items():
+        values[row, slot] = stats[name.removeprefix("slot_")].to_numpy()
+    return Rollups(
+        variable_id=stats["variable_id"].to_numpy()[first].astype(np.int16),
+        day=stats["day"].to_numpy()[first].astype("datetime64[us]"),
+        cell=stats["cell"].to_numpy()[first].astype(np.int64),
+        **arrays,
+    )
 
 
 def rollup_delta(readings: pd.DataFrame, bucket_seconds: int) -> Rollups:
-    """The rollups of the unflagged `readings` (naive-UTC `time`), sorted by key."""
-    kept = readings.loc[~readings["flagged"].to_numpy()]
-    micros = kept["time"].to_numpy().astype("datetime64[us]").view(np.int64)
-    per_bucket = pd.DataFrame(
-        {
-            "variable_id": kept["variable_id"].to_numpy(),
-            "day": micros // DAY_MICROSECONDS,
-            "cell": kept["cell"].to_numpy(),
-            "slot": (micros % DAY_MICROSECONDS) // (bucket_seconds * 1_000_000),
-            "value": kept["value"].to_numpy(),
-        }
-    )
-    per_bucket["value_sq"] = per_bucket["value"] * per_bucket["value"]
-    grouped = per_bucket.groupby(["variable_id", "day", "cell", "slot"], sort=True)
-    stats = grouped["value"].agg(["count", "sum", "min", "max"]).join(grouped["value_sq"].sum())
-    keys = stats.index.to_frame(index=False)
-    changed = _key_changes(keys["variable_id"], keys["day"], keys["cell"])
-    row = np.cumsum(changed) - 1
-    first = np.flatnonzero(changed)
-    slots = _empty_slots(len(first), 86_400 // bucket_seconds)
-    slot = keys["slot"].to_numpy()
-    slots["slot_count"][row, slot] = stats["count"].to_numpy()
-    slots["slot_sum"][row, slot] = stats["sum"].to_numpy()
-    slots["slot_sum_sq"][row, slot] = stats["value_sq"].to_numpy()
-    slots["slot_min"][row, slot] = stats["min"].to_numpy()
-    slots["slot_max"][row, slot] = stats["max"].to_numpy()
-    return Rollups(
-        variable_id=keys["variable_id"].to_numpy()[first].astype(np.int16),
-        day=(keys["day"].to_numpy()[first] * DAY_MICROSECONDS).astype("datetime64[us]"),
-        cell=keys["cell"].to_numpy()[first].astype(np.int64),
-        **slots,
-    )
-
-
-def combine(parts: list[Rollups]) -> Rollups:
-    """One rollup row per key from the rollups of several pieces, sorted by key."""
-    if len(parts) == 1:
-        return parts[0]
-    variable_id = np.concatenate([p.variable_id for p in parts])
-    day = np.concatenate([p.day for p in parts])
-    cell = np.concatenate([p.cell for p in parts])
-    order = np.lexsort((cell, day, variable_id))
-    variable_id, day, cell = variable_id[order], day[order], cell[order]
-    first = np.flatnonzero(_key_changes(variable_id, day, cell))
-
-    def merged(name: str, reduce: np.ufunc) -> np.ndarray:
-        stacked = np.concatenate([getattr(p, name) for p in parts])[order]
-        return reduce.reduceat(stacked, first, axis=0)
-
-    return Rollups(
-        variable_id=variable_id[first],
-        day=day[first],
-        cell=cell[first],
-        slot_count=merged("slot_count", np.add),
-        slot_sum=merged("slot_sum", np.add),
-        slot_sum_sq=merged("slot_sum_sq", np.add),
-        slot_min=merged("slot_min", np.minimum),
-        slot_max=merged("slot_max", np.maximum),
-    )
+    """The day rollups of the unflagged `readings` (naive-UTC `time`), sorted by key."""
+    return days_from_slots(slot_stats(readings, bucket_seconds), bucket_seconds)

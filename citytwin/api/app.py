@@ -1,5 +1,6 @@
 """The app factory: `create_app(settings)`; the lifespan owns the pool and the migrations."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -36,6 +37,7 @@ from citytwin.api.routers import (
     web,
 )
 from citytwin.api.routers.web import STATIC
+from citytwin.api.tile_responses import forget_changed_versions
 from citytwin.db.connect import resolve_database_url
 from citytwin.db.feeds import sync_feeds, variable_ids
 from citytwin.db.migrate import check_schema, migrate
@@ -44,6 +46,7 @@ from citytwin.db.twin_listener import EventListener
 from citytwin.feeds import load_feeds
 from citytwin.layers.store import layer_store_for
 from citytwin.scenarios.jobs import ScenarioJobs
+from citytwin.services.compaction import scheduled_compaction
 from citytwin.services.notifications import Notifier
 from citytwin.settings import Settings
 from citytwin.stream.listener import running_sources
@@ -82,8 +85,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Subscribers hear of the same loads, after they committed.
             app.state.notifier = notifier = Notifier(pool)
 
+            refreshes: set[asyncio.Task] = set()
+
             def heard(event_id: int) -> None:
-                versions.invalidate(event_id)
+                # Only the tiles whose place and time the committed loads touched go stale.
+                task = asyncio.create_task(forget_changed_versions(pool, versions))
+                refreshes.add(task)
+                task.add_done_callback(refreshes.discard)
                 notifier.on_event(event_id)
 
             data_events = EventListener(url, heard)
@@ -95,10 +103,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.scenario_jobs = ScenarioJobs(pool, app.state.layer_store, settings)
             app.state.write_limits = TokenBuckets(settings.writes_per_minute)
             every = 0 if settings.read_only else settings.retention_hours
+            compact_every = 0 if settings.read_only else settings.rollup_compact_seconds
             listening = settings.mqtt_listen and not settings.read_only
             try:
                 async with (
                     scheduled_retention(pool, registry, every),
+                    scheduled_compaction(pool, settings.rollup_bucket_seconds, compact_every),
                     running_sources(settings, registry, url, listening) as listener,
                 ):
                     app.state.listener = listener

@@ -1,6 +1,7 @@
 """Warm vector tiles answered before routing: the last answer of each tile URL is replayed as
-long as no data changed anywhere since it was made (the tile version cache's generation), so a
-warm tile skips routing, dependencies and the handler; everything else passes through."""
+long as the tile version cache still holds the data version it was made from (a load forgets
+only the versions whose place and time it touched), so a warm tile skips routing, dependencies
+and the handler; everything else passes through."""
 
 from dataclasses import dataclass
 
@@ -15,14 +16,15 @@ KEPT = 8192  # answers remembered (one per tile URL and encoding)
 
 @dataclass(frozen=True)
 class _Answer:
-    generation: int
+    version_key: tuple
+    version: tuple
     etag: str
     headers: list[tuple[bytes, bytes]]
     body: bytes
 
 
 class FastTiles:
-    """ASGI middleware replaying the last 200 answer of a tile URL while its generation holds."""
+    """ASGI middleware replaying the last 200 answer of a tile URL while its version holds."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,7 +44,7 @@ class FastTiles:
         gzip_ok = b"gzip" in headers.get(b"accept-encoding", b"")
         key = (scope["path"], scope["query_string"], gzip_ok)
         answer = self.answers.get(key)
-        if answer is not None and versions.live() and answer.generation == versions.generation:
+        if answer is not None and versions.remembered(answer.version_key) == answer.version:
             await _replay(answer, headers.get(b"if-none-match", b"").decode(), send)
             return
         await self._answer_and_keep(scope, receive, send, key, versions)
@@ -50,7 +52,8 @@ class FastTiles:
     async def _answer_and_keep(
         self, scope: Scope, receive: Receive, send: Send, key: tuple, versions: VersionCache
     ) -> None:
-        generation, start, chunks = versions.generation, {}, []
+        start, chunks = {}, []
+        scope.setdefault("state", {})
 
         async def keep(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -61,12 +64,16 @@ class FastTiles:
 
         await self.app(scope, receive, keep)
         etag = dict(start.get("headers", [])).get(b"etag")
-        # Only a whole 200 made while no data changed is worth replaying.
-        if start.get("status") == 200 and etag and generation == versions.generation:
+        made_from = scope["state"].get("tile_version")
+        # Only a whole 200 made from a version still remembered is worth replaying.
+        if start.get("status") == 200 and etag and made_from is not None:
+            version_key, version = made_from
+            if versions.remembered(version_key) != version:
+                return
             if len(self.answers) >= KEPT:
                 self.answers.clear()
             self.answers[key] = _Answer(
-                generation, etag.decode(), start["headers"], b"".join(chunks)
+                version_key, version, etag.decode(), start["headers"], b"".join(chunks)
             )
 
 

@@ -11,6 +11,7 @@ from citytwin.db.queries.cells import CellQuery, cell_aggregates
 from citytwin.db.queries.tiles import (
     base_tile,
     cells_tile,
+    changed_versions,
     data_version,
     sensors_tile,
     sensors_version,
@@ -19,7 +20,7 @@ from citytwin.errors import InvalidParameter
 from citytwin.query.cells import grow_by_cells, hexagon_wkb, to_hex
 from citytwin.query.params import Area, TimeRange, widen_to_buckets
 from citytwin.settings import Settings
-from citytwin.tiles.cache import CachedTile, TileCache, VersionCache, tile_etag
+from citytwin.tiles.cache import CachedTile, Footprint, TileCache, VersionCache, tile_etag
 from citytwin.tiles.grid import parse_tile, resolution_for_zoom
 
 
@@ -60,10 +61,26 @@ def version_cache(request: Request) -> VersionCache:
     return request.app.state.tile_versions
 
 
-def data_changed(request: Request) -> None:
-    """A write of this instance committed: forget tile versions now, before answering, rather
-    than when the store's announcement comes back (so its client's next tile is fresh)."""
-    version_cache(request).invalidate()
+async def forget_changed_versions(pool: Pool, versions: VersionCache) -> None:
+    """Forget the remembered tile versions that loads committed since the last look touched."""
+
+    async def changes(after: int | None, limit: int) -> tuple[int, list[tuple]]:
+        async with pool.acquire() as conn:
+            return await changed_versions(conn, after, limit)
+
+    await versions.refresh(changes)
+
+
+async def data_changed(request: Request) -> None:
+    """A write of this instance committed: forget the tile versions it touched now, before
+    answering, rather than when the store's announcement comes back (so its client's next tile
+    is fresh)."""
+    await forget_changed_versions(request.app.state.pool, version_cache(request))
+
+
+def _remember_version(request: Request, key: tuple, version: tuple) -> None:
+    # FastTiles replays this answer while the version stays remembered (citytwin.api.fast_tiles).
+    request.state.tile_version = (key, version)
 
 
 def tile_url_template(request: Request, route: str, **path: str) -> str:
@@ -105,12 +122,15 @@ async def cells_tile_answer(
     # Hexagons centred outside the tile may still reach into it: search a grown area.
     bounds = grow_by_cells(tile.bounds, shown)
 
-    async def fetch_version() -> tuple[int, int]:
+    async def fetch_version() -> tuple[tuple, Footprint]:
         async with pool.acquire() as conn:
-            return await data_version(conn, bounds, variable.id, time.start, time.end)
+            version = await data_version(conn, bounds, variable.id, time.start, time.end)
+        return version, Footprint(variable.id, bounds, time.start, time.end)
 
     params = (variable.name, shown, time.start, time.end)
-    version = await version_cache(request).get(("cells", bounds, params), fetch_version)
+    version_key = ("cells", bounds, params)
+    version = await version_cache(request).get(version_key, fetch_version)
+    _remember_version(request, version_key, version)
     etag = tile_etag("cells", tile, params, version)
     if etag_matches(etag, if_none_match):
         return _mvt_response(request, CachedTile(etag, b""), settings.tile_max_age, if_none_match)
@@ -149,11 +169,17 @@ async def sensors_tile_answer(
     value and its time (`<variable>`, `<variable>_time`)."""
     tile = parse_tile(z, x, y)
 
-    async def fetch_version() -> tuple[int, int]:
+    async def fetch_version() -> tuple[tuple, Footprint]:
         async with pool.acquire() as conn:
-            return await sensors_version(conn, tile)
+            version, mobile = await sensors_version(conn, tile)
+        # Sensors drawn lie in the tile's envelope grown by 5 % (DRAWN_SENSORS).
+        west, south, east, north = tile.bounds
+        dx, dy = (east - west) * 0.05, (north - south) * 0.05
+        drawn = (west - dx, south - dy, east + dx, north + dy)
+        return version, Footprint(None, None if mobile else drawn)
 
     version = await version_cache(request).get(("sensors", tile), fetch_version)
+    _remember_version(request, ("sensors", tile), version)
     etag = tile_etag("sensors", tile, (), version)
     if etag_matches(etag, if_none_match):
         return _mvt_response(request, CachedTile(etag, b""), settings.tile_max_age, if_none_match)

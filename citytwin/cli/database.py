@@ -1,4 +1,4 @@
-"""`citytwin db`: the embedded cluster and migrations."""
+"""`citytwin db`: the embedded cluster, migrations and rollup compaction."""
 
 import asyncio
 
@@ -9,8 +9,10 @@ from citytwin.cli.common import (
     console,
     fail,
     prepare_store,
+    store_connection,
 )
 from citytwin.db import embedded
+from citytwin.db.compaction import compact_rollups
 from citytwin.db.connect import resolve_database_url
 from citytwin.db.migrate import migrate
 from citytwin.db.pool import connect
@@ -75,3 +77,20 @@ def db_migrate() -> None:
     except CityTwinError as exc:
         fail(exc)
     console.print(f"applied: {', '.join(applied)}" if applied else "up to date")
+
+
+@db_app.command("compact")
+def db_compact() -> None:
+    """Fold the rollup deltas that loads appended into the day rows (the server does it every
+    CITYTWIN_ROLLUP_COMPACT_SECONDS)."""
+
+    async def run() -> int:
+        async with store_connection(settings) as conn:
+            return await compact_rollups(conn, settings.rollup_bucket_seconds)
+
+    settings = Settings()
+    try:
+        folded = asyncio.run(run())
+    except CityTwinError as exc:
+        fail(exc)
+    console.print(f"folded {folded} delta rows into day rows")

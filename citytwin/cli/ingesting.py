@@ -23,6 +23,7 @@ from citytwin.cli.common import (
     out,
     store_connection,
 )
+from citytwin.db.compaction import compact_rollups
 from citytwin.db.errors import translate
 from citytwin.db.pool import Connection
 from citytwin.errors import CityTwinError
@@ -118,7 +119,10 @@ async def _ingest_command(
     settings: Settings, jobs: list[tuple[str, Path]], source_format: str | None, **options: object
 ) -> int:
     async with store_connection(settings) as conn:
-        return await ingest_files(conn, settings, jobs, source_format, **options)
+        failures = await ingest_files(conn, settings, jobs, source_format, **options)
+        # A batch tool: its loads' rollup deltas are folded now, not left for a server.
+        await compact_rollups(conn, settings.rollup_bucket_seconds)
+        return failures
 
 
 @app.command("ingest")

@@ -14,9 +14,10 @@ from citytwin.cli.common import (
     store_connection,
 )
 from citytwin.db import dead_letters
-from citytwin.db.pool import connect
+from citytwin.db.pool import connect, create_pool
 from citytwin.errors import CityTwinError
 from citytwin.feeds import load_feeds
+from citytwin.services.compaction import scheduled_compaction
 from citytwin.services.push import replay
 from citytwin.settings import Settings
 
@@ -25,7 +26,14 @@ async def _listen(settings: Settings) -> None:
     from citytwin.stream.listener import listen
 
     url = await prepare_store(settings)
-    await listen(settings, load_feeds(settings.feeds_dir), lambda: connect(url))
+    # The listener's loads append rollup deltas: fold them as the server would.
+    pool = await create_pool(url, min_size=0, max_size=1)
+    try:
+        every = settings.rollup_compact_seconds
+        async with scheduled_compaction(pool, settings.rollup_bucket_seconds, every):
+            await listen(settings, load_feeds(settings.feeds_dir), lambda: connect(url))
+    finally:
+        await pool.close()
 
 
 @app.command("listen")

@@ -121,6 +121,12 @@ async def fetch_city(conn: asyncpg.Connection) -> City | None:
     )
 
 
+async def city_zone(conn: asyncpg.Connection) -> str | None:
+    """The imported city's time zone, or None before the first import: one narrow row, read
+    afresh by every load (a `city import` elsewhere changes it), never the city's boundary."""
+    return await conn.fetchval("SELECT timezone FROM city")
+
+
 async def require_city(conn: asyncpg.Connection) -> City:
     """The stored city record; Conflict (nothing to model yet) before the first import."""
     city = await fetch_city(conn)

@@ -38,6 +38,18 @@ ROLLUP_TYPES = {
     "slot_min": "float8[]",
     "slot_max": "float8[]",
 }
+# A load's per-slot rollups, appended to `cell_rollup_deltas`.
+SLOT_TYPES = {
+    "variable_id": "int2",
+    "day": "timestamptz",
+    "cell": "int8",
+    "slot": "int2",
+    "count": "int4",
+    "sum": "float8",
+    "sum_sq": "float8",
+    "min": "float8",
+    "max": "float8",
+}
 STREAM_ROWS = 65_536  # rows per COPY message: the server parses one while numpy encodes the next
 
 
@@ -70,6 +82,13 @@ async def copy_binary(
 async def copy_rollups(conn: asyncpg.Connection, table: str, rollups: Rollups) -> None:
     """COPY rollup rows into `table` (`cell_rollups` or a staging table like it)."""
     await copy_binary(conn, table, rollups.columns(), ROLLUP_TYPES)
+
+
+async def copy_slot_stats(conn: asyncpg.Connection, table: str, stats: pd.DataFrame) -> None:
+    """COPY per-slot rollups (citytwin.aggregate.rollups.slot_stats) into `table`."""
+    await copy_binary(
+        conn, table, {name: stats[name].to_numpy() for name in SLOT_TYPES}, SLOT_TYPES
+    )
 
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:

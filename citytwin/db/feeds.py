@@ -33,9 +33,14 @@ async def variable_ids(conn: asyncpg.Connection) -> dict[str, int]:
 
 
 async def variable_spans(conn: asyncpg.Connection) -> dict[str, tuple[object, object]]:
-    """Variable name → (first, last) UTC day holding readings, from the rollups (small)."""
+    """Variable name → (first, last) UTC day holding readings: index probes of the rollups."""
     rows = await conn.fetch(
-        "SELECT v.name, min(r.day) AS first, max(r.day) AS last "
-        "FROM cell_rollups r JOIN variables v ON v.id = r.variable_id GROUP BY v.name"
+        """SELECT v.name, min(x.first) AS first, max(x.last) AS last
+           FROM variables v CROSS JOIN LATERAL (
+               SELECT min(day) AS first, max(day) AS last FROM cell_rollups
+               WHERE variable_id = v.id
+               UNION ALL
+               SELECT min(day), max(day) FROM cell_rollup_deltas WHERE variable_id = v.id) x
+           GROUP BY v.name HAVING min(x.first) IS NOT NULL"""
     )
     return {row["name"]: (row["first"], row["last"]) for row in rows}

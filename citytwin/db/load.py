@@ -1,13 +1,15 @@
-"""Storing validated readings, all or nothing: sensors upserted, readings COPYed, rollups merged,
-latest state kept.
+"""Storing validated readings, all or nothing: sensors upserted, readings COPYed, rollups
+appended, latest state kept.
 
 A load takes a source in pieces, inside one transaction, so that parsing the next piece overlaps
 the server's COPY of this one. Each piece's readings are COPYed (binary) straight into the
 partitioned table inside a savepoint; only when that meets keys already stored (a replay, an
 overlap, a duplicate across pieces) does the piece go through a staging table and
 `INSERT … ON CONFLICT DO NOTHING`, which counts each duplicate once and skips it. The pieces'
-rollups are combined and written once at the end: COPYed when their keys are new, merged when not;
-so are the pieces' per-series summaries, into `latest_readings` (citytwin.db.latest).
+per-slot rollups are combined and written once at the end: as day rows when no rollups of those
+days exist yet (a load of history), else appended as narrow per-slot deltas that a compaction
+folds in later (citytwin.db.compaction), so a live load costs what it carries; so are the
+pieces' per-series summaries, into `latest_readings` (citytwin.db.latest).
 """
 
 import asyncio
@@ -23,8 +25,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from citytwin.aggregate.rollups import Rollups, combine, rollup_delta
-from citytwin.db.copy import copy_if_new, copy_readings, copy_rollups
+from citytwin.aggregate.rollups import days_from_slots, merge_slot_stats, slot_stats
+from citytwin.db.copy import copy_if_new, copy_readings, copy_rollups, copy_slot_stats
 from citytwin.db.latest import update_latest
 from citytwin.errors import DatabaseUnavailable
 from citytwin.ingest.index import place_readings
@@ -37,19 +39,12 @@ from citytwin.twin import latest
 LOAD_LOCK = 7_402_118  # loads are serialised: partition creation and rollup merges stay simple
 READING_KEY = ["sensor_id", "variable_id", "time"]
 
-MERGE_ROLLUPS = """
-INSERT INTO cell_rollups AS r SELECT * FROM rollup_delta
-ON CONFLICT (variable_id, day, cell) DO UPDATE SET
-    count       = r.count + EXCLUDED.count,
-    sum         = r.sum + EXCLUDED.sum,
-    sum_sq      = r.sum_sq + EXCLUDED.sum_sq,
-    min         = least(r.min, EXCLUDED.min),
-    max         = greatest(r.max, EXCLUDED.max),
-    slot_count  = slots_add(r.slot_count, EXCLUDED.slot_count),
-    slot_sum    = slots_add(r.slot_sum, EXCLUDED.slot_sum),
-    slot_sum_sq = slots_add(r.slot_sum_sq, EXCLUDED.slot_sum_sq),
-    slot_min    = slots_least(r.slot_min, EXCLUDED.slot_min),
-    slot_max    = slots_greatest(r.slot_max, EXCLUDED.slot_max)
+# Whether any day row of these variables exists in the load's days: if not, the load's rollups
+# are new day rows (COPYed as such), else they go to the deltas.
+DAYS_ROLLED_UP = """
+SELECT EXISTS (
+    SELECT 1 FROM cell_rollups
+    WHERE variable_id = ANY($1::int2[]) AND day >= $2 AND day <= $3)
 """
 
 # The rows that were new come back (as CSV) so that their rollups are computed like the rest.
@@ -77,11 +72,15 @@ DROPPED_MONTHS = """
 SELECT m.month, v.id AS variable_id
 FROM unnest($1::timestamptz[]) AS m (month) CROSS JOIN unnest($2::int2[]) AS v (id)
 WHERE to_regclass(format('readings_%s', to_char(m.month AT TIME ZONE 'UTC', 'YYYY_MM'))) IS NULL
-  AND EXISTS (
+  AND (EXISTS (
     SELECT 1 FROM cell_rollups r
     WHERE r.variable_id = v.id
       AND r.day >= m.month AND r.day < m.month + interval '1 month'
-  )
+  ) OR EXISTS (
+    SELECT 1 FROM cell_rollup_deltas r
+    WHERE r.variable_id = v.id
+      AND r.day >= m.month AND r.day < m.month + interval '1 month'
+  ))
 """
 
 CONNECTION_LOST = (
@@ -240,7 +239,7 @@ class PreparedPiece:
     readings: pd.DataFrame
     rejected: list[Rejection]
     offered: int
-    delta: Rollups | None
+    delta: pd.DataFrame | None  # per-slot rollups (citytwin.aggregate.rollups.slot_stats)
     latest: pd.DataFrame | None = None
 
 
@@ -260,7 +259,7 @@ class ReadingLoad:
     loaded: int = 0
     offered: int = 0
     rejected: list[Rejection] = field(default_factory=list)
-    deltas: list[Rollups] = field(default_factory=list)
+    deltas: list[pd.DataFrame] = field(default_factory=list)
     cells: set[int] = field(default_factory=set)
     summaries: list[pd.DataFrame] = field(default_factory=list)  # per series, of what was new
     staging: bool = False
@@ -296,7 +295,7 @@ class ReadingLoad:
         readings, rejected = place_readings(rows, sensors, self.variables, self.resolution)
         # Key order keeps the primary-key index appends local, which makes COPY faster.
         ordered = readings.drop_duplicates(READING_KEY).sort_values(READING_KEY, ignore_index=True)
-        delta = rollup_delta(ordered, self.bucket_seconds)
+        delta = slot_stats(ordered, self.bucket_seconds)
         return PreparedPiece(ordered, rejected, len(readings), delta, latest.summarise(ordered))
 
     async def store(self, piece: PreparedPiece) -> None:
@@ -326,7 +325,7 @@ class ReadingLoad:
             else:
                 inserted = await self._insert_new(readings)
                 self.loaded += len(inserted)
-                delta = await asyncio.to_thread(rollup_delta, inserted, self.bucket_seconds)
+                delta = await asyncio.to_thread(slot_stats, inserted, self.bucket_seconds)
                 self.deltas.append(delta)
                 summary = await asyncio.to_thread(
                     lambda: latest.summarise(inserted.sort_values(READING_KEY, ignore_index=True))
@@ -357,15 +356,31 @@ class ReadingLoad:
         )
         return inserted.to_pandas().astype({"flagged": bool})
 
+    async def _write_rollups(self, stats: pd.DataFrame) -> None:
+        """New days as day rows; days with rollups already get their slots appended."""
+        conn = self.conn
+        days = stats["day"].to_numpy()
+        new_days = not await conn.fetchval(
+            DAYS_ROLLED_UP,
+            sorted(set(stats["variable_id"].tolist())),
+            pd.Timestamp(days.min()).tz_localize("UTC").to_pydatetime(),
+            pd.Timestamp(days.max()).tz_localize("UTC").to_pydatetime(),
+        )
+        if new_days:
+            rows = await asyncio.to_thread(days_from_slots, stats, self.bucket_seconds)
+            if await copy_if_new(conn, lambda: copy_rollups(conn, "cell_rollups", rows)):
+                return
+        # A day row made meanwhile (a compaction, another load) sends these to the deltas too.
+        await copy_slot_stats(conn, "cell_rollup_deltas", stats)
+
     async def finish(self) -> LoadResult:
         """Write the rollups of everything loaded and register its cells."""
         conn = self.conn
         if self.deltas:
-            delta = await asyncio.to_thread(combine, self.deltas)
-            if not await copy_if_new(conn, lambda: copy_rollups(conn, "cell_rollups", delta)):
-                await copy_rollups(conn, "rollup_delta", delta)
-                await conn.execute(MERGE_ROLLUPS)
-            await _bump_tile_versions(conn, version_keys(delta))
+            stats = await asyncio.to_thread(merge_slot_stats, self.deltas)
+            if not stats.empty:
+                await self._write_rollups(stats)
+                await _bump_tile_versions(conn, version_keys(stats))
         await update_latest(conn, await asyncio.to_thread(latest.combine, self.summaries))
         await _register_cells(conn, np.array(sorted(self.cells), dtype=np.int64))
         return LoadResult(self.loaded, self.offered - self.loaded, self.rejected)
@@ -385,7 +400,6 @@ async def reading_load(
             # COPY text without an offset is read in the session zone: make it UTC.
             await conn.execute("SET LOCAL TIME ZONE 'UTC'")
             await conn.execute("SELECT pg_advisory_xact_lock($1)", LOAD_LOCK)
-            await conn.execute("CREATE TEMP TABLE rollup_delta (LIKE cell_rollups) ON COMMIT DROP")
             yield ReadingLoad(conn, feed, variables, resolution, bucket_seconds)
     except CONNECTION_LOST as exc:
         raise DatabaseUnavailable(f"the load was rolled back, nothing stored: {exc}") from exc

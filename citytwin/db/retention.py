@@ -27,19 +27,27 @@ WHERE i.inhparent = 'readings'::regclass
 ORDER BY 2
 """
 
+# Rollup rows are counted as keys (variable, UTC day, cell), in day rows or deltas alike.
 DELETE_ROLLUPS = """
 WITH gone AS (
     DELETE FROM cell_rollups r
     USING variables v
     WHERE v.id = r.variable_id AND v.name = $1 AND r.day < $2
-    RETURNING r.variable_id, r.day, h3_parent(r.cell, $3) AS cell
+    RETURNING r.variable_id, r.day, r.cell
+), gone_deltas AS (
+    DELETE FROM cell_rollup_deltas r
+    USING variables v
+    WHERE v.id = r.variable_id AND v.name = $1 AND r.day < $2
+    RETURNING r.variable_id, r.day, r.cell
+), keys AS (
+    SELECT * FROM gone UNION SELECT * FROM gone_deltas
 ), bumped AS (
     INSERT INTO tile_versions (variable_id, day, cell, version)
     SELECT k.variable_id, k.day, k.cell, nextval('tile_version_seq')
-    FROM (SELECT DISTINCT variable_id, day, cell FROM gone) k
+    FROM (SELECT DISTINCT variable_id, day, h3_parent(cell, $3) AS cell FROM keys) k
     ON CONFLICT (variable_id, day, cell) DO UPDATE SET version = EXCLUDED.version
 )
-SELECT count(*) FROM gone
+SELECT count(*) FROM keys
 """
 
 
@@ -58,7 +66,8 @@ async def retention_store(conn: asyncpg.Connection) -> RetentionStore:
     feeds = await conn.fetch("SELECT DISTINCT feed FROM sensors ORDER BY 1")
     variables = await conn.fetch(
         "SELECT v.name FROM variables v "
-        "WHERE EXISTS (SELECT 1 FROM cell_rollups r WHERE r.variable_id = v.id) ORDER BY 1"
+        "WHERE EXISTS (SELECT 1 FROM cell_rollups r WHERE r.variable_id = v.id) "
+        "OR EXISTS (SELECT 1 FROM cell_rollup_deltas r WHERE r.variable_id = v.id) ORDER BY 1"
     )
     return RetentionStore(partitions, [r["feed"] for r in feeds], [r["name"] for r in variables])
 
@@ -68,8 +77,10 @@ async def rollups_to_delete(conn: asyncpg.Connection, plan: RetentionPlan) -> di
     counts = {}
     for variable, before in plan.rollups_before.items():
         counts[variable] = await conn.fetchval(
-            "SELECT count(*) FROM cell_rollups r JOIN variables v ON v.id = r.variable_id "
-            "WHERE v.name = $1 AND r.day < $2",
+            "SELECT count(*) FROM (SELECT day, cell FROM cell_rollups r WHERE r.variable_id = "
+            "(SELECT id FROM variables WHERE name = $1) AND r.day < $2 UNION "
+            "SELECT day, cell FROM cell_rollup_deltas r WHERE r.variable_id = "
+            "(SELECT id FROM variables WHERE name = $1) AND r.day < $2) k",
             variable,
             before,
         )

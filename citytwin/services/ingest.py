@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from citytwin.db.city import fetch_city
+from citytwin.db.city import city_zone as stored_city_zone
 from citytwin.db.feeds import variable_ids
 from citytwin.db.load import reading_load, register_sensors
 from citytwin.db.pool import Connection
@@ -134,8 +134,7 @@ async def ingest(
     if encoding == "csv" and source_format is None:
         source_format = sniff_format(data, feed)
     if city_zone is None:  # no CITYTWIN_TIME_ZONE: the imported city's zone, if any
-        city = await fetch_city(conn)
-        city_zone = city.timezone if city is not None else None
+        city_zone = await stored_city_zone(conn)
     if is_station_list(feed, source_format):
         return await ingest_stations(conn, feed, data, source_format, resolution, city_zone)
     pieces = csv_pieces(data, FIRST_PIECE_BYTES, PIECE_BYTES) if encoding == "csv" else [(data, 1)]

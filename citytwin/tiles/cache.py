@@ -1,13 +1,19 @@
 """Tile ETags and the server-side tile cache, validated by data versions (never stale)."""
 
+import asyncio
 import gzip
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from cachetools import LRUCache
 
+from citytwin.query.cells import Bounds
 from citytwin.tiles.grid import Tile
+from citytwin.tiles.versions import version_cell_reach
+
+DAY = timedelta(days=1)
 
 
 def strong_etag(*parts: object) -> str:
@@ -61,31 +67,103 @@ class TileCache:
         return cached
 
 
+# A version key of the store: (variable_id, UTC day, cell at VERSION_RESOLUTION) bumped by a load.
+VersionKey = tuple[int, datetime, int]
+CHANGES_AT_ONCE = 10_000  # more version keys changed than this since the last look: forget all
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Where and when the data under a remembered version lies: its variable (None: any), its
+    lon/lat bounds (None: anywhere) and time range (None ends: open)."""
+
+    variable_id: int | None
+    bounds: Bounds | None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def touched_by(self, key: VersionKey) -> bool:
+        """Whether a change of the version key `key` may change this data."""
+        variable_id, day, cell = key
+        if self.variable_id is not None and variable_id != self.variable_id:
+            return False
+        # A version day covers [day, day + 1 day): as the tiles' version query selects them.
+        if self.start is not None and day + DAY <= self.start:
+            return False
+        if self.end is not None and day >= self.end:
+            return False
+        return self.bounds is None or _overlap(self.bounds, version_cell_reach(cell))
+
+
+def _overlap(a: Bounds, b: Bounds) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
 class VersionCache:
-    """Data versions of tiles remembered between loads, so a warm tile needs no database: the
-    whole cache is dropped whenever a load commits anywhere (the store's NOTIFY reaches
-    `invalidate`), and it is bypassed while `live()` says notifications are not arriving."""
+    """Data versions of tiles remembered between loads, so a warm tile needs no database. Each
+    is remembered with its footprint; when loads commit (the store's NOTIFY reaches `refresh`),
+    only the versions whose variable, place and time range a load touched are forgotten, so a
+    trickle of live data leaves the rest of the city warm. It is bypassed while `live()` says
+    notifications are not arriving."""
 
     def __init__(self, max_entries: int) -> None:
-        self._versions: LRUCache[tuple, tuple[int, int]] = LRUCache(maxsize=max(max_entries, 1))
-        self.generation = 0
+        self._versions: LRUCache[tuple, tuple[tuple, Footprint]] = LRUCache(
+            maxsize=max(max_entries, 1)
+        )
+        self.generation = 0  # counts forgetting rounds: a fetch across one is not remembered
+        self.seen: int | None = None  # the highest store version taken into account
         self.live: Callable[[], bool] = lambda: False
+        self._refreshing = asyncio.Lock()
 
     def invalidate(self, _event: int | None = None) -> None:
-        """New data somewhere: forget every version."""
+        """New data anywhere (or unknown changes): forget every version."""
         self.generation += 1
         self._versions.clear()
 
-    async def get(self, key: tuple, fetch: Callable[[], Awaitable[tuple[int, int]]]) -> tuple:
-        """The version of `key`, fetched only when not remembered. A version fetched while a
-        load committed is not remembered: it may predate that load."""
+    def forget(self, changed: list[VersionKey]) -> None:
+        """Forget the versions whose footprint one of the `changed` version keys touches."""
+        self.generation += 1
+        stale = [
+            key
+            for key, (_, footprint) in self._versions.items()
+            if any(footprint.touched_by(change) for change in changed)
+        ]
+        for key in stale:
+            del self._versions[key]
+
+    async def refresh(
+        self, changes: Callable[[int | None, int], Awaitable[tuple[int, list[VersionKey]]]]
+    ) -> None:
+        """Forget what the loads committed since the last look changed: `changes(after, limit)`
+        gives the store's highest version and the keys above `after` (at most `limit`)."""
+        async with self._refreshing:
+            newest, changed = await changes(self.seen, CHANGES_AT_ONCE + 1)
+            # Unknown start, too much changed, or the store's versions went back (emptied).
+            unknown = self.seen is None or newest < self.seen
+            if unknown or len(changed) > CHANGES_AT_ONCE:
+                self.invalidate()
+            elif changed:
+                self.forget(changed)
+            self.seen = newest
+
+    def remembered(self, key: tuple) -> tuple | None:
+        """The version of `key` if it is remembered and announcements arrive."""
+        held = self._versions.get(key) if self.live() else None
+        return None if held is None else held[0]
+
+    async def get(
+        self, key: tuple, fetch: Callable[[], Awaitable[tuple[tuple, Footprint]]]
+    ) -> tuple:
+        """The version of `key`, fetched (with its footprint) only when not remembered. A
+        version fetched while loads' changes were being forgotten is not remembered: it may
+        predate them."""
         if not self.live():
-            return await fetch()
+            return (await fetch())[0]
         remembered = self._versions.get(key)
         if remembered is not None:
-            return remembered
+            return remembered[0]
         generation = self.generation
-        version = await fetch()
+        version, footprint = await fetch()
         if generation == self.generation and self.live():
-            self._versions[key] = version
+            self._versions[key] = (version, footprint)
         return version

@@ -1,21 +1,33 @@
 """Which tile versions a load touches: (variable, day, coarse cell) of what it wrote."""
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
-from citytwin.aggregate.rollups import Rollups
-from citytwin.query.cells import parents
+from citytwin.query.cells import REACH_FACTOR, Bounds, boundary, center, parents
 
 VERSION_RESOLUTION = 5  # ~250 km² per version key: few rows, and still local to a tile pyramid
 
 
-def version_keys(rollups: Rollups) -> pd.DataFrame:
-    """Distinct (variable_id, day, cell at VERSION_RESOLUTION) of `rollups`."""
+def version_keys(rollups: pd.DataFrame) -> pd.DataFrame:
+    """Distinct (variable_id, day, cell at VERSION_RESOLUTION) of rollup rows."""
     keys = pd.DataFrame(
         {
-            "variable_id": rollups.variable_id,
-            "day": rollups.day,
-            "cell": parents(rollups.cell.astype(np.int64), VERSION_RESOLUTION),
+            "variable_id": rollups["variable_id"].to_numpy(),
+            "day": rollups["day"].to_numpy(),
+            "cell": parents(rollups["cell"].to_numpy().astype(np.int64), VERSION_RESOLUTION),
         }
     )
     return keys.drop_duplicates(ignore_index=True)
+
+
+@lru_cache(maxsize=4096)
+def version_cell_reach(cell: int) -> Bounds:
+    """Lon/lat bounds holding the centre of every base cell under version cell `cell` (and the
+    hexagon itself): descendants' centres stray a little outside their ancestor's hexagon."""
+    lon, lat = center(cell)
+    ring = boundary(cell)
+    dx = max(abs((x - lon + 180) % 360 - 180) for x, _ in ring) * REACH_FACTOR
+    dy = max(abs(y - lat) for _, y in ring) * REACH_FACTOR
+    return (lon - dx, lat - dy, lon + dx, lat + dy)

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from citytwin.aggregate.rollups import combine, rollup_delta
+from citytwin.aggregate.rollups import days_from_slots, merge_slot_stats, rollup_delta, slot_stats
 
 
 def readings(hours: int = 60, seed: int = 1) -> pd.DataFrame:
@@ -44,8 +44,8 @@ def test_rollups_of_pieces_combine_into_the_rollups_of_the_whole():
     frame = readings()
     whole = rollup_delta(frame, 1800)
     shuffled = frame.sample(frac=1, random_state=3)
-    pieces = [rollup_delta(shuffled.iloc[i::4], 1800) for i in range(4)]
-    merged = combine(pieces)
+    pieces = [slot_stats(shuffled.iloc[i::4], 1800) for i in range(4)]
+    merged = days_from_slots(merge_slot_stats(pieces), 1800)
     for name, values in whole.columns().items():
         np.testing.assert_allclose(
             merged.columns()[name].astype(float), values.astype(float), err_msg=name

@@ -1,15 +1,17 @@
 """Vector tiles decoded by mapbox-vector-tile (a client we did not write), ETags and TileJSON."""
 
 import asyncio
+from datetime import UTC, datetime
 
 import h3
+import h3.api.basic_int as h3_int
 import mapbox_vector_tile
 import morecantile
 import numpy as np
 import pytest
 
 from citytwin.services.ingest import ingest
-from citytwin.tiles.cache import VersionCache
+from citytwin.tiles.cache import Footprint, VersionCache
 from tests.factories import STATIONS, air_rows, post_readings, to_csv
 
 TMS = morecantile.tms.get("WebMercatorQuad")
@@ -238,10 +240,11 @@ async def test_a_load_by_another_process_reaches_warm_tiles(client, conn, feeds,
 async def test_versions_are_not_held_while_announcements_cannot_arrive():
     versions = VersionCache(8)
     asked = []
+    here = Footprint(1, (9.50, 47.10, 9.56, 47.16))
 
-    async def fetch() -> tuple[int, int]:
+    async def fetch() -> tuple[tuple[int, int], Footprint]:
         asked.append(1)
-        return (len(asked), 1)
+        return (len(asked), 1), here
 
     assert await versions.get(("k",), fetch) == (1, 1)  # not live: always asked
     assert await versions.get(("k",), fetch) == (2, 1)
@@ -251,13 +254,55 @@ async def test_versions_are_not_held_while_announcements_cannot_arrive():
     versions.invalidate(7)
     assert await versions.get(("k",), fetch) == (4, 1)
 
-    async def racing_fetch() -> tuple[int, int]:
+    async def racing_fetch() -> tuple[tuple[int, int], Footprint]:
         versions.invalidate()  # a load commits while this version is being read
-        return (99, 1)
+        return (99, 1), here
 
     versions.invalidate()
     assert await versions.get(("k",), racing_fetch) == (99, 1)
     assert await versions.get(("k",), fetch) == (5, 1)  # the racing answer was not kept
+
+
+async def test_a_load_forgets_only_the_versions_whose_place_and_time_it_touched():
+    versions = VersionCache(8)
+    versions.live = lambda: True
+    vaduz = (9.50, 47.10, 9.56, 47.16)
+    november = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+    footprints = {
+        "here": Footprint(1, vaduz),
+        "here in november": Footprint(1, vaduz, *november),
+        "here, other variable": Footprint(2, vaduz),
+        "here in october": Footprint(1, vaduz, datetime(2026, 10, 1, tzinfo=UTC), november[0]),
+        "madrid": Footprint(1, (-3.75, 40.38, -3.65, 40.46)),
+        "any variable, anywhere": Footprint(None, None),
+    }
+    for name, footprint in footprints.items():
+
+        async def fetch(footprint=footprint) -> tuple[tuple[int, int], Footprint]:
+            return (1, 1), footprint
+
+        await versions.get((name,), fetch)
+    vaduz_r5 = h3_int.cell_to_parent(h3_int.latlng_to_cell(47.14, 9.52, 10), 5)
+    load = (1, datetime(2026, 11, 7, tzinfo=UTC), vaduz_r5)
+
+    async def changes(after: int | None, limit: int) -> tuple[int, list]:
+        return (5, []) if after is None else (6, [load])
+
+    await versions.refresh(changes)  # the first look: what came before is unknown
+    assert [name for name in footprints if versions.remembered((name,))] == []
+    for name, footprint in footprints.items():
+
+        async def fetch(footprint=footprint) -> tuple[tuple[int, int], Footprint]:
+            return (5, 1), footprint
+
+        await versions.get((name,), fetch)
+    await versions.refresh(changes)
+    assert versions.seen == 6
+    assert [name for name in footprints if versions.remembered((name,))] == [
+        "here, other variable",
+        "here in october",
+        "madrid",
+    ]
 
 
 async def test_warm_tiles_are_replayed_before_routing_until_data_changes(client, monkeypatch):
@@ -286,3 +331,10 @@ async def test_warm_tiles_are_replayed_before_routing_until_data_changes(client,
     )
     changed = await client.get(url, params={"variable": "no2"}, headers=gzip)
     assert changed.headers["etag"] != first.headers["etag"] and len(routed) == 2
+    # A load far away (another tile, another r5 version cell) leaves this tile warm.
+    await post_readings(
+        client,
+        b"sensor_id,lon,lat,time,variable,value\nFAR,10.20,47.60,2026-11-07T06:00:00Z,no2,4\n",
+    )
+    warm = await client.get(url, params={"variable": "no2"}, headers=gzip)
+    assert warm.headers["etag"] == changed.headers["etag"] and len(routed) == 2

@@ -34,7 +34,9 @@ class LiveServer:
 
 
 async def _load_store(conn: asyncpg.Connection, settings: Settings, feeds: FeedRegistry) -> None:
-    await conn.execute("TRUNCATE sensors, readings, cell_rollups, cells RESTART IDENTITY")
+    await conn.execute(
+        "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, cells RESTART IDENTITY"
+    )
     report = await ingest(
         conn,
         feeds["air"],

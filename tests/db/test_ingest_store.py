@@ -7,6 +7,7 @@ import h3.api.basic_int as h3
 import pandas as pd
 import pytest
 
+from citytwin.db.compaction import compact_rollups
 from citytwin.errors import DatabaseUnavailable, MalformedInput
 from citytwin.services.ingest import ingest
 from tests.factories import STATIONS, air_rows, to_csv
@@ -21,6 +22,11 @@ async def run(conn, feeds, settings, data: bytes, feed: str = "air", **kwargs):
         bucket_seconds=settings.rollup_bucket_seconds,
         **kwargs,
     )
+
+
+# What the store holds, compacted or not: day rows and the deltas appended since.
+ROLLUP_TOTALS = """SELECT sum(count) AS n, sum(sum) AS s FROM (
+    SELECT count, sum FROM cell_rollups UNION ALL SELECT count, sum FROM cell_rollup_deltas) r"""
 
 
 async def test_round_trip_stores_sensors_readings_and_rollups(conn, feeds, settings):
@@ -55,11 +61,11 @@ async def test_round_trip_stores_sensors_readings_and_rollups(conn, feeds, setti
 async def test_replay_adds_nothing_and_counts_duplicates(conn, feeds, settings):
     data = to_csv(air_rows(hours=12))
     await run(conn, feeds, settings, data)
-    before = await conn.fetchrow("SELECT sum(count) AS n, sum(sum) AS s FROM cell_rollups")
+    before = await conn.fetchrow(ROLLUP_TOTALS)
     replay = await run(conn, feeds, settings, data)
     assert (replay.loaded, replay.duplicates) == (0, 72)
     assert await conn.fetchval("SELECT count(*) FROM readings") == 72
-    after = await conn.fetchrow("SELECT sum(count) AS n, sum(sum) AS s FROM cell_rollups")
+    after = await conn.fetchrow(ROLLUP_TOTALS)
     assert after == before
 
 
@@ -69,7 +75,7 @@ async def test_overlapping_file_loads_only_new_rows_and_first_value_wins(conn, f
     second = air_rows(hours=18, seed=8)  # same keys for the first 12 hours, other values
     report = await run(conn, feeds, settings, to_csv(second))
     assert (report.loaded, report.duplicates) == (36, 72)
-    n, total = await conn.fetchrow("SELECT sum(count), sum(sum) FROM cell_rollups")
+    n, total = await conn.fetchrow(ROLLUP_TOTALS)
     assert n == 108
     new_hours = second["time"] >= "2026-11-02T12:00:00Z"
     assert total == pytest.approx(first["value"].sum() + second.loc[new_hours, "value"].sum())
@@ -160,8 +166,28 @@ async def test_files_sharing_an_hour_merge_their_rollups(conn, feeds, settings):
     later = header + "S1,9.52,47.14,2026-11-02T07:30:00Z,no2,30\n"
     report = await run(conn, feeds, settings, later.encode())
     assert (report.loaded, report.duplicates) == (1, 0)
-    rollup = await conn.fetchrow("SELECT count, sum, sum_sq, min, max FROM cell_rollups")
-    assert dict(rollup) == {"count": 2, "sum": 40.0, "sum_sq": 1000.0, "min": 10.0, "max": 30.0}
+    # The second load's day had a row already: its reading went to the deltas, one narrow row.
+    day_row = "SELECT count, sum, sum_sq, min, max, slot_count[8:9] AS slots FROM cell_rollups"
+    assert dict(await conn.fetchrow(day_row)) == {
+        "count": 1,
+        "sum": 10.0,
+        "sum_sq": 100.0,
+        "min": 10.0,
+        "max": 10.0,
+        "slots": [1, 0],
+    }
+    deltas = await conn.fetch("SELECT slot, count, sum, min, max FROM cell_rollup_deltas")
+    assert [tuple(r) for r in deltas] == [(7, 1, 30.0, 30.0, 30.0)]
+    assert await compact_rollups(conn, settings.rollup_bucket_seconds) == 1
+    assert await conn.fetchval("SELECT count(*) FROM cell_rollup_deltas") == 0
+    assert dict(await conn.fetchrow(day_row)) == {
+        "count": 2,
+        "sum": 40.0,
+        "sum_sq": 1000.0,
+        "min": 10.0,
+        "max": 30.0,
+        "slots": [2, 0],
+    }
 
 
 async def test_a_file_in_pieces_lands_as_one(conn, feeds, settings, monkeypatch):

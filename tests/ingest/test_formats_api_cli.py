@@ -151,7 +151,9 @@ async def test_local_times_follow_the_imported_city_unless_the_setting_overrides
     assert (report.loaded, report.duplicates) == (6, 1)
     # 01:00 local ended the hour: in New York (EDT) it began at 04:00Z.
     assert await conn.fetchval(FIRST_NO2) == datetime(2025, 10, 26, 4, tzinfo=UTC)
-    await conn.execute("TRUNCATE readings, sensors, latest_readings, cell_rollups")
+    await conn.execute(
+        "TRUNCATE readings, sensors, latest_readings, cell_rollups, cell_rollup_deltas"
+    )
     await ingest(
         conn, feeds["air"], data, resolution=10, bucket_seconds=3600, city_zone="Europe/Madrid"
     )  # CITYTWIN_TIME_ZONE overrides the imported zone

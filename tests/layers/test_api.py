@@ -23,7 +23,9 @@ ROWS = air_rows(hours=48)
 async def nowcast(app_client, pool, tmp_path_factory) -> tuple[LayerStore, str]:
     """48 hours of three stations loaded through the API, nowcast into a fresh store."""
     async with pool.acquire() as conn:
-        await conn.execute("TRUNCATE sensors, readings, cell_rollups, cells RESTART IDENTITY")
+        await conn.execute(
+            "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, cells RESTART IDENTITY"
+        )
         await post_readings(app_client, ROWS)
         store = LayerStore(tmp_path_factory.mktemp("layers"))
         request = NowcastRequest("no2", START, END, method="idw")

@@ -121,7 +121,7 @@ async def post_readings(
             city_zone=feeds.city_zone,
             window=window,
         )
-    data_changed(request)
+    await data_changed(request)
     return json_response(report.as_dict(settings.rejects_listed))
 
 
@@ -155,6 +155,6 @@ async def _push_into(
             feed=feed,
             future=timedelta(seconds=settings.future_seconds),
         )
-    data_changed(request)
+    await data_changed(request)
     errors = [{"item": item, "errors": reasons} for item, reasons in result.errors.items()]
     return json_response({**result.summary(), "rejected": errors})

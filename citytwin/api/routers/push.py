@@ -66,7 +66,7 @@ async def _push(
             check_feeds=writer.check_feeds,
             future=timedelta(seconds=settings.future_seconds),
         )
-    data_changed(request)
+    await data_changed(request)
     return result
 
 
@@ -212,6 +212,6 @@ async def replay_dead_letter(
         bucket_seconds=settings.rollup_bucket_seconds,
         future=timedelta(seconds=settings.future_seconds),
     )
-    data_changed(request)
+    await data_changed(request)
     errors = {str(item): reasons for item, reasons in result.errors.items()}
     return json_response({"replayed": not errors, "errors": errors, **result.summary()})

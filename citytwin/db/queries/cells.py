@@ -35,7 +35,10 @@ class CellQuery:
 
 def _parts_sql(query: CellQuery, base_resolution: int, step: timedelta, bind: Bind) -> str:
     """Rows (cell, t, count, sum, sum_sq, min, max): day totals where a whole day is wanted
-    and fits, slots (at their own start time t) elsewhere."""
+    and fits, slots (at their own start time t) elsewhere, and the deltas not compacted yet.
+
+    No CTE: the day totals branch is an index-only scan of the totals index, so a city-wide
+    answer over months never reads (nor spills) the slot arrays."""
     start, end = query.time.start, query.time.end
     where = [f"r.variable_id = {bind(query.variable_id)}"]
     if start:
@@ -43,25 +46,33 @@ def _parts_sql(query: CellQuery, base_resolution: int, step: timedelta, bind: Bi
     if end:
         where.append(f"r.day < {bind(end)}")
     where += area_clauses(query.area, "r.cell", base_resolution, bind)
-    days = f"SELECT * FROM cell_rollups r WHERE {' AND '.join(where)}"
+    days = " AND ".join(where)
     whole_day = "false"  # a bucket finer than a day cannot use day totals
     if query.bucket is None or query.bucket % DAY == timedelta(0):
-        whole = [f"d.day >= {bind(start)}"] if start else []
-        whole += [f"d.day + interval '1 day' <= {bind(end)}"] if end else []
+        whole = [f"r.day >= {bind(start)}"] if start else []
+        whole += [f"r.day + interval '1 day' <= {bind(end)}"] if end else []
         whole_day = " AND ".join(whole) or "true"
-    slot_time = f"d.day + (s.i - 1) * {bind(step)}::interval"
-    slot_range = [f"{slot_time} >= {bind(start)}"] if start else []
-    slot_range += [f"{slot_time} < {bind(end)}"] if end else []
+    step_sql = f"{bind(step)}::interval"
+
+    def in_range(t: str) -> str:
+        bounds = [f" AND {t} >= {bind(start)}"] if start else []
+        bounds += [f" AND {t} < {bind(end)}"] if end else []
+        return "".join(bounds)
+
+    slot_time = f"r.day + (s.i - 1) * {step_sql}"
+    delta_time = f"r.day + r.slot * {step_sql}"
     return f"""
-        WITH days AS ({days})
-        SELECT d.cell, d.day AS t, d.count, d.sum, d.sum_sq, d.min, d.max
-        FROM days d WHERE {whole_day}
+        SELECT r.cell, r.day AS t, r.count, r.sum, r.sum_sq, r.min, r.max
+        FROM cell_rollups r WHERE {days} AND {whole_day}
         UNION ALL
-        SELECT d.cell, {slot_time} AS t, s.count, s.sum, s.sum_sq, s.min, s.max
-        FROM days d,
-             unnest(d.slot_count, d.slot_sum, d.slot_sum_sq, d.slot_min, d.slot_max)
+        SELECT r.cell, {slot_time} AS t, s.count, s.sum, s.sum_sq, s.min, s.max
+        FROM cell_rollups r,
+             unnest(r.slot_count, r.slot_sum, r.slot_sum_sq, r.slot_min, r.slot_max)
                  WITH ORDINALITY AS s (count, sum, sum_sq, min, max, i)
-        WHERE NOT ({whole_day}) AND s.count > 0 {"".join(" AND " + c for c in slot_range)}"""
+        WHERE {days} AND NOT ({whole_day}) AND s.count > 0{in_range(slot_time)}
+        UNION ALL
+        SELECT r.cell, {delta_time} AS t, r.count, r.sum, r.sum_sq, r.min, r.max
+        FROM cell_rollup_deltas r WHERE {days}{in_range(delta_time)}"""
 
 
 def aggregates_sql(query: CellQuery, base_resolution: int, bucket_seconds: int, bind: Bind) -> str:

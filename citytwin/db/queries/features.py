@@ -25,13 +25,15 @@ EXTENT_SQL = {
     )
 }
 
-# min/max of the leading key per variable: two index probes each, however many rollups exist.
+# min/max of the leading key per variable: index probes, however many rollups exist.
 TIME_SPAN_SQL = """
 SELECT min(x.first_day), max(x.last_day) + interval '1 day'
 FROM variables v
 CROSS JOIN LATERAL (
     SELECT min(r.day) AS first_day, max(r.day) AS last_day
     FROM cell_rollups r WHERE r.variable_id = v.id
+    UNION ALL
+    SELECT min(r.day), max(r.day) FROM cell_rollup_deltas r WHERE r.variable_id = v.id
 ) x"""
 
 # The properties of each base layer's features (fixed names: no identifier from a request).

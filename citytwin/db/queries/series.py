@@ -37,6 +37,15 @@ WITH series AS (
     WHERE se.alone AND sl.count > 0
       AND d.day + (sl.i - 1) * $5::interval >= $3 AND d.day + (sl.i - 1) * $5::interval < $4
     UNION ALL
+    -- The slots loads appended and no compaction folded in yet.
+    SELECT se.sensor_id, se.variable_id, d.day + d.slot * $5::interval AS t,
+           d.count, d.sum, d.min, d.max
+    FROM series se
+    JOIN cell_rollup_deltas d ON d.variable_id = se.variable_id AND d.cell = se.cell
+         AND d.day > $3::timestamptz - interval '1 day' AND d.day < $4
+    WHERE se.alone
+      AND d.day + d.slot * $5::interval >= $3 AND d.day + d.slot * $5::interval < $4
+    UNION ALL
     -- LATERAL fenced by OFFSET 0 (else the planner flattens it into a hash join over the whole
     -- range): each shared series read through the primary key.
     SELECT se.sensor_id, se.variable_id, r.time, 1, r.value, r.value, r.value

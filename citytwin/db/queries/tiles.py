@@ -78,21 +78,40 @@ async def sensors_tile(conn: asyncpg.Connection, tile: Tile) -> bytes:
     return await conn.fetchval(SENSORS_MVT, tile.z, tile.x, tile.y)
 
 
-async def sensors_version(conn: asyncpg.Connection, tile: Tile) -> tuple[int, int]:
-    """(highest version, number of version keys) of the data behind the sensors `tile` draws.
+async def changed_versions(
+    conn: asyncpg.Connection, after: int | None, limit: int
+) -> tuple[int, list[tuple]]:
+    """The store's highest tile version, and the (variable_id, day, cell) version keys bumped
+    above `after` (at most `limit`; none when `after` is None)."""
+    newest = await conn.fetchval("SELECT coalesce(max(version), 0) FROM tile_versions")
+    if after is None:
+        return newest, []
+    rows = await conn.fetch(
+        "SELECT variable_id, day, cell FROM tile_versions "
+        "WHERE version > $1 AND version <= $2 ORDER BY version LIMIT $3",
+        after,
+        newest,
+        limit,
+    )
+    return newest, [tuple(row) for row in rows]
 
-    A mobile sensor's latest reading may come from anywhere, so a tile drawing one follows
-    every version."""
+
+async def sensors_version(conn: asyncpg.Connection, tile: Tile) -> tuple[tuple[int, int], bool]:
+    """(highest version, number of version keys) of the data behind the sensors `tile` draws,
+    and whether it draws a mobile sensor: its latest reading may come from anywhere, so such a
+    tile follows every version."""
     row = await conn.fetchrow(
-        f"""WITH drawn AS ({DRAWN_SENSORS})
-            SELECT coalesce(max(v.version), 0), count(v.version) FROM tile_versions v
-            WHERE EXISTS (SELECT 1 FROM drawn WHERE drawn.mobile)
+        f"""WITH drawn AS ({DRAWN_SENSORS}), mobile AS (SELECT bool_or(mobile) AS drawn FROM drawn)
+            SELECT coalesce(max(v.version), 0), count(v.version),
+                   coalesce((SELECT drawn FROM mobile), false)
+            FROM tile_versions v
+            WHERE (SELECT drawn FROM mobile)
                OR v.cell IN (SELECT h3_parent(drawn.cell, {VERSION_RESOLUTION}) FROM drawn)""",
         tile.z,
         tile.x,
         tile.y,
     )
-    return row[0], row[1]
+    return (row[0], row[1]), row[2]
 
 
 async def data_version(
