@@ -59,6 +59,10 @@ class RateLimited(CityTwinError, RuntimeError):
         self.retry_after = retry_after
 
 
+class StoreFull(CityTwinError, RuntimeError):
+    """A write would take a store past its quota."""
+
+
 class FeedDefinitionError(CityTwinError, ValueError):
     """A feed definition in `sensors/` is wrong."""
 

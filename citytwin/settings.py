@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         default=None,
         description="Where layers are kept: a folder or any fsspec URL. Unset: <state dir>/layers.",
     )
+    layer_store_max_bytes: int = Field(
+        default=20 << 30,
+        ge=0,
+        description="Most bytes the layer store may hold: a layer that would take it past "
+        "this is refused (507, or a failed scenario run saying so); 0: no limit.",
+    )
     layer_store_options: Annotated[dict, NoDecode] = Field(
         default_factory=dict,
         description="fsspec storage options of the layer store, as JSON (e.g. S3 endpoint).",

@@ -69,12 +69,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             acquire_timeout=settings.pool_timeout,
         )
         try:
+            app.state.layer_store = layer_store_for(settings)
+            app.state.scenario_jobs = ScenarioJobs(pool, app.state.layer_store, settings)
             async with pool.acquire() as conn:
                 if settings.read_only:
                     await check_schema(conn, settings)
                 else:
                     await migrate(conn, settings)
                     await sync_feeds(conn, registry)
+                    await app.state.scenario_jobs.recover(conn)
                 variables = await variable_ids(conn)
             app.state.settings, app.state.feeds = settings, registry
             app.state.pool, app.state.variables = pool, variables
@@ -99,8 +102,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await notifier.start()
                 await data_events.start()
                 versions.live = lambda: data_events.connected
-            app.state.layer_store = layer_store_for(settings)
-            app.state.scenario_jobs = ScenarioJobs(pool, app.state.layer_store, settings)
             app.state.write_limits = TokenBuckets(settings.writes_per_minute)
             every = 0 if settings.read_only else settings.retention_hours
             compact_every = 0 if settings.read_only else settings.rollup_compact_seconds

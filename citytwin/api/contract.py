@@ -41,6 +41,7 @@ STATUS_TEXT = {
     "409": "The request does not fit the current state",
     "413": "The body is too large",
     "429": "Too many writes from this key; see Retry-After",
+    "507": "The layer store is full (CITYTWIN_LAYER_STORE_MAX_BYTES)",
     "503": "The database cannot be reached or is busy; see Retry-After",
 }
 WRITE_STATUSES = ("401", "403", "405", "408", "409", "413", "429")
@@ -58,20 +59,20 @@ COVERAGES = {
     "application/prs.coverage+json": ANY_JSON,
     "application/x-netcdf": BINARY,
 }
-# The answers of 200 by path, first match wins; others are JSON.
+# The answers of 200 by "METHOD path", first match wins; others are JSON.
 ANSWERS: list[tuple[str, dict]] = [
     (
         r"\.mvt$|/tiles/\{tileMatrixSetId\}/\{tileMatrix\}",
         {"application/vnd.mapbox-vector-tile": BINARY},
     ),
     (r"\.png$", {"image/png": BINARY}),
-    (r"^/(sensors|readings|cells)(/\{sensor_id\})?$|/items", GEOJSON_TABLES),
-    (r"^/city", {"application/geo+json": ANY_JSON, "application/json": ANY_JSON}),
+    (r" /(sensors|readings|cells)(/\{sensor_id\})?$|/items", GEOJSON_TABLES),
+    (r" /city", {"application/geo+json": ANY_JSON, "application/json": ANY_JSON}),
     (r"/series$", {"application/json": ANY_JSON, "text/csv": TEXT}),
-    (r"/(cube|area|position)$", COVERAGES),
-    (r"^/twin/stream$", {"text/event-stream": TEXT}),
-    (r"^/$", {"text/html": TEXT, "application/json": ANY_JSON}),
-    (r"^/ngsi-ld/", {"application/json": ANY_JSON, "application/ld+json": ANY_JSON}),
+    (r"/(cube|area|position)$|^GET /layers/\{layer_id\}/diff$", COVERAGES),
+    (r" /twin/stream$", {"text/event-stream": TEXT}),
+    (r" /$", {"text/html": TEXT, "application/json": ANY_JSON}),
+    (r" /ngsi-ld/", {"application/json": ANY_JSON, "application/ld+json": ANY_JSON}),
 ]
 READINGS = {
     "text/csv": TEXT,
@@ -120,12 +121,14 @@ def _answer(status: str) -> dict:
 def _operation(path: str, method: str, operation: dict, write: bool) -> None:
     responses = operation.setdefault("responses", {})
     responses.pop("422", None)
+    for status in set(responses) & set(STATUS_TEXT):  # errors a route declares: the one body
+        responses[status]["content"] = ERROR_CONTENT
     for status in ("400", "404", "503"):
         responses.setdefault(status, _answer(status))
     ok = next((code for code in ("200", "201", "202", "204", "207") if code in responses), None)
     if ok and ok != "204":
         for pattern, content in ANSWERS:
-            if re.search(pattern, path):
+            if re.search(pattern, f"{method.upper()} {path}"):
                 responses[ok]["content"] = content
                 break
     if method == "get" and ok == "200":

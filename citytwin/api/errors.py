@@ -24,6 +24,7 @@ from citytwin.errors import (
     PayloadTooLarge,
     RateLimited,
     RequestTimeout,
+    StoreFull,
 )
 
 logger = logging.getLogger("citytwin.api")
@@ -37,6 +38,7 @@ STATUS = {
     PayloadTooLarge: 413,
     RateLimited: 429,
     DatabaseUnavailable: 503,
+    StoreFull: 507,
 }
 RETRY_AFTER_SECONDS = 5  # what a 503 asks clients to wait
 

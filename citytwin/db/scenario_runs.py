@@ -1,29 +1,49 @@
 """Scenario runs as rows: created queued, moved through stages, ended with their layers."""
 
+from citytwin.core.process import is_dead, this_process
 from citytwin.db.pool import Connection
 from citytwin.errors import NotFound
 
 STALE_AFTER = 60  # seconds without a heartbeat after which an active run counts as dead
-# A run whose process died (killed, machine lost) stops beating; it reads as failed.
+# A run whose process died (killed, machine lost) stops beating; a minute on it reads as
+# interrupted, wherever it ran (a service starting on its host marks it so at once).
+STOPPED = "the process running it stopped"
 COLUMNS = f"""
     id, name, scenario,
     CASE WHEN status IN ('queued', 'running') AND heartbeat < now() - interval '{STALE_AFTER} s'
-         THEN 'failed' ELSE status END AS status,
+         THEN 'interrupted' ELSE status END AS status,
     progress, stage,
     CASE WHEN status IN ('queued', 'running') AND heartbeat < now() - interval '{STALE_AFTER} s'
-         THEN 'interrupted: the process running it stopped' ELSE error END AS error,
+         THEN '{STOPPED}' ELSE error END AS error,
     layer, baseline, diff, touched, created, finished"""
 ACTIVE = ("queued", "running")
 
 
 async def create_run(conn: Connection, run_id: str, name: str, scenario: dict) -> None:
-    """Record a queued run."""
+    """Record a queued run, owned by this process."""
     await conn.execute(
-        "INSERT INTO scenario_runs (id, name, scenario) VALUES ($1, $2, $3)",
+        "INSERT INTO scenario_runs (id, name, scenario, owner) VALUES ($1, $2, $3, $4)",
         run_id,
         name,
         scenario,
+        this_process(),
     )
+
+
+async def interrupt_dead(conn: Connection) -> list[str]:
+    """Mark the active runs of processes of this host that died as interrupted; their ids."""
+    rows = await conn.fetch(
+        "SELECT id, owner FROM scenario_runs "
+        "WHERE status IN ('queued', 'running') AND owner IS NOT NULL"
+    )
+    dead = [row["id"] for row in rows if is_dead(row["owner"])]
+    await conn.execute(
+        "UPDATE scenario_runs SET status = 'interrupted', error = $2, finished = now() "
+        "WHERE id = ANY($1::text[]) AND status IN ('queued', 'running')",
+        dead,
+        STOPPED,
+    )
+    return dead
 
 
 async def update_progress(conn: Connection, run_id: str, stage: str, progress: float) -> None:

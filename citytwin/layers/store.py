@@ -17,7 +17,8 @@ import orjson
 import xarray as xr
 from fsspec.implementations.local import LocalFileSystem
 
-from citytwin.errors import NotFound
+from citytwin.core.process import is_dead, this_process
+from citytwin.errors import NotFound, StoreFull
 from citytwin.layers.provenance import Provenance
 from citytwin.settings import Settings
 
@@ -33,9 +34,12 @@ TIME_CHUNK, SPACE_CHUNK = 24, 256
 class LayerStore:
     """Layers kept as Zarr under `url` (a folder, or any fsspec URL such as s3://bucket/x)."""
 
-    def __init__(self, url: str | Path, storage_options: dict | None = None) -> None:
+    def __init__(
+        self, url: str | Path, storage_options: dict | None = None, max_bytes: int = 0
+    ) -> None:
         self.url = str(url)
         self.storage_options = storage_options or {}
+        self.max_bytes = max_bytes  # 0: no quota
         self.fs, self.root = fsspec.core.url_to_fs(self.url, **self.storage_options)
         self.root = self.root.rstrip("/")
         self._open = lru_cache(maxsize=32)(self._open_uncached)
@@ -69,7 +73,8 @@ class LayerStore:
             history=f"{stamped.created:%Y-%m-%dT%H:%M:%SZ} citytwin "
             f"{stamped.software_version}: {stamped.model} ({stamped.scenario})",
         )
-        incoming = f"{self.root}/{INCOMING}/{layer_id}-{uuid.uuid4().hex}{SUFFIX}"
+        # Named by its writer, so that what a dead process left can be told apart.
+        incoming = f"{self.root}/{INCOMING}/{layer_id}-{uuid.uuid4().hex}-{this_process()}{SUFFIX}"
         try:
             layer.to_zarr(
                 self._target(incoming),
@@ -78,11 +83,45 @@ class LayerStore:
                 consolidated=True,
                 encoding=_encoding(layer),
             )
+            self._check_quota(incoming)
             self._move_into_place(incoming, self._path(layer_id))
         finally:
             if self.fs.exists(incoming):
                 self.fs.rm(incoming, recursive=True)
         return layer_id
+
+    def used_bytes(self) -> int:
+        """Bytes the store holds (layers and writes under way)."""
+        return int(self.fs.du(self.root)) if self.fs.exists(self.root) else 0
+
+    def _check_quota(self, incoming: str) -> None:
+        """StoreFull if the layer written at `incoming` takes the store past its quota (its
+        compressed size is only known once written, so it is measured there)."""
+        if not self.max_bytes:
+            return
+        used = self.used_bytes()
+        if used > self.max_bytes:
+            size = int(self.fs.du(incoming))
+            raise StoreFull(
+                f"the layer store would hold {used} bytes with this layer ({size} bytes), "
+                f"more than its quota of {self.max_bytes} (CITYTWIN_LAYER_STORE_MAX_BYTES)"
+            )
+
+    def clean_incoming(self) -> list[str]:
+        """Remove the layers that processes of this host which died left half-written; the
+        names removed."""
+        folder = f"{self.root}/{INCOMING}"
+        if not self.fs.exists(folder):
+            return []
+        removed = []
+        for path in self.fs.ls(folder, False):
+            name = path.rstrip("/").rsplit("/", 1)[-1]
+            # <layer id>-<uuid>-<pid@host>.zarr: ids and uuids are hex, hosts may hold dashes.
+            parts = name.removesuffix(SUFFIX).split("-", 2)
+            if len(parts) == 3 and is_dead(parts[2]):
+                self.fs.rm(path.rstrip("/"), recursive=True)
+                removed.append(name)
+        return removed
 
     def _move_into_place(self, incoming: str, final: str) -> None:
         if isinstance(self.fs, LocalFileSystem):
@@ -145,5 +184,7 @@ def _encoding(layer: xr.Dataset) -> dict:
 def layer_store_for(settings: Settings) -> LayerStore:
     """The store `settings` name (`CITYTWIN_LAYER_STORE`, else `<state dir>/layers`)."""
     return LayerStore(
-        settings.layer_store or settings.state_dir / "layers", settings.layer_store_options
+        settings.layer_store or settings.state_dir / "layers",
+        settings.layer_store_options,
+        settings.layer_store_max_bytes,
     )

@@ -156,6 +156,18 @@ class ScenarioJobs:
             raise Conflict(f"run {run_id} has already ended ({run['status']})")
         control.cancelled.set()
 
+    async def recover(self, conn: Connection) -> None:
+        """At start-up: runs of processes of this host that died are marked interrupted and
+        the layers they left half-written removed (runs of live processes are left alone)."""
+        runs = await scenario_runs.interrupt_dead(conn)
+        orphans = await asyncio.to_thread(self.store.clean_incoming)
+        if runs or orphans:
+            logger.warning(
+                "runs interrupted by a process that died: %s; half-written layers removed: %s",
+                ", ".join(runs) or "none",
+                ", ".join(orphans) or "none",
+            )
+
     async def close(self) -> None:
         """Cancel every run still going (their rows say so) and wait for them."""
         for task in list(self.tasks.values()):

@@ -1,8 +1,13 @@
-"""`/layers/{id}/diff` (a stored difference layer) and `/validation` (layer against sensors)."""
+"""`/layers/{id}/diff` (GET: computed, POST: stored with a key, under the store's quota) and
+`/validation` (layer against sensors)."""
+
+import io
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from pyproj import Transformer
 
 from citytwin.core.grid import Grid
@@ -14,13 +19,14 @@ from citytwin.layers.query import difference
 from citytwin.layers.store import LayerStore
 from citytwin.layers.validation import sample_at_sensors, validate
 from citytwin.sim.nowcast import IdwParameters, time_steps
-from tests.factories import STATIONS, air_rows, post_readings
+from tests.factories import API_KEY, STATIONS, air_rows, post_readings
 from tests.layers.sample import sample_layer, serve
 
 # The city grid of the demo boundary (as in test_api) and a day of known values on it.
 CITY = Grid(32632, 100.0, 537_500.0, 5_226_900.0, nx=90, ny=119)
 TIMES = time_steps(pd.Timestamp("2026-11-02", tz="UTC"), pd.Timestamp("2026-11-03", tz="UTC"))
 ROWS = air_rows(hours=24)
+KEY = {"X-API-Key": API_KEY}
 
 
 def known(t: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray:
@@ -131,32 +137,97 @@ async def diff_client(settings, pool, stored):
         yield client
 
 
-async def test_diff_endpoint_stores_a_layer(diff_client, stored):
+async def test_get_diff_answers_the_difference_and_stores_nothing(diff_client, stored):
     store, ids = stored
+    before = store.list()
     answer = await diff_client.get(f"/layers/{ids['a']}/diff", params={"against": ids["b"]})
     assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/x-netcdf"
+    diff = xr.open_dataset(io.BytesIO(answer.content), engine="h5netcdf", decode_coords="all")
+    a, b = store.open(ids["a"]), store.open(ids["b"])
+    assert sorted(diff.data_vars) == ["nearest_sensor_distance", "no2"]
+    np.testing.assert_array_equal(diff["no2"].values, a["no2"].values - b["no2"].values)
+    coverage = await diff_client.get(
+        f"/layers/{ids['a']}/diff", params={"against": ids["b"], "format": "coveragejson"}
+    )
+    assert coverage.headers["content-type"] == "application/prs.coverage+json"
+    values = coverage.json()["ranges"]["no2"]["values"]
+    np.testing.assert_allclose(
+        np.array(values, dtype=float), (a["no2"].values - b["no2"].values).ravel(), rtol=1e-6
+    )
+    assert store.list() == before  # a read writes nothing
+    assert not (Path(store.url) / "_incoming").exists() or not any(
+        (Path(store.url) / "_incoming").iterdir()
+    )
+
+
+async def test_post_diff_stores_a_layer_once_with_a_key(diff_client, stored):
+    store, ids = stored
+    url = f"/layers/{ids['a']}/diff"
+    refused = await diff_client.post(url, params={"against": ids["b"]})
+    assert (refused.status_code, refused.json()["detail"]) == (401, "X-API-Key header required")
+    answer = await diff_client.post(url, params={"against": ids["b"]}, headers=KEY)
+    assert answer.status_code == 201, answer.text
     meta = answer.json()
+    assert answer.headers["location"] == f"/layers/{meta['id']}"
     assert meta["provenance"]["model"] == "diff"
     assert meta["provenance"]["parameters"] == {"a": ids["a"], "b": ids["b"]}
     assert [v["name"] for v in meta["variables"]] == ["no2", "nearest_sensor_distance"]
     diff = store.open(meta["id"])
     a, b = store.open(ids["a"]), store.open(ids["b"])
     np.testing.assert_array_equal(diff["no2"].values, a["no2"].values - b["no2"].values)
-    again = await diff_client.get(f"/layers/{ids['a']}/diff", params={"against": ids["b"]})
-    assert again.json()["id"] == meta["id"]
+    # The pair is the key: sent again, nothing more is stored and the same layer answers.
+    layers = store.list()
+    again = await diff_client.post(url, params={"against": ids["b"]}, headers=KEY)
+    assert (again.status_code, again.json()["id"]) == (200, meta["id"])
+    assert store.list() == layers
     listed = await diff_client.get(f"/layers/{meta['id']}")  # a layer like any other
     assert listed.status_code == 200
     assert (listed.json()["id"], listed.json()["provenance"]) == (meta["id"], meta["provenance"])
 
 
-@pytest.mark.parametrize(("against", "status"), [("known", 400), ("missing", 400)])
-async def test_diff_errors_name_against(diff_client, stored, against, status):
+async def test_post_diff_past_the_quota_is_507_and_stores_nothing(settings, stored, tmp_path):
+    store, ids = stored
+    first = LayerStore(tmp_path / "full")
+    first.write(store.open(ids["a"]).load(), store.provenance(ids["a"]))
+    # The quota is what the store holds now: any further layer takes it past.
+    full = LayerStore(tmp_path / "full", max_bytes=first.used_bytes())
+    kept = full.list()
+    assert kept == [ids["a"]]
+    async with serve(settings, full) as client:
+        answer = await client.post(
+            f"/layers/{ids['a']}/diff", params={"against": ids["a"]}, headers=KEY
+        )
+    assert answer.status_code == 507, answer.text
+    body = answer.json()
+    assert body["error"] == "StoreFull"
+    assert body["detail"].endswith(
+        f"more than its quota of {full.max_bytes} (CITYTWIN_LAYER_STORE_MAX_BYTES)"
+    )
+    assert full.list() == kept
+    assert not any((tmp_path / "full" / "_incoming").iterdir())
+
+
+async def test_read_only_instance_refuses_post_diff(settings, stored):
     ids = stored[1]
-    answer = await diff_client.get(
-        f"/layers/{ids['a']}/diff", params={"against": ids.get(against, "0" * 32)}
+    async with serve(settings.model_copy(update={"read_only": True}), stored[0]) as client:
+        answer = await client.post(
+            f"/layers/{ids['a']}/diff", params={"against": ids["b"]}, headers=KEY
+        )
+    assert answer.status_code == 405
+
+
+@pytest.mark.parametrize(("against", "status"), [("known", 400), ("missing", 400)])
+@pytest.mark.parametrize("method", ["get", "post"])
+async def test_diff_errors_name_against(diff_client, stored, against, status, method):
+    ids = stored[1]
+    send = getattr(diff_client, method)
+    extra = {"headers": KEY} if method == "post" else {}
+    answer = await send(
+        f"/layers/{ids['a']}/diff", params={"against": ids.get(against, "0" * 32)}, **extra
     )
     assert (answer.status_code, answer.json()["parameter"]) == (status, "against")
-    unknown = await diff_client.get(f"/layers/{'0' * 32}/diff", params={"against": ids["a"]})
+    unknown = await send(f"/layers/{'0' * 32}/diff", params={"against": ids["a"]}, **extra)
     assert unknown.status_code == 404
 
 

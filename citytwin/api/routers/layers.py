@@ -7,7 +7,14 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Header, Query, Response
 
-from citytwin.api.deps import ConnDep, LayerId, LayerStoreDep, SettingsDep, VariablesDep
+from citytwin.api.deps import (
+    ConnDep,
+    LayerId,
+    LayerStoreDep,
+    ServiceWriterDep,
+    SettingsDep,
+    VariablesDep,
+)
 from citytwin.api.formats import (
     GRID_FORMATS,
     TABLE_FORMATS,
@@ -18,7 +25,7 @@ from citytwin.api.formats import (
     features_response,
     json_response,
 )
-from citytwin.api.layer_answers import area_answer, cube_answer
+from citytwin.api.layer_answers import area_answer, cube_answer, part_response
 from citytwin.api.params import FormatQuery
 from citytwin.errors import InvalidParameter
 from citytwin.layers.cells import STATISTICS, cell_statistics, grid_cells
@@ -194,19 +201,54 @@ def get_cube(
     return cube_answer(layer, bbox, names, window, fmt, "bbox")
 
 
-@router.get("/layers/{layer_id}/diff", summary="This layer minus another, stored as a layer")
-def get_diff(
-    store: LayerStoreDep,
-    layer_id: LayerId,
-    against: Annotated[str, Query(description="Id of the layer to subtract.")],
-) -> Response:
-    """Store (once) and describe the layer of this layer's values minus `against`'s."""
+AgainstQuery = Annotated[str, Query(description="Id of the layer to subtract.")]
+
+
+def _difference(store: LayerStore, layer_id: str, against: str) -> tuple:
+    """The difference layer of `layer_id` minus `against` and its provenance (not stored)."""
     layer = store.open(layer_id)
     if not store.exists(against):
         raise InvalidParameter("against", f"no layer {against!r}")
-    dataset, provenance = difference(layer, store.open(against), layer_id, against)
+    return difference(layer, store.open(against), layer_id, against)
+
+
+@router.get("/layers/{layer_id}/diff", summary="This layer minus another, computed, not stored")
+def get_diff(
+    store: LayerStoreDep,
+    layer_id: LayerId,
+    against: AgainstQuery,
+    fmt: Annotated[str, Query(alias="format", description="netcdf or coveragejson.")] = "netcdf",
+) -> Response:
+    """This layer's values minus `against`'s for every variable they share, on every cell and
+    step, as NetCDF or CoverageJSON; nothing is stored (POST stores it as a layer)."""
+    fmt = choose_format(fmt, None, GRID_FORMATS)
+    dataset, _ = _difference(store, layer_id, against)
+    return part_response(dataset, dataset, list(dataset.data_vars), fmt, "diff")
+
+
+@router.post(
+    "/layers/{layer_id}/diff",
+    summary="Store this layer minus another as a layer",
+    status_code=201,
+    responses={
+        200: {"description": "Stored before: the same layer (the pair of layers is its key)"},
+        507: {"description": "The layer store is full"},
+    },
+)
+def post_diff(
+    store: LayerStoreDep, _key: ServiceWriterDep, layer_id: LayerId, against: AgainstQuery
+) -> Response:
+    """Store the difference layer (201, at `Location`) and describe it. Its id is made of the
+    two layers', so sending the same pair again stores nothing and answers 200 with the same
+    layer; 507 when the store would pass CITYTWIN_LAYER_STORE_MAX_BYTES."""
+    dataset, provenance = _difference(store, layer_id, against)
+    existed = store.exists(provenance.layer_id())
     diff_id = store.write(dataset, provenance)
-    return json_response(describe(store.open(diff_id), diff_id))
+    return json_response(
+        describe(store.open(diff_id), diff_id),
+        200 if existed else 201,
+        headers={"Location": f"/layers/{diff_id}"},
+    )
 
 
 @router.get(
