@@ -120,3 +120,48 @@ async def test_a_speed_limit_changes_no2_only_near_its_road(pool, settings, stor
     )
     assert np.abs(limited).max() > 0.01  # it does something
     assert np.abs(limited).sum() < np.abs(centre).sum()  # 9 roads change less than 100
+
+
+def weather(**values: float) -> str:
+    """A city-wide meteorology intervention over the whole baseline."""
+    given = ", ".join(f"{name}: {value}" for name, value in values.items())
+    return f"{{effect: {{type: meteorology, {given}}}}}"
+
+
+async def test_colder_weather_raises_heating_by_its_degree_hours(pool, settings, store):
+    """Heating goes with the degree-hours (18 °C − T)⁺ (docs/models.md): at 18 °C and above it
+    stops, and each 10 K colder adds the same demand."""
+    at = {}
+    for temperature in (28, 18, 8, -2):
+        at[temperature], _ = await difference(
+            pool, settings, store, ENERGY, "energy_demand", weather(temperature=temperature)
+        )
+    retrofit, _ = await difference(
+        pool,
+        settings,
+        store,
+        ENERGY,
+        "energy_demand",
+        f"{{geometry: '{CITY}', effect: {{type: building_retrofit, share: 1.0}}}}",
+    )
+    np.testing.assert_allclose(at[28], at[18], atol=1e-3)  # no heating either way
+    # Without heating the city saves all of it; a full retrofit saves half of it.
+    assert at[18].sum() == pytest.approx(2 * retrofit.sum(), rel=1e-4)
+    assert (at[18] <= 1e-6).all() and (at[-2] >= -1e-6).all() and at[-2].sum() > 0
+    np.testing.assert_allclose(at[-2] - at[8], at[8] - at[18], rtol=1e-4, atol=1e-3)
+
+
+async def test_stronger_wind_dilutes_the_road_increment_in_inverse_proportion(
+    pool, settings, store
+):
+    """A ground-level plume's concentration goes as 1/u (docs/models.md): from 6 m/s on, every
+    hour is neutral (class D) and the calibration is the baseline's, so doubling the wind halves
+    the road increment: (6 m/s − 12 m/s) is twice (12 m/s − 24 m/s), cell by cell."""
+    at = {}
+    for speed in (6, 12, 24):
+        at[speed], _ = await difference(
+            pool, settings, store, AIR, "no2", weather(wind_speed=speed)
+        )
+    assert (at[24] <= at[12] + 1e-4).all() and (at[12] <= at[6] + 1e-4).all()
+    assert (at[6] - at[12]).max() > 1.0  # the roads' increment is not negligible
+    np.testing.assert_allclose(at[6] - at[12], 2 * (at[12] - at[24]), rtol=1e-3, atol=1e-3)

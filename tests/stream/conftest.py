@@ -37,6 +37,7 @@ class Mosquitto:
     root: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    extra: str = ""  # more configuration lines (e.g. an autosave interval)
 
     @property
     def url(self) -> str:
@@ -51,7 +52,7 @@ class Mosquitto:
             f"persistence_location {self.root}/\n"
             # Queue every QoS 1 message for an absent listener (the default keeps 1000).
             "max_queued_messages 0\n"
-            f"user {getpass.getuser()}\n"  # as root, stay root: the temp dir is root's
+            f"user {getpass.getuser()}\n" + self.extra  # as root, stay root: the temp dir is root's
         )
         log = (self.root / "mosquitto.log").open("ab")
         self.process = subprocess.Popen([str(MOSQUITTO), "-c", str(conf)], stdout=log, stderr=log)
@@ -71,16 +72,24 @@ class Mosquitto:
             self.process.wait(10)
         self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL: no clean exit, so only what an autosave wrote before is kept."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+        self.process = None
+
 
 @pytest.fixture
-def broker(tmp_path) -> Iterator[Mosquitto]:
+def broker(request, tmp_path) -> Iterator[Mosquitto]:
+    """A broker per test; parametrized indirectly, its value is more configuration."""
     if not MOSQUITTO.exists():
         if os.environ.get("CI"):
             pytest.fail("mosquitto is missing: scripts/setup.sh installs it")
         pytest.skip("mosquitto is not installed (scripts/setup.sh installs it)")
     root = tmp_path / "mosquitto"
     root.mkdir()
-    mosquitto = Mosquitto(root)
+    mosquitto = Mosquitto(root, extra=getattr(request, "param", ""))
     mosquitto.start()
     yield mosquitto
     mosquitto.stop()
@@ -103,6 +112,20 @@ def publish(port: int, messages: list[tuple[str, bytes | dict | list]], qos: int
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def reading(sensor, value, unit="ppb", variable="no2", time="2026-11-20T10:00:00Z"):
+    return {"sensor_id": sensor, "lon": 9.52, "lat": 47.14, "time": time,
+            "variable": variable, "value": value, "unit": unit}  # fmt: skip
+
+
+def numbered(count: int, prefix: str = "city/air/s") -> list[tuple[str, dict]]:
+    """`count` canonical NO2 readings in µg/m³: sensor i % 10, minute i, value i % 97."""
+    times = [f"2026-11-19T{i // 60 % 24:02d}:{i % 60:02d}:00Z" for i in range(count)]
+    return [
+        (f"{prefix}{i % 10}", reading(f"n{i % 10}", i % 97, "µg/m³", time=time))
+        for i, time in enumerate(times)
+    ]
 
 
 async def until(condition: Callable[[], bool], seconds: float = 15.0) -> None:

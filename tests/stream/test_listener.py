@@ -12,27 +12,20 @@ from citytwin.stream import mqtt_source
 from citytwin.stream import store as store_module
 from tests.asgi import asgi_client
 from tests.live.entities import AIR, sta_datastream
-from tests.stream.conftest import FlakyStore, listener_settings, publish, until
+from tests.stream.conftest import (
+    FlakyStore,
+    listener_settings,
+    numbered,
+    publish,
+    reading,
+    until,
+)
 
 READINGS = """
 SELECT s.feed, s.external_id, v.name AS variable, r.time, r.value
 FROM readings r JOIN sensors s ON s.id = r.sensor_id JOIN variables v ON v.id = r.variable_id
 ORDER BY s.external_id, v.name, r.time
 """
-
-
-def reading(sensor, value, unit="ppb", variable="no2", time="2026-11-20T10:00:00Z"):
-    return {"sensor_id": sensor, "lon": 9.52, "lat": 47.14, "time": time,
-            "variable": variable, "value": value, "unit": unit}  # fmt: skip
-
-
-def numbered(count: int, prefix: str = "city/air/s") -> list[tuple[str, dict]]:
-    """`count` canonical NO2 readings in µg/m³: sensor i % 10, minute i, value i % 97."""
-    times = [f"2026-11-19T{i // 60 % 24:02d}:{i % 60:02d}:00Z" for i in range(count)]
-    return [
-        (f"{prefix}{i % 10}", reading(f"n{i % 10}", i % 97, "µg/m³", time=time))
-        for i, time in enumerate(times)
-    ]
 
 
 async def published(port, messages) -> int:
