@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from urllib.parse import urlencode
 
+import orjson
+
 from citytwin.errors import NotFound
 from citytwin.query.odata import QueryOptions
 from citytwin.query.sta_model import ENTITY_SETS, EntitySet, Relation, entity_set
@@ -116,7 +118,7 @@ def next_link(url: str, params: dict[str, str], options: QueryOptions) -> str:
 
 
 @lru_cache(maxsize=256)
-def _layout(
+def layout(
     entity: str, select: tuple[str, ...], expanded: tuple[str, ...]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(properties, navigation links) an entity's documents hold, worked out once per shape."""
@@ -128,12 +130,17 @@ def _layout(
     return properties, links
 
 
-def document(entity: EntitySet, row: dict, base: str, options: QueryOptions) -> dict:
-    """One entity's JSON: its id and selfLink, properties, navigation links and expansions."""
+def document(
+    entity: EntitySet, row: dict, base: str, options: QueryOptions
+) -> dict | orjson.Fragment:
+    """One entity's JSON: its id and selfLink, properties, navigation links and expansions
+    (or the JSON text the database wrote of it, `doc:`)."""
+    if "doc:" in row:
+        return orjson.Fragment(row["doc:"])
     identifier = row["@iot.id"]
     self_link = f"{base}/{entity.name}({id_text(identifier)})"
     answer: dict = {"@iot.id": identifier, "@iot.selfLink": self_link}
-    properties, links = _layout(entity.name, options.select, tuple(options.expand))
+    properties, links = layout(entity.name, options.select, tuple(options.expand))
     for name in properties:
         if name in row:
             value = row[name]

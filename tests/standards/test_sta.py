@@ -1,7 +1,11 @@
 """SensorThings 1.1 reads at /v1.1 over the demo city's feeds (real PostGIS, the app in process)."""
 
+from datetime import UTC, datetime
+
+import orjson
 import pytest
 
+from citytwin.query.sta_json import ISO_Z
 from tests.asgi import asgi_client
 
 pytestmark = pytest.mark.usefixtures("demo_city")
@@ -204,3 +208,31 @@ async def test_errors_in_odata_shape(sta, path, params, status, text):
     error = answer.json()["error"]
     assert text in error["message"]
     assert error["code"] == {400: "BadRequest", 404: "NotFound"}[status]
+
+
+async def test_observations_written_by_the_database_equal_those_written_by_python(sta, pool):
+    async with pool.acquire() as conn:
+        sensor, variable = await ids(conn, "AQ01", "no2")
+    path = f"/v1.1/Datastreams({sensor * 1000 + variable})/Observations"
+    for params in ({"$top": "3"}, {"$top": "3", "$select": "result,Datastream"}):
+        page = (await sta.get(path, params=params)).json()["value"]
+        assert len(page) == 3
+        for item in page:
+            by_id = await sta.get(item["@iot.selfLink"].removeprefix("http://citytwin"))
+            one = by_id.json()  # one entity: its document is made in Python
+            assert item == {name: one[name] for name in item}
+        assert set(page[0]) == (
+            set(one)
+            if "$select" not in params
+            else {"@iot.id", "@iot.selfLink", "result", "Datastream@iot.navigationLink"}
+        )
+
+
+@pytest.mark.parametrize(
+    "instant",
+    ["2026-11-02T07:00:00+00:00", "2026-11-02T07:00:00.250000+00:00", "2026-03-29T01:30:00+01:00"],
+)
+async def test_times_the_database_writes_are_orjsons(conn, instant):
+    moment = datetime.fromisoformat(instant).astimezone(UTC)  # as asyncpg reads it
+    written = await conn.fetchval(f"SELECT {ISO_Z.format('$1::timestamptz')}", moment)
+    assert written == orjson.dumps(moment, option=orjson.OPT_UTC_Z).decode().strip('"')

@@ -103,7 +103,8 @@ async def read(request: Request, resource: str, conn: ConnDep, settings: Setting
         if path.ref:
             return utc_json({"@iot.selfLink": answer["@iot.selfLink"]})
         return utc_json(answer)
-    rows, more, count = await sta.collection(conn, last.entity, options, scope)
+    whole = None if path.ref else base  # `$ref` answers take only the selfLinks
+    rows, more, count = await sta.collection(conn, last.entity, options, scope, whole)
     items = [document(last.entity, row, base, options) for row in rows]
     if path.ref:
         items = [{"@iot.selfLink": item["@iot.selfLink"]} for item in items]

@@ -13,6 +13,8 @@ from citytwin.db.queries.sql import Bind
 from citytwin.errors import InvalidParameter, NotFound
 from citytwin.query.odata import QueryOptions
 from citytwin.query.odata_sql import FilterSql
+from citytwin.query.sta_documents import layout
+from citytwin.query.sta_json import built_in_database, observation_json
 from citytwin.query.sta_model import ENTITY_SETS, EntitySet, Prop, Relation, observation_id
 from citytwin.twin.flags import STUCK_READINGS
 
@@ -53,17 +55,26 @@ class Scope:
     key: object
 
 
-def _columns(entity: EntitySet, options: QueryOptions, keys: list[str]) -> str:
+def _columns(
+    entity: EntitySet, options: QueryOptions, keys: list[str], base: str | None, bind: Bind
+) -> tuple[str, str]:
+    """(the SELECT list, a join it needs): the document's parts, or the whole document (column
+    `doc:`) when the database can write it and the service root `base` is given."""
+    for name in options.select:
+        if name not in entity.properties and name not in entity.relations and name != "id":
+            raise InvalidParameter("$select", f"{name!r} is not a property of {entity.name}")
+    if base is not None and built_in_database(entity, bool(options.expand), keys):
+        properties, links = layout(entity.name, options.select, ())
+        document, join = observation_json(entity, properties, links, f"{bind(base)}::text")
+        return f'{document} AS "doc:"', join
     parts = entity.id.out is not None  # an id selected in parts, made in `_rows`
     columns = [entity.id.output if parts else f'{entity.id.sql} AS "@iot.id"']
     for name in options.select or tuple(entity.properties):
         if name in entity.properties:
             columns.append(f'{entity.properties[name].output} AS "{name}"')
-        elif name not in entity.relations and name != "id":
-            raise InvalidParameter("$select", f"{name!r} is not a property of {entity.name}")
     for name in keys:
         columns.append(f'{entity.relations[name].key} AS "key:{name}"')
-    return ", ".join(columns)
+    return ", ".join(columns), ""
 
 
 def _rows(records: list[asyncpg.Record]) -> list[dict]:
@@ -90,20 +101,29 @@ def _relation(entity: EntitySet, name: str) -> Relation:
 
 
 def _query(
-    entity: EntitySet, options: QueryOptions, bind: Bind, conditions: list[str], keys: list[str]
-) -> tuple[str, str]:
-    """(the page's SELECT, the WHERE clause it filters by)."""
+    entity: EntitySet,
+    options: QueryOptions,
+    bind: Bind,
+    conditions: list[str],
+    keys: list[str],
+    base: str | None = None,
+) -> tuple[str, str, int]:
+    """(the page's SELECT, the WHERE clause it filters by, how many bound values the WHERE
+    holds: they are bound first); with the service root `base`, documents the database can
+    write come whole."""
     translate = FilterSql(entity, bind)
     where = [*conditions]
     if options.filter is not None:
         where.append(translate.sql(options.filter))
     where_sql = " AND ".join(where) or "true"
+    where_values = len(bind.values)
+    columns, join = _columns(entity, options, keys, base, bind)
     order = ", ".join([*translate.order(options.orderby), entity.order])
     sql = (
-        f"SELECT {_columns(entity, options, keys)} FROM {entity.source} WHERE {where_sql} "
+        f"SELECT {columns} FROM {entity.source} {join} WHERE {where_sql} "
         f"ORDER BY {order} LIMIT {bind(options.top + 1)} OFFSET {bind(options.skip)}"
     )
-    return sql, where_sql
+    return sql, where_sql, where_values
 
 
 def is_latest(options: QueryOptions) -> bool:
@@ -121,23 +141,30 @@ def is_latest(options: QueryOptions) -> bool:
 
 
 async def collection(
-    conn: asyncpg.Connection, entity: EntitySet, options: QueryOptions, scope: Scope | None
+    conn: asyncpg.Connection,
+    entity: EntitySet,
+    options: QueryOptions,
+    scope: Scope | None,
+    base: str | None = None,
 ) -> tuple[list[dict], bool, int | None]:
     """A page of `entity` (in `scope`): its rows, expanded; whether more follow; the count
-    when `$count=true`."""
+    when `$count=true`. With the service root `base`, rows the database writes whole come as
+    `doc:` (JSON text)."""
     bind = Bind()
     conditions = [scope.condition.format(key=f"{bind(scope.key)}::bigint")] if scope else []
-    sql, where_sql = _query(entity, options, bind, conditions, _expanded(entity, options))
+    expanded = _expanded(entity, options)
+    sql, where_sql, where_values = _query(entity, options, bind, conditions, expanded, base)
     count = None
     with caller_input("$filter"):
-        if options.count:  # the WHERE's values are all bound before LIMIT's and OFFSET's
+        if options.count:
             count = await conn.fetchval(
-                f"SELECT count(*) FROM {entity.source} WHERE {where_sql}", *bind.values[:-2]
+                f"SELECT count(*) FROM {entity.source} WHERE {where_sql}",
+                *bind.values[:where_values],
             )
         rows = _rows(await conn.fetch(sql, *bind.values))
     more = len(rows) > options.top
     rows = rows[: options.top]
-    await expand(conn, entity, rows, options)
+    await expand(conn, entity, rows, options, base)
     return rows, more, count
 
 
@@ -157,7 +184,7 @@ async def entity_by_id(
         conditions.append(scope.condition.format(key=f"{bind(scope.key)}::bigint"))
     wanted = list(dict.fromkeys([*_expanded(entity, options), *keys]))
     single = replace(options, filter=None, orderby=(), top=1, skip=0)
-    sql, _ = _query(entity, single, bind, conditions, wanted)
+    sql, _, _ = _query(entity, single, bind, conditions, wanted)
     with caller_input("$select"):
         found_rows = _rows(await conn.fetch(sql, *bind.values))
     if not found_rows:
@@ -168,10 +195,14 @@ async def entity_by_id(
 
 
 async def expand(
-    conn: asyncpg.Connection, entity: EntitySet, rows: list[dict], options: QueryOptions
+    conn: asyncpg.Connection,
+    entity: EntitySet,
+    rows: list[dict],
+    options: QueryOptions,
+    base: str | None = None,
 ) -> None:
     """Attach each `$expand` item to `rows` (in place): a list (plus `<name>@more`) for a
-    to-many relation, an entity or None for a to-one."""
+    to-many relation, an entity or None for a to-one; `base` as in `collection`."""
     for name, nested in options.expand.items():
         relation = _relation(entity, name)
         target = ENTITY_SETS[relation.target]
@@ -180,7 +211,7 @@ async def expand(
         elif target.name == "Observations" and is_latest(nested):
             target = LATEST
         parents = list(dict.fromkeys(row[f"key:{name}"] for row in rows))
-        children = await _children(conn, relation, target, nested, parents)
+        children = await _children(conn, relation, target, nested, parents, base)
         counts = await _counts(conn, relation, target, nested, parents) if nested.count else {}
         for row in rows:
             key = row.pop(f"key:{name}")
@@ -200,20 +231,21 @@ async def _children(
     target: EntitySet,
     options: QueryOptions,
     parents: list[object],
+    base: str | None,
 ) -> dict[object, list[dict]]:
     if not parents:
         return {}
     bind = Bind()
     placeholder = bind(parents)
     condition = [relation.condition.format(key="p.key")]
-    inner, _ = _query(target, options, bind, condition, _expanded(target, options))
+    inner, _, _ = _query(target, options, bind, condition, _expanded(target, options), base)
     sql = (
         f'SELECT p.key AS "parent:", x.* FROM unnest({placeholder}::bigint[]) AS p (key) '
         f"CROSS JOIN LATERAL ({inner}) x"
     )
     with caller_input("$expand"):
         rows = _rows(await conn.fetch(sql, *bind.values))
-    await expand(conn, target, rows, options)
+    await expand(conn, target, rows, options, base)
     grouped: dict[object, list[dict]] = {}
     for row in rows:
         grouped.setdefault(row.pop("parent:"), []).append(row)

@@ -1,0 +1,38 @@
+"""Observation documents written by PostgreSQL: a page of thousands of Observations is formatted
+by `json_build_object` in the database instead of one dict per row in Python (the SensorThings
+answers' hot path: a Datastream's month, the latest Observation of every Datastream). The text
+is the same as `sta_documents.document` writes. Pure SQL text, no I/O."""
+
+from citytwin.query.sta_model import EntitySet
+
+# orjson's UTC form of an instant: seconds, microseconds only when there are some, then `Z`.
+ISO_Z = (
+    "(to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+    "CASE WHEN date_part('microseconds', {0})::int % 1000000 = 0 THEN 'Z' "
+    "ELSE to_char({0}, '.US') || 'Z' END)"
+)
+
+
+def built_in_database(entity: EntitySet, expanded: bool, keys: list[str]) -> bool:
+    """Whether a page of `entity` is written by `observation_json`: Observations with nothing
+    expanded below them and no relation keys asked for."""
+    return entity.name == "Observations" and not expanded and not keys
+
+
+def observation_json(
+    entity: EntitySet, properties: tuple[str, ...], links: tuple[str, ...], base: str
+) -> tuple[str, str]:
+    """(SQL of one Observation's document as text, the join it reads its id from): id,
+    selfLink (under `base`, a placeholder of the service root), `properties` and the navigation
+    links `links`. The id is made once a row (`OFFSET 0` keeps the planner from inlining it in
+    each of its uses)."""
+    join = f"CROSS JOIN LATERAL (SELECT {entity.id.sql} AS id OFFSET 0) doc"
+    self_link = f"({base} || '/{entity.name}(''' || doc.id || ''')')"
+    members = ["'@iot.id'", "doc.id", "'@iot.selfLink'", self_link]
+    for name in properties:
+        prop = entity.properties[name]
+        value = ISO_Z.format(prop.output) if prop.kind == "time" else prop.output
+        members += [f"'{name}'", value]
+    for name in links:
+        members += [f"'{name}@iot.navigationLink'", f"{self_link} || '/{name}'"]
+    return f"json_build_object({', '.join(members)})::text", join
