@@ -5,9 +5,12 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from citytwin.query.cells import REACH_FACTOR, Bounds, boundary, center, parents
+from citytwin.query.cells import Bounds, boundary, center, parents
 
 VERSION_RESOLUTION = 5  # ~250 km² per version key: few rows, and still local to a tile pyramid
+# Descendants' centres lie within 1.16 times their ancestor's centre-to-vertex offsets
+# (citytwin.query.cells): a margin over that bounds where a version cell's data can be.
+DESCENDANT_REACH = 1.2
 
 
 def version_keys(rollups: pd.DataFrame) -> pd.DataFrame:
@@ -24,10 +27,10 @@ def version_keys(rollups: pd.DataFrame) -> pd.DataFrame:
 
 @lru_cache(maxsize=4096)
 def version_cell_reach(cell: int) -> Bounds:
-    """Lon/lat bounds holding the centre of every base cell under version cell `cell` (and the
-    hexagon itself): descendants' centres stray a little outside their ancestor's hexagon."""
+    """Lon/lat bounds holding the centre of every base cell under version cell `cell`:
+    descendants' centres stray a little outside their ancestor's hexagon."""
     lon, lat = center(cell)
     ring = boundary(cell)
-    dx = max(abs((x - lon + 180) % 360 - 180) for x, _ in ring) * REACH_FACTOR
-    dy = max(abs(y - lat) for _, y in ring) * REACH_FACTOR
+    dx = max(abs((x - lon + 180) % 360 - 180) for x, _ in ring) * DESCENDANT_REACH
+    dy = max(abs(y - lat) for _, y in ring) * DESCENDANT_REACH
     return (lon - dx, lat - dy, lon + dx, lat + dy)

@@ -5,7 +5,7 @@ finer than a day, comes from its slots (one per base bucket).
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -33,6 +33,11 @@ class CellQuery:
     bucket: timedelta | None = None
 
 
+def _day_of(t: datetime) -> datetime:
+    """The UTC midnight starting the day of `t`."""
+    return t.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def _parts_sql(query: CellQuery, base_resolution: int, step: timedelta, bind: Bind) -> str:
     """Rows (cell, t, count, sum, sum_sq, min, max): day totals where a whole day is wanted
     and fits, slots (at their own start time t) elsewhere, and the deltas not compacted yet.
@@ -47,11 +52,14 @@ def _parts_sql(query: CellQuery, base_resolution: int, step: timedelta, bind: Bi
         where.append(f"r.day < {bind(end)}")
     where += area_clauses(query.area, "r.cell", base_resolution, bind)
     days = " AND ".join(where)
-    whole_day = "false"  # a bucket finer than a day cannot use day totals
+    whole_day, slot_days = "false", "true"  # a bucket finer than a day cannot use day totals
     if query.bucket is None or query.bucket % DAY == timedelta(0):
         whole = [f"r.day >= {bind(start)}"] if start else []
         whole += [f"r.day + interval '1 day' <= {bind(end)}"] if end else []
         whole_day = " AND ".join(whole) or "true"
+        # Only the days the range cuts need their slots: named, so that the index finds them.
+        cut = {_day_of(t) for t in (start, end) if t is not None and t != _day_of(t)}
+        slot_days = f"r.day = ANY({bind(sorted(cut))}::timestamptz[])"
     step_sql = f"{bind(step)}::interval"
 
     def in_range(t: str) -> str:
@@ -69,7 +77,7 @@ def _parts_sql(query: CellQuery, base_resolution: int, step: timedelta, bind: Bi
         FROM cell_rollups r,
              unnest(r.slot_count, r.slot_sum, r.slot_sum_sq, r.slot_min, r.slot_max)
                  WITH ORDINALITY AS s (count, sum, sum_sq, min, max, i)
-        WHERE {days} AND NOT ({whole_day}) AND s.count > 0{in_range(slot_time)}
+        WHERE {days} AND {slot_days} AND NOT ({whole_day}) AND s.count > 0{in_range(slot_time)}
         UNION ALL
         SELECT r.cell, {delta_time} AS t, r.count, r.sum, r.sum_sq, r.min, r.max
         FROM cell_rollup_deltas r WHERE {days}{in_range(delta_time)}"""
