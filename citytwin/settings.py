@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     rollup_bucket_seconds: int = Field(
         default=3600, gt=0, description="Width of the base time bucket of cell rollups."
     )
+    cells_page_size: int = Field(
+        default=10_000,
+        gt=0,
+        description="Most features in one page of a bucketed /cells answer (a `next` link "
+        "follows); also the largest `limit` it takes.",
+    )
     rollup_compact_seconds: float = Field(
         default=30.0,
         ge=0,

@@ -146,12 +146,36 @@ async def test_series_of_one_cell_at_any_resolution(client):
         ({"variable": "no2", "cells": "nothex"}, "cells"),
         ({"variable": "no2", "start": "tomorrow"}, "start"),
         ({"variable": "no2", "format": "xlsx"}, "format"),
+        ({"variable": "no2", "bucket": "1h", "limit": 0}, "limit"),
+        ({"variable": "no2", "bucket": "1h", "limit": 10_001}, "limit"),
+        ({"variable": "no2", "bucket": "1h", "offset": -1}, "offset"),
     ],
 )
 async def test_bad_parameters_are_400_naming_the_parameter(client, params, parameter):
     answer = await client.get("/cells", params=params)
     assert answer.status_code == 400, answer.text
     assert answer.json()["parameter"] == parameter
+
+
+async def test_bucketed_cells_come_in_pages_linked_by_next(client):
+    await post_readings(client, air_rows(hours=48))
+    params = {"variable": "no2", "resolution": 8, "bucket": "1h"}
+    whole = (await client.get("/cells", params=params)).json()
+    assert "links" not in whole  # under the page size: one page, as before
+    pages, url = [], "/cells?" + "&".join(f"{k}={v}" for k, v in (params | {"limit": 40}).items())
+    while url:
+        answer = await client.get(url)
+        document = answer.json()
+        pages.append(len(document["features"]))
+        pages_features = document["features"]
+        offset = sum(pages[:-1])
+        assert pages_features == whole["features"][offset : offset + len(pages_features)]
+        nexts = [link["href"] for link in document.get("links", []) if link["rel"] == "next"]
+        assert ("Link" in answer.headers) == bool(nexts)
+        url = nexts[0] if nexts else None
+    total = len(whole["features"])
+    assert total > 80 and sum(pages) == total
+    assert pages == [40] * (total // 40) + ([total % 40] if total % 40 else [])
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,11 @@
 from typing import Annotated
 
 import pandas as pd
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep
 from citytwin.api.formats import (
+    FEATURE_ENCODINGS,
     TABLE_FORMATS,
     choose_format,
     csv_response,
@@ -30,6 +31,7 @@ def _stats(row: dict) -> dict:
 
 @router.get("/cells", summary="H3 cell aggregates")
 async def get_cells(
+    request: Request,
     conn: ConnDep,
     settings: SettingsDep,
     feeds: FeedsDep,
@@ -50,9 +52,22 @@ async def get_cells(
     bucket: Annotated[
         str | None, Query(description="Time series per cell, e.g. 1h, 1d, 1w.")
     ] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            description="With `bucket`: features per page (default and most: "
+            "CITYTWIN_CELLS_PAGE_SIZE).",
+        ),
+    ] = None,
+    offset: Annotated[
+        int, Query(ge=0, description="With `bucket`: features of the answer to skip.")
+    ] = 0,
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """Count, mean, min, max (and std) of `variable` per H3 cell, as hexagon features."""
+    """Count, mean, min, max (and std) of `variable` per H3 cell, as hexagon features; with
+    `bucket`, one feature per cell and bucket, in pages (ordered by cell, then bucket) that
+    link to the `next` one."""
     base = settings.h3_resolution
     resolution = base if resolution is None else resolution
     if resolution > base:
@@ -61,7 +76,17 @@ async def get_cells(
     step = parse_bucket(bucket, settings.rollup_bucket_seconds) if bucket else None
     time = widen_to_buckets(time, settings.rollup_bucket_seconds)
     query = CellQuery(variable.id, resolution, area, time, step)
-    rows = await cell_aggregates(conn, query, base, settings.rollup_bucket_seconds)
+    page, links = None, None
+    if step is not None:
+        size = settings.cells_page_size if limit is None else limit
+        if size > settings.cells_page_size:
+            raise InvalidParameter("limit", f"must be at most {settings.cells_page_size}")
+        page = (size + 1, offset)  # one more row says whether a next page exists
+    rows = await cell_aggregates(conn, query, base, settings.rollup_bucket_seconds, page)
+    if page is not None and len(rows) > size:
+        rows = rows[:size]
+        after = request.url.include_query_params(limit=size, offset=offset + size)
+        links = [{"href": str(after), "rel": "next", "type": FEATURE_ENCODINGS[fmt].media_type}]
     features = []
     for record in rows:
         properties = {"h3": to_hex(record["cell"]), **_stats(record)}
@@ -73,6 +98,7 @@ async def get_cells(
     return features_response(
         features,
         fmt,
+        links,
         variable=variable.name,
         unit=feeds.unit_of(variable.name),
         resolution=resolution,

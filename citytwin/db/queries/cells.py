@@ -105,11 +105,18 @@ def aggregates_sql(query: CellQuery, base_resolution: int, bucket_seconds: int, 
 
 
 async def cell_aggregates(
-    conn: asyncpg.Connection, query: CellQuery, base_resolution: int, bucket_seconds: int
+    conn: asyncpg.Connection,
+    query: CellQuery,
+    base_resolution: int,
+    bucket_seconds: int,
+    page: tuple[int, int] | None = None,
 ) -> list[asyncpg.Record]:
-    """count/mean/min/max/std per cell at `query.resolution` (and per bucket if asked)."""
+    """count/mean/min/max/std per cell at `query.resolution` (and per bucket if asked); with
+    `page` (limit, offset), that slice of the rows in (cell, bucket) order."""
     bind = Bind()
     sql = aggregates_sql(query, base_resolution, bucket_seconds, bind)
+    if page is not None:
+        sql += f" LIMIT {bind(page[0])} OFFSET {bind(page[1])}"
     return await conn.fetch(sql, *bind.values)
 
 
