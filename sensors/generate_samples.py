@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import air_truth
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -20,8 +21,6 @@ import shapely
 import yaml
 from shapely.geometry import LineString, Point, Polygon
 from shapely.ops import substring
-
-from citytwin.sim.energy_profiles import load_shape
 
 ROOT = Path(__file__).resolve().parents[1]
 GIS_DIR = ROOT / "gis_data"
@@ -39,6 +38,7 @@ NO2_PPB = 1.88  # µg/m³ per ppb, as in sensors/air.yaml
 
 MAIN_CLASSES = ("trunk", "primary", "secondary", "tertiary")
 MINOR_CLASSES = ("unclassified", "residential")
+MOTOR_CLASSES = (*MAIN_CLASSES, *MINOR_CLASSES, "living_street", "service")
 PEAK_VOLUME = {"trunk": 2000, "primary": 1500, "secondary": 800, "tertiary": 500}
 PEAK_VOLUME |= {"unclassified": 300, "residential": 150}
 DEFAULT_LIMIT = {"trunk": 80, "primary": 50, "secondary": 50, "tertiary": 50}
@@ -254,63 +254,58 @@ def place_air_stations(
     return north_to_south(stations, "AQ", 2)
 
 
-def stagnation(clock: Clock, rng: np.random.Generator) -> np.ndarray:
-    """Regional accumulation factor: a mid-week valley inversion, Saturday föhn, random drift."""
-    days = (clock.utc - START) / pd.Timedelta(days=1)
-    days = np.asarray(days, dtype=float)
-    inversion = 0.55 * window(days, 1.5, 3.8, 0.3)  # Tuesday noon to Thursday evening
-    foehn = -0.7 * window(days, 5.2, 5.9, 0.1)  # Saturday daytime south wind
-    drift = np.cumsum(rng.normal(0, 0.03, len(days)))
-    return np.exp(inversion + foehn + drift - drift.mean())
-
-
-def ewma(values: np.ndarray, alpha: float) -> np.ndarray:
-    """Exponentially weighted moving average along the last axis."""
-    out = np.empty_like(values)
-    out[..., 0] = values[..., 0]
-    for i in range(1, values.shape[-1]):
-        out[..., i] = alpha * values[..., i] + (1 - alpha) * out[..., i - 1]
-    return out
-
-
 def simulate_air(
+    city: City,
     stations: gpd.GeoDataFrame,
     detectors: gpd.GeoDataFrame,
     counts: np.ndarray,
     clock: Clock,
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
-    """Hourly pm25, pm10, no2 and o3 in µg/m³, each an array (station, hour)."""
-    n, t = len(stations), len(clock.utc)
-    distance = np.array([[s.distance(d) for d in detectors.geometry] for s in stations.geometry])
-    traffic = ewma(np.exp(-distance / 150.0) @ counts / 1000.0, 0.6)
-    meteo = stagnation(clock, rng)[None, :]
-    mixing = 1 + 0.3 * np.cos(2 * np.pi * (clock.hour - 5.0) / 24)[None, :]  # shallow at night
-    heating = bump(clock.hour, 20.0, 2.0) + 0.5 * bump(clock.hour, 7.5, 1.2)
-    wood = np.minimum(stations["houses"].to_numpy() / 30.0, 1.0)[:, None] * heating[None, :]
-    bias = rng.lognormal(0, 0.05, (n, 1))  # calibration of each monitor
-
-    def noise(sigma: float) -> np.ndarray:
-        """Multiplicative log-normal noise, one draw per station and hour."""
-        return rng.lognormal(0, sigma, (n, t))
-
-    no2 = bias * meteo * mixing * (11.0 + 22.0 * traffic) * noise(0.08)
-    pm25 = bias * meteo**1.3 * (6.0 * mixing + 5.0 * wood + 2.0 * traffic) * noise(0.1)
-    coarse = bias * (2.5 + 4.0 * traffic) * meteo * noise(0.15)
-    pm10 = np.maximum(pm25 * 1.3 + coarse, pm25 + 0.5)
-    afternoon = np.cos(2 * np.pi * (clock.hour - 14.5) / 24)[None, :]
-    ozone_regional = (48.0 + 14.0 * afternoon) / np.sqrt(meteo)
-    o3 = np.maximum(ozone_regional * noise(0.06) - 0.8 * (no2 - 11.0), 2.0 + noise(0.3))
-    return {"pm25": pm25, "pm10": pm10, "no2": no2, "o3": o3}
+    """Hourly pm25, pm10, no2 and o3 in µg/m³, each an array (station, hour), from the truth's
+    own formulation (air_truth.py) on the motor roads' true volumes."""
+    roads = city.roads[city.roads["highway"].str.removesuffix("_link").isin(MOTOR_CLASSES)]
+    shape = traffic_shape(clock, 1.0)
+    volumes = air_truth.road_volumes(roads, detectors, counts, PEAK_VOLUME, shape, rng)
+    days = np.asarray((clock.utc - START) / pd.Timedelta(days=1), dtype=float)
+    return air_truth.simulate(stations, roads, volumes, clock.hour, clock.dow, days, rng)
 
 
 # --- energy -------------------------------------------------------------------------------
 
 
+def ramp(hour: np.ndarray, start: float, end: float, edge: float = 1.0) -> np.ndarray:
+    """1 between `start` and `end` local hours, 0 outside, with linear edges `edge` hours wide."""
+    rise = np.clip((hour - start) / edge + 0.5, 0, 1)
+    fall = np.clip((end - hour) / edge + 0.5, 0, 1)
+    return np.minimum(rise, fall)
+
+
 def energy_shape(profile: str, clock: Clock) -> np.ndarray:
     """Relative power per reading of a building use, before scaling to its yearly energy: the
-    load shapes the energy model itself uses."""
-    return load_shape(profile, clock.hour, clock.dow)
+    generator's own occupancy ramps and harmonics (the energy model has load shapes of its own,
+    fitted to nothing here)."""
+    h, dow = clock.hour, clock.dow
+    workday, saturday = dow < 5, dow == 5
+    if profile == "residential":
+        morning = np.where(workday, 7.2, 8.8)
+        return (
+            1
+            + 0.3 * np.cos(2 * np.pi * (h - 19.5) / 24)
+            + 0.2 * np.cos(4 * np.pi * (h - morning) / 24)
+        )
+    if profile in ("office", "commercial"):
+        shops = np.where(saturday & (profile == "commercial"), 0.6 * ramp(h, 8.0, 16.5), 0.0)
+        return 0.35 + np.where(workday, ramp(h, 7.5, 18.5, 1.5), shops)
+    if profile == "school":
+        return 0.25 + np.where(workday, 0.85 * ramp(h, 7.5, 15.5), 0.0)
+    if profile == "industrial":
+        return 0.4 + np.where(workday, ramp(h, 6.0, 22.0, 0.5), 0.5 * saturday * ramp(h, 6.0, 12.5))
+    if profile == "hospital":
+        return 0.75 + np.where(workday, 0.3, 0.12) * ramp(h, 7.0, 19.0, 2.0)
+    if profile == "museum":  # closed on Mondays
+        return 0.5 + np.where(dow == 0, 0.0, 0.5 * ramp(h, 10.0, 17.0, 0.5))
+    raise ValueError(f"no load shape for use {profile!r}")
 
 
 def choose_meters(city: City, rng: np.random.Generator) -> gpd.GeoDataFrame:
@@ -559,8 +554,10 @@ def write_bus(readings: list[BusReading], ranges: Ranges) -> int:
 
 
 def main() -> None:
-    """Generate all four samples, drawing every random number from one seeded generator."""
+    """Generate all four samples: the air truth from a seeded stream of its own, the rest from
+    another, so either can change without moving the other."""
     rng = np.random.default_rng(SEED)
+    air_rng = np.random.default_rng([SEED, 1])  # the air truth's own stream
     ranges = load_ranges()
     city = load_city()
     clock = Clock.every(START, HOURS, "h", 1.0)
@@ -571,7 +568,7 @@ def main() -> None:
     n_traffic = write_traffic(detectors, traffic, clock, ranges)
 
     stations = place_air_stations(city, detectors, rng)
-    air = simulate_air(stations, detectors, traffic["vehicle_count"], clock, rng)
+    air = simulate_air(city, stations, detectors, traffic["vehicle_count"], clock, air_rng)
     n_air = write_air(stations, air, clock, ranges)
 
     meters = choose_meters(city, rng)

@@ -1,7 +1,8 @@
 """Tables of the building energy model: uses, intensities, weekly load profiles, PV day curve.
 
-The load shapes are those the sample meters were generated with (`sensors/samples/README.md`),
-evaluated at mid-hour of the local clock and normalised to a weekly mean of 1.
+The load shapes are the model's own (the sample meters are generated with shapes of their own,
+`sensors/samples/README.md`), evaluated at mid-hour of the local clock and normalised to a
+weekly mean of 1.
 """
 
 from functools import cache
