@@ -54,3 +54,11 @@ def downgrade(document: dict) -> dict:
     converted = _schema(document)
     converted["openapi"] = VERSION
     return converted
+
+
+def app_openapi_30(app: Any) -> dict:
+    """The FastAPI `app`'s description as OpenAPI 3.0.3, made once per app."""
+    document = app.state.__dict__.get("openapi_30")
+    if document is None:
+        document = app.state.openapi_30 = downgrade(app.openapi())
+    return document

@@ -75,6 +75,8 @@ def parse_filter(text: str | None, lang: str | None) -> ast.Node | None:
         if language == "cql2-json":
             return parse_cql2_json(json.loads(text))
         return parse_cql2_text(text)
+    except RecursionError:
+        raise InvalidParameter("filter", "nested too deeply") from None
     except (LarkError, ValueError, KeyError, TypeError, AttributeError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
         raise InvalidParameter("filter", f"not {language}: {first_line}") from None
@@ -82,7 +84,10 @@ def parse_filter(text: str | None, lang: str | None) -> ast.Node | None:
 
 def filter_sql(node: ast.Node, queryables: dict[str, Queryable], bind: Binder) -> str:
     """`node` as a SQL condition over `queryables`; 400 naming what is not queryable or typed."""
-    return _Translator(queryables, bind).condition(node)
+    try:
+        return _Translator(queryables, bind).condition(node)
+    except RecursionError:
+        raise InvalidParameter("filter", "nested too deeply") from None
 
 
 class _Translator:
@@ -106,6 +111,8 @@ class _Translator:
             return f"({self.scalar(node.lhs, kind)} {negation}BETWEEN {low} AND {high})"
         if isinstance(node, ast.Like):
             self._expect(node.lhs, "string", "LIKE")
+            if not isinstance(node.pattern, str):
+                raise InvalidParameter("filter", "LIKE needs a text pattern")
             operator = "ILIKE" if node.nocase else "LIKE"
             negation = "NOT " if node.not_ else ""
             # CQL2 LIKE patterns are SQL's: % any text, _ one character, \ escapes.
@@ -129,12 +136,12 @@ class _Translator:
         raise InvalidParameter("filter", f"{_name_of(node)} is not supported here")
 
     def _kind(self, *operands: object) -> str | None:
-        """The type of the first queryable among `operands` (None: only literals)."""
-        for operand in operands:
-            found = self._attribute_type(operand)
-            if found is not None:
-                return found
-        return None
+        """The type of the queryables among `operands` (None: only literals); 400 when they
+        are of different kinds, which SQL could not compare."""
+        found = [kind for kind in map(self._attribute_type, operands) if kind is not None]
+        if len({_FAMILY.get(kind, kind) for kind in found}) > 1:
+            raise InvalidParameter("filter", f"compares {_a(found[0])} with {_a(found[1])}")
+        return found[0] if found else None
 
     def _attribute_type(self, operand: object) -> str | None:
         if isinstance(operand, ast.Attribute):
@@ -148,7 +155,7 @@ class _Translator:
     def _expect(self, operand: object, kind: str, where: str) -> None:
         found = self._attribute_type(operand)
         if found is not None and found != kind:
-            raise InvalidParameter("filter", f"{where} needs a {kind} property, not a {found}")
+            raise InvalidParameter("filter", f"{where} needs {_a(kind)} property, not {_a(found)}")
 
     def queryable(self, name: str) -> Queryable:
         found = self.queryables.get(name)
@@ -170,8 +177,12 @@ class _Translator:
             function = FUNCTIONS.get(node.name.lower())
             if function is None or len(node.arguments) != 1:
                 raise InvalidParameter("filter", f"function {node.name!r} is not supported")
+            self._expect(node.arguments[0], "string", node.name)
             return f"{function}({self.scalar(node.arguments[0], 'string')})"
         if isinstance(node, ast.Arithmetic):
+            for operand in (node.lhs, node.rhs):
+                if _FAMILY.get(self._attribute_type(operand) or "number") != "number":
+                    raise InvalidParameter("filter", "arithmetic needs numbers")
             lhs, rhs = self.scalar(node.lhs, "number"), self.scalar(node.rhs, "number")
             return f"({lhs} {ARITHMETIC[node.op]} {rhs})"
         return self.literal(node, kind)
@@ -213,6 +224,13 @@ class _Translator:
     def _envelope(self, *corners: object) -> str:
         bound = ", ".join(self.bind(float(value)) + "::float8" for value in corners)
         return f"ST_MakeEnvelope({bound}, 4326)"
+
+
+_FAMILY = {"integer": "number", "number": "number"}
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def _is_number(value: object) -> bool:

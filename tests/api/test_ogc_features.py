@@ -64,7 +64,7 @@ async def test_landing_page_and_conformance(client):
         assert links["self"]["href"] == "http://citytwin/ogc"
         assert links["service-desc"] == {
             "rel": "service-desc",
-            "href": "http://citytwin/openapi-3.0.json",
+            "href": "http://citytwin/ogc/api",
             "type": "application/vnd.oai.openapi+json;version=3.0",
             "title": "The API definition (OpenAPI)",
         }
@@ -92,6 +92,34 @@ async def test_the_openapi_document_describes_the_ogc_paths(client):
     assert "application/geo+json" in items["responses"]["200"]["content"]
     item = spec["paths"]["/ogc/collections/{collectionId}/items/{featureId}"]["get"]
     assert {p["name"] for p in item["parameters"]} >= {"collectionId", "featureId"}
+
+
+async def test_the_ogc_service_describes_itself_relative_to_its_landing_page(client):
+    await post_readings(client, air_rows(hours=2))
+    answer = await client.get("/ogc/api")
+    assert answer.headers["content-type"] == "application/vnd.oai.openapi+json;version=3.0"
+    spec = answer.json()
+    validate(spec)
+    assert spec["servers"] == [{"url": "http://citytwin/ogc"}]
+    paths = spec["paths"]
+    assert {"/", "/conformance", "/collections", "/collections/{collectionId}/items"} <= set(paths)
+    assert not any(path.startswith("/ogc") for path in paths)
+    assert "/sensors" not in paths and "/cells" not in paths  # the rest of the API is elsewhere
+    # One items path per collection, declaring its queryables as parameters (GDAL pushes a
+    # -where down only for the properties the operation declares).
+    sensors = {p["name"]: p for p in paths["/collections/sensors/items"]["get"]["parameters"]}
+    assert "collectionId" not in sensors
+    assert {"feed", "external_id", "name", "h3", "mobile", "id", "filter", "sortby"} <= set(sensors)
+    assert sensors["mobile"]["schema"] == {"type": "boolean"}
+    assert sensors["filter-lang"]["schema"]["enum"] == ["cql2-text", "cql2-json", "cql-text"]
+    no2 = {p["name"] for p in paths["/collections/cells-r8-no2/items"]["get"]["parameters"]}
+    assert {"h3", "count", "mean", "min", "max", "std"} <= no2 and "variable" not in no2
+    mixed = {p["name"] for p in paths["/collections/cells-r8/items"]["get"]["parameters"]}
+    assert "variable" in mixed and "variable" not in sensors
+    operation_ids = [
+        operation["operationId"] for item in paths.values() for operation in item.values()
+    ]
+    assert len(operation_ids) == len(set(operation_ids))
 
 
 async def test_collections_with_extents_from_the_data(client, districts):

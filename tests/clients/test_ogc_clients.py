@@ -5,6 +5,7 @@ import os
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 import asyncpg
 import geopandas as gpd
@@ -12,6 +13,7 @@ import pytest
 import requests
 from owslib.ogcapi.features import Features
 from shapely.geometry import box
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from citytwin.api.app import create_app
 from citytwin.feeds import FeedRegistry
@@ -31,6 +33,18 @@ GDAL_ENV = {**os.environ, "GDAL_HTTP_TIMEOUT": "10", "CPL_DEBUG": "ON"}
 class LiveServer:
     url: str  # the OGC API landing page
     sensors: list[dict]  # the sensors table as stored
+    requests: list[str]  # the server's request log: path?query of every request, in order
+
+
+def recorded(app: ASGIApp, log: list[str]) -> ASGIApp:
+    """`app`, noting the path and query of each HTTP request it serves in `log`."""
+
+    async def recording(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            log.append(f"{scope['path']}?{scope['query_string'].decode()}")
+        await app(scope, receive, send)
+
+    return recording
 
 
 async def _load_store(conn: asyncpg.Connection, settings: Settings, feeds: FeedRegistry) -> None:
@@ -58,8 +72,9 @@ async def live(
             """SELECT id, feed, external_id, name, cell, mobile, ST_X(geom) AS lon,
                       ST_Y(geom) AS lat FROM sensors ORDER BY id"""
         )
-        async with serve(create_app(settings)) as base:
-            yield LiveServer(f"{base}/ogc", [dict(row) for row in stored])
+        log: list[str] = []
+        async with serve(recorded(create_app(settings), log)) as base:
+            yield LiveServer(f"{base}/ogc", [dict(row) for row in stored], log)
 
 
 def gdal(*args: str) -> subprocess.CompletedProcess:
@@ -77,7 +92,7 @@ def test_owslib_lists_collections_and_fetches_items(live, monkeypatch):
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
         in (api.conformance()["conformsTo"])
     )
-    assert "/ogc/collections/{collectionId}/items" in api.api()["paths"]  # via service-desc
+    assert "/collections/{collectionId}/items" in api.api()["paths"]  # via service-desc
     assert api.feature_collections() == [
         "sensors",
         "districts",
@@ -150,3 +165,62 @@ def test_ogr2ogr_copies_districts_into_a_geopackage(live, tmp_path):
     assert copied.geometry.geom_equals_exact(source.geometry, 1e-9).all()
     assert copied.total_bounds == pytest.approx(source.total_bounds)
     assert not copied.intersects(box(0, 0, 1, 1)).any()
+
+
+def _items_requests(live: LiveServer, collection: str, since: int) -> list[dict[str, str]]:
+    """The query parameters of each items request to `collection` after request `since`."""
+    path = f"/ogc/collections/{collection}/items"
+    return [
+        dict(parse_qsl(line.partition("?")[2]))
+        for line in live.requests[since:]
+        if line.partition("?")[0] == path
+    ]
+
+
+def test_ogrinfo_where_is_sent_to_the_server_as_a_cql_filter(live):
+    since = len(live.requests)
+    found = gdal("ogrinfo", "-ro", f"OAPIF:{live.url}", "sensors", "-where", "external_id = 'S3'")
+    assert "Feature Count: 1" in found.stdout
+    assert "external_id (String) = S3" in found.stdout
+    # The server was asked for S3 only (GDAL 3.6 speaks the draft's cql-text), and every page
+    # it served held that one feature, not the three sensors.
+    asked = _items_requests(live, "sensors", since)
+    filtered = [query for query in asked if query.get("filter") == "external_id = 'S3'"]
+    assert filtered and all(query["filter-lang"] == "cql-text" for query in filtered)
+    for query in filtered:
+        page = requests.get(f"{live.url}/collections/sensors/items", query, timeout=10).json()
+        assert (page["numberMatched"], page["numberReturned"]) == (1, 1)
+
+
+def test_ogr2ogr_where_on_a_cell_collection_is_filtered_by_the_server(live, tmp_path):
+    cell = to_hex(live.sensors[0]["cell"])
+    target = tmp_path / "cells.gpkg"
+    since = len(live.requests)
+    gdal(
+        "ogr2ogr", "-f", "GPKG", str(target), f"OAPIF:{live.url}", "cells-r10-no2",
+        "-where", f"h3 = '{cell}' AND count >= 24",
+    )  # fmt: skip
+    copied = gpd.read_file(target)
+    assert copied["h3"].tolist() == [cell]
+    assert (copied["variable"].tolist(), copied["count"].tolist()) == (["no2"], [24])
+    asked = _items_requests(live, "cells-r10-no2", since)
+    # Besides the first page GDAL reads for the layer's fields, it asked for the one cell only.
+    filters = {query.get("filter") for query in asked} - {None}
+    assert filters == {f"(h3 = '{cell}') AND (count >= 24)"}
+
+
+def test_owslib_reads_queryables_and_filters_with_cql2(live, monkeypatch):
+    monkeypatch.setattr(requests, "get", functools.partial(requests.get, timeout=10))
+    api = Features(live.url)
+    queryables = api.collection_queryables("sensors")
+    assert queryables["properties"]["external_id"]["type"] == "string"
+    assert queryables["properties"]["geometry"]["format"] == "geometry-any"
+    chosen = api.collection_items(
+        "sensors", filter="external_id IN ('S1','S2')", sortby=("id", "desc")
+    )
+    assert [item["properties"]["external_id"] for item in chosen["features"]] == ["S2", "S1"]
+    as_json = '{"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": [%s]}]}'
+    south = api.collection_items(
+        "sensors", filter=as_json % ",".join(map(str, SOUTH)), **{"filter-lang": "cql2-json"}
+    )
+    assert [item["properties"]["external_id"] for item in south["features"]] == ["S3"]

@@ -76,6 +76,12 @@ def test_a_time_queryable_takes_text_as_an_instant():
         ("geometry = 'x'", None, "filter", "'geometry' is a geometry: use S_INTERSECTS"),
         ("S_INTERSECTS(feed, POINT(1 2))", None, "filter", "'feed' is not a geometry"),
         ("SOUNDEX(name) = 'x'", None, "filter", "function 'soundex' is not supported"),
+        ("feed = id", None, "filter", "compares a string with an integer"),
+        ("CASEI(id) = CASEI(id)", None, "filter", "lower needs a string property, not an integer"),
+        ("name + 1 = 2", None, "filter", "arithmetic needs numbers"),
+        ("id LIKE 'x%'", None, "filter", "LIKE needs a string property, not an integer"),
+        ("name = 'a'" + " AND name = 'a'" * 2000, None, "filter", "nested too deeply"),
+        ('{"op": "=", "args": []}', "cql2-json", "filter", "not cql2-json"),
     ],
 )
 def test_bad_filters_are_400s_naming_the_parameter(text, lang, parameter, detail):

@@ -26,6 +26,8 @@ from citytwin.api.ogc_items import (
     keep_properties,
     property_names,
 )
+from citytwin.api.ogc_openapi import ogc_openapi
+from citytwin.api.openapi30 import app_openapi_30
 from citytwin.api.pages import MAX_LIMIT
 from citytwin.api.params import variable_of
 from citytwin.api.strict_query import also_takes, reject_unknown_parameters
@@ -184,8 +186,19 @@ async def _extents(
 async def landing(request: Request, f: MetadataFormat = None) -> Response:
     """Links to the API definition, its documentation, the conformance classes and the data."""
     base = str(request.base_url).rstrip("/")
-    openapi, docs = ogc.OPENAPI_30_PATH, request.app.docs_url
-    return json_response(ogc.landing_page(_root(request), f"{base}{openapi}", f"{base}{docs}"))
+    openapi = str(request.url_for("ogc_api"))
+    return json_response(ogc.landing_page(_root(request), openapi, f"{base}{request.app.docs_url}"))
+
+
+@router.get("/api", name="ogc_api", include_in_schema=False)
+async def api_definition(
+    request: Request, conn: ConnDep, settings: SettingsDep, f: MetadataFormat = None
+) -> Response:
+    """This service's OpenAPI 3.0 document, paths relative to its landing page."""
+    listed = ogc.collections(settings.h3_resolution, await variables_with_data(conn))
+    queryables = {item.id: queryables_of(item) for item in listed}
+    document = ogc_openapi(app_openapi_30(request.app), _root(request), listed, queryables)
+    return json_response(document, media_type=ogc.OPENAPI)
 
 
 @router.get("/conformance", summary="Conformance classes")

@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse
 
 from citytwin import __version__
 from citytwin.api.formats import json_response
-from citytwin.api.openapi30 import downgrade
+from citytwin.api.openapi30 import app_openapi_30
 from citytwin.query.ogc import OPENAPI, OPENAPI_30_PATH
 
 router = APIRouter(tags=["web map"])
@@ -42,7 +42,4 @@ async def landing(accept: Annotated[str | None, Header()] = None) -> Response:
 @router.get(OPENAPI_30_PATH, include_in_schema=False)
 async def openapi_30(request: Request) -> Response:
     """The API description as OpenAPI 3.0.3 (FastAPI writes 3.1 at `/openapi.json`)."""
-    document = request.app.state.__dict__.get("openapi_30")
-    if document is None:
-        document = request.app.state.openapi_30 = downgrade(request.app.openapi())
-    return json_response(document, media_type=OPENAPI)
+    return json_response(app_openapi_30(request.app), media_type=OPENAPI)
