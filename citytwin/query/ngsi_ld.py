@@ -8,7 +8,7 @@ external id when that is already an NGSI-LD URN, else `urn:ngsi-ld:<type>:<exter
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -175,16 +175,16 @@ def temporal_document(
 
 
 def aggregated_document(
-    entity: dict, rows: dict[str, list[dict]], methods: tuple[str, ...], period: object
+    entity: Mapping, rows: dict[str, list[Mapping]], methods: tuple[str, ...]
 ) -> dict:
-    """An entity's attributes aggregated per period: `method: [[value, start, end], …]`."""
+    """An entity's attributes aggregated per period (rows with `start`, `end` and the
+    aggregates): `method: [[value, start, end], …]`."""
     document = {"id": entity["entity_id"], "type": entity["type"]}
     for variable, periods in rows.items():
         member: dict = {"type": "Property"}
         for method in methods:
-            member[method] = [
-                [p[AGGREGATES[method]], p["start"], p["start"] + period] for p in periods
-            ]
+            column = AGGREGATES[method]
+            member[method] = [[p[column], p["start"], p["end"]] for p in periods]
         document[attribute_of(variable)] = member
     return document
 

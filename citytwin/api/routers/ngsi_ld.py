@@ -4,6 +4,7 @@ Errors are problem+json with the NGSI-LD error types."""
 
 from datetime import datetime, timedelta
 
+from asyncpg import Record
 from fastapi import APIRouter, Request, Response
 
 from citytwin.api.deps import ConnDep, SettingsDep
@@ -150,15 +151,12 @@ async def _temporal(conn: Connection, settings: Settings, params: dict) -> list[
         names = {r["variable_id"]: r["variable"] for r in held}
         question = aggregate_question(pairs, start, end, period, base, "timeAt")
         found = await series_aggregates(conn, question, base)
-        per_entity: dict[int, dict[str, list[dict]]] = {}
+        per_entity: dict[int, dict[str, list[Record]]] = {}
         for row in found:
             per_entity.setdefault(row["sensor_id"], {}).setdefault(
                 names[row["variable_id"]], []
-            ).append(dict(row))
-        return [
-            ld.aggregated_document(row, per_entity.get(row["id"], {}), methods, period)
-            for row in rows
-        ]
+            ).append(row)
+        return [ld.aggregated_document(row, per_entity.get(row["id"], {}), methods) for row in rows]
     last = params.get("lastN")
     if last is not None and not last.isdigit():
         raise InvalidParameter("lastN", f"{last!r}: a positive integer")

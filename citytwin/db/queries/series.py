@@ -57,6 +57,9 @@ WITH series AS (
     WHERE NOT se.alone
 )
 SELECT p.sensor_id, p.variable_id, date_bin($6::interval, p.t, '{ORIGIN}') AS start,
+       -- in seconds: a day added in a zone with summer time may last 23 or 25 hours
+       date_bin($6::interval, p.t, '{ORIGIN}') + extract(epoch FROM $6::interval)
+           * interval '1 second' AS "end",
        sum(p.count)::bigint AS count, sum(p.sum) AS sum, sum(p.sum) / sum(p.count) AS avg,
        min(p.min) AS min, max(p.max) AS max, bool_and(se.alone) AS from_rollups
 FROM parts p JOIN series se USING (sensor_id, variable_id)
@@ -68,7 +71,7 @@ ORDER BY 1, 2, 3
 async def series_aggregates(
     conn: asyncpg.Connection, query: SeriesAggregates, bucket_seconds: int
 ) -> list[asyncpg.Record]:
-    """Per series and period with data: start, count, sum, avg, min, max, from_rollups."""
+    """Per series and period with data: start, end, count, sum, avg, min, max, from_rollups."""
     sensors = [sensor for sensor, _ in query.series]
     variables = [variable for _, variable in query.series]
     return await conn.fetch(
