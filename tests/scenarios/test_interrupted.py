@@ -20,7 +20,7 @@ interventions: []
 
 
 async def running_run(conn, process) -> dict:
-    for _ in range(600):
+    for _ in range(1800):  # a CLI process starting on a busy machine: up to three minutes
         assert process.returncode is None, "the run ended before it was seen running"
         row = await conn.fetchrow(
             "SELECT id, heartbeat FROM scenario_runs WHERE name = 'Killed mid-run' "
