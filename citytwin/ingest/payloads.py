@@ -15,6 +15,7 @@ import pandas as pd
 
 from citytwin.errors import MalformedInput
 from citytwin.feeds import FeedRegistry
+from citytwin.feeds.json_ld import compact_entity
 from citytwin.feeds.smart_data_models import ENTITY_TYPES, UNIT_CODES
 from citytwin.ingest.validate import Rejection
 
@@ -95,7 +96,9 @@ def entity_feed(entity: object) -> str | None:
 
 
 def map_entity(entity: dict, item: int) -> tuple[list[dict], Rejection | None]:
-    """One NGSI-LD entity (normalized or keyValues) as canonical rows, or why it cannot be."""
+    """One NGSI-LD entity (normalized or keyValues, its names compact or expanded IRIs) as
+    canonical rows, or why it cannot be."""
+    entity = compact_entity(entity)
     kind = _short_type(entity.get("type"))
     if kind not in ENTITY_TYPES:
         known = ", ".join(ENTITY_TYPES)

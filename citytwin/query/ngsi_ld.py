@@ -18,7 +18,6 @@ from citytwin.errors import InvalidParameter
 from citytwin.feeds.smart_data_models import ENTITY_TYPES, UNIT_CODES
 
 Binder = Callable[[object], str]
-CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.6.jsonld"
 # feed kind → type; variable → attribute (the upsert's mapping read backwards)
 KIND_TYPES = {feed: kind for kind, (feed, _) in ENTITY_TYPES.items()}
 ATTRIBUTES = {

@@ -7,6 +7,7 @@ import pytest
 
 from citytwin.api.app import create_app
 from citytwin.db import dead_letters
+from citytwin.feeds import json_ld
 from citytwin.services import push
 from tests.asgi import asgi_client
 from tests.factories import API_KEY
@@ -262,3 +263,18 @@ async def test_an_entity_timed_far_in_the_future_is_rejected_and_kept(client, co
     assert set(await stored(conn)) == {(AIR["id"], "no2"), (AIR["id"], "pm25")}
     (letter,) = await letters(conn)
     assert orjson.loads(letter["payload"])["id"] == ahead["id"]
+
+
+async def test_an_upsert_in_expanded_iris_stores_what_its_compact_form_does(client, conn):
+    expanded = {
+        (json_ld.TERMS.get(name, name) if name not in ("id", "type", "@context") else name): value
+        for name, value in AIR.items()
+    }
+    expanded["type"] = json_ld.TERMS["AirQualityObserved"]
+    assert "https://smartdatamodels.org/dataModel.Environment/no2" in expanded
+    answer = await client.post(UPSERT, json=[expanded], headers=HEADERS)
+    assert answer.status_code == 201, answer.text
+    assert await stored(conn) == {
+        (AIR["id"], "no2"): pytest.approx(38.25, abs=1e-3),
+        (AIR["id"], "pm25"): 12.5,
+    }

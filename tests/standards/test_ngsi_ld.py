@@ -122,3 +122,25 @@ async def test_types_and_attributes_held(ld):
     assert types["typeList"] == ["ACMeasurement", "AirQualityObserved", "TrafficFlowObserved"]
     attributes = (await ld.get("/ngsi-ld/v1/attributes")).json()["attributeList"]
     assert {"no2", "pm25", "intensity", "averageVehicleSpeed", "occupancy"} <= set(attributes)
+
+
+async def test_answers_name_the_context_this_service_serves(ld):
+    contexts = (await ld.get("/ngsi-ld/v1/jsonldContexts")).json()
+    assert contexts == ["http://citytwin/ngsi-ld/v1/jsonldContexts/citytwin"]
+    served = await ld.get(contexts[0].removeprefix("http://citytwin"))
+    assert served.headers["content-type"] == "application/ld+json"
+    core, terms = served.json()["@context"]
+    assert core == "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.6.jsonld"
+    assert terms["no2"] == "https://smartdatamodels.org/dataModel.Environment/no2"
+    assert terms["intensity"] == "https://smartdatamodels.org/dataModel.Transportation/intensity"
+    entities = await ld.get("/ngsi-ld/v1/entities", params={"type": "AirQualityObserved"})
+    assert entities.headers["link"].startswith(f"<{contexts[0]}>;")
+    as_ld = await ld.get(
+        "/ngsi-ld/v1/entities",
+        params={"type": "AirQualityObserved", "limit": "1"},
+        headers={"Accept": "application/ld+json"},
+    )
+    assert as_ld.json()[0]["@context"] == contexts[0]
+    missing = await ld.get("/ngsi-ld/v1/jsonldContexts/elsewhere")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")

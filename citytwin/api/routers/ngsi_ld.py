@@ -15,6 +15,7 @@ from citytwin.db.queries import ngsi_ld as store
 from citytwin.db.queries.series import series_aggregates
 from citytwin.db.queries.sql import Bind
 from citytwin.errors import InvalidParameter, NotFound
+from citytwin.feeds import json_ld
 from citytwin.query import ngsi_ld as ld
 from citytwin.query.params import parse_time
 from citytwin.query.series import parse_duration
@@ -25,17 +26,37 @@ JSON_LD_CONTEXT = "http://www.w3.org/ns/json-ld#context"
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"], route_class=ProblemRoute)
 
 
+def context_url(request: Request) -> str:
+    """Where this service serves the context its entities are written in."""
+    return str(request.url_for("json_ld_context", context_id=json_ld.CONTEXT_NAME))
+
+
 def _answer(request: Request, document: object, headers: dict | None = None) -> Response:
     """JSON-LD with `@context` inside when asked for `application/ld+json`, else JSON with
-    the context in a Link header (the core context is named, never fetched)."""
+    the context in a Link header: citytwin's context, served by this service."""
+    context = context_url(request)
     if "application/ld+json" in request.headers.get("accept", ""):
         items = document if isinstance(document, list) else [document]
         for item in items:
             if isinstance(item, dict):
-                item["@context"] = ld.CORE_CONTEXT
+                item["@context"] = context
         return utc_json(document, media_type="application/ld+json", headers=headers)
-    link = f'<{ld.CORE_CONTEXT}>; rel="{JSON_LD_CONTEXT}"; type="application/ld+json"'
+    link = f'<{context}>; rel="{JSON_LD_CONTEXT}"; type="application/ld+json"'
     return utc_json(document, headers={**(headers or {}), "Link": link})
+
+
+@router.get("/jsonldContexts", summary="NGSI-LD: the JSON-LD contexts this service holds")
+async def json_ld_contexts(request: Request) -> Response:
+    """The URLs of the contexts served here (held in the package, never fetched)."""
+    return utc_json([context_url(request)])
+
+
+@router.get("/jsonldContexts/{context_id}", summary="NGSI-LD: one JSON-LD context")
+async def json_ld_context(context_id: str) -> Response:
+    """citytwin's context: the NGSI-LD core context and the Smart Data Models terms mapped."""
+    if context_id != json_ld.CONTEXT_NAME:
+        raise NotFound("JSON-LD context", context_id)
+    return utc_json(json_ld.context_document(), media_type="application/ld+json")
 
 
 async def _entities(
