@@ -9,6 +9,7 @@ the ones that hold data: a gap shortens the rolling windows rather than inventin
 import numpy as np
 import pandas as pd
 
+from citytwin.errors import InvalidParameter
 from citytwin.feeds.definition import QualitySpec, VariableSpec
 from citytwin.quality.checks import KINDS, Policy, assess
 
@@ -67,3 +68,17 @@ def kind_counts(codes: np.ndarray) -> dict[str, int]:
 def kind_names(code: int) -> list[str]:
     """The kinds of fault a code holds."""
     return [kind for kind, bit in KINDS.items() if code & bit]
+
+
+def quality_mask(text: str) -> int:
+    """A `quality` filter as a mask: `good` 0 (no fault), `flagged` any fault, or kinds."""
+    if text == "good":
+        return 0
+    if text == "flagged":
+        return sum(KINDS.values())
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in KINDS]
+    if unknown or not names:
+        known = ", ".join(["good", "flagged", *KINDS])
+        raise InvalidParameter("quality", f"{text!r}: expected one of {known} (kinds by comma)")
+    return sum(KINDS[name] for name in names)

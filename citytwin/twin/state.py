@@ -7,6 +7,8 @@ import pandas as pd
 
 from citytwin.feeds import FeedRegistry
 from citytwin.feeds.definition import parse_interval
+from citytwin.quality.checks import RANGE
+from citytwin.quality.stage import kind_names
 from citytwin.query.cells import parents, to_hex
 from citytwin.twin import flags
 
@@ -26,6 +28,7 @@ LATEST_COLUMNS = [
     "prev_time",
     "prev_value",
     "run_length",
+    "quality",
 ]
 CELL_COLUMNS = ["cell", "variable", "time", "mean", "count", "stale", "suspect"]
 
@@ -51,7 +54,10 @@ def latest_frame(records: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(records, columns=LATEST_COLUMNS)
     for column in ("time", "prev_time"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
-    return frame.astype({"value": float, "prev_value": float, "flagged": bool, "cell": np.int64})
+    frame["quality"] = frame["quality"].fillna(0)
+    return frame.astype(
+        {"value": float, "prev_value": float, "flagged": bool, "cell": np.int64, "quality": int}
+    )
 
 
 def sensor_state(latest: pd.DataFrame, feeds: FeedRegistry, now: datetime) -> pd.DataFrame:
@@ -109,8 +115,14 @@ def sensor_documents(state: pd.DataFrame, units: dict[str, str | None]) -> list[
         [reason for reason, on in (("stuck", stuck), ("jump", jump)) if on]
         for stuck, jump in zip(state["stuck"], state["jump"], strict=True)
     ]
+    codes = state["quality"].astype(int)
     flagged = pd.DataFrame(
-        {"stale": state["stale"], "suspect": reasons, "out_of_range": state["flagged"]}
+        {
+            "stale": state["stale"],
+            "suspect": reasons,
+            "out_of_range": (codes & RANGE) != 0,
+            "quality": [kind_names(code) for code in codes.tolist()],
+        }
     )
     documents = pd.DataFrame(
         {

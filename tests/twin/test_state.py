@@ -35,7 +35,7 @@ async def test_latest_value_time_age_and_unit_of_every_sensor(client):
         assert (got["time"], got["age_s"], got["unit"]) == ("2026-11-02T23:00:00Z", 7200, "µg/m³")
         assert (got["feed"], got["lon"], got["lat"]) == ("air", *STATIONS[row.sensor_id])
         assert got["h3"] == cell_of(row.sensor_id, 10)
-        assert got["flags"] == {"stale": False, "suspect": [], "out_of_range": False}
+        assert got["flags"] == {"stale": False, "suspect": [], "out_of_range": False, "quality": []}
     assert document["now"] == "2026-11-03T01:00:00.000000Z"
     assert document["event"] == 1
 

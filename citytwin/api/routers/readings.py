@@ -11,6 +11,7 @@ from citytwin.api.params import AreaDep, FormatQuery, OptionalVariableDep, TimeD
 from citytwin.core.limits import INT32_MAX, check_int
 from citytwin.db.queries.readings import ReadingCursor, ReadingQuery, fetch_readings
 from citytwin.errors import InvalidParameter
+from citytwin.quality.stage import kind_names, quality_mask
 from citytwin.query.cells import to_hex
 
 router = APIRouter(tags=["readings"])
@@ -36,6 +37,7 @@ def reading_feature(row: dict) -> dict:
         "value": row["value"],
         "unit": row["unit"],
         "flagged": row["flagged"],
+        "quality": kind_names(row["quality"]),
         "h3": to_hex(row["cell"]),
     }
     return feature(point(row["lon"], row["lat"]), properties)
@@ -50,6 +52,13 @@ async def get_readings(
     time: TimeDep,
     variable: OptionalVariableDep,
     sensor: Annotated[str | None, Query(description="Comma-separated sensor ids.")] = None,
+    quality: Annotated[
+        str | None,
+        Query(
+            description="`good` (no fault found), `flagged` (any), or kinds of fault by comma "
+            "(range, stuck, spike, offset, drift, noise). Unset: every reading.",
+        ),
+    ] = None,
     limit: LimitQuery = 1000,
     cursor: Annotated[str | None, Query(description="From a `next` link.")] = None,
     fmt: FormatQuery = None,
@@ -64,6 +73,7 @@ async def get_readings(
         time,
         limit,
         decode_cursor(cursor) if cursor else None,
+        None if quality is None else quality_mask(quality),
     )
     rows = await fetch_readings(conn, query, settings.h3_resolution)
     page, more = split_page(rows, limit)

@@ -1,5 +1,6 @@
 """`/sensors`: the sensors of every feed as GeoJSON points."""
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -16,8 +17,10 @@ from citytwin.api.formats import (
 from citytwin.api.pages import LimitQuery, next_link, split_page
 from citytwin.api.params import AreaDep, FormatQuery
 from citytwin.core.limits import INT32_MAX
+from citytwin.db.queries.quality import sensor_health
 from citytwin.db.queries.sensors import SensorQuery, fetch_sensor, fetch_sensors
 from citytwin.errors import NotFound
+from citytwin.quality.health import ASKED, health_document
 
 router = APIRouter(tags=["sensors"])
 
@@ -68,3 +71,23 @@ async def get_sensor(
     if row is None:
         raise NotFound("sensor", sensor_id)
     return json_response(sensor_feature(dict(row)), media_type=MEDIA_TYPES["geojson"])
+
+
+@router.get("/sensors/{sensor_id}/health", summary="One sensor's health")
+async def get_sensor_health(
+    conn: ConnDep,
+    sensor_id: Annotated[int, Path(ge=1, le=INT32_MAX)],
+    hours: Annotated[
+        float, Query(gt=0, le=24 * 366, description="Look back this far from its newest reading.")
+    ] = 168,
+) -> Response:
+    """Per variable: a score (share of readings without a fault), the open faults with their
+    kind and start, and each check's state and count, over the readings of the last `hours`."""
+    row = await fetch_sensor(conn, sensor_id)
+    if row is None:
+        raise NotFound("sensor", sensor_id)
+    rows = await sensor_health(conn, sensor_id, timedelta(hours=hours), ASKED)
+    document = health_document([dict(r) for r in rows], hours)
+    return json_response(
+        {"sensor": sensor_id, "feed": row["feed"], "external_id": row["external_id"], **document}
+    )

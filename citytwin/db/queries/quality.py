@@ -1,7 +1,7 @@
 """What the quality stage reads: stored hourly sums of a feed's variable, and a sensor's
 health from its readings' quality codes."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 import pandas as pd
@@ -16,14 +16,16 @@ WHERE s.feed = $1 AND r.variable_id = (SELECT id FROM variables WHERE name = $2)
 GROUP BY 1, 2
 """
 
-# Per kind of fault (bit) and variable of one sensor, over its readings since $2: how many
+# Per kind of fault (bit) and variable of one sensor, over its readings in the $2 before its
+# newest: how many
 # readings hold it, the newest reading, whether that one holds it, and since when it has (the
 # first reading holding it after the newest one that does not).
 HEALTH = """
 WITH kinds (kind, bit) AS (SELECT * FROM unnest($3::text[], $4::int2[])),
 recent AS (
     SELECT r.variable_id, r.time, r.quality FROM readings r
-    WHERE r.sensor_id = $1 AND r.time >= $2
+    WHERE r.sensor_id = $1
+      AND r.time >= (SELECT max(time) FROM latest_readings WHERE sensor_id = $1) - $2::interval
 ),
 totals AS (
     SELECT variable_id, count(*) AS readings, max(time) AS newest FROM recent GROUP BY 1
@@ -56,8 +58,8 @@ async def hourly_history(
 
 
 async def sensor_health(
-    conn: asyncpg.Connection, sensor_id: int, since: datetime, kinds: dict[str, int]
+    conn: asyncpg.Connection, sensor_id: int, window: timedelta, kinds: dict[str, int]
 ) -> list[asyncpg.Record]:
-    """Per variable and kind of fault of one sensor's readings since `since`: readings,
-    newest, flagged, open (the newest holds it) and since when."""
-    return await conn.fetch(HEALTH, sensor_id, since, list(kinds), list(kinds.values()))
+    """Per variable and kind of fault of one sensor's readings in the `window` before its
+    newest: readings, newest, flagged, open (the newest holds it) and since when."""
+    return await conn.fetch(HEALTH, sensor_id, window, list(kinds), list(kinds.values()))

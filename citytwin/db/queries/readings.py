@@ -26,6 +26,7 @@ class ReadingQuery:
     time: TimeRange
     limit: int
     after: ReadingCursor | None = None
+    quality: int | None = None  # None: all; 0: no fault; a mask: readings holding any of it
 
 
 async def fetch_readings(
@@ -42,6 +43,10 @@ async def fetch_readings(
         where.append(f"r.time >= {bind(query.time.start)}")
     if query.time.end:
         where.append(f"r.time < {bind(query.time.end)}")
+    if query.quality == 0:
+        where.append("r.quality = 0")
+    elif query.quality is not None:
+        where.append(f"r.quality & {bind(query.quality)}::int2 <> 0")
     if query.area.geometry is not None:
         where.append(
             f"ST_Intersects(coalesce(r.geom, s.geom), "
@@ -56,7 +61,7 @@ async def fetch_readings(
         )
     sql = f"""
         SELECT r.sensor_id, r.variable_id, s.feed, s.external_id, v.name AS variable, v.unit,
-               r.time, r.value, r.flagged, r.cell,
+               r.time, r.value, r.flagged, r.quality, r.cell,
                ST_X(coalesce(r.geom, s.geom)) AS lon, ST_Y(coalesce(r.geom, s.geom)) AS lat
         FROM readings r
         JOIN sensors s ON s.id = r.sensor_id

@@ -57,7 +57,7 @@ def _as_of_source(query: StateQuery, bind: Bind) -> str:
 async def latest_readings(
     conn: asyncpg.Connection, query: StateQuery, base_resolution: int
 ) -> list[asyncpg.Record]:
-    """Per (sensor, variable): its sensor, the latest reading (value, flag, cell), the one
+    """Per (sensor, variable): its sensor, the latest reading (value, flag, quality, cell), the one
     before, and the run of equal values ending with it."""
     bind = Bind()
     source = "latest_readings" if query.as_of is None else _as_of_source(query, bind)
@@ -76,10 +76,13 @@ async def latest_readings(
     sql = f"""
         SELECT l.sensor_id, s.feed, s.external_id, s.name, ST_X(s.geom) AS lon,
                ST_Y(s.geom) AS lat, v.name AS variable, l.time, l.value, l.flagged, l.cell,
-               l.prev_time, l.prev_value, l.run_length
+               l.prev_time, l.prev_value, l.run_length, coalesce(q.quality, 0) AS quality
         FROM {source} l
         JOIN sensors s ON s.id = l.sensor_id
         JOIN variables v ON v.id = l.variable_id
+        -- the latest reading's quality code: one primary-key lookup per series
+        LEFT JOIN readings q
+            ON (q.sensor_id, q.variable_id, q.time) = (l.sensor_id, l.variable_id, l.time)
         WHERE {" AND ".join(where)}
         ORDER BY l.sensor_id, v.name"""
     return await conn.fetch(sql, *bind.values)
