@@ -42,7 +42,7 @@ class QualitySpec(Strict):
     unit, and how much stored history a load reads to judge new readings against."""
 
     spike_floor: float = Field(
-        default=15.0, gt=0, description="Smallest jump away from the sensor's recent values "
+        default=30.0, gt=0, description="Smallest jump away from the sensor's recent values "
         "and from its network called a spike."
     )  # fmt: skip
     bias_floor: float = Field(

@@ -1,11 +1,19 @@
 """Quality codes of a network's hourly series (time × sensor), as bit flags per reading. Pure.
 
 The model of each sensor is robust statistics of its own data, chosen over a learned model
-because faults are rare, heavy-tailed and unlabelled: the median and the scaled median absolute
-deviation (MAD) of its residual against the network consensus (the median of the other sensors
-at the same hour) over a training window, and the MAD of its hour-to-hour changes. A sensor with
-fewer than `min_history` hours of training data gets only the checks that need no history
+because faults are rare, heavy-tailed and unlabelled. Values are compared on a log scale,
+log(value + bias_floor), where a sensor reading 20 % high is 20 % high whatever the level and
+noise near zero does not dominate. Against the network consensus (the median of the sensors at
+the same hour) each sensor has a residual; its model is the median and scaled MAD (scipy) of
+that residual, of the residual's day-long running median (how far its level wanders), and of
+its roughness (hour-to-hour changes) relative to the network's, over the whole frame judged (the
+stored history and the load): robust statistics stay put while faults cover under half of it.
+A sensor with fewer than `min_history` hours of data gets only the checks that need no history
 (range, stuck, spike against its own recent values).
+
+Episode checks (offset, drift, noise) run on trailing windows, so a streamed reading is judged
+as it arrives; a reading is flagged only while it carries the fault itself (its own residual
+on the biased side), so the end of an episode does not linger in the flags.
 """
 
 import warnings
@@ -13,17 +21,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import median_abs_deviation
 
 GOOD = 0
 RANGE = 1  # outside the variable's plausible range
-STUCK = 2  # the same value for `stuck_hours` or more
+STUCK = 2  # the same value for `stuck_hours` or more while the network moves
 SPIKE = 4  # far from its own recent values and from the network's
 OFFSET = 8  # a step away from the network consensus
 DRIFT = 16  # a slow divergence from the network consensus
-NOISE = 32  # its hour-to-hour changes far noisier than its own normal
+NOISE = 32  # its hour-to-hour changes far rougher than the network's, against its own normal
 KINDS = {"range": RANGE, "stuck": STUCK, "spike": SPIKE, "offset": OFFSET, "drift": DRIFT,
          "noise": NOISE}  # fmt: skip
-MAD_SCALE = 1.4826  # MAD × this estimates σ of a normal distribution
 
 
 @dataclass(frozen=True)
@@ -31,89 +39,121 @@ class Policy:
     """Thresholds; the defaults are those bench/quality.py measures."""
 
     bounds: tuple[float, float] = (0.0, 1000.0)
-    stuck_hours: int = 5
-    spike_sigma: float = 8.0
-    spike_floor: float = 15.0  # smallest jump called a spike, in the variable's unit
-    bias_sigma: float = 3.0
-    bias_floor: float = 2.0
-    bias_hours: int = 24  # window of the running median of the residual
-    step_share: float = 0.6  # share of a bias reached within `bias_hours`: a step (offset)
-    noise_ratio: float = 3.0
-    training_hours: int = 7 * 24
+    stuck_hours: int = 6
+    stuck_moved: float = 0.2  # the consensus moved by more than this (log scale) meanwhile
+    repeat_share: float = 0.05  # share of repeated values above which that is required
+    spike_sigma: float = 6.0
+    spike_floor: float = 30.0  # smallest jump called a spike, in the variable's unit
+    bias_sigma: float = 4.5
+    bias_floor: float = 2.0  # in the variable's unit: the log scale's offset
+    level_hours: int = 24  # window of the running median of the residual
+    step_share: float = 0.5  # share of a bias reached within `level_hours`: a step (offset)
+    noise_ratio: float = 2.5  # roughness this many times its normal share of the network's
     min_history: int = 72
+    min_sensors: int = 3  # fewer at an hour: no consensus
 
 
 def _mad(table: np.ndarray) -> np.ndarray:
-    """Scaled MAD per column, ignoring NaN (NaN where a column has no values)."""
-    with np.errstate(all="ignore"):
-        median = np.nanmedian(table, axis=0)
-        return MAD_SCALE * np.nanmedian(np.abs(table - median), axis=0)
+    """Scaled MAD per column (σ of a normal), ignoring NaN."""
+    return median_abs_deviation(table, axis=0, nan_policy="omit", scale="normal")
 
 
-def _stuck(values: np.ndarray, hours: int) -> np.ndarray:
-    """Readings in runs of `hours` or more equal values of one sensor."""
-    same = np.zeros(values.shape, bool)
-    same[1:] = values[1:] == values[:-1]
-    counts = np.zeros(values.shape, np.int32)
-    for row in range(1, len(values)):
-        counts[row] = np.where(same[row], counts[row - 1] + 1, 0)
-    stuck = counts >= hours - 1
-    # mark the run back to its first value
-    for back in range(1, hours):
-        stuck[:-back] |= stuck[back:] & (counts[back:] >= back)
-    return stuck
+def _stuck(values: np.ndarray, consensus: np.ndarray, policy: Policy) -> np.ndarray:
+    """Readings in runs of `stuck_hours` or more equal values; for a sensor whose values often
+    repeat, only runs during which the consensus (log scale) moved by more than `stuck_moved`
+    (a steady night of whole numbers is no fault)."""
+    hours, sensors = values.shape
+    flat = values.T.ravel()
+    starts = np.ones(flat.size, bool)
+    starts[1:] = flat[1:] != flat[:-1]  # NaN never equals: a gap ends a run
+    starts[::hours] = True
+    run = np.cumsum(starts) - 1
+    length = np.bincount(run)[run]
+    moving = np.tile(np.nan_to_num(consensus), sensors)
+    spread = pd.Series(moving).groupby(run)
+    moved = (spread.transform("max") - spread.transform("min")).to_numpy() > policy.stuck_moved
+    # Only a sensor whose values often repeat (whole numbers, coarse steps) must also see the
+    # network move: hourly means of a finer sensor never repeat by chance.
+    repeats = (~starts).reshape(sensors, hours).mean(axis=1) > policy.repeat_share
+    moved |= ~np.repeat(repeats, hours)
+    stuck = (length >= policy.stuck_hours) & np.isfinite(flat) & moved
+    return stuck.reshape(sensors, hours).T
+
+
+def _consensus(scaled: np.ndarray, policy: Policy) -> np.ndarray:
+    enough = np.isfinite(scaled).sum(axis=1) >= policy.min_sensors
+    return np.where(enough, np.nanmedian(scaled, axis=1), np.nan)
+
+
+def _trailing_median(table: np.ndarray, hours: int) -> np.ndarray:
+    frame = pd.DataFrame(table)
+    return frame.rolling(hours, min_periods=max(hours // 2, 1)).median().to_numpy()
 
 
 def assess(values: pd.DataFrame, policy: Policy = Policy()) -> pd.DataFrame:
     """Bit flags per reading of an hourly frame (index: hour, columns: sensors; NaN: none)."""
-    with warnings.catch_warnings():  # sensors without data have NaN medians: meant
+    with warnings.catch_warnings():  # all-NaN hours and sensors give NaN medians: meant
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _assess(values, policy)
+        with np.errstate(invalid="ignore"):
+            return pd.DataFrame(_assess(values, policy), index=values.index, columns=values.columns)
 
 
-def _assess(values: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+def _assess(values: pd.DataFrame, policy: Policy) -> np.ndarray:
     x = values.to_numpy(dtype=float)
     codes = np.zeros(x.shape, np.uint8)
     low, high = policy.bounds
-    with np.errstate(invalid="ignore"):
-        codes[(x < low) | (x > high)] |= RANGE
-    codes[_stuck(x, policy.stuck_hours)] |= STUCK
-    clean = np.where(codes == GOOD, x, np.nan)
-    with np.errstate(all="ignore"):
-        consensus = np.nanmedian(clean, axis=1)
+    codes[(x < low) | (x > high)] |= RANGE
+    scaled = np.log(np.clip(x, 0, None) + policy.bias_floor)
+    consensus = _consensus(np.where(codes == GOOD, scaled, np.nan), policy)
+    codes[_stuck(x, consensus, policy)] |= STUCK
+    clean = np.where(codes == GOOD, scaled, np.nan)
+    consensus = _consensus(clean, policy)
     residual = clean - consensus[:, None]
-    training = residual[: policy.training_hours]
-    enough = np.isfinite(training).sum(axis=0) >= policy.min_history
-    centre = np.nan_to_num(np.nanmedian(training, axis=0) if enough.any() else 0.0)
-    spread = np.nan_to_num(_mad(training), nan=1.0).clip(min=0.1)
+    train = slice(None)
+    enough = np.isfinite(residual[train]).sum(axis=0) >= policy.min_history
+
+    # Roughness: hour-to-hour changes, the sensor's against the network's median change.
     changes = np.full(x.shape, np.nan)
-    changes[1:] = clean[1:] - clean[:-1]
-    change_spread = np.nan_to_num(_mad(changes[: policy.training_hours]), nan=1.0).clip(min=0.1)
-    frame = pd.DataFrame(clean)
-    recent = frame.shift(1).rolling(3, min_periods=1).median().to_numpy()
-    with np.errstate(invalid="ignore"):
-        own = np.abs(clean - recent) > np.maximum(policy.spike_sigma * change_spread,
-                                                  policy.spike_floor)  # fmt: skip
-        network = np.abs(residual - centre) > np.maximum(policy.spike_sigma * spread,
-                                                         policy.spike_floor)  # fmt: skip
-    spike = own & (network | ~enough)
+    changes[1:] = np.abs(clean[1:] - clean[:-1])
+    network_change = np.nanmedian(changes, axis=1)
+
+    # Spikes: far from its own last values (in the unit) and from the network (on the scale).
+    centre = np.nanmedian(residual[train], axis=0)
+    spread = np.nan_to_num(_mad(residual[train]), nan=0.1).clip(min=0.02)
+    own = np.where(codes == GOOD, x, np.nan)
+    recent = pd.DataFrame(own).shift(1).rolling(3, min_periods=1).median().to_numpy()
+    jump = np.abs(own - recent) > policy.spike_floor
+    apart = np.abs(residual - centre) > policy.spike_sigma * spread
+    spike = jump & (apart | ~enough)
     codes[spike] |= SPIKE
-    steady = pd.DataFrame(np.where(spike, np.nan, residual))
-    level = steady.rolling(policy.bias_hours, min_periods=policy.bias_hours // 2).median()
-    bias = level.to_numpy() - centre
-    with np.errstate(invalid="ignore"):
-        biased = (np.abs(bias) > np.maximum(policy.bias_sigma * spread, policy.bias_floor)) & enough
-        before = np.full(x.shape, np.nan)
-        before[policy.bias_hours :] = bias[: -policy.bias_hours]
-        step = ~(np.abs(bias - before) < policy.step_share * np.abs(bias))
+
+    steady = np.where(spike, np.nan, residual)
+    deviation = steady - centre
+    # Noise: running roughness relative to the network's, against its own training ratio.
+    rough = np.where(spike, np.nan, changes)
+    ratio = np.log(
+        _trailing_median(rough, policy.level_hours)
+        / _trailing_median(network_change[:, None], policy.level_hours)
+    )
+    ratio[~np.isfinite(ratio)] = np.nan
+    normal = np.nan_to_num(np.nanmedian(ratio[train], axis=0))
+    noisy = (ratio - normal > np.log(policy.noise_ratio)) & enough
+    noisy &= np.abs(deviation) > 2 * spread  # the reading itself is off
+    codes[noisy] |= NOISE
+
+    # Bias: the running median of the residual away from its centre by more than it wanders.
+    level = _trailing_median(np.where(noisy, np.nan, steady), policy.level_hours) - centre
+    wander = np.nan_to_num(_mad(level[train]), nan=0.1).clip(min=0.01)
+    biased = (np.abs(level) > policy.bias_sigma * wander) & enough & ~noisy
+    before = np.full(x.shape, np.nan)
+    lag = policy.level_hours
+    before[lag:] = level[:-lag]
+    step = ~(np.abs(level - before) < policy.step_share * np.abs(level))
     # An episode of bias is an offset if it began as a step: carried to its end.
     began = np.where(~biased, 0.0, np.where(step, 1.0, np.nan))
     offset = biased & (pd.DataFrame(began).ffill().to_numpy() == 1.0)
-    codes[offset] |= OFFSET
-    codes[biased & ~offset] |= DRIFT
-    jumps = pd.DataFrame(np.abs(np.where(spike, np.nan, changes)))
-    noise = jumps.rolling(policy.bias_hours, min_periods=12).median().to_numpy() * MAD_SCALE
-    with np.errstate(invalid="ignore"):
-        codes[(noise > policy.noise_ratio * change_spread) & enough] |= NOISE
+    carries = deviation * np.sign(level) > 0.5 * np.abs(level)  # the reading itself is off
+    codes[offset & carries] |= OFFSET
+    codes[biased & ~offset & carries] |= DRIFT
     codes[~np.isfinite(x)] = GOOD
-    return pd.DataFrame(codes, index=values.index, columns=values.columns)
+    return codes

@@ -23,7 +23,6 @@ def policy_of(spec: VariableSpec, quality: QualitySpec) -> Policy:
         bounds=(float(bounds[0]), float(bounds[1])),
         spike_floor=quality.spike_floor,
         bias_floor=quality.bias_floor,
-        training_hours=max(quality.history_hours, Policy().min_history),
     )
 
 
