@@ -256,7 +256,7 @@ def main() -> None:
             json.dumps(
                 {
                     "faults": figures,
-                    "drift_delay_hours": delay,
+                    "drift_delay_hours": delay if np.isfinite(delay) else None,
                     "false_alarm_sensor_days": round(alarms, 4),
                     "ingest_cost": round(cost, 4),
                 }

@@ -26,25 +26,47 @@ def policy_of(spec: VariableSpec, quality: QualitySpec) -> Policy:
     )
 
 
+def _totals(
+    sensors: np.ndarray, hours: np.ndarray, sums: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Sums and counts per (hour, sensor) as two hour × sensor arrays, with the sorted hours
+    and the sensors: by bincount over factorised keys, no pandas groupby on strings."""
+    sensor_code, sensor_names = pd.factorize(sensors, sort=True)
+    hour_code, hour_values = pd.factorize(hours, sort=True)
+    shape = (len(hour_values), len(sensor_names))
+    key = hour_code * shape[1] + sensor_code
+    total = np.bincount(key, weights=sums, minlength=shape[0] * shape[1]).reshape(shape)
+    count = np.bincount(key, weights=counts, minlength=shape[0] * shape[1]).reshape(shape)
+    return np.asarray(hour_values), np.asarray(sensor_names), total, count
+
+
 def hourly(sensors: np.ndarray, times: pd.Series, values: np.ndarray) -> pd.DataFrame:
     """Sums and counts of `values` per (sensor, UTC hour)."""
-    frame = pd.DataFrame(
+    hours = times.dt.tz_convert("UTC").dt.floor("h").dt.tz_localize(None).to_numpy()
+    hour_values, sensor_names, total, count = _totals(sensors, hours, values, np.ones(len(values)))
+    hour, sensor = np.nonzero(count)
+    return pd.DataFrame(
         {
-            "sensor": sensors,
-            "hour": times.dt.tz_convert("UTC").dt.floor("h").dt.tz_localize(None),
-            "sum": values,
-            "count": 1,
+            "sensor": sensor_names[sensor],
+            "hour": hour_values[hour],
+            "sum": total[hour, sensor],
+            "count": count[hour, sensor].astype(np.int64),
         }
     )
-    return frame.groupby(["sensor", "hour"], as_index=False, observed=True)[["sum", "count"]].sum()
 
 
 def hour_codes(history: pd.DataFrame, own: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     """Codes per hour (rows) and sensor (columns) of the hourly means of history and own."""
     both = pd.concat([history[HOURLY], own[HOURLY]], ignore_index=True)
-    totals = both.groupby(["hour", "sensor"], observed=True)[["sum", "count"]].sum()
-    means = (totals["sum"] / totals["count"]).unstack("sensor").sort_index()
-    return assess(means, policy)
+    hour_values, sensor_names, total, count = _totals(
+        both["sensor"].to_numpy(),
+        both["hour"].to_numpy("datetime64[ns]"),
+        both["sum"].to_numpy(float),
+        both["count"].to_numpy(float),
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(count > 0, total / count, np.nan)
+    return assess(pd.DataFrame(means, index=hour_values, columns=sensor_names), policy)
 
 
 def reading_codes(sensors: np.ndarray, times: pd.Series, codes: pd.DataFrame) -> np.ndarray:

@@ -96,3 +96,16 @@ async def test_bad_quality_filter_and_unknown_sensor_are_4xx(client):
     assert answer.json()["parameter"] == "quality"
     assert "wobbly" in answer.json()["detail"]
     assert (await client.get("/sensors/999999/health")).status_code == 404
+
+
+async def test_a_lone_reading_is_judged_against_the_stored_history(client):
+    """A streamed batch of one reading: its spike is found from the hours stored before it."""
+    rows = network()
+    hour = rows["time"] == "2026-10-05T04:00:00Z"
+    first = await client.post("/feeds/air/readings", content=to_csv(rows[~hour]), headers=WRITE)
+    assert first.json()["quality"] == {"stuck": HOURS - STUCK_FROM - 1}
+    spike = rows[hour & (rows["sensor_id"] == "Q1")]
+    others = rows[hour & (rows["sensor_id"] != "Q1")]
+    await client.post("/feeds/air/readings", content=to_csv(others), headers=WRITE)
+    lone = await client.post("/feeds/air/readings", content=to_csv(spike), headers=WRITE)
+    assert (lone.json()["loaded"], lone.json()["quality"]) == (1, {"spike": 1})
