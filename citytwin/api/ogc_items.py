@@ -5,13 +5,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from citytwin.api.formats import feature, sensor_feature
+from citytwin.api.params import variable_of
 from citytwin.db.pool import Connection
 from citytwin.db.queries.cells import CellQuery, selected_aggregates
 from citytwin.db.queries.features import BASE_PROPERTIES, base_page, sensor_page, time_span
+from citytwin.errors import InvalidParameter
 from citytwin.feeds import FeedRegistry
 from citytwin.query import ogc
 from citytwin.query.cells import STAT_COLUMNS, Bounds, boundary, to_hex
 from citytwin.query.cql import Selection
+from citytwin.query.crs import geometry_to_crs, parse_crs
 from citytwin.query.params import Area, TimeRange, widen_to_buckets
 from citytwin.settings import Settings
 
@@ -137,3 +140,32 @@ def keep_properties(features: list[dict], names: tuple[str, ...] | None) -> list
         {**item, "properties": {key: item["properties"].get(key) for key in names}}
         for item in features
     ]
+
+
+def answer_crs(crs: str | None, allowed: list[str], fmt: str) -> str:
+    """The CRS asked for in `crs`; GeoParquet answers stay in CRS84 (their metadata says so)."""
+    target = parse_crs(crs, allowed, "crs")
+    if fmt == "parquet" and target != ogc.CRS84:
+        raise InvalidParameter("crs", "GeoParquet answers are in CRS84 only")
+    return target
+
+
+def in_crs(features: list[dict], target: str) -> list[dict]:
+    """`features` with their geometries in `target`."""
+    if target == ogc.CRS84:
+        return features
+    return [{**item, "geometry": geometry_to_crs(item["geometry"], target)} for item in features]
+
+
+def chosen_variables(
+    collection: ogc.Collection, variable: str | None, variables: dict[str, int]
+) -> dict[str, int]:
+    """The variables whose cells the items hold: the collection's one, `variable`, or all."""
+    if variable is not None and (collection.resolution is None or collection.variable):
+        raise InvalidParameter("variable", "only the cells-r{N} collections take a variable")
+    if collection.variable is not None:
+        return {collection.variable: variables[collection.variable]}
+    if variable is not None:
+        picked = variable_of(variable, variables)
+        return {picked.name: picked.id}
+    return variables

@@ -160,3 +160,8 @@ async def fetch_buildings(conn: asyncpg.Connection) -> gpd.GeoDataFrame:
 async def fetch_districts(conn: asyncpg.Connection) -> gpd.GeoDataFrame:
     """The city's districts (id, name, geometry in EPSG:4326), ordered by id."""
     return await _frame(conn, "districts", ("id", "name"))
+
+
+async def city_epsg(conn: asyncpg.Connection) -> int | None:
+    """The imported city's projected CRS (EPSG code), or None before the first import."""
+    return await conn.fetchval("SELECT epsg FROM city")

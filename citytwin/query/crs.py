@@ -6,7 +6,8 @@ from functools import lru_cache
 
 import numpy as np
 import shapely
-from pyproj import Transformer
+from pyproj import CRS, Transformer
+from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from citytwin.errors import InvalidParameter
@@ -80,3 +81,41 @@ def _vectorised(transformer: Transformer) -> Callable[[np.ndarray], np.ndarray]:
         return np.column_stack([x, y])
 
     return apply
+
+
+def feature_crs_list(city_epsg: int | None) -> list[str]:
+    """The CRSs OGC API - Features answers in: CRS84, EPSG:4326, Web Mercator, and the city's
+    projected CRS (its UTM zone) once a city is imported."""
+    listed = [CRS84, epsg_uri(4326), epsg_uri(3857)]
+    if city_epsg is not None and epsg_uri(city_epsg) not in listed:
+        listed.append(epsg_uri(city_epsg))
+    return listed
+
+
+@lru_cache(maxsize=64)
+def lat_first(uri: str) -> bool:
+    """Whether the CRS `uri` names its axes northing first (EPSG:4326 is lat, lon), the order
+    OGC API - Features Part 2 writes and reads its coordinates in."""
+    if uri == CRS84:
+        return False
+    axes = CRS.from_epsg(_epsg(uri)).axis_info
+    return bool(axes) and axes[0].direction in ("north", "south")
+
+
+def geometry_to_crs(geometry: dict, target: str) -> dict:
+    """A GeoJSON geometry (lon/lat) with its coordinates in `target`, in its axis order."""
+    if target == CRS84:
+        return geometry
+    moved = from_crs84(shape(geometry), target)
+    if lat_first(target):
+        moved = shapely.transform(moved, lambda coords: coords[:, ::-1])
+    return mapping(moved)
+
+
+def bbox_to_crs84(
+    bounds: tuple[float, float, float, float], source: str
+) -> tuple[float, float, float, float]:
+    """A `bbox` written in `source` (in its axis order) as the lon/lat box holding it."""
+    if lat_first(source):
+        bounds = (bounds[1], bounds[0], bounds[3], bounds[2])
+    return bounds_to_crs84(bounds, source)

@@ -17,6 +17,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
@@ -276,15 +277,18 @@ def landing_page(root: str, openapi: str, docs: str) -> dict:
     }
 
 
-def collection_document(root: str, collection: Collection, extent_: dict) -> dict:
-    """The description of one collection, with its links."""
+def collection_document(
+    root: str, collection: Collection, extent_: dict, crs: Sequence[str] = (CRS84,)
+) -> dict:
+    """The description of one collection, with its links; `crs`: those it answers in."""
     here = f"{root}/collections/{collection.id}"
     document = {
         "id": collection.id,
         "title": collection.title,
         "description": collection.description,
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": list(crs),
+        "storageCrs": CRS84,
         "links": [
             link("self", here, JSON, "This collection"),
             link("items", f"{here}/items", GEOJSON, "Items as GeoJSON"),

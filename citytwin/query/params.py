@@ -32,6 +32,11 @@ class Area:
 def parse_bbox(text: str) -> BaseGeometry:
     """`minlon,minlat,maxlon,maxlat` as a polygon; `minlon,minlat,minz,maxlon,maxlat,maxz`
     (OGC API's 3D box) too, its heights ignored since the data are on the ground."""
+    return lonlat_box(bbox_numbers(text))
+
+
+def bbox_numbers(text: str) -> tuple[float, float, float, float]:
+    """The four corner numbers of a `bbox` of four numbers, or six (heights dropped)."""
     try:
         values = [float(part) for part in text.split(",")]
     except ValueError:
@@ -43,6 +48,11 @@ def parse_bbox(text: str) -> BaseGeometry:
             "bbox",
             f"{text!r}: four numbers expected (minlon,minlat,maxlon,maxlat), or six with heights",
         )
+    return values[0], values[1], values[2], values[3]
+
+
+def lonlat_box(values: tuple[float, float, float, float]) -> BaseGeometry:
+    """A lon/lat box as a polygon, its corners checked (400 naming `bbox`)."""
     min_lon, min_lat, max_lon, max_lat = values
     if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
         raise InvalidParameter("bbox", "longitudes must be within -180..180")

@@ -20,8 +20,11 @@ from citytwin.api.formats import (
     sensor_feature,
 )
 from citytwin.api.ogc_items import (
+    answer_crs,
     base_feature,
     cell_features,
+    chosen_variables,
+    in_crs,
     items_page,
     keep_properties,
     property_names,
@@ -29,9 +32,9 @@ from citytwin.api.ogc_items import (
 from citytwin.api.ogc_openapi import ogc_openapi
 from citytwin.api.openapi30 import app_openapi_30
 from citytwin.api.pages import MAX_LIMIT
-from citytwin.api.params import variable_of
 from citytwin.api.strict_query import also_takes, reject_unknown_parameters
 from citytwin.core.limits import INT64_MAX
+from citytwin.db.city import city_epsg
 from citytwin.db.pool import Connection
 from citytwin.db.queries.features import (
     BASE_PROPERTIES,
@@ -43,8 +46,9 @@ from citytwin.db.queries.features import (
 from citytwin.db.queries.sensors import fetch_sensor
 from citytwin.errors import InvalidParameter, NotFound
 from citytwin.query import cql, ogc
+from citytwin.query.crs import bbox_to_crs84, feature_crs_list, parse_crs
 from citytwin.query.ogc_queryables import queryables_of
-from citytwin.query.params import Area, parse_bbox
+from citytwin.query.params import Area, bbox_numbers, lonlat_box
 from citytwin.settings import Settings
 
 router = APIRouter(
@@ -131,6 +135,18 @@ FilterCrsQuery = Annotated[
     str | None,
     Query(alias="filter-crs", description="The CRS of the filter's geometries: CRS84 only."),
 ]
+CrsQuery = Annotated[
+    str | None,
+    Query(
+        description="The CRS of the answer's geometries, one of the collection's `crs` (URI or "
+        "EPSG:n; default CRS84); coordinates in its axis order (EPSG:4326: lat, lon).",
+        examples=["http://www.opengis.net/def/crs/EPSG/0/3857"],
+    ),
+]
+BboxCrsQuery = Annotated[
+    str | None,
+    Query(alias="bbox-crs", description="The CRS of `bbox`, one of the collection's `crs`."),
+]
 SortbyQuery = Annotated[
     str | None,
     Query(
@@ -215,8 +231,9 @@ async def get_collections(
     root = _root(request)
     bounds, span = await _extents(conn)
     listed = ogc.collections(settings.h3_resolution, await variables_with_data(conn))
+    listed_crs = feature_crs_list(await city_epsg(conn))
     documents = [
-        ogc.collection_document(root, item, ogc.collection_extent(item, bounds, span))
+        ogc.collection_document(root, item, ogc.collection_extent(item, bounds, span), listed_crs)
         for item in listed
     ]
     self_link = ogc.link("self", f"{root}/collections", ogc.JSON, "The collections")
@@ -236,7 +253,9 @@ async def get_collection(
     collection = _collection(collection_id, settings, variables)
     bounds, span = await _extents(conn)
     extent = ogc.collection_extent(collection, bounds, span)
-    return json_response(ogc.collection_document(_root(request), collection, extent))
+    listed_crs = feature_crs_list(await city_epsg(conn))
+    document = ogc.collection_document(_root(request), collection, extent, listed_crs)
+    return json_response(document)
 
 
 @router.get(
@@ -272,6 +291,8 @@ async def get_items(
     variables: VariablesDep,
     collection_id: CollectionId,
     bbox: BboxQuery = None,
+    bbox_crs: BboxCrsQuery = None,
+    crs: CrsQuery = None,
     datetime_: DatetimeQuery = None,
     limit: OgcLimitQuery = 10,
     offset: OffsetQuery = 0,
@@ -289,7 +310,12 @@ async def get_items(
     requested, limit = limit, min(limit, MAX_LIMIT)
     collection = _collection(collection_id, settings, variables)
     fmt = choose_format(f, accept, ITEM_FORMATS)
-    bounds = parse_bbox(bbox).bounds if bbox else None
+    allowed = feature_crs_list(await city_epsg(conn))
+    target = answer_crs(crs, allowed, fmt)
+    bounds = None
+    if bbox:
+        source = parse_crs(bbox_crs, allowed, "bbox-crs")
+        bounds = lonlat_box(bbox_to_crs84(bbox_numbers(bbox), source)).bounds
     time = ogc.parse_datetime(datetime_)
     if filter_crs is not None and filter_crs.strip() not in (ogc.CRS84, "OGC:CRS84"):
         raise InvalidParameter("filter-crs", f"{filter_crs!r} is not {ogc.CRS84}")
@@ -300,18 +326,21 @@ async def get_items(
         cql.both(cql.parse_filter(filter_, filter_lang), cql.property_filter(asked, queryables)),
         tuple(cql.parse_sortby(sortby, queryables)),
     )
-    chosen = _chosen_variables(collection, variable, variables)
+    chosen = chosen_variables(collection, variable, variables)
     page = await items_page(
         conn, settings, feeds, collection, chosen, bounds, time, selection, limit, offset
     )
-    features = keep_properties(
-        page.features, cql.parse_properties(properties, property_names(collection))
+    features = in_crs(
+        keep_properties(
+            page.features, cql.parse_properties(properties, property_names(collection))
+        ),
+        target,
     )
     collection_url = f"{_root(request)}/collections/{collection.id}"
     links = ogc.items_links(
         str(request.url), collection_url, offset, limit, len(features), page.matched, requested
     )
-    return features_response(
+    answer = features_response(
         features,
         "parquet" if fmt == "parquet" else "geojson",
         links=links,
@@ -319,20 +348,8 @@ async def get_items(
         numberReturned=len(features),
         timeStamp=ogc.iso(datetime.now(UTC)),
     )
-
-
-def _chosen_variables(
-    collection: ogc.Collection, variable: str | None, variables: dict[str, int]
-) -> dict[str, int]:
-    """The variables whose cells the items hold: the collection's one, `variable`, or all."""
-    if variable is not None and (collection.resolution is None or collection.variable):
-        raise InvalidParameter("variable", "only the cells-r{N} collections take a variable")
-    if collection.variable is not None:
-        return {collection.variable: variables[collection.variable]}
-    if variable is not None:
-        picked = variable_of(variable, variables)
-        return {picked.name: picked.id}
-    return variables
+    answer.headers["Content-Crs"] = f"<{target}>"
+    return answer
 
 
 @router.get(
@@ -346,6 +363,7 @@ async def get_item(
     variables: VariablesDep,
     collection_id: CollectionId,
     feature_id: FeatureId,
+    crs: CrsQuery = None,
     datetime_: DatetimeQuery = None,
     f: ItemFormat = None,
     accept: AcceptHeader = None,
@@ -353,6 +371,7 @@ async def get_item(
     """One feature; a cell named without a variable links its other variables as alternates."""
     collection = _collection(collection_id, settings, variables)
     fmt = choose_format(f, accept, ITEM_FORMATS)
+    target = answer_crs(crs, feature_crs_list(await city_epsg(conn)), fmt)
     time = ogc.parse_datetime(datetime_)
     found: list[dict] = []
     if collection.resolution is not None:
@@ -387,4 +406,6 @@ async def get_item(
         ogc.link("alternate", f"{items_url}/{other['id']}", ogc.GEOJSON, other["id"])
         for other in found[1:]
     ]
-    return json_response({**found[0], "links": links}, media_type=ogc.GEOJSON)
+    first = in_crs(found[:1], target)[0]
+    headers = {"Content-Crs": f"<{target}>"}
+    return json_response({**first, "links": links}, media_type=ogc.GEOJSON, headers=headers)
