@@ -56,3 +56,20 @@ async def post_readings(
     if isinstance(rows, pd.DataFrame):
         assert report["loaded"] == len(rows), report
     return report
+
+
+def bus_rows(start: str = "2026-11-02T00:00:00Z", hours: int = 6) -> pd.DataFrame:
+    """A bus (BUS9) across the stations' part of Vaduz, every 10 minutes, measuring NO2 at
+    400 µg/m³, ten times what any station does."""
+    times = pd.date_range(start, periods=hours * 6, freq="10min")
+    return pd.DataFrame(
+        {
+            "sensor_id": "BUS9",
+            "lon": np.linspace(9.505, 9.530, len(times)),
+            "lat": np.linspace(47.118, 47.145, len(times)),
+            "time": times.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "variable": "no2",
+            "value": 400.0,
+            "unit": "µg/m³",
+        }
+    )

@@ -24,6 +24,7 @@ from citytwin.sim.meteorology import (
     city_climatology,
     climatology_weather,
 )
+from citytwin.sim.mobile_sensors import fixed_sensors
 from citytwin.sim.nowcast import time_steps
 from citytwin.sim.observed_weather import observed_meteorology
 from citytwin.sim.traffic import read_roads
@@ -33,8 +34,8 @@ WEATHER_READINGS = ("wind_speed", "wind_direction")  # used where a feed has the
 
 @dataclass(frozen=True)
 class CityInputs:
-    """The city, grid, steps, base GIS layers and sensor step means (sensor, lon, lat, time,
-    value) of a run, by feed variable."""
+    """The city, grid, steps, base GIS layers and fixed sensors' step means (sensor, lon, lat,
+    time, value) of a run, by feed variable; the mobile sensors left out."""
 
     city: City
     grid: Grid
@@ -43,6 +44,7 @@ class CityInputs:
     buildings: gpd.GeoDataFrame
     readings: dict[str, pd.DataFrame]
     inputs_hash: str
+    mobile: tuple[str, ...] = ()  # mobile sensors left out of the readings
 
     @property
     def step_seconds(self) -> int:
@@ -103,16 +105,23 @@ def _base_hash(frame: gpd.GeoDataFrame) -> bytes:
     return digest.digest()
 
 
+async def _fixed_means(
+    conn: Connection, variable_id: int, start: datetime, end: datetime, step: int
+) -> tuple[pd.DataFrame, list[str]]:
+    """The fixed sensors' step means of a variable, and the mobile sensors left out."""
+    return fixed_sensors(await step_means(conn, variable_id, start, end, step))
+
+
 async def _optional_means(
     conn: Connection, name: str, start: datetime, end: datetime, step: int
-) -> pd.DataFrame | None:
+) -> tuple[pd.DataFrame | None, list[str]]:
     """Step means of a variable the models use where it exists (None: unknown or no data)."""
     try:
         variable_id, _ = await variable_unit(conn, name)
     except InvalidParameter:
-        return None
-    means = await step_means(conn, variable_id, start, end, step)
-    return None if means.empty else means
+        return None, []
+    means, mobile = await _fixed_means(conn, variable_id, start, end, step)
+    return (None if means.empty else means), mobile
 
 
 async def load_inputs(
@@ -137,7 +146,7 @@ async def load_inputs(
                     "baseline.variables",
                     f"{wanted} need the city's {what}, and {city.name} was imported without any",
                 )
-    readings = {}
+    readings, mobile = {}, set()
     digest = hashlib.sha256(repr(sorted(city.as_properties().items())).encode())
     digest.update(shapely.to_wkb(city.boundary))
     for name in needed_readings(variables):
@@ -145,17 +154,20 @@ async def load_inputs(
             variable_id, _ = await variable_unit(conn, name)
         except InvalidParameter as exc:
             raise InvalidParameter("baseline.variables", f"the models need {exc.message}") from None
-        means = await step_means(conn, variable_id, start, end, step)
+        means, left_out = await _fixed_means(conn, variable_id, start, end, step)
+        mobile.update(left_out)
         if means.empty:
+            only = f" (mobile sensors left out: {', '.join(left_out)})" if left_out else ""
             raise InvalidParameter(
                 "baseline.start",
-                f"no {name} readings between {start:%FT%TZ} and {end:%FT%TZ}: the baseline "
-                "must lie in the span of the stored data",
+                f"no {name} readings{only} between {start:%FT%TZ} and {end:%FT%TZ}: the "
+                "baseline must lie in the span of the stored data",
             )
         readings[name] = means
         digest.update(f"{name}:{hash_readings(means)}".encode())
     for name in WEATHER_READINGS:
-        means = await _optional_means(conn, name, start, end, step)
+        means, left_out = await _optional_means(conn, name, start, end, step)
+        mobile.update(left_out)
         if means is not None:
             readings[name] = means
             digest.update(f"{name}:{hash_readings(means)}".encode())
@@ -168,4 +180,5 @@ async def load_inputs(
         buildings=read_buildings(buildings, grid.epsg),
         readings=readings,
         inputs_hash=digest.hexdigest(),
+        mobile=tuple(sorted(mobile)),
     )

@@ -15,6 +15,7 @@ from citytwin.scenarios.effects import Effects, compile_effects
 from citytwin.scenarios.inputs import CityInputs
 from citytwin.scenarios.models import ModelPass, RunControl, default_parameters, models_for
 from citytwin.scenarios.spec import Scenario
+from citytwin.sim.mobile_sensors import excluded_sensors
 from citytwin.sim.observed_weather import CLIMATOLOGY_WIND
 
 BASELINE = "baseline"
@@ -45,6 +46,7 @@ def _provenance(
             else "climatology",
         },
         **{model.name: parameters[model.name].as_dict() for model in models},
+        **excluded_sensors(list(inputs.mobile)),
     }
     if baseline_id is not None:
         used |= {"baseline_layer": baseline_id, "scenario": scenario.canonical()}

@@ -18,6 +18,7 @@ from citytwin.layers.provenance import Provenance, hash_readings
 from citytwin.layers.store import LayerStore
 from citytwin.sim.cross_validation import loso_skill
 from citytwin.sim.kriging import KrigingParameters, fallback_steps
+from citytwin.sim.mobile_sensors import excluded_sensors, fixed_sensors
 from citytwin.sim.nowcast import IdwParameters, idw_nowcast, time_steps
 from citytwin.sim.nowcast_kriging import kriging_nowcast, station_table
 
@@ -66,15 +67,22 @@ async def run_nowcast(
     first = times[0].tz_localize("UTC").to_pydatetime()
     last = (times[-1] + times.freq).tz_localize("UTC").to_pydatetime()
     variable_id, unit = await variable_unit(conn, request.variable)
-    readings = await step_means(conn, variable_id, first, last, request.idw.step_seconds)
+    means = await step_means(conn, variable_id, first, last, request.idw.step_seconds)
+    readings, mobile = fixed_sensors(means)
     if readings.empty:
+        only = f" (mobile sensors left out: {', '.join(mobile)})" if mobile else ""
         raise InvalidParameter(
             "start",
-            f"no {request.variable} readings between {first:%FT%TZ} and {last:%FT%TZ}",
+            f"no {request.variable} readings{only} between {first:%FT%TZ} and {last:%FT%TZ}",
         )
     provenance = Provenance(
         model=MODELS[request.method],
-        parameters={"variable": request.variable, "grid": grid.as_dict(), **request.parameters()},
+        parameters={
+            "variable": request.variable,
+            "grid": grid.as_dict(),
+            **request.parameters(),
+            **excluded_sensors(mobile),
+        },
         input_start=first,
         input_end=last,
         inputs_hash=hash_readings(readings),

@@ -11,6 +11,7 @@ from citytwin.layers.cf import variable_names
 from citytwin.layers.query import step_seconds, steps_between, unit_of
 from citytwin.layers.store import LayerStore
 from citytwin.layers.validation import sample_at_sensors, validate
+from citytwin.sim.mobile_sensors import excluded_sensors, fixed_sensors
 
 NO_LOSO = (
     "this layer was not made from sensors by a model that can leave one out (a difference "
@@ -28,9 +29,11 @@ async def validation(
     window = steps_between(layer, None, None)
     step = step_seconds(layer)
     measured = [name for name in variable_names(layer) if name in variables]
-    answers, frames = {}, []
+    answers, frames, mobile = {}, [], set()
     for name in measured:
-        means = await step_means(conn, variables[name], window.start, window.end, step)
+        all_means = await step_means(conn, variables[name], window.start, window.end, step)
+        means, left_out = fixed_sensors(all_means)
+        mobile.update(left_out)
         samples = sample_at_sensors(layer, name, means)
         answers[name] = {"unit": unit_of(layer, name), **validate(samples, FAIRMODE.get(name))}
         frames.append(samples)
@@ -55,6 +58,7 @@ async def validation(
             "overall": scores(pooled["observed"].to_numpy(), pooled["modelled"].to_numpy()),
         },
         "fallbacks": provenance.fallbacks,
+        **excluded_sensors(list(mobile)),
     }
 
 

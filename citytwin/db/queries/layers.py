@@ -7,9 +7,10 @@ import pandas as pd
 
 from citytwin.errors import InvalidParameter
 
-COLUMNS = ["sensor", "lon", "lat", "time", "value", "count", "site_type"]
+COLUMNS = ["sensor", "lon", "lat", "time", "value", "count", "site_type", "mobile"]
 # Step means of the unflagged readings of each sensor; a mobile sensor's readings of one step
-# are placed at the mean of their positions. Sums run in time order, whatever the plan: float
+# are placed at the mean of their positions (and the models leave them out:
+# citytwin/sim/mobile_sensors.py). Sums run in time order, whatever the plan: float
 # sums in another order differ in the last bit, and layers must be bit-identical on re-runs.
 STEP_MEANS = """
     SELECT s.feed || ':' || s.external_id AS sensor,
@@ -19,11 +20,12 @@ STEP_MEANS = """
                AS time,
            avg(r.value ORDER BY r.time) AS value,
            count(*) AS count,
-           s.properties ->> 'site_type' AS site_type
+           s.properties ->> 'site_type' AS site_type,
+           s.mobile
     FROM readings r
     JOIN sensors s ON s.id = r.sensor_id
     WHERE r.variable_id = $1 AND r.time >= $2 AND r.time < $3 AND NOT r.flagged
-    GROUP BY s.feed, s.external_id, 4, s.properties
+    GROUP BY s.feed, s.external_id, 4, s.properties, s.mobile
     ORDER BY 4, 1"""
 
 
@@ -53,10 +55,12 @@ async def step_means(
     end: datetime,
     step_seconds: int = 3600,
 ) -> pd.DataFrame:
-    """sensor, lon, lat, time (step start, UTC), value (mean), count and site_type (the
-    sensor's declared site type, None if it has none) per sensor and step of the readings of a
-    variable in [start, end)."""
+    """sensor, lon, lat, time (step start, UTC), value (mean), count, site_type (the sensor's
+    declared site type, None if it has none) and mobile (it reported away from its point) per
+    sensor and step of the readings of a variable in [start, end)."""
     rows = await conn.fetch(STEP_MEANS, variable_id, start, end, float(step_seconds))
     frame = pd.DataFrame([tuple(row) for row in rows], columns=COLUMNS)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
-    return frame.astype({"lon": float, "lat": float, "value": float, "count": "int64"})
+    return frame.astype(
+        {"lon": float, "lat": float, "value": float, "count": "int64", "mobile": bool}
+    )
