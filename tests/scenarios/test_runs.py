@@ -1,9 +1,12 @@
 """Scenario runs on the demo city's Tuesday: baseline calibration, effects, determinism, Dask
 clusters, cancellation, failures, and errors raised before any work."""
 
+import re
+
 import geopandas as gpd
 import numpy as np
 import orjson
+import pandas as pd
 import pytest
 from distributed import LocalCluster
 from shapely import from_wkt
@@ -18,7 +21,9 @@ from citytwin.scenarios.jobs import prepare
 from citytwin.scenarios.models import RunControl
 from citytwin.scenarios.models import air as air_model
 from citytwin.scenarios.spec import parse_scenario
-from tests.city import demo_roads
+from citytwin.sim.energy import raw_demand
+from citytwin.sim.energy_profiles import HEATING_FRACTION
+from tests.city import demo_buildings, demo_energy_parameters, demo_roads, demo_weather
 from tests.conftest import ROOT
 from tests.scenarios.conftest import CENTRE, run_text, scenario_text
 
@@ -109,6 +114,38 @@ async def test_baseline_is_calibrated_against_the_sensors(pool, settings, tmp_pa
     # Elsewhere a metered building shares its cell: the cell holds at least its meter's energy.
     for meter in meters:
         assert energy[building_cell[meter["building"]]] >= measured[meter["sensor"]] * (1 - 1e-5)
+
+
+async def test_the_documented_energy_week(pool, settings, tmp_path):
+    """docs/models.md's figures of the calibrated demo week: the meters' factors, their spread
+    once the generator's missing age classes are allowed for, and the week's total."""
+    text = (ROOT / "docs" / "models.md").read_text()
+    figures = r"factors are ([\d.]+)\W([\d.]+) \(median ([\d.]+)\)"
+    low, high, median = map(float, re.search(figures, text).groups())
+    within = float(re.search(r"every factor is within (\d+) % of 1", text).group(1)) / 100
+    totals = r"comes to ([\d.]+) MWh for the 498 buildings \(([\d.]+) MWh raw\)"
+    total, raw = map(float, re.search(totals, text).groups())
+    week = (
+        "baseline: {start: 2026-11-02T00:00:00Z, end: 2026-11-09T00:00:00Z, "
+        "variables: [energy_demand]}"
+    )
+    store = LayerStore(tmp_path)
+    result, _ = await run_text(pool, settings, f"name: Week\n{week}\ninterventions: []\n", store)
+    meters = scenario_run.stored_calibrations(store, result.layer)["building-energy"]
+    factors = np.array([meter["factor"] for meter in meters])
+    assert [m["match"] for m in meters] == ["inside"] * 30
+    assert (round(factors.min(), 2), round(factors.max(), 2)) == (low, high)
+    assert round(float(np.median(factors)), 3) == median
+    aged = factors * np.array([1 + 0.2 * HEATING_FRACTION[meter["use"]] for meter in meters])
+    assert np.abs(aged - 1).max() <= within
+    energy = store.open(result.layer)["energy_demand"].values.sum(dtype=np.float64)
+    assert round(energy / 1000, 1) == total
+    # Raw: the same buildings and hours before calibration, at the climatology's temperature.
+    times = pd.date_range("2026-11-02", periods=168, freq="h")
+    params = demo_energy_parameters()
+    buildings = demo_buildings(32632, params)
+    demand = raw_demand(buildings, times, demo_weather(times).temperature, params)
+    assert (len(buildings), round(demand.sum() / 1000, 1)) == (498, raw)
 
 
 async def test_half_the_traffic_lowers_no2_there_and_raises_it_nowhere(pool, settings, tmp_path):
