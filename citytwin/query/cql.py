@@ -1,6 +1,6 @@
 """OGC API - Features Part 3: queryables, CQL2 filters (text and JSON), `sortby` and `properties`.
 
-pygeofilter parses the filter; this module turns its syntax tree into a SQL condition over a
+cql2 and pygeofilter parse the filter; this module turns its syntax tree into a SQL condition over a
 collection's queryables, each a fixed SQL expression. Every literal is bound through `bind` (a
 callable returning its `$n` placeholder, as `db.queries.sql.Bind`), never written into the SQL
 text; property names only select among the fixed expressions. Pure: no I/O.
@@ -11,10 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from lark.exceptions import LarkError
+import cql2
 from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
-from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 
 from citytwin.errors import InvalidParameter
 from citytwin.query.params import parse_time
@@ -65,21 +64,42 @@ class Queryable:
 
 
 def parse_filter(text: str | None, lang: str | None) -> ast.Node | None:
-    """The syntax tree of `filter` in `filter-lang` (default cql2-text); None without a filter."""
+    """The syntax tree of `filter` in `filter-lang` (default cql2-text); None without a filter.
+
+    CQL2 text is parsed by cql2 (cql2-rs, which follows the standard's precedence: AND binds
+    tighter than OR) into CQL2 JSON; pygeofilter turns CQL2 JSON into its syntax tree."""
     if text is None or not text.strip():
         return None
     language = (lang or "cql2-text").strip().lower()
     if language not in FILTER_LANGS:
         raise InvalidParameter("filter-lang", f"{lang!r} is not one of {', '.join(FILTER_LANGS)}")
     try:
-        if language == "cql2-json":
-            return parse_cql2_json(json.loads(text))
-        return parse_cql2_text(text)
+        document = json.loads(text) if language == "cql2-json" else cql2.parse_text(text).to_json()
+        return parse_cql2_json(_as_pygeofilter_reads(document))
     except RecursionError:
         raise InvalidParameter("filter", "nested too deeply") from None
-    except (LarkError, ValueError, KeyError, TypeError, AttributeError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
-        raise InvalidParameter("filter", f"not {language}: {first_line}") from None
+    except (cql2.ParseError, ValueError, KeyError, TypeError, AttributeError) as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        raise InvalidParameter("filter", f"not {language}: {' '.join(lines)[:300]}") from None
+
+
+def _as_pygeofilter_reads(node: object) -> object:
+    """CQL2 JSON as pygeofilter 0.4 reads it: `between` with its bounds in one list (the 1.0
+    standard gives three arguments), and `bbox` in the order its Envelope names its fields
+    (x1, x2, y1, y2), not the standard's minx, miny, maxx, maxy."""
+    if isinstance(node, list):
+        return [_as_pygeofilter_reads(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if isinstance(node.get("bbox"), list) and len(node["bbox"]) in (4, 6):
+        box = node["bbox"]
+        half = len(box) // 2
+        return {"bbox": [box[0], box[half], box[1], box[half + 1]]}
+    converted = {key: _as_pygeofilter_reads(value) for key, value in node.items()}
+    args = converted.get("args")
+    if converted.get("op") == "between" and isinstance(args, list) and len(args) == 3:
+        converted["args"] = [args[0], [args[1], args[2]]]
+    return converted
 
 
 def filter_sql(node: ast.Node, queryables: dict[str, Queryable], bind: Binder) -> str:
@@ -212,7 +232,7 @@ class _Translator:
             return queryable.sql
         if isinstance(node, values.Geometry):
             return f"ST_SetSRID(ST_GeomFromGeoJSON({self.bind(json.dumps(node.geometry))}), 4326)"
-        if isinstance(node, values.Envelope):
+        if isinstance(node, values.Envelope):  # x1, x2: west, east; y1, y2: south, north
             return self._envelope(node.x1, node.y1, node.x2, node.y2)
         if isinstance(node, ast.Function) and node.name.lower() == "bbox":
             numbers = node.arguments
