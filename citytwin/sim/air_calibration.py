@@ -77,17 +77,18 @@ def _factor(road: np.ndarray, above: np.ndarray) -> float:
 
 
 def factor_note(alpha: float) -> str | None:
-    """Why a factor outside 0.5 to 2 is not an emission correction (None inside)."""
+    """What a factor outside 0.5 to 2 says about the model (None inside)."""
     low, high = PLAUSIBLE_FACTOR
     if low <= alpha <= high:
         return None
     direction = "under" if alpha > high else "over"
     return (
         f"α = {alpha:.2f} lies outside {low}-{high}: the model {direction}states the road "
-        f"increment at the sensors {max(alpha, 1 / max(alpha, 1e-9)):.1f}-fold. That is "
-        "geometry and representativeness more than emissions: a grid cell averages a kerbside "
-        "increment over its whole area, the hour's dispersion regime and the background "
-        "sensors are uncertain, and roads without detectors carry guessed volumes; read the "
+        f"increment at the sensors {max(alpha, 1 / max(alpha, 1e-9)):.1f}-fold. The sensors see "
+        "the roads of their first 100 m at their real distance, so what is left lies in the "
+        "emissions (the fleet mix and its factors; roads without detectors carry guessed "
+        "volumes), the NO2 chemistry (a fixed share of the NOx), the hour's dispersion regime "
+        "(a climatology's wind where no feed measures it) and the background; read the "
         "leave-one-out skill, not α, for how far the model can be trusted"
     )
 
@@ -133,16 +134,19 @@ def calibrate(
     times: pd.DatetimeIndex,
     quantile: float,
     step_seconds: int = 3600,
+    near: dict[str, np.ndarray] | None = None,
 ) -> Calibration:
     """α per pollutant over the calibration stations (all but declared background stations),
     its in-sample fit, and its leave-one-station-out skill beside the raw model and the
-    baselines."""
+    baselines; `near` holds, per pollutant, each row of `observed` its near-source correction
+    of the grid's road increment (`citytwin.sim.near_source`)."""
     factors, report = {}, {}
     for index, name in enumerate(POLLUTANTS):
         base = backgrounds[name]
         means = observed[name]
-        calibrating = means[~means["sensor"].isin(base.sensors)]
-        samples = sample_grid(increment[:, index], grid, times, step_seconds, calibrating)
+        chosen = ~means["sensor"].isin(base.sensors).to_numpy()
+        offset = None if near is None else near[name][chosen]
+        samples = sample_grid(increment[:, index], grid, times, step_seconds, means[chosen], offset)
         steps = np.searchsorted(times.as_unit("s").asi8, _seconds(samples["time"]), "right") - 1
         b = base.values[steps]
         road = samples["modelled"].to_numpy()

@@ -12,6 +12,8 @@ from citytwin.core.grid import Grid
 from citytwin.sim.dispersion import PlumeParameters, disperse, plume_kernel
 from citytwin.sim.emissions import POLLUTANTS, FleetMix, fleet_shares, road_emissions
 from citytwin.sim.meteorology import Meteorology
+from citytwin.sim.near_source import INITIAL_SIGMA_Y, NEAR_DISTANCE
+from citytwin.sim.near_source import SPACING as NEAR_SPACING
 from citytwin.sim.traffic import Traffic
 
 BACKGROUND_QUANTILE = 0.25  # the cleaner quarter of the sensors stands for the urban background
@@ -56,6 +58,11 @@ class AirParameters:
             "background_quantile": self.background_quantile,
             "stability": "pasquill-turner (wind speed, solar elevation, cloud)",
             "cloud_octas_climatology": self.cloud_octas,
+            "near_source": {
+                "receptor_distance_m": NEAR_DISTANCE,
+                "point_spacing_m": NEAR_SPACING,
+                "initial_sigma_y_m": INITIAL_SIGMA_Y,
+            },
         }
 
 

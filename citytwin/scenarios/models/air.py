@@ -3,10 +3,13 @@ emissions -> FFT Gaussian plume, on a background from the sensors, calibrated on
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from citytwin.scenarios.models.registry import Model, ModelOutput, ModelPass, register
 from citytwin.sim.air_calibration import background, calibrate
 from citytwin.sim.air_quality import AirParameters, concentrations, increment_graph, road_rates
 from citytwin.sim.emissions import POLLUTANTS, road_raster
+from citytwin.sim.near_source import receptor_correction
 from citytwin.sim.scheduler import compute
 from citytwin.sim.stability import pasquill_class, solar_elevation
 from citytwin.sim.traffic import road_traffic
@@ -35,8 +38,30 @@ def run_air(inputs: "CityInputs", params: AirParameters, run: ModelPass) -> Mode
     backgrounds = {p: background(readings[p], inputs.times, q) for p in POLLUTANTS}
     report = run.calibration
     if report is None:
+        measured = ~np.isin(inputs.times.strftime("%Y-%m-%dT%H:%M:%SZ"), inputs.weather_gaps())
+        near = {
+            name: receptor_correction(
+                readings[name],
+                inputs.roads,
+                rates,
+                inputs.grid,
+                inputs.times,
+                weather,
+                classes,
+                params.plume,
+                measured,
+            )[:, index]
+            for index, name in enumerate(POLLUTANTS)
+        }
         fitted = calibrate(
-            increment, backgrounds, readings, inputs.grid, inputs.times, q, inputs.step_seconds
+            increment,
+            backgrounds,
+            readings,
+            inputs.grid,
+            inputs.times,
+            q,
+            inputs.step_seconds,
+            near,
         )
         report = fitted.report
     factors = {name: fit["factor"] for name, fit in report.items()}
