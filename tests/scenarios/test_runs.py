@@ -249,3 +249,10 @@ async def test_bad_input_is_refused_before_any_work(pool, settings, text, parame
         assert error.value.parameter == parameter
         assert message in error.value.message
         assert (await scenario_runs.list_runs(conn))[0] == runs_before  # nothing recorded
+    # docs/scenarios.md shows this error as it reads ("…" where its times are left out; its
+    # intervention may have another index).
+    kind = re.sub(r"\[\d+\]", "[]", parameter)
+    lines = (ROOT / "docs" / "scenarios.md").read_text().splitlines()
+    documented = next(line for line in lines if re.sub(r"\[\d+\]", "[]", line).startswith(kind))
+    pattern = ".*".join(re.escape(part) for part in documented.split(": ", 1)[1].split("…"))
+    assert re.fullmatch(pattern, error.value.message)
