@@ -26,6 +26,7 @@ bench:
 	.venv/bin/python bench/tiles.py
 	.venv/bin/python bench/tile_throughput.py
 	.venv/bin/python bench/stream.py
+	.venv/bin/python bench/mixed_load.py
 	.venv/bin/python bench/skill.py
 
 db-stop: setup

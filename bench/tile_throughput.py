@@ -77,8 +77,11 @@ def run_wrk(base: str, paths: list[str], connections: int) -> dict:
     return {"rate": rate, "p50": latency("50"), "p99": latency("99")}
 
 
-async def serving(command: list[str], env: dict, cwd: Path, ready: str) -> tuple:
-    """A server started with `command` on a free port, once `ready` answers; (process, URL)."""
+async def serving(
+    command: list[str], env: dict, cwd: Path, ready: str, seconds: float = 60.0
+) -> tuple:
+    """A server started with `command` on a free port, once `ready` answers (within `seconds`);
+    (process, URL)."""
     port = free_port()
     process = subprocess.Popen(  # noqa: ASYNC220 - started once, then only waited on
         [*command, "--host", "127.0.0.1", "--port", str(port), "--workers", WORKERS],
@@ -89,7 +92,7 @@ async def serving(command: list[str], env: dict, cwd: Path, ready: str) -> tuple
     )
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        for _ in range(600):
+        for _ in range(int(seconds * 10)):
             try:
                 if (await client.get(ready)).status_code == 200:
                     return process, base

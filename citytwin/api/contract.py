@@ -7,13 +7,15 @@ with media types, every status the error table answers, and the real response me
 """
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from citytwin.api.deps import require_api_key
+from citytwin.api.standard_errors import ODataRoute
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 ERROR_SCHEMA = {
@@ -31,6 +33,19 @@ ERROR_CONTENT = {
     "application/json": {"schema": ERROR},
     "application/problem+json": {"schema": PROBLEM},
 }
+ODATA_ERROR = {  # what SensorThings read routes answer (`standard_errors.odata_error`)
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+# A path under /v1.1 that matches no route is answered before routing, as everywhere else.
+ODATA_CONTENT = {"application/json": {"schema": {"anyOf": [ODATA_ERROR, ERROR]}}}
 STATUS_TEXT = {
     "400": "A parameter, member or line of the body is wrong (named in `parameter`)",
     "401": "A write without an API key",
@@ -70,7 +85,7 @@ ANSWERS: list[tuple[str, dict]] = [
     (r" /city", {"application/geo+json": ANY_JSON, "application/json": ANY_JSON}),
     (r"/series$", {"application/json": ANY_JSON, "text/csv": TEXT}),
     (r"/(cube|area|position)$|^GET /layers/\{layer_id\}/diff$", COVERAGES),
-    (r" /twin/stream$", {"text/event-stream": TEXT}),
+    (r" /twin/stream$", {"text/event-stream": ANY_JSON}),  # each event's data is JSON
     (r" /$", {"text/html": TEXT, "application/json": ANY_JSON}),
     (r" /ngsi-ld/", {"application/json": ANY_JSON, "application/ld+json": ANY_JSON}),
 ]
@@ -104,27 +119,45 @@ def _calls(dependant: Any) -> set:
     return found
 
 
+def _api_routes(app: FastAPI) -> Iterator[RouteContext]:
+    """Every API operation's route as mounted (FastAPI keeps included routers nested)."""
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
 def _writes(app: FastAPI) -> set[tuple[str, str]]:
     """(path, method) of the operations that need a key."""
     return {
         (route.path_format, method.lower())
-        for route in app.routes
-        if isinstance(route, APIRoute) and require_api_key in _calls(route.dependant)
+        for route in _api_routes(app)
+        if require_api_key in _calls(route.dependant)
         for method in route.methods
     }
 
 
-def _answer(status: str) -> dict:
-    return {"description": STATUS_TEXT[status], "content": ERROR_CONTENT}
+def _odata(app: FastAPI) -> set[tuple[str, str]]:
+    """(path, method) of the operations that answer errors as OData (SensorThings reads)."""
+    return {
+        (route.path_format, method.lower())
+        for route in _api_routes(app)
+        if isinstance(route.original_route, ODataRoute)
+        for method in route.methods
+    }
 
 
-def _operation(path: str, method: str, operation: dict, write: bool) -> None:
+def _operation(path: str, method: str, operation: dict, write: bool, odata: bool) -> None:
     responses = operation.setdefault("responses", {})
     responses.pop("422", None)
+    errors = ODATA_CONTENT if odata else ERROR_CONTENT
+
+    def answer(status: str) -> dict:
+        return {"description": STATUS_TEXT[status], "content": errors}
+
     for status in set(responses) & set(STATUS_TEXT):  # errors a route declares: the one body
-        responses[status]["content"] = ERROR_CONTENT
+        responses[status]["content"] = errors
     for status in ("400", "404", "503"):
-        responses.setdefault(status, _answer(status))
+        responses.setdefault(status, answer(status))
     ok = next((code for code in ("200", "201", "202", "204", "207") if code in responses), None)
     if ok and ok != "204":
         for pattern, content in ANSWERS:
@@ -136,7 +169,7 @@ def _operation(path: str, method: str, operation: dict, write: bool) -> None:
     if write:
         operation["security"] = [{"ApiKey": []}, {"Basic": []}]
         for status in WRITE_STATUSES:
-            responses.setdefault(status, _answer(status))
+            responses.setdefault(status, answer(status))
         if method == "post" and path in BODIES:
             operation["requestBody"] = {"required": True, "content": BODIES[path]}
         if path in ("/feeds/{feed}/readings", "/ngsi-ld/v1/entityOperations/upsert"):
@@ -163,9 +196,10 @@ def truthful_openapi(app: FastAPI) -> dict[str, Any]:
         "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
         "Basic": {"type": "http", "scheme": "basic", "description": "The key as the password"},
     }
-    writes = _writes(app)
+    writes, odata = _writes(app), _odata(app)
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
-            _operation(path, method, operation, (path, method) in writes)
+            key = (path, method)
+            _operation(path, method, operation, key in writes, key in odata)
     app.openapi_schema = document
     return document

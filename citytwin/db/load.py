@@ -86,7 +86,7 @@ WHERE to_regclass(format('readings_%s', to_char(m.month AT TIME ZONE 'UTC', 'YYY
 CONNECTION_LOST = (
     OSError,
     asyncpg.InterfaceError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.PostgresConnectionError,  # lost, refused, failed (08xxx)
     asyncpg.exceptions.OperatorInterventionError,
 )
 

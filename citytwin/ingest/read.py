@@ -5,6 +5,7 @@ feature number for GeoJSON) and the canonical columns it found, not yet validate
 """
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -395,20 +396,21 @@ def read_rows(
     return read_canonical_csv(data, first_line)
 
 
-def csv_pieces(data: bytes, first_bytes: int, max_bytes: int) -> list[tuple[bytes, int]]:
+def csv_pieces(data: bytes, first_bytes: int, max_bytes: int) -> Iterator[tuple[bytes, int]]:
     """A CSV cut at line ends into pieces, each with the header line, and the line number of
     each piece's first data row. Pieces start at about `first_bytes` and double up to
-    `max_bytes`: a small first piece lets the server start early, larger ones follow."""
+    `max_bytes`: a small first piece lets the server start early, larger ones follow. Each is
+    copied out when asked for, so the pieces never hold a second copy of the whole body."""
     header_end = data.find(b"\n") + 1
     if header_end == 0 or len(data) <= first_bytes:
-        return [(data, 2)]
-    header, pieces, start, line, size = data[:header_end], [], header_end, 2, first_bytes
+        yield data, 2
+        return
+    header, start, line, size = data[:header_end], header_end, 2, first_bytes
     while start < len(data):
         end = data.find(b"\n", min(start + size, len(data) - 1)) + 1 or len(data)
-        pieces.append((header + data[start:end], line))
+        yield header + data[start:end], line
         line += data.count(b"\n", start, end)
         start, size = end, min(2 * size, max_bytes)
-    return pieces
 
 
 def sniff_format(data: bytes, feed: FeedDefinition) -> str | None:

@@ -1,8 +1,9 @@
 """One ingest, the same for the CLI and the HTTP API: read → validate → index → store."""
 
 import asyncio
+import heapq
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from citytwin.db.city import city_zone as stored_city_zone
@@ -26,6 +27,30 @@ FIRST_PIECE_BYTES = 4 << 20
 PIECE_BYTES = 32 << 20
 
 
+def _line(rejection: Rejection) -> int:
+    return rejection.line
+
+
+@dataclass
+class FirstRejects:
+    """Rejected rows counted as they come, only the first `keep` by line kept (None: all), so
+    that a body of millions of bad rows does not hold millions of rejections."""
+
+    keep: int | None
+    total: int = 0
+    rows: list[Rejection] = field(default_factory=list)
+
+    def add(self, rejections: list[Rejection]) -> None:
+        self.total += len(rejections)
+        self.rows += rejections
+        if self.keep is not None and len(self.rows) > self.keep:
+            self.rows = heapq.nsmallest(self.keep, self.rows, key=_line)
+
+    def first(self) -> list[Rejection]:
+        """The rejections kept, by line."""
+        return sorted(self.rows, key=_line)
+
+
 @dataclass(frozen=True)
 class IngestReport:
     """What happened to each reading of a source."""
@@ -38,6 +63,8 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
     stations: int = 0  # sensors described by a station list
     quality: dict[str, int] = field(default_factory=dict)  # readings per kind of fault found
+    rejected_total: int | None = None  # None: all are in `rejected`
+    flagged_total: int | None = None  # None: all are in `flagged`
 
     def as_dict(self, listed: int | None = None) -> dict:
         """The report as JSON; at most `listed` rejected and flagged rows each (the first, by
@@ -51,9 +78,13 @@ class IngestReport:
             "loaded": self.loaded,
             "duplicates": self.duplicates,
             "rejected": rows(self.rejected),
-            "rejected_total": len(self.rejected),
+            "rejected_total": (
+                len(self.rejected) if self.rejected_total is None else self.rejected_total
+            ),
             "flagged": rows(self.flagged),
-            "flagged_total": len(self.flagged),
+            "flagged_total": (
+                len(self.flagged) if self.flagged_total is None else self.flagged_total
+            ),
             "warnings": self.warnings,
             "stations": self.stations,
             "quality": self.quality,
@@ -122,9 +153,11 @@ async def ingest(
     on_progress: Callable[[int], None] | None = None,
     city_zone: str | None = None,
     window: TimeWindow = STORE_WINDOW,
+    keep_rejects: int | None = None,
 ) -> IngestReport:
     """Ingest one source into the store; all of its good rows land, or none; rows timed
-    outside `window` are rejected.
+    outside `window` are rejected (the first `keep_rejects` of them kept in the report, by
+    line, and all counted).
 
     A large CSV is parsed piece by piece in a worker thread, each piece while the server
     stores the one before, all in one transaction. `on_progress` hears the bytes stored so far.
@@ -140,7 +173,7 @@ async def ingest(
     pieces = csv_pieces(data, FIRST_PIECE_BYTES, PIECE_BYTES) if encoding == "csv" else [(data, 1)]
 
     variables = await variable_ids(conn)
-    read, rejected, flagged = 0, [], []
+    read, rejected, flagged = 0, FirstRejects(keep_rejects), FirstRejects(keep_rejects)
     cutoffs = PolicyCutoffs(feed, datetime.now(UTC))
     beyond_readings = beyond_rollups = 0
     notes: list[str] = []
@@ -154,14 +187,21 @@ async def ingest(
         async def produce() -> None:
             try:
                 for piece, first_line in pieces:
+                    size = len(piece)
                     piece_read, valid = await asyncio.to_thread(
                         parse, piece, feed, encoding, source_format, first_line, city_zone, window
                     )
+                    del piece  # the next piece is cut from the body when asked for
+                    # Counted (and the first kept) before the piece waits in the queue, so a
+                    # piece of bad rows does not hold its rejections meanwhile.
+                    rejected.add(valid.rejected)
+                    flagged.add(valid.flagged)
+                    valid = replace(valid, rejected=[], flagged=[])
                     judged = await stage.judge(conn, load.lock, valid.frame)
                     for kind, count in kind_counts(judged["quality"].to_numpy()).items():
                         quality[kind] = quality.get(kind, 0) + count
                     prepared = await load.prepare(judged)
-                    await queue.put((len(piece), piece_read, valid, prepared))
+                    await queue.put((size, piece_read, valid, prepared))
                 await queue.put(None)
             except Exception as exc:  # handed to the consumer, which raises it
                 await queue.put(exc)
@@ -174,8 +214,6 @@ async def ingest(
                     raise item
                 size, piece_read, valid, prepared = item
                 read += piece_read
-                rejected += valid.rejected
-                flagged += valid.flagged
                 notes += valid.notes
                 times = valid.frame["time"]
                 if cutoffs.readings is not None:
@@ -187,14 +225,17 @@ async def ingest(
                 if on_progress:
                     on_progress(stored_bytes)
             result = await load.finish()
+            rejected.add(result.rejected)
         finally:
             producer.cancel()
     return IngestReport(
         read=read,
         loaded=result.loaded,
         duplicates=result.duplicates,
-        rejected=sorted(rejected + result.rejected, key=lambda r: r.line),
-        flagged=flagged,
+        rejected=rejected.first(),
+        rejected_total=rejected.total,
+        flagged=flagged.first(),
+        flagged_total=flagged.total,
         warnings=notes + policy_warnings(cutoffs, beyond_readings, beyond_rollups),
         quality=quality,
     )

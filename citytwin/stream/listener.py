@@ -30,6 +30,7 @@ from citytwin.stream.store import UNAVAILABLE, BatchStore, Outcome
 log = logging.getLogger("citytwin.listen")
 
 STORE_TIMEOUT = 120.0  # a batch takes well under a second; longer means a dead connection
+PROBE_TIMEOUT = 5.0  # for `SELECT 1` on a fresh connection
 SUMMARY_EVERY = 30.0  # seconds between progress lines in the log
 
 
@@ -195,10 +196,22 @@ class Listener:
             await asyncio.wait_for(self._stop.wait(), seconds)
         return self._stop.is_set()
 
+    async def _reachable(self) -> bool:
+        """Whether the database answers on a fresh connection now."""
+        try:
+            conn = await self._connection()
+            await asyncio.wait_for(conn.fetchval("SELECT 1"), PROBE_TIMEOUT)
+        except UNAVAILABLE:
+            self._drop_connection()
+            return False
+        return True
+
     async def _retrying(
         self, attempt: Callable[[Connection], Awaitable[Outcome]]
     ) -> Outcome | None:
-        """`attempt` until it succeeds, reconnecting with back-off; None if stopped meanwhile."""
+        """`attempt` until it succeeds, reconnecting with back-off; None if stopped meanwhile.
+        An error that is not the database going away is raised, unless the database turns out
+        to be away too (then the attempt waits for it like any other)."""
         backoff = Backoff(first=0.25, limit=5.0)
         while True:
             try:
@@ -206,20 +219,31 @@ class Listener:
                 outcome = await asyncio.wait_for(attempt(conn), STORE_TIMEOUT)
             except UNAVAILABLE as exc:
                 self._drop_connection()
-                if backoff.attempts == 0:
-                    held = sum(source.held for source in self.sources)
-                    log.warning(
-                        "database unavailable (%s): holding %d messages unacknowledged, "
-                        "retrying with back-off",
-                        (str(exc).splitlines() or [type(exc).__name__])[0],
-                        held,
-                    )
-                if await self._stopped_within(backoff.next_delay()):
-                    return None
-                continue
-            if backoff.attempts:
-                log.info("database back after %d retries", backoff.attempts)
-            return outcome
+                reason: BaseException = exc
+            except Exception as exc:
+                # A failed or cancelled operation can leave the connection mid-protocol, and the
+                # next one on it fails with "another operation is in progress": never reused.
+                self._drop_connection()
+                if await self._reachable():
+                    raise
+                reason = exc
+            except BaseException:
+                self._drop_connection()
+                raise
+            else:
+                if backoff.attempts:
+                    log.info("database back after %d retries", backoff.attempts)
+                return outcome
+            if backoff.attempts == 0:
+                held = sum(source.held for source in self.sources)
+                log.warning(
+                    "database unavailable (%s): holding %d messages unacknowledged, "
+                    "retrying with back-off",
+                    (str(reason).splitlines() or [type(reason).__name__])[0],
+                    held,
+                )
+            if await self._stopped_within(backoff.next_delay()):
+                return None
 
     async def _store(self, batch: list[Message]) -> bool:
         """Store a batch (readings and dead letters); False if stopped before it could be."""

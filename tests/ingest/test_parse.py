@@ -216,7 +216,7 @@ def test_an_overlong_ndjson_line_is_rejected(feeds):
 
 def test_csv_pieces_keep_the_header_and_count_lines():
     body = b"h1,h2\n" + b"".join(b"%d,x\n" % i for i in range(10))
-    pieces = csv_pieces(body, 6, 12)
+    pieces = list(csv_pieces(body, 6, 12))
     assert all(piece.startswith(b"h1,h2\n") for piece, _ in pieces)
     rows = [line for piece, _ in pieces for line in piece.splitlines()[1:]]
     assert rows == [b"%d,x" % i for i in range(10)]
@@ -224,4 +224,4 @@ def test_csv_pieces_keep_the_header_and_count_lines():
     assert firsts[0] == 2
     assert firsts == [2 + rows.index(piece.splitlines()[1]) for piece, _ in pieces]
     assert [len(piece) - 6 for piece, _ in pieces] == [8, 16, 16]  # 2, 4, 4 rows
-    assert csv_pieces(body, 1000, 1000) == [(body, 2)]
+    assert list(csv_pieces(body, 1000, 1000)) == [(body, 2)]

@@ -128,6 +128,15 @@ async def test_sensorthings_members_of_the_wrong_type_are_named(client, datastre
     assert answer.json()["parameter"] == parameter
 
 
+async def test_an_empty_list_is_no_observation(client):
+    answer = await post(client, [], "application/json", "/Observations")
+    assert answer.status_code == 400
+    assert (answer.json()["parameter"], answer.json()["detail"]) == (
+        "body",
+        "one Observation (a JSON object) is expected",
+    )
+
+
 async def test_a_data_array_with_numeric_components_is_answered_per_item(client):
     body = [{"Datastream": DATASTREAM, "components": [1, 2], "dataArray": [[1, 2]]}]
     answer = await post(client, body, "application/json", "/CreateObservations")

@@ -120,6 +120,7 @@ async def post_readings(
             bucket_seconds=settings.rollup_bucket_seconds,
             city_zone=feeds.city_zone,
             window=window,
+            keep_rejects=settings.rejects_listed,
         )
     await data_changed(request)
     return json_response(report.as_dict(settings.rejects_listed))

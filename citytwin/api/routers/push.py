@@ -129,9 +129,11 @@ async def create_observation(
     Locations) inline; a by-id Datastream reference is refused."""
     result = await _push(request, pool, settings, feeds, STA_OBSERVATION, writer)
     if result.errors:
-        reason = "; ".join(result.errors[1])
+        reason = "; ".join(next(iter(result.errors.values())))
         parameter, _, message = reason.partition(": ")
         raise InvalidParameter(parameter, message)
+    if 1 not in result.rows:  # e.g. an empty list: nothing to create
+        raise InvalidParameter("body", "one Observation (a JSON object) is expected")
     row = result.rows[1]
     async with pool.acquire() as conn:
         link = await _self_link(request, conn, variables, row)
