@@ -94,6 +94,13 @@ def _stuck(values: np.ndarray, consensus: np.ndarray, policy: Policy) -> np.ndar
     return stuck.reshape(sensors, hours).T
 
 
+def changes_of(table: np.ndarray) -> np.ndarray:
+    """Hour-to-hour changes per column (NaN in the first row)."""
+    changes = np.full(table.shape, np.nan)
+    changes[1:] = table[1:] - table[:-1]
+    return changes
+
+
 def _consensus(scaled: np.ndarray, policy: Policy) -> np.ndarray:
     enough = np.isfinite(scaled).sum(axis=1) >= policy.min_sensors
     return np.where(enough, _nanmedian(scaled, axis=1), np.nan)
@@ -132,11 +139,11 @@ def _assess(values: pd.DataFrame, policy: Policy) -> np.ndarray:
     consensus = _consensus(clean, policy)
     residual = clean - consensus[:, None]
     train = slice(None)
-    enough = np.isfinite(residual[train]).sum(axis=0) >= policy.min_history
+    # A sensor is judged against its model only after `min_history` hours of its own data.
+    enough = np.cumsum(np.isfinite(residual), axis=0) >= policy.min_history
 
     # Roughness: hour-to-hour changes, the sensor's against the network's median change.
-    changes = np.full(x.shape, np.nan)
-    changes[1:] = np.abs(clean[1:] - clean[:-1])
+    changes = np.abs(changes_of(clean))
     network_change = _nanmedian(changes, axis=1)
 
     # Spikes: far from its own last values (in the unit) and from the network (on the scale).
@@ -145,9 +152,13 @@ def _assess(values: pd.DataFrame, policy: Policy) -> np.ndarray:
     own = np.where(codes == GOOD, x, np.nan)
     previous = np.vstack([np.full((1, own.shape[1]), np.nan), own[:-1]])
     recent = _trailing_median(previous, 3)
-    jump = np.abs(own - recent) > policy.spike_floor
+    jump = np.abs(own - recent)
     apart = np.abs(residual - centre) > policy.spike_sigma * spread
-    spike = jump & (apart | ~enough)
+    # Without that history: a jump far beyond its own usual changes, once it has a day of them.
+    own_spread = np.nan_to_num(_mad(changes_of(own)), nan=np.inf)
+    seen = np.cumsum(np.isfinite(own), axis=0) >= 24
+    alone = seen & (jump > policy.spike_sigma * own_spread)
+    spike = (jump > policy.spike_floor) & np.where(enough, apart, alone)
     codes[spike] |= SPIKE
 
     steady = np.where(spike, np.nan, residual)
