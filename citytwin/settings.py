@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         "and the rest kept as a dead letter.",
     )
     tile_cache_size: int = Field(default=4096, ge=0, description="Tiles kept in memory.")
+    tile_default_days: int = Field(
+        default=7,
+        gt=0,
+        description="Cell tiles asked without start and end cover this many UTC days, up to "
+        "the newest day holding data of the variable (not all history).",
+    )
     tile_max_age: int = Field(
         default=60, ge=0, description="Seconds clients may reuse a tile before revalidating."
     )

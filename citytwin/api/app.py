@@ -37,7 +37,7 @@ from citytwin.api.routers import (
     web,
 )
 from citytwin.api.routers.web import STATIC
-from citytwin.api.tile_responses import forget_changed_versions
+from citytwin.api.tile_responses import version_changes
 from citytwin.db.connect import resolve_database_url
 from citytwin.db.feeds import sync_feeds, variable_ids
 from citytwin.db.migrate import check_schema, migrate
@@ -91,8 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             refreshes: set[asyncio.Task] = set()
 
             def heard(event_id: int) -> None:
-                # Only the tiles whose place and time the committed loads touched go stale.
-                task = asyncio.create_task(forget_changed_versions(pool, versions))
+                # Only the tiles whose place and time the committed loads touched go stale;
+                # until they are known, no remembered version is used.
+                versions.announced()
+                task = asyncio.create_task(versions.settle(version_changes(pool)))
                 refreshes.add(task)
                 task.add_done_callback(refreshes.discard)
                 notifier.on_event(event_id)

@@ -16,8 +16,7 @@ KEPT = 8192  # answers remembered (one per tile URL and encoding)
 
 @dataclass(frozen=True)
 class _Answer:
-    version_key: tuple
-    version: tuple
+    made_from: tuple[tuple[tuple, object], ...]  # (version key, version) pairs
     etag: str
     headers: list[tuple[bytes, bytes]]
     body: bytes
@@ -44,7 +43,7 @@ class FastTiles:
         gzip_ok = b"gzip" in headers.get(b"accept-encoding", b"")
         key = (scope["path"], scope["query_string"], gzip_ok)
         answer = self.answers.get(key)
-        if answer is not None and versions.remembered(answer.version_key) == answer.version:
+        if answer is not None and _still_current(versions, answer.made_from):
             await _replay(answer, headers.get(b"if-none-match", b"").decode(), send)
             return
         await self._answer_and_keep(scope, receive, send, key, versions)
@@ -64,17 +63,20 @@ class FastTiles:
 
         await self.app(scope, receive, keep)
         etag = dict(start.get("headers", [])).get(b"etag")
-        made_from = scope["state"].get("tile_version")
-        # Only a whole 200 made from a version still remembered is worth replaying.
-        if start.get("status") == 200 and etag and made_from is not None:
-            version_key, version = made_from
-            if versions.remembered(version_key) != version:
+        made_from = scope["state"].get("tile_versions")
+        # Only a whole 200 made from versions still remembered is worth replaying.
+        if start.get("status") == 200 and etag and made_from:
+            if not _still_current(versions, made_from):
                 return
             if len(self.answers) >= KEPT:
                 self.answers.clear()
             self.answers[key] = _Answer(
-                version_key, version, etag.decode(), start["headers"], b"".join(chunks)
+                made_from, etag.decode(), start["headers"], b"".join(chunks)
             )
+
+
+def _still_current(versions: VersionCache, made_from: tuple) -> bool:
+    return all(versions.holds(key, version) for key, version in made_from)
 
 
 async def _replay(answer: _Answer, if_none_match: str, send: Send) -> None:

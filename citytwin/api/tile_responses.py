@@ -1,6 +1,9 @@
 """What every tile route shares: conditional answers on ETags, the tile cache, URL templates,
 and the vector tiles of cells and sensors that `/tiles` and OGC API - Tiles both serve."""
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
 from fastapi import Request, Response
 from shapely.geometry import box
 
@@ -13,6 +16,7 @@ from citytwin.db.queries.tiles import (
     cells_tile,
     changed_versions,
     data_version,
+    newest_day,
     sensors_tile,
     sensors_version,
 )
@@ -61,26 +65,28 @@ def version_cache(request: Request) -> VersionCache:
     return request.app.state.tile_versions
 
 
-async def forget_changed_versions(pool: Pool, versions: VersionCache) -> None:
-    """Forget the remembered tile versions that loads committed since the last look touched."""
+def version_changes(pool: Pool) -> Callable[[int | None, int], Awaitable[tuple[int, list]]]:
+    """What VersionCache.refresh asks: the store's newest version and the keys changed since."""
 
     async def changes(after: int | None, limit: int) -> tuple[int, list[tuple]]:
         async with pool.acquire() as conn:
             return await changed_versions(conn, after, limit)
 
-    await versions.refresh(changes)
+    return changes
 
 
 async def data_changed(request: Request) -> None:
     """A write of this instance committed: forget the tile versions it touched now, before
     answering, rather than when the store's announcement comes back (so its client's next tile
     is fresh)."""
-    await forget_changed_versions(request.app.state.pool, version_cache(request))
+    await version_cache(request).refresh(version_changes(request.app.state.pool))
 
 
-def _remember_version(request: Request, key: tuple, version: tuple) -> None:
-    # FastTiles replays this answer while the version stays remembered (citytwin.api.fast_tiles).
-    request.state.tile_version = (key, version)
+def _remember_version(request: Request, key: tuple, version: object) -> None:
+    # FastTiles replays this answer while every version it was made from stays remembered
+    # (citytwin.api.fast_tiles).
+    made_from = getattr(request.state, "tile_versions", ())
+    request.state.tile_versions = (*made_from, (key, version))
 
 
 def tile_url_template(request: Request, route: str, **path: str) -> str:
@@ -98,6 +104,23 @@ def _mvt_response(
     cache_control = f"public, max-age={max_age}, must-revalidate"
     gzipped = tile.gzipped if accepts_gzip(request) else None
     return tile_response(tile.body, MVT, tile.etag, cache_control, if_none_match, gzipped)
+
+
+async def _recent_window(request: Request, pool: Pool, variable_id: int, days: int) -> TimeRange:
+    """The last `days` UTC days up to the newest day with data of the variable (remembered
+    like a tile version: forgotten when a load brings data of the variable)."""
+
+    async def fetch() -> tuple[datetime | None, Footprint]:
+        async with pool.acquire() as conn:
+            return await newest_day(conn, variable_id), Footprint(variable_id, None)
+
+    key = ("newest day", variable_id)
+    newest = await version_cache(request).get(key, fetch)
+    _remember_version(request, key, newest)
+    if newest is None:
+        return TimeRange(None, None)
+    end = newest + timedelta(days=1)
+    return TimeRange(end - timedelta(days=days), end)
 
 
 async def cells_tile_answer(
@@ -118,6 +141,8 @@ async def cells_tile_answer(
     shown = resolution_for_zoom(z, base) if resolution is None else resolution
     if shown > base:
         raise InvalidParameter("resolution", f"must be at most the base resolution {base}")
+    if time.start is None and time.end is None:
+        time = await _recent_window(request, pool, variable.id, settings.tile_default_days)
     time = widen_to_buckets(time, settings.rollup_bucket_seconds)
     # Hexagons centred outside the tile may still reach into it: search a grown area.
     bounds = grow_by_cells(tile.bounds, shown)

@@ -262,6 +262,7 @@ class ReadingLoad:
     deltas: list[pd.DataFrame] = field(default_factory=list)
     cells: set[int] = field(default_factory=set)
     summaries: list[pd.DataFrame] = field(default_factory=list)  # per series, of what was new
+    homes: list[pd.DataFrame] = field(default_factory=list)  # registered keys of mobile rows
     staging: bool = False
     known: pd.DataFrame | None = None  # the sensors registered so far, by external id
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -311,13 +312,20 @@ class ReadingLoad:
             for month in month_starts(readings["time"]):
                 await self.conn.execute("SELECT ensure_readings_partitions($1, $1)", month)
             # A sensor with a reading away from its registered point is mobile: sensor tiles
-            # drawing it then follow every version (its latest value may come from anywhere).
-            moved = readings.loc[readings["geom"].notna(), "sensor_id"].unique()
-            if len(moved):
-                await self.conn.execute(
-                    "UPDATE sensors SET mobile = true WHERE id = ANY($1::int[]) AND NOT mobile",
-                    moved.tolist(),
+            # drawing it then follow every version (its latest value may come from anywhere),
+            # and the versions of its registered place change too (tile caches forget by place).
+            away = readings.loc[readings["geom"].notna(), ["sensor_id", "variable_id", "time"]]
+            if len(away):
+                registered = await self.conn.fetch(
+                    "WITH marked AS (UPDATE sensors SET mobile = true "
+                    "WHERE id = ANY($1::int[]) AND NOT mobile) "
+                    "SELECT id, cell FROM sensors WHERE id = ANY($1::int[])",
+                    away["sensor_id"].unique().tolist(),
                 )
+                home = away.assign(
+                    day=away["time"].dt.floor("D"), cell=away["sensor_id"].map(dict(registered))
+                )
+                self.homes.append(home[["variable_id", "day", "cell"]])
             if await copy_if_new(self.conn, lambda: copy_readings(self.conn, "readings", readings)):
                 self.loaded += len(readings)
                 self.deltas.append(piece.delta)
@@ -380,7 +388,9 @@ class ReadingLoad:
             stats = await asyncio.to_thread(merge_slot_stats, self.deltas)
             if not stats.empty:
                 await self._write_rollups(stats)
-                await _bump_tile_versions(conn, version_keys(stats))
+            touched = pd.concat([stats[["variable_id", "day", "cell"]], *self.homes])
+            if not touched.empty:
+                await _bump_tile_versions(conn, version_keys(touched))
         await update_latest(conn, await asyncio.to_thread(latest.combine, self.summaries))
         await _register_cells(conn, np.array(sorted(self.cells), dtype=np.int64))
         return LoadResult(self.loaded, self.offered - self.loaded, self.rejected)

@@ -57,8 +57,10 @@ class EventListener:
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._notified)
-                self.connected = True
+                # Heard before `connected` turns true: what was committed while away is
+                # announced (and tile versions forget it) before any remembered one is trusted.
                 self.on_event(await conn.fetchval("SELECT coalesce(max(id), 0) FROM twin_events"))
+                self.connected = True
                 if not ready.done():
                     ready.set_result(None)
                 delay = 0.5

@@ -104,7 +104,7 @@ class VersionCache:
     is remembered with its footprint; when loads commit (the store's NOTIFY reaches `refresh`),
     only the versions whose variable, place and time range a load touched are forgotten, so a
     trickle of live data leaves the rest of the city warm. It is bypassed while `live()` says
-    notifications are not arriving."""
+    notifications are not arriving, and from an announcement until its changes are forgotten."""
 
     def __init__(self, max_entries: int) -> None:
         self._versions: LRUCache[tuple, tuple[tuple, Footprint]] = LRUCache(
@@ -114,6 +114,28 @@ class VersionCache:
         self.seen: int | None = None  # the highest store version taken into account
         self.live: Callable[[], bool] = lambda: False
         self._refreshing = asyncio.Lock()
+        self._announced = 0  # announcements heard whose changes are not forgotten yet
+
+    def trusted(self) -> bool:
+        """Whether remembered versions may be used: announcements arrive and none waits."""
+        return self.live() and not self._announced
+
+    def announced(self) -> None:
+        """A load committed somewhere: trust nothing until `settle` has forgotten its changes
+        (so no version a load made stale is served meanwhile)."""
+        self._announced += 1
+        self.generation += 1
+
+    async def settle(
+        self, changes: Callable[[int | None, int], Awaitable[tuple[int, list[VersionKey]]]]
+    ) -> None:
+        """`refresh` after `announced`."""
+        try:
+            await self.refresh(changes)
+        except Exception:
+            self.invalidate()
+        finally:
+            self._announced -= 1
 
     def invalidate(self, _event: int | None = None) -> None:
         """New data anywhere (or unknown changes): forget every version."""
@@ -146,10 +168,10 @@ class VersionCache:
                 self.forget(changed)
             self.seen = newest
 
-    def remembered(self, key: tuple) -> tuple | None:
-        """The version of `key` if it is remembered and announcements arrive."""
-        held = self._versions.get(key) if self.live() else None
-        return None if held is None else held[0]
+    def holds(self, key: tuple, version: object) -> bool:
+        """Whether `version` is the remembered version of `key` while announcements arrive."""
+        held = self._versions.get(key) if self.trusted() else None
+        return held is not None and held[0] == version
 
     async def get(
         self, key: tuple, fetch: Callable[[], Awaitable[tuple[tuple, Footprint]]]
@@ -157,13 +179,13 @@ class VersionCache:
         """The version of `key`, fetched (with its footprint) only when not remembered. A
         version fetched while loads' changes were being forgotten is not remembered: it may
         predate them."""
-        if not self.live():
+        if not self.trusted():
             return (await fetch())[0]
         remembered = self._versions.get(key)
         if remembered is not None:
             return remembered[0]
         generation = self.generation
         version, footprint = await fetch()
-        if generation == self.generation and self.live():
+        if generation == self.generation and self.trusted():
             self._versions[key] = (version, footprint)
         return version

@@ -289,7 +289,7 @@ async def test_a_load_forgets_only_the_versions_whose_place_and_time_it_touched(
         return (5, []) if after is None else (6, [load])
 
     await versions.refresh(changes)  # the first look: what came before is unknown
-    assert [name for name in footprints if versions.remembered((name,))] == []
+    assert [name for name in footprints if versions.holds((name,), (1, 1))] == []
     for name, footprint in footprints.items():
 
         async def fetch(footprint=footprint) -> tuple[tuple[int, int], Footprint]:
@@ -298,7 +298,7 @@ async def test_a_load_forgets_only_the_versions_whose_place_and_time_it_touched(
         await versions.get((name,), fetch)
     await versions.refresh(changes)
     assert versions.seen == 6
-    assert [name for name in footprints if versions.remembered((name,))] == [
+    assert [name for name in footprints if versions.holds((name,), (5, 1))] == [
         "here, other variable",
         "here in october",
         "madrid",
@@ -307,34 +307,41 @@ async def test_a_load_forgets_only_the_versions_whose_place_and_time_it_touched(
 
 async def test_warm_tiles_are_replayed_before_routing_until_data_changes(client, monkeypatch):
     await post_readings(client, to_csv(air_rows(hours=24)))
-    routed = []
+    routed, fetched = [], []
     original = VersionCache.get
 
     async def counting(self, key, fetch):
-        routed.append(key)
-        return await original(self, key, fetch)
+        async def counted():
+            fetched.append(key[0])
+            return await fetch()
+
+        routed.append(key[0])
+        return await original(self, key, counted)
 
     monkeypatch.setattr(VersionCache, "get", counting)
     url = f"/tiles/cells/{tile_of(*STATIONS['S1'], 13)}.mvt"
     gzip = {"Accept-Encoding": "gzip"}
+    # No start and end: the tile covers the week up to the newest day of no2 (remembered too).
     first = await client.get(url, params={"variable": "no2"}, headers=gzip)
-    assert first.status_code == 200 and len(routed) == 1
+    assert first.status_code == 200 and routed == ["newest day", "cells"]
     again = await client.get(url, params={"variable": "no2"}, headers=gzip)
     assert (again.content, again.headers["etag"]) == (first.content, first.headers["etag"])
     unchanged = await client.get(
         url, params={"variable": "no2"}, headers=gzip | {"If-None-Match": first.headers["etag"]}
     )
-    assert unchanged.status_code == 304 and len(routed) == 1  # both replayed, no routing
+    assert unchanged.status_code == 304 and len(routed) == 2  # both replayed, no routing
     await post_readings(
         client,
         b"sensor_id,lon,lat,time,variable,value\nS1,9.5209,47.141,2026-11-07T05:00:00Z,no2,3\n",
     )
     changed = await client.get(url, params={"variable": "no2"}, headers=gzip)
-    assert changed.headers["etag"] != first.headers["etag"] and len(routed) == 2
-    # A load far away (another tile, another r5 version cell) leaves this tile warm.
+    assert changed.headers["etag"] != first.headers["etag"] and fetched.count("cells") == 2
+    # A load far away (another tile, another r5 version cell) leaves this tile's version held:
+    # only the newest day of no2 is asked again.
     await post_readings(
         client,
         b"sensor_id,lon,lat,time,variable,value\nFAR,10.20,47.60,2026-11-07T06:00:00Z,no2,4\n",
     )
     warm = await client.get(url, params={"variable": "no2"}, headers=gzip)
-    assert warm.headers["etag"] == changed.headers["etag"] and len(routed) == 2
+    assert warm.headers["etag"] == changed.headers["etag"]
+    assert fetched.count("cells") == 2 and fetched.count("newest day") == 3

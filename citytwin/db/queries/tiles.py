@@ -78,6 +78,17 @@ async def sensors_tile(conn: asyncpg.Connection, tile: Tile) -> bytes:
     return await conn.fetchval(SENSORS_MVT, tile.z, tile.x, tile.y)
 
 
+async def newest_day(conn: asyncpg.Connection, variable_id: int) -> datetime | None:
+    """The newest UTC day holding rollups of the variable (day rows or deltas): index probes."""
+    return await conn.fetchval(
+        """SELECT max(d) FROM (
+               SELECT max(day) AS d FROM cell_rollups WHERE variable_id = $1
+               UNION ALL
+               SELECT max(day) FROM cell_rollup_deltas WHERE variable_id = $1) x""",
+        variable_id,
+    )
+
+
 async def changed_versions(
     conn: asyncpg.Connection, after: int | None, limit: int
 ) -> tuple[int, list[tuple]]:
