@@ -51,6 +51,22 @@ async def city_imported(conn: asyncpg.Connection, sources: CitySources) -> Async
         await import_city(conn, DEMO_CITY)
 
 
+@asynccontextmanager
+async def city_zone(conn, zone: str | None) -> AsyncIterator[None]:
+    """The imported city's record with another zone (None: no city at all), then restored."""
+    await conn.execute("CREATE TEMP TABLE kept_city AS SELECT * FROM city")
+    try:
+        if zone is None:
+            await conn.execute("DELETE FROM city")
+        else:
+            await conn.execute("UPDATE city SET timezone = $1", zone)
+        yield
+    finally:
+        await conn.execute("DELETE FROM city")
+        await conn.execute("INSERT INTO city SELECT * FROM kept_city")
+        await conn.execute("DROP TABLE kept_city")
+
+
 def _with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{name}"))

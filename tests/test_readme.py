@@ -6,17 +6,22 @@ Not run here: the quick start's `make demo` / `make test` (`make test` is what C
 serves until stopped), the MapLibre snippet (the browser tests, tests/web), and blocks marked
 `<!-- not run: why -->` in the docs, each naming the test that covers it instead."""
 
+import asyncio
 import os
 import re
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from citytwin.api.app import create_app
 from citytwin.cli import app as cli_app
 from citytwin.cli.simulation import nowcast_layer
+from citytwin.db.connect import create_database_if_missing, drop_database
 from tests.conftest import ROOT
 from tests.factories import API_KEY
 from tests.live_server import serve
@@ -135,3 +140,87 @@ def test_every_setting_and_doc_link_is_real():
     for link in re.findall(r"\]\(((?:docs|scenarios|bench|gis_data|sensors)/[^)#]+)", README):
         assert (ROOT / link).exists(), link
     assert Path(ROOT / "docs" / "images" / "map.png").stat().st_size > 10_000
+
+
+def own_city_blocks() -> list[str]:
+    """The shell blocks of "Your own city", in order."""
+    section = re.search(r"## Your own city\n(.*?)\n## ", README, re.S).group(1)
+    return [b["code"] for b in BLOCK.finditer(section) if b["lang"] == "sh"]
+
+
+def run_block(code: str, url: str, folder: Path, env: dict) -> str:
+    done = subprocess.run(
+        ["bash", "-c", PRELUDE + localised(code, url)],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture
+async def own_database(settings) -> AsyncIterator[str]:
+    """A fresh database beside the test store's (one city per database)."""
+    parts = urlsplit(settings.database_url)
+    name = parts.path.lstrip("/") + "_own_city"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    await drop_database(admin, name)
+    await create_database_if_missing(admin, name)
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+    await drop_database(admin, name)
+
+
+async def test_your_own_city(own_database, settings, tmp_path):
+    """The README's "Your own city", as written, on the Helsinki fixture city in a database
+    of its own, then its server's answers."""
+    build, ask = own_city_blocks()
+    (tmp_path / "tests").symlink_to(ROOT / "tests")
+    layers = tmp_path / "layers"
+    env = {
+        **os.environ,
+        "CITYTWIN_DATABASE_URL": own_database,
+        "CITYTWIN_LAYER_STORE": str(layers),
+        "CITYTWIN_STATE_DIR": str(tmp_path / "state"),
+    }
+    built = await asyncio.to_thread(run_block, build, LOCAL, tmp_path, env)
+    record = "Helsinki centre: time zone Europe/Helsinki, EPSG:32635, 50 m cells, 3600 s steps"
+    assert record in built
+    assert re.search(r"│ roads +│ .* │ 405 +│ 300 +│ 105 outside the", built), built
+    assert "read 192, loaded 192, duplicates 0, rejected 0, flagged 0" in built
+    assert "read 96, loaded 96, duplicates 0, rejected 0, flagged 0" in built  # local times
+    own = settings.model_copy(update={"database_url": own_database, "layer_store": str(layers)})
+    async with serve(create_app(own)) as url:
+        answered = await asyncio.to_thread(run_block, ask, url, tmp_path, env)
+        async with httpx.AsyncClient(base_url=url) as client:
+            city = (await client.get("/city")).json()
+            roads = (await client.get("/ogc/collections/roads/items")).json()
+            traffic = (await client.get("/sensors", params={"site_type": "traffic"})).json()
+            layers_ = (await client.get("/layers")).json()["layers"]
+            counts = {"variable": "vehicle_count", "start": "2026-11-01T22:00:00Z", "limit": 1}
+            first = (await client.get("/readings", params=counts)).json()["features"][0]
+    assert '"Helsinki centre"' in answered
+    assert (city["properties"]["timezone"], city["properties"]["cell_size"]) == (
+        "Europe/Helsinki",
+        50.0,
+    )
+    assert roads["numberMatched"] == 300
+    assert sorted(f["properties"]["external_id"] for f in traffic["features"]) == [
+        "SPO.XX_ESP1_NO2",
+        "SPO.XX_ESP1_PM10",
+        "SPO.XX_ESP1_PM25",
+        "SPO.XX_ESP2_NO2",
+    ]
+    # Naive local midnight in Helsinki (EET, UTC+2) is 22:00 UTC the day before.
+    assert first["properties"]["time"] == "2026-11-01T22:00:00+00:00"
+    assert sorted(layer["title"] for layer in layers_) == [
+        "Baseline 2026-11-01 to 2026-11-02",
+        "Esplanadi at half traffic",
+        "Esplanadi at half traffic minus Baseline 2026-11-01 to 2026-11-02",
+        "Observed nowcast of no2",
+    ]
+    for layer in layers_:  # every layer on the city's own grid and clock
+        assert (layer["grid"]["crs"], layer["grid"]["cell_size"]) == ("EPSG:32635", 50.0)
+        assert (layer["grid"]["nx"], layer["grid"]["ny"], layer["time"]["steps"]) == (9, 10, 24)

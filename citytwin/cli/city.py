@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from citytwin.cli.common import app, console, fail, out, store_connection
+from citytwin.core.city import DEFAULT_CELL_SIZE, DEFAULT_STEP_SECONDS
 from citytwin.db.pool import Connection
 from citytwin.errors import CityTwinError, MalformedInput
 from citytwin.ingest.city.build import CityBase, CitySources, build_city
@@ -97,8 +98,8 @@ def city_import(
     epsg: Annotated[
         int | None, typer.Option(help="Metric CRS (default: UTM zone of the centroid).")
     ] = None,
-    cell_size: Annotated[float, typer.Option(help="Grid cell size, metres.")] = 100.0,
-    step: Annotated[int, typer.Option(help="Model time step, seconds.")] = 3600,
+    cell_size: Annotated[float, typer.Option(help="Grid cell size, metres.")] = DEFAULT_CELL_SIZE,
+    step: Annotated[int, typer.Option(help="Model time step, seconds.")] = DEFAULT_STEP_SECONDS,
     climatology: Annotated[
         Path | None, typer.Option(help="YAML climatology the models fall back on.")
     ] = None,

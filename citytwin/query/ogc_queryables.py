@@ -19,6 +19,13 @@ SENSORS = (
     _q(
         "mobile", "s.mobile", "boolean", "Whether the sensor has reported from away from its point."
     ),
+    _q(
+        "site_type",
+        "s.properties ->> 'site_type'",
+        "string",
+        "The station's site type as its station list declares it (traffic, urban background, "
+        "suburban, industrial, rural, background); null for sensors of no station list.",
+    ),
     _q("geometry", "s.geom", "geometry", "The sensor's point."),
 )
 BASE = {

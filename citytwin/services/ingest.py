@@ -126,6 +126,12 @@ def is_station_list(feed: FeedDefinition, source_format: str | None) -> bool:
     return source is not None and source.layout == "stations"
 
 
+async def local_zone(conn: Connection, configured: str | None) -> str | None:
+    """The zone times without an offset are read in: `configured` (CITYTWIN_TIME_ZONE) when
+    set, else the imported city's; None when there is neither."""
+    return configured or await stored_city_zone(conn)
+
+
 async def ingest_stations(
     conn: Connection,
     feed: FeedDefinition,

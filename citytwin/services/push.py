@@ -18,7 +18,7 @@ from citytwin.errors import MalformedInput
 from citytwin.feeds import FeedRegistry
 from citytwin.ingest import payloads
 from citytwin.ingest.payload_formats import map_payload, payload_format
-from citytwin.services.ingest import IngestReport, ingest
+from citytwin.services.ingest import IngestReport, ingest, local_zone
 
 PUSH_MAX_BYTES = 4 << 20  # one push is a batch of messages, not a file: files go to /feeds
 KEPT_BYTES = 64 << 10  # how much of an oversized body a dead letter keeps
@@ -138,9 +138,10 @@ async def push_payload(
         check_feeds(feed for feed, mapped in by_feed.items() if feed and mapped.rows)
     if future is not None:  # a sender's clock gone wrong: those items are rejected, not stored
         now, known = datetime.now(UTC), set(feeds)
+        zone = await local_zone(conn, feeds.city_zone)  # naive times: as file ingest reads them
         for name, mapped in by_feed.items():
             if name in known:  # items of no feed are rejected already
-                payloads.reject_future(mapped, feeds[name].timezone or feeds.city_zone, now, future)
+                payloads.reject_future(mapped, feeds[name].timezone or zone, now, future)
     return await push_items(
         conn,
         feeds,

@@ -133,7 +133,7 @@ def calibrate(
     grid: Grid,
     times: pd.DatetimeIndex,
     quantile: float,
-    step_seconds: int = 3600,
+    step_seconds: int,
     near: dict[str, np.ndarray] | None = None,
 ) -> Calibration:
     """α per pollutant over the calibration stations (all but declared background stations),

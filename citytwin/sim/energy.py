@@ -390,9 +390,7 @@ def demand_grid(demand: np.ndarray, buildings: pd.DataFrame, grid: Grid) -> np.n
     return out.reshape(demand.shape[0], grid.ny, grid.nx)
 
 
-def daily_peak(
-    grid_demand: np.ndarray, times: pd.DatetimeIndex, step_seconds: int = 3600
-) -> np.ndarray:
+def daily_peak(grid_demand: np.ndarray, times: pd.DatetimeIndex, step_seconds: int) -> np.ndarray:
     """Each cell's highest mean power (kW) in the UTC day of each step, (time, y, x) float32."""
     if len(times) != grid_demand.shape[0]:
         raise InvalidParameter("times", "needs one time per step of the demand")

@@ -49,8 +49,9 @@ class Nowcast:
     support: np.ndarray  # (time, y, x) float32 metres, NaN where no sensor reports
 
 
-def time_steps(start: datetime, end: datetime, step_seconds: int = 3600) -> pd.DatetimeIndex:
-    """Step starts (naive UTC) from `start` floored to the step up to `end` (exclusive)."""
+def time_steps(start: datetime, end: datetime, step_seconds: int) -> pd.DatetimeIndex:
+    """Step starts (naive UTC) from `start` floored to the step (the city's model step) up to
+    `end` (exclusive)."""
     step = pd.Timedelta(seconds=step_seconds)
     first = _naive_utc(pd.Timestamp(start)).floor(step)
     last = _naive_utc(pd.Timestamp(end))
@@ -64,7 +65,7 @@ def _naive_utc(stamp: pd.Timestamp) -> pd.Timestamp:
 
 
 def sensor_matrix(
-    readings: pd.DataFrame, grid: Grid, times: pd.DatetimeIndex, step_seconds: int = 3600
+    readings: pd.DataFrame, grid: Grid, times: pd.DatetimeIndex, step_seconds: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sensor positions (x, y in the grid's CRS, sorted) and their mean value per time step
     (time, sensor), NaN where a sensor has none."""

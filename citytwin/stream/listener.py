@@ -16,10 +16,12 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from citytwin.db import dead_letters
 from citytwin.db.pool import Connection, connect
 from citytwin.feeds import FeedRegistry
+from citytwin.services.ingest import local_zone
 from citytwin.services.push import KEPT_BYTES
 from citytwin.settings import Settings
 from citytwin.stream.batcher import Backoff, Batcher
@@ -28,6 +30,7 @@ from citytwin.stream.source import Message, Source, configured_sources
 from citytwin.stream.store import UNAVAILABLE, BatchStore, Outcome
 
 log = logging.getLogger("citytwin.listen")
+T = TypeVar("T")
 
 STORE_TIMEOUT = 120.0  # a batch takes well under a second; longer means a dead connection
 PROBE_TIMEOUT = 5.0  # for `SELECT 1` on a fresh connection
@@ -206,9 +209,7 @@ class Listener:
             return False
         return True
 
-    async def _retrying(
-        self, attempt: Callable[[Connection], Awaitable[Outcome]]
-    ) -> Outcome | None:
+    async def _retrying(self, attempt: Callable[[Connection], Awaitable[T]]) -> T | None:
         """`attempt` until it succeeds, reconnecting with back-off; None if stopped meanwhile.
         An error that is not the database going away is raised, unless the database turns out
         to be away too (then the attempt waits for it like any other)."""
@@ -247,6 +248,9 @@ class Listener:
 
     async def _store(self, batch: list[Message]) -> bool:
         """Store a batch (readings and dead letters); False if stopped before it could be."""
+        # Naive times are read as file ingest reads them: in CITYTWIN_TIME_ZONE, else in the
+        # zone of the city imported now (a re-import while listening is followed).
+        zone = await self._retrying(lambda conn: local_zone(conn, self.feeds.city_zone))
         mapped = await asyncio.to_thread(
             map_batch,
             batch,
@@ -254,6 +258,7 @@ class Listener:
             max_bytes=self.settings.mqtt_max_payload_bytes,
             now=datetime.now(UTC),
             future=timedelta(seconds=self.settings.future_seconds),
+            city_zone=zone,
         )
         progress = BatchStore(mapped)
 

@@ -72,10 +72,12 @@ def map_batch(
     max_bytes: int,
     now: datetime,
     future: timedelta,
+    city_zone: str | None = None,
 ) -> MappedBatch:
     """A batch of messages as rows per feed, with every failure kept.
 
     A message that cannot be read is dead-lettered with its source's kind as the format.
+    Times without an offset are read in the feed's zone, else in `city_zone`.
     """
     batch = MappedBatch()
     for message in messages:
@@ -111,5 +113,5 @@ def map_batch(
         ]
     for feed, mapped in batch.by_feed.items():
         if feed and mapped.rows:
-            payloads.reject_future(mapped, feeds[feed].timezone or feeds.city_zone, now, future)
+            payloads.reject_future(mapped, feeds[feed].timezone or city_zone, now, future)
     return batch

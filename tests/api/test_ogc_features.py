@@ -503,6 +503,7 @@ async def test_items_as_geoparquet(client):
         ("/ogc/collections?f=html", "f"),
         ("/ogc/collections/cells-r8/items?variable=water", "variable"),
         ("/ogc/collections/sensors/items?variable=no2", "variable"),
+        ("/ogc/collections/roads/items?site_type=traffic", "site_type"),
     ],
 )
 async def test_bad_parameters_are_400_naming_them(client, path, parameter):

@@ -1,8 +1,6 @@
 """Publishers' exports over HTTP and through the CLI (fixtures of our own): bad cells named by
 line and field, station lists joined by id and queryable, definitions refused at load."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from citytwin.errors import FeedDefinitionError
 from citytwin.feeds import load_feeds
 from citytwin.services.ingest import ingest
 from citytwin.settings import Settings
-from tests.conftest import ROOT
+from tests.conftest import ROOT, city_zone
 from tests.factories import API_KEY
 
 FIXTURES = ROOT / "tests" / "fixtures" / "feeds"
@@ -63,6 +61,13 @@ async def test_laqn_over_http_names_bad_cells_and_stations_are_queryable(client)
     assert [f["properties"]["name"] for f in background["features"]] == ["Testham - Park"]
     rural = (await client.get("/sensors", params={"site_type": "rural"})).json()
     assert rural["features"] == []
+    # The same filter on the OGC API - Features collection, counted.
+    ogc = "/ogc/collections/sensors/items"
+    kerbside = (await client.get(ogc, params={"site_type": "traffic"})).json()
+    found = [f["properties"]["external_id"] for f in kerbside["features"]]
+    assert (kerbside["numberMatched"], found) == (1, ["ZZ1"])
+    none = (await client.get(ogc, params={"site_type": "rural"})).json()
+    assert (none["numberMatched"], none["features"]) == (0, [])
 
 
 async def test_eea_readings_join_their_sampling_point_metadata(client):
@@ -84,22 +89,6 @@ async def test_eea_readings_join_their_sampling_point_metadata(client):
     no2 = next(f for f in sensors if f["properties"]["external_id"] == "SPO.XX_TEST1_NO2")
     assert no2["geometry"]["coordinates"] == [10.0, 50.0]
     assert (no2["properties"]["inlet_height"], no2["properties"]["kerb_distance"]) == ("3.5", "4")
-
-
-@asynccontextmanager
-async def city_zone(conn, zone: str | None) -> AsyncIterator[None]:
-    """The imported city's record with another zone (None: no city at all), then restored."""
-    await conn.execute("CREATE TEMP TABLE kept_city AS SELECT * FROM city")
-    try:
-        if zone is None:
-            await conn.execute("DELETE FROM city")
-        else:
-            await conn.execute("UPDATE city SET timezone = $1", zone)
-        yield
-    finally:
-        await conn.execute("DELETE FROM city")
-        await conn.execute("INSERT INTO city SELECT * FROM kept_city")
-        await conn.execute("DROP TABLE kept_city")
 
 
 async def test_local_times_without_a_city_zone_are_refused_by_name(client, conn):

@@ -1,6 +1,8 @@
 """Real publishers' layouts through the shipped feed definitions, on made-up fixture files:
 bad cells rejected by line and field, times by their declared convention, stations listed."""
 
+import re
+
 import pytest
 import yaml
 
@@ -181,7 +183,7 @@ def test_station_lists_carry_site_metadata(feeds):
     _, valid = parse(fixture("eea_stations.tsv"), feeds["air"])
     point = valid.frame.set_index("sensor_id").loc["SPO.XX_TEST1_NO2"]
     assert (point["property:inlet_height"], point["property:kerb_distance"]) == ("3.5", "4")
-    assert point["property:station_type"] == "traffic"
+    assert point["property:station_type"] == point["property:site_type"] == "traffic"
 
     _, valid = parse(fixture("madrid_stations.csv"), feeds["air"])  # BOM, CRLF, `;`
     assert valid.frame["sensor_id"].tolist() == ["901", "902"]
@@ -231,3 +233,16 @@ def test_utility_export_of_the_docs_rejects_bad_cells():
         (3, "value", "'-' is not a number"),
     ]
     assert series(valid, "H1", "heat_kwh") == [("2026-11-02T05:00Z", pytest.approx(800.0))]
+
+
+def test_the_eea_fixture_has_the_documented_columns():
+    # docs/feeds.md names the e-Reporting download's 17 columns; the fixture has them, in order.
+    documented = re.search(
+        r"17 columns are, in order: `([^`]+)`", (ROOT / "docs/feeds.md").read_text()
+    )
+    columns = [name.strip() for name in documented.group(1).split(",")]
+    assert len(columns) == 17
+    assert fixture("eea.csv").decode().splitlines()[0].split(",") == columns
+    assert (ROOT / "tests/fixtures/helsinki_air.csv").read_text().splitlines()[0].split(
+        ","
+    ) == columns

@@ -24,7 +24,7 @@ from tests.layers.sample import sample_layer, serve
 
 # The city grid of the demo boundary (as in test_api) and a day of known values on it.
 CITY = Grid(32632, 100.0, 537_500.0, 5_226_900.0, nx=90, ny=119)
-TIMES = time_steps(pd.Timestamp("2026-11-02", tz="UTC"), pd.Timestamp("2026-11-03", tz="UTC"))
+TIMES = time_steps(pd.Timestamp("2026-11-02", tz="UTC"), pd.Timestamp("2026-11-03", tz="UTC"), 3600)
 ROWS = air_rows(hours=24)
 KEY = {"X-API-Key": API_KEY}
 

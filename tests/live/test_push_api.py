@@ -1,6 +1,8 @@
 """Push endpoints: NGSI-LD upserts, SensorThings Observations, dead letters and replays."""
 
 import copy
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
@@ -10,6 +12,7 @@ from citytwin.db import dead_letters
 from citytwin.feeds import json_ld
 from citytwin.services import push
 from tests.asgi import asgi_client
+from tests.conftest import city_zone
 from tests.factories import API_KEY
 from tests.live.entities import AIR, ENERGY_KEY_VALUES, TRAFFIC, sta_datastream
 
@@ -278,3 +281,37 @@ async def test_an_upsert_in_expanded_iris_stores_what_its_compact_form_does(clie
         (AIR["id"], "no2"): pytest.approx(38.25, abs=1e-3),
         (AIR["id"], "pm25"): 12.5,
     }
+
+
+async def test_pushed_times_without_an_offset_are_in_the_imported_citys_zone(client, conn):
+    # No CITYTWIN_TIME_ZONE here: naive times are read in the city record's zone, as a file's
+    # are; the record is given New York's zone (EST, UTC-5, on 2 November 2026).
+    entity = copy.deepcopy(AIR)
+    entity["dateObserved"] = {"type": "Property", "value": "2026-11-02T10:00:00"}
+    del entity["pm25"]
+    observation = {
+        "phenomenonTime": "2026-11-02T10:00:00",
+        "result": 17.5,
+        "Datastream": sta_datastream(),
+    }
+    # An hour ahead of the clock in New York (though five hours behind it read as UTC).
+    soon = datetime.now(ZoneInfo("America/New_York")) + timedelta(hours=1)
+    canonical = {"sensor_id": "S1", "lon": 9.52, "lat": 47.14, "variable": "no2", "value": 9}
+    canonical["time"] = f"{soon:%Y-%m-%dT%H:%M:%S}"
+    async with city_zone(conn, "America/New_York"):
+        answer = await client.post(UPSERT, json=[entity], headers=HEADERS)
+        assert answer.status_code == 201, answer.text
+        answer = await client.post("/Observations", json=observation, headers=HEADERS)
+        assert answer.status_code == 201, answer.text
+        late = await client.post("/feeds/air/readings", json=[canonical], headers=HEADERS)
+    times = await conn.fetch(
+        "SELECT s.external_id, r.time FROM readings r JOIN sensors s ON s.id = r.sensor_id "
+        "ORDER BY 1"
+    )
+    assert [tuple(row) for row in times] == [
+        ("bus-12", datetime(2026, 11, 2, 15, tzinfo=UTC)),
+        (AIR["id"], datetime(2026, 11, 2, 15, tzinfo=UTC)),
+    ]
+    assert late.json()["loaded"] == 0
+    ((rejected,),) = [item["errors"] for item in late.json()["rejected"]]
+    assert rejected.startswith(f"time: '{canonical['time']}' is more than 300 s ahead of")

@@ -16,7 +16,7 @@ from tests.scenarios.conftest import CENTRE, scenario_text
 GRID = demo_grid()
 ROADS = demo_roads(GRID.epsg)
 BUILDINGS = demo_buildings(GRID.epsg)
-TIMES = time_steps(pd.Timestamp("2026-11-03T00:00Z"), pd.Timestamp("2026-11-04T00:00Z"))
+TIMES = time_steps(pd.Timestamp("2026-11-03T00:00Z"), pd.Timestamp("2026-11-04T00:00Z"), 3600)
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=lambda p: p.name)

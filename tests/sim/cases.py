@@ -11,7 +11,7 @@ from citytwin.sim.nowcast import time_steps
 GRID = Grid(32632, 100.0, 537_500.0, 5_226_900.0, nx=10, ny=8)
 A, B = (2, 1), (2, 7)
 START = datetime(2026, 11, 2, tzinfo=UTC)
-TIMES = time_steps(START, datetime(2026, 11, 2, 4, tzinfo=UTC))
+TIMES = time_steps(START, datetime(2026, 11, 2, 4, tzinfo=UTC), 3600)
 VALUES_A = [10.0, 20.0, 30.0, 40.0]
 VALUES_B = [50.0, 60.0, 70.0, 80.0]
 

@@ -40,7 +40,7 @@ def test_alpha_and_its_leave_one_out_skill_by_hand():
     increment = np.broadcast_to(np.arange(4.0), (2, len(POLLUTANTS), 1, 4)).copy()
     backgrounds = {name: background(frame, TIMES, 0.25) for name in POLLUTANTS}
     observed = dict.fromkeys(POLLUTANTS, frame)
-    fitted = calibrate(increment, backgrounds, observed, GRID, TIMES, 0.25)
+    fitted = calibrate(increment, backgrounds, observed, GRID, TIMES, 0.25, 3600)
     fit = fitted.report["no2"]
     # Σ r·(o − b) / Σ r² over B, C, D (A drives the background and is left out): 60 / 28
     assert fit["factor"] == pytest.approx(60 / 28)

@@ -32,7 +32,7 @@ from tests.city import demo_buildings, demo_energy_parameters, demo_grid, read_b
 
 ROOT = Path(__file__).resolve().parents[2]
 METERS = ROOT / "sensors" / "samples" / "energy_meters.csv"
-TIMES = time_steps(datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 9, tzinfo=UTC))
+TIMES = time_steps(datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 9, tzinfo=UTC), 3600)
 HOUSE = "345330210"  # EM001's building, tagged "house"
 NEAR_HOUSE = (9.521511, 47.149938)  # 10 m east of it, outside every building
 OFF_BUILDINGS = (9.501632, 47.151046)  # over 100 m from any building
@@ -323,12 +323,14 @@ def test_daily_peak_is_the_highest_mean_power_of_the_day():
     energy = np.zeros((48, 1, 2), dtype=np.float32)
     energy[:, 0, 0] = np.arange(48)  # rising: peaks at 23:00 of each day
     energy[5, 0, 1], energy[30, 0, 1] = 7.0, 3.0
-    peak = daily_peak(energy, times)
+    peak = daily_peak(energy, times, 3600)
     assert peak.shape == energy.shape and peak.dtype == np.float32
     assert peak[:24, 0, 0].tolist() == [23.0] * 24 and peak[24:, 0, 0].tolist() == [47.0] * 24
     assert peak[:24, 0, 1].tolist() == [7.0] * 24 and peak[24:, 0, 1].tolist() == [3.0] * 24
     shuffled = np.random.default_rng(0).permutation(48)
-    np.testing.assert_array_equal(daily_peak(energy[shuffled], times[shuffled]), peak[shuffled])
+    np.testing.assert_array_equal(
+        daily_peak(energy[shuffled], times[shuffled], 3600), peak[shuffled]
+    )
     half_hours = pd.date_range("2026-11-02", periods=48, freq="30min")
     assert daily_peak(energy, half_hours, step_seconds=1800)[0, 0, 1] == 14.0  # 7 kWh in 0.5 h
 
@@ -341,7 +343,7 @@ def test_same_inputs_give_identical_bytes(buildings, meters):
             calibration.apply(raw), buildings, TIMES, Measures(0.3, 0.5, 0.2), P
         )
         grid = Grid(32632, 100.0, 537_500.0, 5_227_000.0, nx=40, ny=80)
-        return daily_peak(demand_grid(demand, buildings, grid), TIMES), calibration.factors
+        return daily_peak(demand_grid(demand, buildings, grid), TIMES, 3600), calibration.factors
 
     first = run(meters)
     again = run(meters.sample(frac=1.0, random_state=1))

@@ -14,12 +14,12 @@ from tests.sim.cases import GRID, START, TIMES, VALUES_A, VALUES_B, A, B, readin
 
 def test_time_steps_are_whole_steps_with_end_exclusive():
     steps = time_steps(
-        datetime(2026, 11, 2, 0, 30, tzinfo=UTC), datetime(2026, 11, 2, 3, tzinfo=UTC)
+        datetime(2026, 11, 2, 0, 30, tzinfo=UTC), datetime(2026, 11, 2, 3, tzinfo=UTC), 3600
     )
     assert steps.strftime("%H:%M").tolist() == ["00:00", "01:00", "02:00"]
-    assert time_steps(START, datetime(2026, 11, 2, 2, 1, tzinfo=UTC)).size == 3
+    assert time_steps(START, datetime(2026, 11, 2, 2, 1, tzinfo=UTC), 3600).size == 3
     with pytest.raises(InvalidParameter) as error:
-        time_steps(START, START)
+        time_steps(START, START, 3600)
     assert error.value.parameter == "end"
 
 
@@ -90,7 +90,7 @@ def test_bad_parameters_name_themselves():
         assert error.value.parameter == name
     with pytest.raises(InvalidParameter, match="missing columns: value"):
         idw_nowcast(readings().drop(columns="value"), GRID, TIMES)
-    later = time_steps(datetime(2026, 11, 3, tzinfo=UTC), datetime(2026, 11, 4, tzinfo=UTC))
+    later = time_steps(datetime(2026, 11, 3, tzinfo=UTC), datetime(2026, 11, 4, tzinfo=UTC), 3600)
     with pytest.raises(InvalidParameter, match="no readings inside the time steps"):
         idw_nowcast(readings(), GRID, later)
 
@@ -102,7 +102,7 @@ def test_bit_identical_whatever_the_row_order_and_chunking():
     assert first.value.tobytes() == second.value.tobytes()
     assert first.support.tobytes() == second.support.tobytes()
     # One block per step instead of one block for all steps: the same bytes.
-    sx, sy, values = sensor_matrix(readings(), GRID, TIMES)
+    sx, sy, values = sensor_matrix(readings(), GRID, TIMES, 3600)
     graph = idw_graph(values, sx, sy, GRID, IdwParameters(), time_chunk=1)
     assert graph.numblocks == (4, 1, 1, 1)
     chunked = graph.compute(scheduler="sync")
@@ -116,7 +116,7 @@ def test_progress_is_reported_to_the_end():
 
 
 def test_a_local_cluster_gives_the_same_result():
-    times = time_steps(START, datetime(2026, 11, 4, tzinfo=UTC))  # 48 steps: two time chunks
+    times = time_steps(START, datetime(2026, 11, 4, tzinfo=UTC), 3600)  # 48 steps: two time chunks
     rng = np.random.default_rng(5)
     frame = pd.DataFrame(
         {

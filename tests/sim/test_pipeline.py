@@ -39,7 +39,7 @@ async def test_step_means_per_sensor_and_hour(client, conn):
     await post_readings(client, extra_rows())
     variable_id, unit = await variable_unit(conn, "no2")
     assert unit == "µg/m³"
-    means = await step_means(conn, variable_id, START, END)
+    means = await step_means(conn, variable_id, START, END, 3600)
     assert len(means) == 3 * 24
     assert means["sensor"].unique().tolist() == ["air:S1", "air:S2", "air:S3"]
     first = rows[(rows["variable"] == "no2") & (rows["sensor_id"] == "S1")].iloc[0]
@@ -48,7 +48,7 @@ async def test_step_means_per_sensor_and_hour(client, conn):
     assert (s1["count"], s1["value"]) == (2, pytest.approx((first["value"] + 100.0) / 2))
     assert (s1["lon"], s1["lat"]) == pytest.approx(STATIONS["S1"])
     o3_id, _ = await variable_unit(conn, "o3")
-    assert (await step_means(conn, o3_id, START, END)).empty  # the flagged value is left out
+    assert (await step_means(conn, o3_id, START, END, 3600)).empty  # the flagged value is left out
 
 
 async def test_unknown_variable_names_the_parameter(conn):
@@ -70,7 +70,9 @@ async def test_a_run_is_stored_once_and_reused(client, conn, tmp_path):
     provenance = store.provenance(layer_id)
     assert (provenance.input_start, provenance.input_end) == (START, END)
     variable_id, _ = await variable_unit(conn, "pm25")
-    assert provenance.inputs_hash == hash_readings(await step_means(conn, variable_id, START, END))
+    assert provenance.inputs_hash == hash_readings(
+        await step_means(conn, variable_id, START, END, 3600)
+    )
     layer = store.open(layer_id)
     assert dict(layer.sizes) == {"time": 24, "y": 119, "x": 90}
     assert layer.attrs["title"] == "Observed nowcast of pm25"

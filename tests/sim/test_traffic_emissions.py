@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 
 GRID = demo_grid()
 ROADS = demo_roads(GRID.epsg)
-TIMES = time_steps(pd.Timestamp("2026-11-02T00:00Z"), pd.Timestamp("2026-11-03T00:00Z"))
+TIMES = time_steps(pd.Timestamp("2026-11-02T00:00Z"), pd.Timestamp("2026-11-03T00:00Z"), 3600)
 
 
 def detector_means() -> pd.DataFrame:

@@ -130,15 +130,17 @@ def test_readings_from_the_future_are_rejected(feeds):
         [
             ("city/air/1", reading("ok", "2026-11-20T12:04:00Z")),  # within 5 min of skew
             ("city/air/2", reading("late", "2026-11-20T12:06:00+00:00")),
-            ("city/air/3", reading("local", "2026-11-20T13:04:00")),  # Vaduz: 12:04 UTC
+            ("city/air/3", reading("local", "2026-11-20T13:04:00")),  # Zurich: 12:04 UTC
             ("city/air/4", reading("far", "3000-01-01T00:00:00Z")),
             ("city/air/5", reading("bad", "yesterday")),  # left to validation
+            ("city/air/6", reading("local late", "2026-11-20T13:06:00")),  # 12:06 UTC
         ],
         feeds,
+        city_zone="Europe/Zurich",  # the city's zone: naive times are read in it
     )
     air = batch.by_feed["air"]
     assert [r["sensor_id"] for r in air.rows] == ["ok", "local", "bad"]
-    assert [(r.line, r.field) for r in air.rejected] == [(2, "time"), (4, "time")]
+    assert [(r.line, r.field) for r in air.rejected] == [(2, "time"), (4, "time"), (6, "time")]
     assert air.rejected[0].error == (
         "'2026-11-20T12:06:00+00:00' is more than 300 s ahead of the service's clock "
         "(2026-11-20T12:00:00Z)"
@@ -148,6 +150,7 @@ def test_readings_from_the_future_are_rejected(feeds):
     assert [(f, fmt, payload) for f, fmt, _, payload in letters] == [
         ("air", CANONICAL, orjson.dumps(reading("late", "2026-11-20T12:06:00+00:00"))),
         ("air", CANONICAL, orjson.dumps(reading("far", "3000-01-01T00:00:00Z"))),
+        ("air", CANONICAL, orjson.dumps(reading("local late", "2026-11-20T13:06:00"))),
     ]
     assert letters[1][2].endswith("(topic city/air/4)")
 

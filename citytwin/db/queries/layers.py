@@ -53,7 +53,7 @@ async def step_means(
     variable_id: int,
     start: datetime,
     end: datetime,
-    step_seconds: int = 3600,
+    step_seconds: int,
 ) -> pd.DataFrame:
     """sensor, lon, lat, time (step start, UTC), value (mean), count, site_type (the sensor's
     declared site type, None if it has none) and mobile (it reported away from its point) per
