@@ -75,7 +75,7 @@ def test_without_declared_stations_each_station_is_left_out_of_background_and_al
     increment = np.broadcast_to(np.arange(4.0), (2, len(POLLUTANTS), 1, 4)).copy()
     backgrounds = {name: background(frame, TIMES, 0.25) for name in POLLUTANTS}
     fit = calibrate(
-        increment, backgrounds, dict.fromkeys(POLLUTANTS, frame), GRID, TIMES, 0.25
+        increment, backgrounds, dict.fromkeys(POLLUTANTS, frame), GRID, TIMES, 0.25, 3600
     ).report["no2"]
     # In sample, all four calibrate on b = 11.5, 21.5: Σ r·(o − b) = 0.5·2 + 2·(4.5 + 2.5)
     # + 3·(4.5 + 4.5) = 42 over Σ r² = 28.
