@@ -500,7 +500,7 @@ async def test_items_as_geoparquet(client):
         ("/ogc/collections/cells-r8/items?datetime=2026-11-03T00:00:00Z/2026-11-02", "datetime"),
         ("/ogc/collections/districts/items?datetime=2026-13-01T00:00:00Z", "datetime"),
         ("/ogc/collections/sensors/items?f=xml", "f"),
-        ("/ogc/collections?f=html", "f"),
+        ("/ogc/collections?f=xml", "f"),
         ("/ogc/collections/cells-r8/items?variable=water", "variable"),
         ("/ogc/collections/sensors/items?variable=no2", "variable"),
         ("/ogc/collections/roads/items?site_type=traffic", "site_type"),
@@ -510,3 +510,25 @@ async def test_bad_parameters_are_400_naming_them(client, path, parameter):
     answer = await client.get(path)
     assert answer.status_code == 400, answer.text
     assert answer.json()["parameter"] == parameter
+
+
+async def test_pages_for_people(client, districts):
+    landing = await client.get("/ogc", params={"f": "html"})
+    assert landing.headers["content-type"] == "text/html; charset=utf-8"
+    assert '<a href="http://citytwin/ogc/collections">The collections</a>' in landing.text
+    listing = (await client.get("/ogc/collections", params={"f": "html"})).text
+    assert '<a href="http://citytwin/ogc/collections/districts?f=html">districts</a>' in listing
+    one = (await client.get("/ogc/collections/districts", params={"f": "html"})).text
+    assert "<h1>Districts</h1>" in one and "/ogc/collections/districts/queryables" in one
+    items = await client.get(
+        "/ogc/collections/districts/items", params={"f": "html", "sortby": "name", "limit": 2}
+    )
+    assert items.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<p>2 of 11 features</p>" in items.text
+    assert (
+        "<tr><th>id</th><th>name</th></tr><tr><td>balzers</td><td>Balzers</td></tr>" in items.text
+    )
+    browser = await client.get("/ogc/collections/districts/items", headers={"Accept": "text/html"})
+    assert browser.headers["content-type"].startswith("text/html")
+    vaduz = await client.get("/ogc/collections/districts/items/vaduz", params={"f": "html"})
+    assert "<td>vaduz</td><td>Vaduz</td>" in vaduz.text

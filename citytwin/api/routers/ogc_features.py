@@ -19,6 +19,7 @@ from citytwin.api.formats import (
     parquet_response,
     sensor_feature,
 )
+from citytwin.api.ogc_html import html_page
 from citytwin.api.ogc_items import (
     answer_crs,
     base_feature,
@@ -55,11 +56,11 @@ router = APIRouter(
     prefix="/ogc", tags=["OGC API - Features"], dependencies=[Depends(reject_unknown_parameters)]
 )
 
-ITEM_FORMATS = (OutputFormat.GEOJSON, OutputFormat.JSON, OutputFormat.PARQUET)
+ITEM_FORMATS = (OutputFormat.GEOJSON, OutputFormat.JSON, OutputFormat.PARQUET, OutputFormat.HTML)
 ITEM_RESPONSES: dict[int | str, dict] = {
     200: {
         "description": "GeoJSON (application/geo+json), or GeoParquet with f=parquet.",
-        "content": {ogc.GEOJSON: {}, ogc.PARQUET: {}},
+        "content": {ogc.GEOJSON: {}, ogc.PARQUET: {}, ogc.HTML: {}},
     },
     400: {"description": "A parameter is wrong; the JSON body names it."},
     404: {"description": "No such collection or feature."},
@@ -83,9 +84,18 @@ FeatureId = Annotated[
 ]
 # Checked, though JSON is the only encoding: some clients always send f=json.
 MetadataFormat = Annotated[Literal["json"] | None, Query(description="json (the only one).")]
+PageFormat = Annotated[
+    Literal["json", "html"] | None, Query(description="json (default) or html (a page for people).")
+]
+PAGE_RESPONSES: dict[int | str, dict] = {
+    200: {"description": "JSON, or HTML with f=html.", "content": {ogc.JSON: {}, ogc.HTML: {}}}
+}
 ItemFormat = Annotated[
-    Literal["geojson", "json", "parquet"] | None,
-    Query(description="geojson (or json) or parquet (GeoParquet); default: Accept, else GeoJSON."),
+    Literal["geojson", "json", "parquet", "html"] | None,
+    Query(
+        description="geojson (or json), parquet (GeoParquet) or html (a page for people); "
+        "default: Accept, else GeoJSON."
+    ),
 ]
 BboxQuery = Annotated[
     str | None,
@@ -197,13 +207,18 @@ async def _extents(
     return bounds, await time_span(conn)
 
 
-@router.get("", name="ogc_landing", summary="Landing page")
+def _page(document: dict, f: str | None, title: str) -> Response:
+    return html_page(document, title) if f == "html" else json_response(document)
+
+
+@router.get("", name="ogc_landing", summary="Landing page", responses=PAGE_RESPONSES)
 @router.get("/", include_in_schema=False)
-async def landing(request: Request, f: MetadataFormat = None) -> Response:
+async def landing(request: Request, f: PageFormat = None) -> Response:
     """Links to the API definition, its documentation, the conformance classes and the data."""
     base = str(request.base_url).rstrip("/")
     openapi = str(request.url_for("ogc_api"))
-    return json_response(ogc.landing_page(_root(request), openapi, f"{base}{request.app.docs_url}"))
+    document = ogc.landing_page(_root(request), openapi, f"{base}{request.app.docs_url}")
+    return _page(document, f, "citytwin OGC API")
 
 
 @router.get("/api", name="ogc_api", include_in_schema=False)
@@ -223,9 +238,9 @@ async def conformance(f: MetadataFormat = None) -> Response:
     return json_response({"conformsTo": ogc.CONFORMANCE})
 
 
-@router.get("/collections", summary="Collections")
+@router.get("/collections", summary="Collections", responses=PAGE_RESPONSES)
 async def get_collections(
-    request: Request, conn: ConnDep, settings: SettingsDep, f: MetadataFormat = None
+    request: Request, conn: ConnDep, settings: SettingsDep, f: PageFormat = None
 ) -> Response:
     """Every collection with its extent and links; cells of each variable holding data."""
     root = _root(request)
@@ -237,17 +252,17 @@ async def get_collections(
         for item in listed
     ]
     self_link = ogc.link("self", f"{root}/collections", ogc.JSON, "The collections")
-    return json_response({"links": [self_link], "collections": documents})
+    return _page({"links": [self_link], "collections": documents}, f, "Collections")
 
 
-@router.get("/collections/{collectionId}", summary="One collection")
+@router.get("/collections/{collectionId}", summary="One collection", responses=PAGE_RESPONSES)
 async def get_collection(
     request: Request,
     conn: ConnDep,
     settings: SettingsDep,
     variables: VariablesDep,
     collection_id: CollectionId,
-    f: MetadataFormat = None,
+    f: PageFormat = None,
 ) -> Response:
     """One collection with its extent and links."""
     collection = _collection(collection_id, settings, variables)
@@ -255,7 +270,7 @@ async def get_collection(
     extent = ogc.collection_extent(collection, bounds, span)
     listed_crs = feature_crs_list(await city_epsg(conn))
     document = ogc.collection_document(_root(request), collection, extent, listed_crs)
-    return json_response(document)
+    return _page(document, f, collection.id)
 
 
 @router.get(
@@ -340,6 +355,10 @@ async def get_items(
     links = ogc.items_links(
         str(request.url), collection_url, offset, limit, len(features), page.matched, requested
     )
+    if fmt == "html":
+        members = {"numberMatched": page.matched, "numberReturned": len(features)}
+        document = {"title": collection.title, **members, "features": features, "links": links}
+        return html_page(document, collection.id)
     answer = features_response(
         features,
         "parquet" if fmt == "parquet" else "geojson",
@@ -407,5 +426,7 @@ async def get_item(
         for other in found[1:]
     ]
     first = in_crs(found[:1], target)[0]
+    if fmt == "html":
+        return html_page({"title": feature_id, "features": [first], "links": links}, feature_id)
     headers = {"Content-Crs": f"<{target}>"}
     return json_response({**first, "links": links}, media_type=ogc.GEOJSON, headers=headers)
