@@ -28,6 +28,7 @@ bench:
 	.venv/bin/python bench/stream.py
 	.venv/bin/python bench/mixed_load.py
 	.venv/bin/python bench/skill.py
+	.venv/bin/python bench/scale.py
 
 db-stop: setup
 	.venv/bin/citytwin db stop
