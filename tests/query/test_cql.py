@@ -145,6 +145,7 @@ def test_queryables_are_a_json_schema():
         "name",
         "h3",
         "mobile",
+        "site_type",
         "geometry",
     ]
     assert "variable" in queryables_of(ogc.cells_collection(8))
