@@ -7,6 +7,13 @@ by default) to the semivariances of its steps pooled, since one hour holds too f
 pairs to fit a variogram; each step is then kriged with it, and the kriging variance is the
 estimate's uncertainty.
 
+Robust residuals: one station far from what its site type predicts (a kerbside site in a street
+canyon) would otherwise pass its residual on to every neighbour. Each step's residuals from a
+Huber fit of the drift are winsorized at `winsorize_at` robust standard deviations (1.4826 MAD);
+whether the winsorized or the plain values are kriged is chosen per series by the
+leave-one-station-out error of the stations given (closed form, Dubrule 1983), so a held-out
+station never takes part in the choice. Steps whose values were winsorized are recorded.
+
 Declared fallbacks, recorded per step: fewer than `min_stations` stations report (the mean of
 the stations, with the drift fitted by least squares when it can be); a drift term that does
 not vary among the reporting stations (one site type only: the term is dropped); a drift term
@@ -25,6 +32,8 @@ FEW_STATIONS = "fewer-stations"
 ONE_SITE_TYPE = "drift-constant"
 NO_METADATA = "drift-unknown"
 DEFAULT_VARIOGRAM = "default-variogram"
+WINSORIZED = "winsorized-residuals"
+HUBER_STEPS = 5  # reweighting rounds of the robust drift fit
 VARIOGRAM_BINS = 6  # equal-count distance classes of station pairs
 
 
@@ -34,6 +43,7 @@ class KrigingParameters:
 
     min_stations: int = 5
     variogram_window_hours: int = 24
+    winsorize_at: float = 2.0
 
     def as_dict(self) -> dict:
         """Plain JSON values."""
@@ -43,6 +53,8 @@ class KrigingParameters:
             "variogram_model": "exponential+nugget",
             "variogram_window_hours": self.variogram_window_hours,
             "min_stations": self.min_stations,
+            "residuals": f"winsorized at {self.winsorize_at} robust standard deviations when "
+            "that lowers the stations' leave-one-out error, else plain",
         }
 
 
@@ -179,6 +191,76 @@ def step_variograms(
     return [fitted[key][0] for key in keys], [fitted[key][1] for key in keys]
 
 
+def winsorize(values: np.ndarray, stations: Points, cutoff: float, min_stations: int) -> np.ndarray:
+    """(steps, stations) values with each step's residuals from a Huber fit of its drift
+    clipped at `cutoff` robust standard deviations; steps with fewer than `min_stations`
+    stations unchanged."""
+    out = values.copy()
+    for t, row in enumerate(values):
+        reporting = np.isfinite(row)
+        keep, _ = drift_columns(stations, reporting)
+        if reporting.sum() < max(min_stations, len(keep) + 2):
+            continue
+        design, observed = _design(stations.drift[reporting][:, keep]), row[reporting]
+        pseudo = observed
+        for _ in range(HUBER_STEPS):  # iteratively reweighted: refit to the clipped values
+            fit = design @ np.linalg.lstsq(design, pseudo, rcond=None)[0]
+            residuals = observed - fit
+            scale = 1.4826 * np.median(np.abs(residuals - np.median(residuals)))
+            if scale <= 0:
+                break
+            pseudo = fit + np.clip(residuals, -cutoff * scale, cutoff * scale)
+        out[t, reporting] = pseudo
+    return out
+
+
+def loo_errors(values: np.ndarray, stations: Points, models: list[gs.CovModel]) -> np.ndarray:
+    """(steps, stations) leave-one-station-out errors of each step's kriging with external
+    drift at the stations themselves, from the inverse of the kriging matrix (Dubrule 1983):
+    error_i = (K⁻¹ z)_i / (K⁻¹)_ii. NaN where a station did not report."""
+    out = np.full(values.shape, np.nan)
+    distances = np.hypot(stations.x[:, None] - stations.x, stations.y[:, None] - stations.y)
+    for t, row in enumerate(values):
+        reporting = np.isfinite(row)
+        keep, _ = drift_columns(stations, reporting)
+        count = int(reporting.sum())
+        if count < len(keep) + 3:
+            continue
+        design = _design(stations.drift[reporting][:, keep])
+        model = models[t]
+        matrix = np.zeros((count + design.shape[1],) * 2)
+        matrix[:count, :count] = model.covariance(distances[np.ix_(reporting, reporting)])
+        matrix[:count, :count] += model.nugget * np.eye(count)
+        matrix[:count, count:], matrix[count:, :count] = design, design.T
+        inverse = np.linalg.pinv(matrix)
+        weights = inverse[:count, :count] @ row[reporting]
+        out[t, reporting] = weights / np.diag(inverse)[:count]
+    return out
+
+
+def prepared_steps(
+    values: np.ndarray, times: pd.DatetimeIndex, stations: Points, parameters: KrigingParameters
+) -> tuple[np.ndarray, list[gs.CovModel], list[bool], np.ndarray]:
+    """The values to krige (plain or winsorized, whichever the stations' leave-one-out error
+    prefers), their step variograms, whether each was fitted, and the steps winsorized."""
+    hours = parameters.variogram_window_hours
+    plain = step_variograms(values, times, stations, hours)
+    robust = winsorize(values, stations, parameters.winsorize_at, parameters.min_stations)
+    changed = np.any(np.abs(np.nan_to_num(robust - values)) > 0, axis=1)
+    if not changed.any():
+        return values, *plain, changed
+    clipped = step_variograms(robust, times, stations, hours)
+    # the winsorized kriging is scored against the plain observations it must estimate
+    errors = [
+        loo_errors(values, stations, plain[0]),
+        values - (robust - loo_errors(robust, stations, clipped[0])),
+    ]
+    plain_mse, robust_mse = (float(np.nanmean(e**2)) for e in errors)
+    if not robust_mse < plain_mse:
+        return values, *plain, np.zeros(len(values), bool)
+    return robust, *clipped, changed
+
+
 def krige_steps(
     values: np.ndarray,
     times: pd.DatetimeIndex,
@@ -187,8 +269,8 @@ def krige_steps(
     parameters: KrigingParameters,
 ) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
     """(steps, targets) estimates and kriging variances from (steps, stations) `values`, with
-    each step's fallbacks (sorted names)."""
-    models, fitted = step_variograms(values, times, stations, parameters.variogram_window_hours)
+    each step's fallbacks and notes (sorted names)."""
+    values, models, fitted, winsorized = prepared_steps(values, times, stations, parameters)
     estimate = np.full((len(times), len(targets.x)), np.nan)
     variance = np.full_like(estimate, np.nan)
     used = []
@@ -196,7 +278,8 @@ def krige_steps(
         estimate[t], variance[t] = krige_step(
             row, stations, models[t], targets, parameters.min_stations
         )
-        used.append(sorted(step_fallbacks(row, stations, fitted[t], parameters.min_stations)))
+        names = step_fallbacks(row, stations, fitted[t], parameters.min_stations)
+        used.append(sorted(names | ({WINSORIZED} if winsorized[t] else set())))
     return estimate, variance, used
 
 

@@ -17,11 +17,12 @@ from pyproj import Transformer
 from citytwin.core.grid import Grid
 from citytwin.errors import InvalidParameter
 from citytwin.sim.kriging import (
+    WINSORIZED,
     KrigingParameters,
     Points,
     krige_step,
+    prepared_steps,
     step_fallbacks,
-    step_variograms,
 )
 from citytwin.sim.scheduler import compute
 from citytwin.sim.site_types import traffic_indicator
@@ -98,24 +99,28 @@ def kriging_nowcast(
     gx, gy = np.meshgrid(grid.x, grid.y)
     drift = np.zeros((gx.size, stations.points.drift.shape[1]))  # cells: background sites
     cells = Points(gx.ravel(), gy.ravel(), drift)
-    hours = parameters.variogram_window_hours
-    models, fitted = step_variograms(stations.values, times, stations.points, hours)
+    values, models, fitted, winsorized = prepared_steps(
+        stations.values, times, stations.points, parameters
+    )
     used = [
-        sorted(step_fallbacks(row, stations.points, ok, parameters.min_stations))
-        for row, ok in zip(stations.values, fitted, strict=True)
+        sorted(
+            step_fallbacks(row, stations.points, ok, parameters.min_stations)
+            | ({WINSORIZED} if clipped else set())
+        )
+        for row, ok, clipped in zip(values, fitted, winsorized, strict=True)
     ]
     blocks = []
     for first in range(0, len(times), TIME_CHUNK):
         part = slice(first, first + TIME_CHUNK)
         block = dask.delayed(_grid_block, pure=True)(
-            stations.values[part],
+            values[part],
             models[part],
             stations=stations.points,
             cells=cells,
             shape=grid.shape,
             min_stations=parameters.min_stations,
         )
-        steps = len(stations.values[part])
+        steps = len(values[part])
         blocks.append(da.from_delayed(block, (steps, 2, *grid.shape), dtype=np.float32))
     result = compute(da.concatenate(blocks, axis=0), scheduler, on_progress)
     return result[:, 0], result[:, 1], used

@@ -1,5 +1,6 @@
 """Leave-one-station-out estimates and the kriging nowcast's declared fallbacks."""
 
+import gstools as gs
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,10 +16,14 @@ from citytwin.sim.kriging import (
     FEW_STATIONS,
     NO_METADATA,
     ONE_SITE_TYPE,
+    WINSORIZED,
     KrigingParameters,
     Points,
     fallback_steps,
     krige_steps,
+    loo_errors,
+    prepared_steps,
+    winsorize,
 )
 from citytwin.sim.site_types import site_class, traffic_indicator
 
@@ -109,3 +114,74 @@ def test_fallbacks_are_declared_per_step():
     record = fallback_steps(times, used)
     assert record[FEW_STATIONS] == ["2026-11-02T02:00:00Z"]
     assert record[ONE_SITE_TYPE] == ["2026-11-02T00:00:00Z", "2026-11-02T02:00:00Z"]
+
+
+# Eight stations over 6 km, every other one a traffic site.
+PLANE = Points(
+    np.array([0.0, 1500.0, 3000.0, 4500.0, 6000.0, 800.0, 2600.0, 5200.0]),
+    np.array([0.0, 900.0, 200.0, 1100.0, 300.0, 3000.0, 3600.0, 3300.0]),
+    np.array([[1.0], [0.0], [1.0], [0.0], [1.0], [0.0], [1.0], [0.0]]),
+)
+
+
+def _plane_values(outlier: float) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    """48 hours of a smooth background, +15 at traffic sites, noise, and `outlier` added to
+    the first station (a street canyon)."""
+    times = pd.date_range("2026-11-02", periods=48, freq="h")
+    noise = np.random.default_rng(7).normal(0.0, 2.0, (48, 8))
+    cycle = 10.0 * np.sin(np.arange(48) * np.pi / 12)[:, None]
+    values = 25.0 + cycle + 0.002 * PLANE.x + 15.0 * PLANE.drift[:, 0] + noise
+    values[:, 0] += outlier
+    return values, times
+
+
+def test_winsorize_clips_the_station_far_from_its_drift():
+    one_type = Points(np.arange(6) * 1000.0, np.zeros(6), np.zeros((6, 1)))
+    clipped = winsorize(np.array([[10.0, 11, 12, 13, 14, 100]]), one_type, 2.0, 5)
+    assert clipped[0] == pytest.approx([10.471, 11, 12, 13, 14, 19.366], abs=1e-3)
+    typed = Points(np.arange(6) * 1000.0, np.zeros(6), np.array([[0.0], [1], [0], [1], [0], [1]]))
+    clipped = winsorize(np.array([[10.0, 30, 12, 32, 14, 100]]), typed, 2.0, 5)
+    assert clipped[0] == pytest.approx([10, 30, 12, 32, 14, 63.038], abs=1e-3)
+    few = np.array([[10.0, 100.0, np.nan, np.nan, np.nan, 12.0]])
+    assert np.array_equal(winsorize(few, one_type, 2.0, 5), few, equal_nan=True)
+
+
+def test_closed_form_leave_one_out_is_kriging_without_the_station():
+    values, _ = _plane_values(0.0)
+    model = gs.Exponential(dim=2, var=30.0, len_scale=2500.0, nugget=4.0)
+    errors = loo_errors(values[:1], PLANE, [model])
+    for held in (0, 3, 6):
+        others = np.arange(8) != held
+        at = PLANE.take(others)
+        krige = gs.krige.ExtDrift(model, (at.x, at.y), values[0, others], ext_drift=at.drift.T)
+        estimate, _ = krige(([PLANE.x[held]], [PLANE.y[held]]), ext_drift=PLANE.drift[[held]].T)
+        assert errors[0, held] == pytest.approx(values[0, held] - estimate[0], abs=1e-6)
+
+
+def test_robust_residuals_matter_only_where_a_station_stands_out():
+    canyon, times = _plane_values(60.0)
+    chosen, _, _, winsorized = prepared_steps(canyon, times, PLANE, KrigingParameters())
+    assert winsorized.all()
+    assert np.all(chosen[:, 0] < canyon[:, 0] - 20)  # the canyon's excess is not spread
+    assert np.abs(chosen[:, 1:] - canyon[:, 1:]).mean() < 0.02  # the others kept
+    _, _, used = krige_steps(canyon, times, PLANE, PLANE.take(np.array([1])), KrigingParameters())
+    assert all(WINSORIZED in names for names in used)
+    smooth, times = _plane_values(0.0)
+    chosen, _, _, winsorized = prepared_steps(smooth, times, PLANE, KrigingParameters())
+    assert winsorized.sum() <= 8  # a sixth of the hours: where noise passed 2 deviations
+    assert np.abs(chosen - smooth).mean() < 0.1  # against 24 for the canyon above
+
+
+def test_robust_kriging_estimates_a_canyons_neighbour_better():
+    canyon, times = _plane_values(60.0)
+    truth, _ = _plane_values(0.0)
+    frame = leave_one_out(canyon, times, PLANE, list("abcdefgh"), {"citytwin": METHODS["kriging"]})
+    b = frame[frame["sensor"] == "b"]  # 1.7 km from the canyon
+    error = np.sqrt(np.mean((b["citytwin"].to_numpy() - truth[:, 1]) ** 2))
+    plain = KrigingParameters(winsorize_at=np.inf)
+    others = np.arange(8) != 1
+    naive = krige_steps(
+        canyon[:, others], times, PLANE.take(others), PLANE.take(np.array([1])), plain
+    )
+    naive_error = np.sqrt(np.mean((naive[0][:, 0] - truth[:, 1]) ** 2))
+    assert error < 0.7 * naive_error
