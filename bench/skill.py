@@ -83,11 +83,11 @@ def station_matrix(
     return table.to_numpy(np.float64), hours.tz_localize(None), points, [str(s) for s in meta.index]
 
 
-def run_city(real: Path, city: str) -> dict:
+def run_city(real: Path, city: str, pollutants: tuple[str, ...] = POLLUTANTS) -> dict:
     """Per pollutant, per method: the LOSO table of skill_table."""
     load, epsg = CITIES[city]
     out = {}
-    for pollutant in POLLUTANTS:
+    for pollutant in pollutants:
         values, hours, points, names = station_matrix(load(real, pollutant), epsg)
         started = time.perf_counter()
         samples = leave_one_out(values, hours, points, names, BENCH)
@@ -141,13 +141,15 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="end with the figures as one JSON line")
     parser.add_argument("--data", type=Path, default=REAL, help="the shared real data folder")
     parser.add_argument("--city", choices=sorted(CITIES), action="append", help="only these cities")
+    parser.add_argument("--pollutant", choices=POLLUTANTS, action="append", help="only these")
     args = parser.parse_args()
     missing = [
         str(args.data / name) for name in (LONDON, MADRID) if not (args.data / name).exists()
     ]
     if missing:
         sys.exit(f"bench/skill.py needs the shared real data, not found: {', '.join(missing)}")
-    results = {city: run_city(args.data, city) for city in args.city or sorted(CITIES)}
+    pollutants = tuple(args.pollutant or POLLUTANTS)
+    results = {city: run_city(args.data, city, pollutants) for city in args.city or sorted(CITIES)}
     print_table(results)
     if args.json:
         print(orjson.dumps(summary(results)).decode())
