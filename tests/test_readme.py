@@ -96,16 +96,7 @@ def test_shell_example(code, site, settings, tmp_path):
         "CITYTWIN_LAYER_STORE": str(layers),
         "CITYTWIN_STATE_DIR": str(tmp_path / "state"),
     }
-    done = subprocess.run(
-        ["bash", "-c", PRELUDE + localised(code, url)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
-    assert done.stdout.strip()  # every example answers something
+    assert run_block(code, url, tmp_path, env).strip()  # every example answers something
 
 
 @pytest.mark.parametrize("code", examples("python"))
@@ -149,6 +140,7 @@ def own_city_blocks() -> list[str]:
 
 
 def run_block(code: str, url: str, folder: Path, env: dict) -> str:
+    """The block's output, run by bash in `folder` against `url`; fails the test on an error."""
     done = subprocess.run(
         ["bash", "-c", PRELUDE + localised(code, url)],
         cwd=folder,
