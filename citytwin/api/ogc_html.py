@@ -11,22 +11,30 @@ STYLE = (
 )
 
 
+def _list(heading: str, entries: list[str]) -> str:
+    return f"<h2>{heading}</h2><ul>{''.join(entries)}</ul>" if entries else ""
+
+
 def _links(links: list[dict]) -> str:
-    items = "".join(
-        f'<li><a href="{escape(link["href"])}">{escape(link.get("title") or link["href"])}</a>'
-        f" <small>({escape(link['rel'])}, {escape(link.get('type', ''))})</small></li>"
-        for link in links
+    return _list(
+        "Links",
+        [
+            f'<li><a href="{escape(link["href"])}">{escape(link.get("title") or link["href"])}'
+            f"</a> <small>({escape(link['rel'])}, {escape(link.get('type', ''))})</small></li>"
+            for link in links
+        ],
     )
-    return f"<h2>Links</h2><ul>{items}</ul>" if items else ""
 
 
 def _collections(collections: list[dict]) -> str:
-    rows = "".join(
-        f'<li><a href="{escape(_self(item))}?f=html">{escape(item["id"])}</a>: '
-        f"{escape(item.get('title', ''))}</li>"
-        for item in collections
+    return _list(
+        "Collections",
+        [
+            f'<li><a href="{escape(_self(item))}?f=html">{escape(item["id"])}</a>: '
+            f"{escape(item.get('title', ''))}</li>"
+            for item in collections
+        ],
     )
-    return f"<h2>Collections</h2><ul>{rows}</ul>" if rows else ""
 
 
 def _features(features: list[dict]) -> str:

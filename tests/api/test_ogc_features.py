@@ -11,33 +11,11 @@ import pytest
 from openapi_spec_validator import validate
 from shapely.geometry import box, shape
 
+from citytwin.query.ogc import CONFORMANCE
 from tests.conftest import COUNTRY, ROOT, city_imported
 from tests.factories import STATIONS, air_rows, post_readings
 
 DISTRICTS = ROOT / "gis_data" / "districts.geojson"
-CONFORMANCE = [
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
-    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
-    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
-    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
-    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
-    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
-    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
-    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
-    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
-    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
-    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
-    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
-    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
-    "http://www.opengis.net/spec/cql2/1.0/conf/arithmetic",
-    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
-    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
-    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
-    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
-    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
-]
 SOUTH = "9.50,47.11,9.515,47.13"  # holds S3 only
 
 

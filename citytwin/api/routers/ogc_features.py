@@ -6,9 +6,8 @@ resolution N, one feature per cell and variable). Pages go by `offset`, linked `
 """
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep, VariablesDep
 from citytwin.api.formats import (
@@ -31,10 +30,30 @@ from citytwin.api.ogc_items import (
     property_names,
 )
 from citytwin.api.ogc_openapi import ogc_openapi
+from citytwin.api.ogc_params import (
+    PAGE_RESPONSES,
+    AcceptHeader,
+    BboxCrsQuery,
+    BboxQuery,
+    CollectionId,
+    CrsQuery,
+    DatetimeQuery,
+    FeatureId,
+    FilterCrsQuery,
+    FilterLangQuery,
+    FilterQuery,
+    ItemFormat,
+    MetadataFormat,
+    OffsetQuery,
+    OgcLimitQuery,
+    PageFormat,
+    PropertiesQuery,
+    SortbyQuery,
+    VariableQuery,
+)
 from citytwin.api.openapi30 import app_openapi_30
 from citytwin.api.pages import MAX_LIMIT
 from citytwin.api.strict_query import also_takes, reject_unknown_parameters
-from citytwin.core.limits import INT64_MAX
 from citytwin.db.city import city_epsg
 from citytwin.db.pool import Connection
 from citytwin.db.queries.features import (
@@ -65,112 +84,6 @@ ITEM_RESPONSES: dict[int | str, dict] = {
     400: {"description": "A parameter is wrong; the JSON body names it."},
     404: {"description": "No such collection or feature."},
 }
-
-CollectionId = Annotated[
-    str,
-    Path(
-        alias="collectionId",
-        description="sensors, districts, roads, buildings, or cells-r{N} for N = 0 … the base "
-        "H3 resolution.",
-    ),
-]
-FeatureId = Annotated[
-    str,
-    Path(
-        alias="featureId",
-        description="sensors: the sensor id; districts, roads, buildings: their id; cells-r{N}: "
-        "<h3hex>:<variable>, or <h3hex> for the cell's first variable.",
-    ),
-]
-# Checked, though JSON is the only encoding: some clients always send f=json.
-MetadataFormat = Annotated[Literal["json"] | None, Query(description="json (the only one).")]
-PageFormat = Annotated[
-    Literal["json", "html"] | None, Query(description="json (default) or html (a page for people).")
-]
-PAGE_RESPONSES: dict[int | str, dict] = {
-    200: {"description": "JSON, or HTML with f=html.", "content": {ogc.JSON: {}, ogc.HTML: {}}}
-}
-ItemFormat = Annotated[
-    Literal["geojson", "json", "parquet", "html"] | None,
-    Query(
-        description="geojson (or json), parquet (GeoParquet) or html (a page for people); "
-        "default: Accept, else GeoJSON."
-    ),
-]
-BboxQuery = Annotated[
-    str | None,
-    Query(
-        description="minlon,minlat,maxlon,maxlat (CRS84): features intersecting it.",
-        examples=["9.50,47.12,9.54,47.15"],
-    ),
-]
-DatetimeQuery = Annotated[
-    str | None,
-    Query(
-        alias="datetime",
-        description="RFC 3339 instant, or interval a/b, ../b, a/.. (start included, end "
-        "excluded). sensors: those with readings then; cells-r{N}: the aggregation window "
-        "(default: all time); districts, roads, buildings: no time, ignored.",
-        examples=["2026-11-02T00:00:00Z/2026-11-03T00:00:00Z"],
-    ),
-]
-# OGC API - Features: a limit above the maximum is served at the maximum, not refused.
-OgcLimitQuery = Annotated[
-    int, Query(ge=1, description=f"Items per page; above {MAX_LIMIT:,} served as {MAX_LIMIT:,}.")
-]
-OffsetQuery = Annotated[
-    int, Query(ge=0, le=INT64_MAX, description="Items to skip; follow the next link.")
-]
-VariableQuery = Annotated[
-    str | None, Query(description="cells-r{N} only: just this variable, e.g. no2.")
-]
-AcceptHeader = Annotated[str | None, Header()]
-FilterQuery = Annotated[
-    str | None,
-    Query(
-        description="A CQL2 filter over the collection's queryables (see its `queryables`), "
-        "e.g. `feed = 'air' AND name LIKE 'S%'`.",
-        examples=["feed = 'air'"],
-    ),
-]
-FilterLangQuery = Annotated[
-    Literal[cql.FILTER_LANGS] | None,  # type: ignore[valid-type]
-    Query(
-        alias="filter-lang",
-        description="cql2-text (default) or cql2-json; cql-text (the draft's name, as GDAL up "
-        "to 3.6 sends it) is read as cql2-text.",
-    ),
-]
-FilterCrsQuery = Annotated[
-    str | None,
-    Query(alias="filter-crs", description="The CRS of the filter's geometries: CRS84 only."),
-]
-CrsQuery = Annotated[
-    str | None,
-    Query(
-        description="The CRS of the answer's geometries, one of the collection's `crs` (URI or "
-        "EPSG:n; default CRS84); coordinates in its axis order (EPSG:4326: lat, lon).",
-        examples=["http://www.opengis.net/def/crs/EPSG/0/3857"],
-    ),
-]
-BboxCrsQuery = Annotated[
-    str | None,
-    Query(alias="bbox-crs", description="The CRS of `bbox`, one of the collection's `crs`."),
-]
-SortbyQuery = Annotated[
-    str | None,
-    Query(
-        description="Queryables to sort by, comma-separated; `-name` descending.",
-        examples=["-mean"],
-    ),
-]
-PropertiesQuery = Annotated[
-    str | None,
-    Query(
-        description="The properties to return, comma-separated (default: all).",
-        examples=["h3,mean"],
-    ),
-]
 
 
 def _root(request: Request) -> str:
@@ -312,7 +225,7 @@ async def get_items(
     limit: OgcLimitQuery = 10,
     offset: OffsetQuery = 0,
     variable: VariableQuery = None,
-    filter_: Annotated[str | None, Query(alias="filter")] = None,
+    filter_: FilterQuery = None,
     filter_lang: FilterLangQuery = None,
     filter_crs: FilterCrsQuery = None,
     sortby: SortbyQuery = None,
