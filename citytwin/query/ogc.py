@@ -45,6 +45,8 @@ OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 OPENAPI_30_PATH = "/openapi-3.0.json"  # the OpenAPI 3.0 restatement the `oas30` classes ask for
 HTML = "text/html"
 TILESETS_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+# The collections drawn as vector tiles (the base layers are features only).
+TILED_LAYERS = ("sensors", "cells")
 TILING_SCHEMES = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
 
 # PostgreSQL keeps microseconds: [t, t + 1 µs) holds exactly the instant t, and widened to
@@ -296,7 +298,7 @@ def collection_document(
             link(QUERYABLES, f"{here}/queryables", SCHEMA_JSON, "Queryables (JSON Schema)"),
         ],
     }
-    if collection.layer != "districts" and collection.variable is None:
+    if collection.layer in TILED_LAYERS and collection.variable is None:
         document["links"].append(
             link(TILESETS_VECTOR, f"{here}/tiles", JSON, "Vector tilesets (OGC API - Tiles)")
         )

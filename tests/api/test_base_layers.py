@@ -35,7 +35,10 @@ async def test_roads_and_buildings_are_ogc_collections(client):
     assert one.json()["properties"]["use"] == base.buildings["use"].iloc[0]
     missing = await client.get("/ogc/collections/roads/items/nothing")
     assert missing.status_code == 404
-    extent = next(item for item in listed if item["id"] == "roads")["extent"]["spatial"]["bbox"]
+    roads_entry = next(item for item in listed if item["id"] == "roads")
+    extent = roads_entry["extent"]["spatial"]["bbox"]
+    # Features only: the base layers are drawn from /tiles/{layer}, not as OGC tilesets.
+    assert "tiles" not in {link["href"].rsplit("/", 1)[-1] for link in roads_entry["links"]}
     assert extent[0] == pytest.approx(list(base.roads.total_bounds), abs=1e-6)
 
 

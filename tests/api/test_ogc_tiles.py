@@ -110,6 +110,8 @@ async def test_sensor_tiles_and_the_tile_matrix_set(client):
     ("path", "status"),
     [
         ("/ogc/collections/districts/tiles", 404),
+        ("/ogc/collections/roads/tiles", 404),
+        ("/ogc/collections/buildings/tiles/WebMercatorQuad/14/8600/5770", 404),
         ("/ogc/collections/nothing/tiles", 404),
         ("/ogc/collections/sensors/tiles/WorldCRS84Quad", 404),
         ("/ogc/tileMatrixSets/WorldCRS84Quad", 404),

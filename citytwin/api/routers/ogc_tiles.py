@@ -39,7 +39,7 @@ KINDS = {"String": "string", "Number": "number"}
 
 def _tiled_collection(collection_id: str, base_resolution: int) -> ogc.Collection:
     found = ogc.find_collection(collection_id, base_resolution)
-    if found is None or found.layer == "districts":
+    if found is None or found.layer not in ogc.TILED_LAYERS:
         raise NotFound("tiled collection", collection_id)
     return found
 
