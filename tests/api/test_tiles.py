@@ -305,8 +305,21 @@ async def test_a_load_forgets_only_the_versions_whose_place_and_time_it_touched(
     ]
 
 
-async def test_warm_tiles_are_replayed_before_routing_until_data_changes(client, monkeypatch):
+async def settled(client, conn) -> None:
+    """Until the app has heard the loads so far and forgotten what they changed: an
+    announcement reaches it a moment after the commit, and until then it trusts no version."""
+    versions = client._transport.app.state.tile_versions
+    newest = await conn.fetchval("SELECT coalesce(max(version), 0) FROM tile_versions")
+    for _ in range(1000):
+        if versions.trusted() and versions.seen == newest:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the app did not hear the load")
+
+
+async def test_warm_tiles_are_replayed_before_routing_until_data_changes(client, conn, monkeypatch):
     await post_readings(client, to_csv(air_rows(hours=24)))
+    await settled(client, conn)
     routed, fetched = [], []
     original = VersionCache.get
 
@@ -334,6 +347,7 @@ async def test_warm_tiles_are_replayed_before_routing_until_data_changes(client,
         client,
         b"sensor_id,lon,lat,time,variable,value\nS1,9.5209,47.141,2026-11-07T05:00:00Z,no2,3\n",
     )
+    await settled(client, conn)
     changed = await client.get(url, params={"variable": "no2"}, headers=gzip)
     assert changed.headers["etag"] != first.headers["etag"] and fetched.count("cells") == 2
     # A load far away (another tile, another r5 version cell) leaves this tile's version held:
@@ -342,6 +356,7 @@ async def test_warm_tiles_are_replayed_before_routing_until_data_changes(client,
         client,
         b"sensor_id,lon,lat,time,variable,value\nFAR,10.20,47.60,2026-11-07T06:00:00Z,no2,4\n",
     )
+    await settled(client, conn)
     warm = await client.get(url, params={"variable": "no2"}, headers=gzip)
     assert warm.headers["etag"] == changed.headers["etag"]
     assert fetched.count("cells") == 2 and fetched.count("newest day") == 3
