@@ -1,6 +1,7 @@
 """Rollup deltas: a load into days with rollups appends narrow slot rows; answers add them to
 the day rows, and a compaction folds them in without changing any answer."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -11,6 +12,7 @@ from citytwin.db.queries.cells import CellQuery, cell_aggregates
 from citytwin.db.queries.series import series_aggregates
 from citytwin.query.params import Area, TimeRange
 from citytwin.query.series import SeriesAggregates
+from citytwin.services.compaction import scheduled_compaction
 from citytwin.services.ingest import ingest
 from tests.factories import air_rows, to_csv
 
@@ -84,3 +86,18 @@ async def test_loads_into_rolled_up_days_append_deltas_that_compaction_folds(con
     series_after = await series_aggregates(conn, series, settings.rollup_bucket_seconds)
     assert [tuple(r) for r in series_after] == [tuple(r) for r in series_before]
     assert await compact_rollups(conn, settings.rollup_bucket_seconds) == 0
+
+
+async def test_the_scheduled_compaction_folds_the_backlog(conn, pool, feeds, settings):
+    rows = air_rows(hours=36)
+    first_day = rows["time"] < "2026-11-02T18:00:00Z"
+    await load(conn, feeds, settings, rows[first_day])
+    await load(conn, feeds, settings, rows[~first_day])
+    assert await delta_backlog(conn) == 108
+    async with scheduled_compaction(pool, settings.rollup_bucket_seconds, every_seconds=0.05):
+        for _ in range(200):
+            if await delta_backlog(conn) == 0:
+                break
+            await asyncio.sleep(0.05)
+    assert await delta_backlog(conn) == 0
+    assert await conn.fetchval("SELECT sum(count) FROM cell_rollups") == 216
