@@ -8,12 +8,12 @@ run would drop, and every run logs each partition (with its readings) and rollup
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 from citytwin.db.pool import Pool
 from citytwin.db.retention import apply_retention
 from citytwin.feeds import FeedRegistry
+from citytwin.services.background import running_while
 
 logger = logging.getLogger("citytwin.retention")
 FIRST_RUN_SECONDS = 600.0  # after start-up: time to read the announcement and stop the service
@@ -52,18 +52,8 @@ async def retention_loop(pool: Pool, feeds: FeedRegistry, every_hours: float) ->
         await asyncio.sleep(every_hours * 3600)
 
 
-@contextlib.asynccontextmanager
-async def scheduled_retention(
+def scheduled_retention(
     pool: Pool, feeds: FeedRegistry, every_hours: float
-) -> AsyncIterator[None]:
+) -> contextlib.AbstractAsyncContextManager[None]:
     """Run `retention_loop` while the block runs (not at all when `every_hours` is 0)."""
-    task = None
-    if every_hours > 0:
-        task = asyncio.create_task(retention_loop(pool, feeds, every_hours))
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    return running_while(retention_loop(pool, feeds, every_hours) if every_hours > 0 else None)

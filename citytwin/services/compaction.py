@@ -4,10 +4,10 @@ its listeners), so that loads only append and readers find few deltas to add."""
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 from citytwin.db.compaction import compact_rollups
 from citytwin.db.pool import Pool
+from citytwin.services.background import running_while
 
 logger = logging.getLogger("citytwin.compaction")
 
@@ -25,18 +25,9 @@ async def compaction_loop(pool: Pool, bucket_seconds: int, every_seconds: float)
             logger.exception("compaction failed; next try in %s s", every_seconds)
 
 
-@contextlib.asynccontextmanager
-async def scheduled_compaction(
+def scheduled_compaction(
     pool: Pool, bucket_seconds: int, every_seconds: float
-) -> AsyncIterator[None]:
+) -> contextlib.AbstractAsyncContextManager[None]:
     """Run `compaction_loop` while the block runs (not at all when `every_seconds` is 0)."""
-    task = None
-    if every_seconds > 0:
-        task = asyncio.create_task(compaction_loop(pool, bucket_seconds, every_seconds))
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    job = compaction_loop(pool, bucket_seconds, every_seconds) if every_seconds > 0 else None
+    return running_while(job)
