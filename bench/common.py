@@ -69,8 +69,8 @@ def canonical_csv(
 async def empty_store(conn: asyncpg.Connection) -> None:
     """Empty the store, drop every readings partition and checkpoint, so a run starts clean."""
     await conn.execute(
-        "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, cells, latest_readings, "
-        "twin_events RESTART IDENTITY"
+        "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, sensor_hours, cells, "
+        "latest_readings, twin_events RESTART IDENTITY"
     )
     partitions = await conn.fetch(
         """SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid

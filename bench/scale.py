@@ -140,6 +140,7 @@ async def build(conn: asyncpg.Connection, settings: Settings, readings: int) -> 
             "DROP TABLE IF EXISTS readings_2026_04",
             "DELETE FROM cell_rollups WHERE day >= '2026-04-01'",
             "DELETE FROM cell_rollup_deltas WHERE day >= '2026-04-01'",
+            "DELETE FROM sensor_hours WHERE hour >= '2026-04-01'",
             "DELETE FROM tile_versions WHERE day >= '2026-04-01'",
             "DELETE FROM latest_readings",
         ):

@@ -53,7 +53,7 @@ class Rollups:
         }
 
 
-def _key_changes(*columns: np.ndarray | pd.Series) -> np.ndarray:
+def key_changes(*columns: np.ndarray | pd.Series) -> np.ndarray:
     """For sorted keys: True where a row's key differs from the row before (and at row 0)."""
     changed = np.zeros(len(columns[0]), bool)
     changed[:1] = True
@@ -94,7 +94,7 @@ def merge_slot_stats(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 def days_from_slots(stats: pd.DataFrame, bucket_seconds: int) -> Rollups:
     """The day rows (slot arrays) of sorted, merged slot stats."""
-    changed = _key_changes(*(stats[name] for name in KEY))
+    changed = key_changes(*(stats[name] for name in KEY))
     row = np.cumsum(changed) - 1
     first = np.flatnonzero(changed)
     rows, slots = len(first), 86_400 // bucket_seconds

@@ -1,5 +1,5 @@
 """Storing validated readings, all or nothing: sensors upserted, readings COPYed, rollups
-appended, latest state kept.
+appended, sensor hours added, latest state kept.
 
 A load takes a source in pieces, inside one transaction, so that parsing the next piece overlaps
 the server's COPY of this one. Each piece's readings are COPYed (binary) straight into the
@@ -9,7 +9,8 @@ overlap, a duplicate across pieces) does the piece go through a staging table an
 per-slot rollups are combined and written once at the end: as day rows when no rollups of those
 days exist yet (a load of history), else appended as narrow per-slot deltas that a compaction
 folds in later (citytwin.db.compaction), so a live load costs what it carries; so are the
-pieces' per-series summaries, into `latest_readings` (citytwin.db.latest).
+pieces' per-series summaries, into `latest_readings` (citytwin.db.latest), and their sensor
+hours, into `sensor_hours` (citytwin.db.sensor_hours).
 """
 
 import asyncio
@@ -26,8 +27,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from citytwin.aggregate.rollups import days_from_slots, merge_slot_stats, slot_stats
+from citytwin.aggregate.sensor_hours import merge_sensor_hours, sensor_hour_stats
 from citytwin.db.copy import copy_if_new, copy_readings, copy_rollups, copy_slot_stats
 from citytwin.db.latest import update_latest
+from citytwin.db.sensor_hours import add_sensor_hours
 from citytwin.errors import DatabaseUnavailable
 from citytwin.ingest.index import place_readings
 from citytwin.ingest.read import PROPERTY
@@ -241,6 +244,7 @@ class PreparedPiece:
     offered: int
     delta: pd.DataFrame | None  # per-slot rollups (citytwin.aggregate.rollups.slot_stats)
     latest: pd.DataFrame | None = None
+    hours: pd.DataFrame | None = None  # sensor hours (citytwin.aggregate.sensor_hours)
 
 
 @dataclass
@@ -260,6 +264,7 @@ class ReadingLoad:
     offered: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     deltas: list[pd.DataFrame] = field(default_factory=list)
+    hours: list[pd.DataFrame] = field(default_factory=list)  # sensor hours of what was new
     cells: set[int] = field(default_factory=set)
     summaries: list[pd.DataFrame] = field(default_factory=list)  # per series, of what was new
     homes: list[pd.DataFrame] = field(default_factory=list)  # registered keys of mobile rows
@@ -297,7 +302,10 @@ class ReadingLoad:
         # Key order keeps the primary-key index appends local, which makes COPY faster.
         ordered = readings.drop_duplicates(READING_KEY).sort_values(READING_KEY, ignore_index=True)
         delta = slot_stats(ordered, self.bucket_seconds)
-        return PreparedPiece(ordered, rejected, len(readings), delta, latest.summarise(ordered))
+        summary = latest.summarise(ordered)
+        return PreparedPiece(
+            ordered, rejected, len(readings), delta, summary, sensor_hour_stats(ordered)
+        )
 
     async def store(self, piece: PreparedPiece) -> None:
         """COPY a prepared piece (new rows only, if some are stored already)."""
@@ -330,11 +338,13 @@ class ReadingLoad:
                 self.loaded += len(readings)
                 self.deltas.append(piece.delta)
                 self.summaries.append(piece.latest)
+                self.hours.append(piece.hours)
             else:
                 inserted = await self._insert_new(readings)
                 self.loaded += len(inserted)
                 delta = await asyncio.to_thread(slot_stats, inserted, self.bucket_seconds)
                 self.deltas.append(delta)
+                self.hours.append(await asyncio.to_thread(sensor_hour_stats, inserted))
                 summary = await asyncio.to_thread(
                     lambda: latest.summarise(inserted.sort_values(READING_KEY, ignore_index=True))
                 )
@@ -391,6 +401,8 @@ class ReadingLoad:
             touched = pd.concat([stats[["variable_id", "day", "cell"]], *self.homes])
             if not touched.empty:
                 await _bump_tile_versions(conn, version_keys(touched))
+        if self.hours:
+            await add_sensor_hours(conn, await asyncio.to_thread(merge_sensor_hours, self.hours))
         await update_latest(conn, await asyncio.to_thread(latest.combine, self.summaries))
         await _register_cells(conn, np.array(sorted(self.cells), dtype=np.int64))
         return LoadResult(self.loaded, self.offered - self.loaded, self.rejected)

@@ -1,4 +1,5 @@
-"""Applying a retention plan: readings partitions dropped, rollups beyond policy deleted.
+"""Applying a retention plan: readings partitions dropped, rollups (cell rollups and sensor
+hours) beyond policy deleted.
 
 It takes the load lock, so no load writes while partitions go; tile versions of the deleted
 rollups are bumped so that tiles of those days change their ETags.
@@ -48,6 +49,11 @@ WITH gone AS (
     ON CONFLICT (variable_id, day, cell) DO UPDATE SET version = EXCLUDED.version
 )
 SELECT count(*) FROM keys
+"""
+
+DELETE_SENSOR_HOURS = """
+DELETE FROM sensor_hours h USING variables v
+WHERE v.id = h.variable_id AND v.name = $1 AND h.hour < $2
 """
 
 
@@ -115,6 +121,8 @@ async def apply_plan(conn: asyncpg.Connection, plan: RetentionPlan) -> dict[str,
             deleted[variable] = await conn.fetchval(
                 DELETE_ROLLUPS, variable, before, VERSION_RESOLUTION
             )
+            # Sensor hours are rollups too: they go with the cell rollups of their variable.
+            await conn.execute(DELETE_SENSOR_HOURS, variable, before)
         # Tile versions changed: servers holding versions in memory must forget them (the
         # newest event id is announced again; the stream's subscribers find nothing new).
         await conn.execute(

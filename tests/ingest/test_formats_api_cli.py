@@ -141,7 +141,8 @@ async def test_local_times_follow_the_imported_city_unless_the_setting_overrides
     # 01:00 local ended the hour: in New York (EDT) it began at 04:00Z.
     assert await conn.fetchval(FIRST_NO2) == datetime(2025, 10, 26, 4, tzinfo=UTC)
     await conn.execute(
-        "TRUNCATE readings, sensors, latest_readings, cell_rollups, cell_rollup_deltas"
+        "TRUNCATE readings, sensors, latest_readings, cell_rollups, cell_rollup_deltas, "
+        "sensor_hours"
     )
     await ingest(
         conn, feeds["air"], data, resolution=10, bucket_seconds=3600, city_zone="Europe/Madrid"

@@ -106,6 +106,16 @@ async def test_exactly_the_planned_months_and_days_go(months, feeds):
         await conn.fetch("SELECT * FROM cell_rollups ORDER BY variable_id, day, cell")
         == kept_rollups
     )
+    # Sensor hours are rollups too: the same days go (24 hours of each sensor-day).
+    hours = await conn.fetch(
+        "SELECT v.name, to_char(h.hour, 'YYYY-MM-DD') AS day, count(*) FROM sensor_hours h "
+        "JOIN variables v ON v.id = h.variable_id GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    assert [tuple(r) for r in hours] == [
+        ("no2", DAYS[1], 24),
+        ("no2", DAYS[2], 24),
+        ("vehicle_count", DAYS[2], 24),
+    ]
     # Tiles of the deleted days change their ETags.
     bumped = await conn.fetch(
         "SELECT variable_id, version FROM tile_versions WHERE day = '2026-08-10'"

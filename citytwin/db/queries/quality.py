@@ -1,19 +1,20 @@
-"""What the quality stage reads: stored hourly sums of a feed's variable, and a sensor's
-health from its readings' quality codes."""
+"""What the quality stage reads: stored hourly sums of a feed's variable (sensor hours), and a
+sensor's health from its readings' quality codes."""
 
 from datetime import datetime, timedelta
 
 import asyncpg
 import pandas as pd
 
+# From the sensor hours (migration 012), not the raw readings: a load reads one row per sensor
+# and hour of history (two where some of the hour's readings are flagged; the stage adds rows of
+# the same hour), one index range per sensor of the feed.
 HOURLY_HISTORY = """
-SELECT s.external_id AS sensor, date_trunc('hour', r.time AT TIME ZONE 'UTC') AS hour,
-       sum(r.value) AS sum, count(*) AS count
-FROM readings r
-JOIN sensors s ON s.id = r.sensor_id
-WHERE s.feed = $1 AND r.variable_id = (SELECT id FROM variables WHERE name = $2)
-  AND r.time >= $3 AND r.time <= $4
-GROUP BY 1, 2
+SELECT s.external_id AS sensor, h.hour AT TIME ZONE 'UTC' AS hour, h.sum, h.count
+FROM sensors s
+JOIN sensor_hours h ON h.sensor_id = s.id
+WHERE s.feed = $1 AND h.variable_id = (SELECT id FROM variables WHERE name = $2)
+  AND h.hour >= date_trunc('hour', $3::timestamptz, 'UTC') AND h.hour <= $4
 """
 
 # Per kind of fault (bit) and variable of one sensor, over its readings in the $2 before its
@@ -50,7 +51,8 @@ ORDER BY v.name, p.kind
 async def hourly_history(
     conn: asyncpg.Connection, feed: str, variable: str, start: datetime, end: datetime
 ) -> pd.DataFrame:
-    """Hourly sums and counts of `variable` per sensor (external id) of `feed` in [start, end]."""
+    """Hourly sums and counts of `variable` per sensor (external id) of `feed` in the hours of
+    [start, end]; an hour may come in two rows (flagged readings and the others), to be added."""
     rows = await conn.fetch(HOURLY_HISTORY, feed, variable, start, end)
     return pd.DataFrame(
         [tuple(r) for r in rows], columns=["sensor", "hour", "sum", "count"]
