@@ -3,13 +3,16 @@
 The model of each sensor is robust statistics of its own data, chosen over a learned model
 because faults are rare, heavy-tailed and unlabelled. Values are compared on a log scale,
 log(value + bias_floor), where a sensor reading 20 % high is 20 % high whatever the level and
-noise near zero does not dominate. Against the network consensus (the median of the sensors at
-the same hour) each sensor has a residual; its model is the median and scaled MAD of
-that residual, of the residual's day-long running median (how far its level wanders), and of
-its roughness (hour-to-hour changes) relative to the network's, over the whole frame judged (the
-stored history and the load): robust statistics stay put while faults cover under half of it.
-A sensor with fewer than `min_history` hours of data gets only the checks that need no history
-(range, stuck, spike against its own recent values).
+noise near zero does not dominate. Each sensor has a calibration curve against the network
+consensus (the median of the sensors at the same hour): its median in each quantile band of the
+consensus, interpolated, so that a site reading a few units above the background at every level
+(roadside) is expected to, though on the log scale that is a large ratio on clean days and a
+small one in an episode. Against that curve it has a residual; its model is the median and
+scaled MAD of that residual, of the residual's day-long running median (how far its level
+wanders), and of its roughness (hour-to-hour changes) relative to the network's, over the
+whole frame judged (the stored history and the load): robust statistics stay put while faults
+cover under half of it. A sensor with fewer than `min_history` hours of data gets only the
+checks that need no history (range, stuck, spike against its own recent values).
 
 Episode checks (offset, drift, noise) run on trailing windows, so a streamed reading is judged
 as it arrives; a reading is flagged only while it carries the fault itself (its own residual
@@ -51,6 +54,7 @@ class Policy:
     step_share: float = 0.5  # share of a bias reached within `level_hours`: a step (offset)
     noise_ratio: float = 2.5  # roughness this many times its normal share of the network's
     min_history: int = 72
+    bands: int = 8  # quantile bands of the consensus in a sensor's calibration curve
     min_sensors: int = 3  # fewer at an hour: no consensus
 
 
@@ -106,6 +110,46 @@ def _consensus(scaled: np.ndarray, policy: Policy) -> np.ndarray:
     return np.where(enough, _nanmedian(scaled, axis=1), np.nan)
 
 
+def _bands(
+    clean: np.ndarray, consensus: np.ndarray, bands: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The per-sensor calibration curve: band centres of the consensus (quantiles) and each
+    sensor's median value in each band, empty bands filled from the neighbouring bands."""
+    known = np.isfinite(consensus)
+    if known.sum() < bands:
+        return None
+    edges = np.quantile(consensus[known], np.linspace(0, 1, bands + 1))
+    band = np.clip(np.searchsorted(edges, consensus, side="right") - 1, 0, bands - 1)
+    centres, curve = [], []
+    for number in range(bands):
+        rows = known & (band == number)
+        if rows.any():
+            centres.append(np.median(consensus[rows]))
+            curve.append(_nanmedian(clean[rows], axis=0))
+    filled = pd.DataFrame(np.vstack(curve)).interpolate(limit_direction="both").to_numpy()
+    return np.asarray(centres), filled
+
+
+def _expected(
+    curve: tuple[np.ndarray, np.ndarray] | None, consensus: np.ndarray, sensors: int
+) -> np.ndarray:
+    """A sensor's expected value at each hour from its calibration curve and the consensus."""
+    if curve is None:
+        return np.full((len(consensus), sensors), np.nan)
+    centres, values = curve
+    position = np.interp(consensus, centres, np.arange(len(centres)))
+    position = np.nan_to_num(position)
+    low = np.floor(position).astype(int).clip(0, len(centres) - 1)
+    high = np.minimum(low + 1, len(centres) - 1)
+    weight = (position - low)[:, None]
+    # Beyond the outer bands the last difference holds: a rise of the whole network above
+    # anything seen is followed by every sensor.
+    beyond = consensus - np.clip(consensus, centres[0], centres[-1])
+    expected = values[low] * (1 - weight) + values[high] * weight + beyond[:, None]
+    expected[~np.isfinite(consensus)] = np.nan
+    return expected
+
+
 def _trailing_median(table: np.ndarray, hours: int, rows: int = 2048) -> np.ndarray:
     """Per column, the median of the last `hours` rows (NaN ignored; NaN where fewer than half
     hold a value). Vectorised over windows, a block of rows at a time to bound memory."""
@@ -137,8 +181,12 @@ def _assess(values: pd.DataFrame, policy: Policy) -> np.ndarray:
     codes[_stuck(x, consensus, policy)] |= STUCK
     clean = np.where(codes == GOOD, scaled, np.nan)
     consensus = _consensus(clean, policy)
-    residual = clean - consensus[:, None]
     train = slice(None)
+    # Each sensor against its own calibration on the consensus, not the consensus itself: a
+    # roadside site reads a few µg/m³ above the background at every level, which on the log
+    # scale is a large ratio on clean days and none in an episode.
+    curve = _bands(clean[train], consensus[train], policy.bands)
+    residual = clean - _expected(curve, consensus, clean.shape[1])
     # A sensor is judged against its model only after `min_history` hours of its own data.
     enough = np.cumsum(np.isfinite(residual), axis=0) >= policy.min_history
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from citytwin.quality.checks import GOOD, RANGE, SPIKE, STUCK, assess
+from citytwin.quality.checks import DRIFT, GOOD, OFFSET, RANGE, SPIKE, STUCK, assess
 
 
 def network(hours: int = 14 * 24, sensors: int = 8) -> pd.DataFrame:
@@ -30,3 +30,13 @@ def test_a_shared_rise_is_no_spike():
     frame = network()
     frame.iloc[250, :] += 120.0  # every sensor sees it: an event, not a fault
     assert not (assess(frame).iloc[250] & SPIKE).any()
+
+
+def test_a_site_above_the_background_at_every_level_is_no_offset():
+    """A roadside site adds 6 units to the background whatever its level: on the log scale a
+    large ratio on clean days and a small one in episodes, which its calibration curve expects."""
+    frame = network(hours=21 * 24)
+    frame.iloc[12 * 24 : 14 * 24] += 40.0  # a two-day pollution episode, network-wide
+    frame["roadside"] = frame["s0"] + 6.0
+    codes = assess(frame)["roadside"].to_numpy()
+    assert not (codes & (OFFSET | DRIFT)).any()
