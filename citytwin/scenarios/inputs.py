@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -17,6 +18,7 @@ from citytwin.errors import InvalidParameter
 from citytwin.layers.provenance import hash_readings
 from citytwin.scenarios.models import models_for, needed_readings
 from citytwin.scenarios.spec import Scenario
+from citytwin.sim.air_calibration import ozone_background
 from citytwin.sim.energy import read_buildings
 from citytwin.sim.meteorology import (
     Climatology,
@@ -26,10 +28,16 @@ from citytwin.sim.meteorology import (
 )
 from citytwin.sim.mobile_sensors import fixed_sensors
 from citytwin.sim.nowcast import time_steps
-from citytwin.sim.observed_weather import observed_meteorology
+from citytwin.sim.observed_weather import CLIMATOLOGY_WIND, observed_meteorology
 from citytwin.sim.traffic import read_roads
 
-WEATHER_READINGS = ("wind_speed", "wind_direction")  # used where a feed has them
+# Used where a feed has them: the weather, and the ozone that turns the roads' NOx into NO2.
+OPTIONAL_READINGS = ("wind_speed", "wind_direction", "o3")
+NO2_WITHOUT_OZONE = "no2-derwent-middleton"  # hours whose NO2 took the empirical fallback
+
+
+def _iso(times: pd.DatetimeIndex) -> list[str]:
+    return [f"{time:%Y-%m-%dT%H:%M:%SZ}" for time in times]
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,15 @@ class CityInputs:
     def weather_gaps(self) -> list[str]:
         """The steps (ISO 8601 UTC) whose wind is the climatology's."""
         return self._observed_weather()[1]
+
+    def fallbacks(self) -> dict[str, list[str]] | None:
+        """The declared fallbacks of the run by the steps (ISO 8601 UTC) that took them: the
+        climatology's wind, and NO2 by Derwent-Middleton where no ozone was measured."""
+        found = {CLIMATOLOGY_WIND: self.weather_gaps()}
+        if "no2" in self.readings:
+            ozone = ozone_background(self.readings.get("o3"), self.times, 0.5)
+            found[NO2_WITHOUT_OZONE] = _iso(self.times[np.isnan(ozone)])
+        return {name: steps for name, steps in found.items() if steps} or None
 
     @property
     def start(self) -> datetime:
@@ -165,7 +182,7 @@ async def load_inputs(
             )
         readings[name] = means
         digest.update(f"{name}:{hash_readings(means)}".encode())
-    for name in WEATHER_READINGS:
+    for name in OPTIONAL_READINGS:
         means, left_out = await _optional_means(conn, name, start, end, step)
         mobile.update(left_out)
         if means is not None:

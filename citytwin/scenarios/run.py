@@ -16,7 +16,6 @@ from citytwin.scenarios.inputs import CityInputs
 from citytwin.scenarios.models import ModelPass, RunControl, default_parameters, models_for
 from citytwin.scenarios.spec import Scenario
 from citytwin.sim.mobile_sensors import excluded_sensors
-from citytwin.sim.observed_weather import CLIMATOLOGY_WIND
 
 BASELINE = "baseline"
 CALIBRATION_ATTR = "citytwin_calibration"
@@ -167,9 +166,8 @@ def run_scenario(
         variables, calibration = simulate(inputs, scenario, parameters, baseline)
         control.stage("writing baseline layer", split)
         title = f"Baseline {inputs.start:%Y-%m-%d} to {inputs.end:%Y-%m-%d}"
-        gaps = inputs.weather_gaps()
-        gaps = {CLIMATOLOGY_WIND: gaps} if gaps else None
-        _write(store, inputs, variables, replace(provenance, fallbacks=gaps), title, calibration)
+        provenance = replace(provenance, fallbacks=inputs.fallbacks())
+        _write(store, inputs, variables, provenance, title, calibration)
     if not has_scenario:
         control.stage("done", 1.0)
         return RunResult(baseline_id, baseline_id, None, [])

@@ -10,10 +10,17 @@ from scipy import sparse
 
 from citytwin.core.grid import Grid
 from citytwin.sim.dispersion import PlumeParameters, disperse, plume_kernel
-from citytwin.sim.emissions import POLLUTANTS, FleetMix, fleet_shares, road_emissions
+from citytwin.sim.emissions import (
+    POLLUTANTS,
+    FleetMix,
+    fleet_shares,
+    primary_no2_share,
+    road_emissions,
+)
 from citytwin.sim.meteorology import Meteorology
 from citytwin.sim.near_source import INITIAL_SIGMA_Y, NEAR_DISTANCE
 from citytwin.sim.near_source import SPACING as NEAR_SPACING
+from citytwin.sim.no2_chemistry import DERWENT_MIDDLETON, OZONE_LIMITED, no2_added
 from citytwin.sim.traffic import Traffic
 
 BACKGROUND_QUANTILE = 0.25  # the cleaner quarter of the sensors stands for the urban background
@@ -56,6 +63,11 @@ class AirParameters:
             "fleet_mix": self.fleet.shares,
             **self.plume.as_dict(),
             "background_quantile": self.background_quantile,
+            "no2_chemistry": {
+                "relation": f"{OZONE_LIMITED} where ozone is measured, else {DERWENT_MIDDLETON}",
+                "primary_no2_share": round(primary_no2_share(self.fleet), 4),
+                "ozone_background": "declared background stations, else 1 - background_quantile",
+            },
             "stability": "pasquill-turner (wind speed, solar elevation, cloud)",
             "cloud_octas_climatology": self.cloud_octas,
             "near_source": {
@@ -137,12 +149,20 @@ def increment_graph(
 
 
 def concentrations(
-    increment: np.ndarray, backgrounds: dict[str, np.ndarray], factors: dict[str, float]
+    increment: np.ndarray,
+    backgrounds: dict[str, np.ndarray],
+    factors: dict[str, float],
+    ozone: np.ndarray,
+    primary_share: float,
 ) -> dict[str, np.ndarray]:
-    """(time, y, x) float32 concentration per pollutant: background + factor × increment."""
-    return {
-        name: (backgrounds[name][:, None, None] + factors[name] * increment[:, index]).astype(
-            np.float32
-        )
-        for index, name in enumerate(POLLUTANTS)
-    }
+    """(time, y, x) float32 concentration per pollutant: background + factor × increment for
+    PM; for NO2, background + the NO2 that factor × the NOx increment adds under the hour's
+    background `ozone` (NaN: Derwent-Middleton), `citytwin.sim.no2_chemistry`."""
+    out = {}
+    for index, name in enumerate(POLLUTANTS):
+        b = backgrounds[name][:, None, None]
+        road = factors[name] * increment[:, index]
+        if name == "no2":
+            road = no2_added(road, b, ozone[:, None, None], primary_share)
+        out[name] = (b + road).astype(np.float32)
+    return out

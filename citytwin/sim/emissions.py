@@ -1,5 +1,8 @@
 """Road traffic emissions: a fleet mix and emission factors per vehicle kind → g/s per road,
-then per grid cell. Factors and their sources: docs/models.md, "Traffic air quality"."""
+then per grid cell. Factors and their sources: docs/models.md, "Traffic air quality".
+
+The roads emit NOx (as NO2 mass), PM2.5 and PM10, in the order of POLLUTANTS: the model turns
+the NOx into the NO2 it outputs at the receptors (`citytwin.sim.no2_chemistry`)."""
 
 from dataclasses import dataclass, field
 
@@ -10,7 +13,7 @@ from scipy import sparse
 
 from citytwin.core.grid import Grid
 
-POLLUTANTS = ("no2", "pm25", "pm10")
+POLLUTANTS = ("no2", "pm25", "pm10")  # what the model outputs: channel 0 is emitted as NOx
 VEHICLES = ("car_petrol", "car_diesel", "car_electric", "van", "truck", "bus")
 CARS = (0, 1, 2)  # petrol, diesel, electric: the shares an EV-share change moves between
 # Exhaust factors g/veh/km at 50 km/h for a Euro 6 / Euro VI fleet, rounded from the EMEP/EEA
@@ -42,7 +45,6 @@ NON_EXHAUST = {
     "truck": (0.045, 0.120),
     "bus": (0.045, 0.120),
 }
-NO2_CONVERSION = 0.10  # share of the emitted NO that turns into NO2 within the first cells
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,14 @@ class FleetMix:
     def as_array(self) -> np.ndarray:
         """Shares in the order of VEHICLES."""
         return np.array([self.shares[name] for name in VEHICLES], dtype=np.float64)
+
+
+def primary_no2_share(fleet: FleetMix) -> float:
+    """The share of the fleet's exhaust NOx emitted as NO2 (the speed shape, common to every
+    kind, cancels)."""
+    shares = fleet.as_array()
+    nox = shares * np.array([EXHAUST[name][0] for name in VEHICLES])
+    return float(np.dot(nox, [PRIMARY_NO2[name] for name in VEHICLES]) / nox.sum())
 
 
 def speed_factor(speed: np.ndarray) -> np.ndarray:
@@ -87,15 +97,13 @@ def fleet_shares(base: FleetMix, ev_share: np.ndarray) -> np.ndarray:
 
 
 def road_emissions(volume: np.ndarray, speed: np.ndarray, shares: np.ndarray) -> np.ndarray:
-    """(time, road, pollutant) emission rates in g/s per km of road from volumes (veh/h),
-    speeds (km/h) and fleet shares (time, road, vehicle)."""
+    """(time, road, pollutant) emission rates in g/s per km of road (NOx as NO2, PM2.5, PM10)
+    from volumes (veh/h), speeds (km/h) and fleet shares (time, road, vehicle)."""
     exhaust = np.array([EXHAUST[name] for name in VEHICLES])  # (vehicle, NOx/PM2.5)
     wear = np.array([NON_EXHAUST[name] for name in VEHICLES])  # (vehicle, PM2.5/PM10)
-    no2_share = np.array([PRIMARY_NO2[name] for name in VEHICLES])
-    no2_share = no2_share + NO2_CONVERSION * (1 - no2_share)
     per_vehicle = np.stack(
         [
-            (shares * exhaust[:, 0] * no2_share).sum(-1) * speed_factor(speed),
+            (shares * exhaust[:, 0]).sum(-1) * speed_factor(speed),
             (shares * exhaust[:, 1]).sum(-1) * speed_factor(speed) + (shares * wear[:, 0]).sum(-1),
             (shares * exhaust[:, 1]).sum(-1) * speed_factor(speed) + (shares * wear[:, 1]).sum(-1),
         ],

@@ -6,7 +6,15 @@ import pandas as pd
 import pytest
 
 from citytwin.core.grid import Grid
-from citytwin.sim.air_calibration import QUANTILE, STATIONS, background, calibrate, factor_note
+from citytwin.sim.air_calibration import (
+    QUANTILE,
+    STATIONS,
+    Chemistry,
+    background,
+    calibrate,
+    factor_note,
+    ozone_background,
+)
 from citytwin.sim.emissions import POLLUTANTS
 
 GRID = Grid(32632, 100.0, 537_500.0, 5_226_900.0, nx=4, ny=1)
@@ -26,6 +34,12 @@ def means(site_types: bool = True) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["sensor", "lon", "lat", "time", "value", "site_type"])
 
 
+def ample_ozone(frame: pd.DataFrame, level: float = 1000.0) -> Chemistry:
+    """Ozone at every sensor and step, enough to oxidise all the NO: NO2 adds α × increment,
+    as a passive pollutant would."""
+    return Chemistry(frame.assign(value=level), 0.25)
+
+
 def test_background_comes_from_declared_background_stations():
     got = background(means(), TIMES, 0.25)
     assert (got.source, got.sensors) == (STATIONS, ("A",))
@@ -40,7 +54,9 @@ def test_alpha_and_its_leave_one_out_skill_by_hand():
     increment = np.broadcast_to(np.arange(4.0), (2, len(POLLUTANTS), 1, 4)).copy()
     backgrounds = {name: background(frame, TIMES, 0.25) for name in POLLUTANTS}
     observed = dict.fromkeys(POLLUTANTS, frame)
-    fitted = calibrate(increment, backgrounds, observed, GRID, TIMES, 0.25, 3600)
+    fitted = calibrate(
+        increment, backgrounds, observed, GRID, TIMES, 0.25, 3600, chemistry=ample_ozone(frame)
+    )
     fit = fitted.report["no2"]
     # Σ r·(o − b) / Σ r² over B, C, D (A drives the background and is left out): 60 / 28
     assert fit["factor"] == pytest.approx(60 / 28)
@@ -75,7 +91,14 @@ def test_without_declared_stations_each_station_is_left_out_of_background_and_al
     increment = np.broadcast_to(np.arange(4.0), (2, len(POLLUTANTS), 1, 4)).copy()
     backgrounds = {name: background(frame, TIMES, 0.25) for name in POLLUTANTS}
     fit = calibrate(
-        increment, backgrounds, dict.fromkeys(POLLUTANTS, frame), GRID, TIMES, 0.25, 3600
+        increment,
+        backgrounds,
+        dict.fromkeys(POLLUTANTS, frame),
+        GRID,
+        TIMES,
+        0.25,
+        3600,
+        chemistry=ample_ozone(frame),
     ).report["no2"]
     # In sample, all four calibrate on b = 11.5, 21.5: Σ r·(o − b) = 0.5·2 + 2·(4.5 + 2.5)
     # + 3·(4.5 + 4.5) = 42 over Σ r² = 28.
@@ -91,3 +114,37 @@ def test_without_declared_stations_each_station_is_left_out_of_background_and_al
     # C's 11, 21 (-5, -3) and D's 11, 21 (-5, -5).
     assert loso["background_only"]["overall"]["bias"] == pytest.approx(-10 / 8)
     assert [s["sensor"] for s in loso["citytwin"]["stations"]] == ["A", "B", "C", "D"]
+
+
+def test_ozone_background_is_the_high_side_and_leaves_the_held_station_out():
+    frame = means(site_types=False).assign(value=[60.0, 70.0, 50.0, 60.0, 40.0, 50.0, 20.0, 30.0])
+    # The upper quartile of 60, 50, 40, 20 is 52.5; of 70, 60, 50, 30, 62.5.
+    assert ozone_background(frame, TIMES, 0.25).tolist() == [52.5, 62.5]
+    # Without A: of 50, 40, 20, 45; of 60, 50, 30, 55.
+    assert ozone_background(frame, TIMES, 0.25, without="A").tolist() == [45.0, 55.0]
+    # Declared background stations: their mean (A alone).
+    assert ozone_background(means().assign(value=[60.0, 70.0] * 4), TIMES, 0.25).tolist() == [
+        60.0,
+        70.0,
+    ]
+    assert np.isnan(ozone_background(None, TIMES, 0.25)).all()
+
+
+def test_no2_is_fitted_through_the_chemistry():
+    """Ozone limits the NO2 the roads add: with 4.8 µg/m³ of O3 (4.6 of NO2 at most) and a
+    quarter primary, the NOx increments r = 1, 2, 3 at B, C, D add α·r/4 + min(3α·r/4, 4.6)
+    of NO2 at α; above the background A they measure 2, 2; 6, 4; 6, 6."""
+    frame = means()
+    increment = np.broadcast_to(np.arange(4.0), (2, len(POLLUTANTS), 1, 4)).copy()
+    backgrounds = {name: background(frame, TIMES, 0.25) for name in POLLUTANTS}
+    chemistry = ample_ozone(frame, level=4.8)
+    observed = dict.fromkeys(POLLUTANTS, frame)
+    fit = calibrate(
+        increment, backgrounds, observed, GRID, TIMES, 0.25, 3600, chemistry=chemistry
+    ).report["no2"]
+    # For 2.04 < α < 3.07 (4.6 / 2.25 and 4.6 / 1.5) only D (r = 3) is limited: B adds α,
+    # C 2α, D 0.75α + 4.6, and d/dα of 2(α − 2)² + (2α − 6)² + (2α − 4)² + 2(0.75α − 1.4)²
+    # = 22.25α − 52.2 vanishes at α = 2.3461, inside that range.
+    assert fit["factor"] == pytest.approx(52.2 / 22.25, rel=1e-6)
+    assert fit["chemistry"]["hours"] == {"ozone-limiting-method": 2, "derwent-middleton-1996": 0}
+    assert fit["chemistry"]["primary_no2_share"] == 0.25

@@ -9,6 +9,7 @@ from citytwin.sim.emissions import (
     VEHICLES,
     FleetMix,
     fleet_shares,
+    primary_no2_share,
     road_emissions,
     road_raster,
     speed_factor,
@@ -93,14 +94,20 @@ def test_emission_factors_and_fleet_changes():
     # 3600 vehicles an hour of one kind at 50 km/h: one vehicle a second, so g/s per km = g/km.
     only_trucks = np.eye(len(VEHICLES))[VEHICLES.index("truck")]
     rates = road_emissions(np.array([3600.0]), np.array([50.0]), only_trucks[None])
-    no2, pm25, pm10 = rates[0]
-    assert no2 == pytest.approx(1.20 * (0.10 + 0.10 * 0.90))
+    nox, pm25, pm10 = rates[0]
+    assert nox == pytest.approx(1.20)  # all the NOx: the receptors make NO2 of it
     assert pm25 == pytest.approx(0.010 + 0.045)
     assert pm10 == pytest.approx(0.010 + 0.120)
     electric = np.eye(len(VEHICLES))[VEHICLES.index("car_electric")]
     ev_rates = road_emissions(np.array([3600.0]), np.array([50.0]), electric[None])[0]
     assert ev_rates[POLLUTANTS.index("no2")] == 0.0
     assert ev_rates[POLLUTANTS.index("pm10")] == pytest.approx(0.030)  # tyres and brakes stay
+
+
+def test_primary_no2_share_of_the_default_fleet():
+    # NOx per vehicle-km by kind × share: 0.0312, 0.135, 0, 0.048, 0.036, 0.015 (0.2652 g);
+    # of it NO2: 0.000936 + 0.04725 + 0.0168 + 0.0036 + 0.0015 = 0.070086 g.
+    assert primary_no2_share(FleetMix()) == pytest.approx(0.070086 / 0.2652)
 
 
 def test_road_raster_keeps_every_metre_of_road():

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from citytwin.scenarios.models.registry import Model, ModelOutput, ModelPass, register
-from citytwin.sim.air_calibration import background, calibrate
+from citytwin.sim.air_calibration import Chemistry, background, calibrate, ozone_background
 from citytwin.sim.air_quality import AirParameters, concentrations, increment_graph, road_rates
-from citytwin.sim.emissions import POLLUTANTS, road_raster
+from citytwin.sim.emissions import POLLUTANTS, primary_no2_share, road_raster
 from citytwin.sim.near_source import receptor_correction
 from citytwin.sim.scheduler import compute
 from citytwin.sim.stability import pasquill_class, solar_elevation
@@ -36,6 +36,7 @@ def run_air(inputs: "CityInputs", params: AirParameters, run: ModelPass) -> Mode
     increment = compute(graph, run.control.scheduler, progress)
     q = params.background_quantile
     backgrounds = {p: background(readings[p], inputs.times, q) for p in POLLUTANTS}
+    chemistry = Chemistry(readings.get("o3"), primary_no2_share(params.fleet))
     report = run.calibration
     if report is None:
         measured = ~np.isin(inputs.times.strftime("%Y-%m-%dT%H:%M:%SZ"), inputs.weather_gaps())
@@ -62,11 +63,14 @@ def run_air(inputs: "CityInputs", params: AirParameters, run: ModelPass) -> Mode
             q,
             inputs.step_seconds,
             near,
+            chemistry,
         )
         report = fitted.report
     factors = {name: fit["factor"] for name, fit in report.items()}
     levels = {name: base.values for name, base in backgrounds.items()}
-    return ModelOutput(concentrations(increment, levels, factors), report)
+    ozone = ozone_background(chemistry.ozone, inputs.times, q)
+    fields = concentrations(increment, levels, factors, ozone, chemistry.primary_share)
+    return ModelOutput(fields, report)
 
 
 AIR_QUALITY = register(
