@@ -214,9 +214,18 @@ async def test_observations_written_by_the_database_equal_those_written_by_pytho
     async with pool.acquire() as conn:
         sensor, variable = await ids(conn, "AQ01", "no2")
     path = f"/v1.1/Datastreams({sensor * 1000 + variable})/Observations"
-    for params in ({"$top": "3"}, {"$top": "3", "$select": "result,Datastream"}):
-        page = (await sta.get(path, params=params)).json()["value"]
+    async with pool.acquire() as conn:
+        stored = await conn.fetchval(
+            "SELECT count(*) FROM readings WHERE sensor_id = $1 AND variable_id = $2",
+            sensor,
+            variable,
+        )
+    for params in ({"$top": "3", "$count": "true"}, {"$top": "3", "$select": "result,Datastream"}):
+        answer = (await sta.get(path, params=params)).json()
+        page = answer["value"]
         assert len(page) == 3
+        assert answer.get("@iot.count") == (stored if "$count" in params else None)
+        assert answer["@iot.nextLink"].endswith("%24skip=3")
         for item in page:
             by_id = await sta.get(item["@iot.selfLink"].removeprefix("http://citytwin"))
             one = by_id.json()  # one entity: its document is made in Python

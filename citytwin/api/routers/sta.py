@@ -4,6 +4,7 @@ aggregates extension (`$apply`) answered from the rollups. Errors are OData erro
 
 from datetime import datetime
 
+import orjson
 from fastapi import APIRouter, Request, Response
 
 from citytwin.api.deps import ConnDep, SettingsDep
@@ -70,8 +71,9 @@ async def _walk(conn: Connection, steps: list[Step]) -> sta.Scope | None:
         if step.relation is not None:
             scope = sta.Scope(step.relation.condition, parent[f"key:{step.name}"])
         if position < len(steps) - 1:
-            keys = (steps[position + 1].name,)
-            parent = await sta.entity_by_id(conn, step.entity, step.id, QueryOptions(), scope, keys)
+            # Only the key the next step needs (a Datastream's month reads no first time).
+            keys, key_only = (steps[position + 1].name,), QueryOptions(select=("id",))
+            parent = await sta.entity_by_id(conn, step.entity, step.id, key_only, scope, keys)
     return scope
 
 
@@ -104,12 +106,12 @@ async def read(request: Request, resource: str, conn: ConnDep, settings: Setting
             return utc_json({"@iot.selfLink": answer["@iot.selfLink"]})
         return utc_json(answer)
     whole = None if path.ref else base  # `$ref` answers take only the selfLinks
-    rows, more, count = await sta.collection(conn, last.entity, options, scope, whole)
-    items = [document(last.entity, row, base, options) for row in rows]
+    page = await sta.collection(conn, last.entity, options, scope, whole)
+    items = [document(last.entity, row, base, options) for row in page.rows]
     if path.ref:
         items = [{"@iot.selfLink": item["@iot.selfLink"]} for item in items]
-    answer = {} if count is None else {"@iot.count": count}
-    answer["value"] = items
-    if more:
+    answer = {} if page.count is None else {"@iot.count": page.count}
+    answer["value"] = items if page.json is None else orjson.Fragment(page.json)
+    if page.more:
         answer["@iot.nextLink"] = next_link(f"{base}/{resource.strip('/')}", params, options)
     return utc_json(answer)

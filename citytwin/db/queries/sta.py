@@ -7,6 +7,7 @@ key), so a page of 100 Datastreams with their Observations costs two queries, no
 from dataclasses import dataclass, replace
 
 import asyncpg
+import orjson
 
 from citytwin.db.queries.input_errors import caller_input
 from citytwin.db.queries.sql import Bind
@@ -48,6 +49,17 @@ LATEST = replace(
 
 
 @dataclass(frozen=True)
+class Page:
+    """A page of a collection: its rows (expanded), or `json`, the JSON array of their
+    documents when the database wrote it; whether more follow; the count if asked."""
+
+    rows: list[dict]
+    more: bool
+    count: int | None
+    json: str | None = None
+
+
+@dataclass(frozen=True)
 class Scope:
     """The rows of a set that a parent's relation reaches: `condition` holds for `key`."""
 
@@ -65,7 +77,9 @@ def _columns(
             raise InvalidParameter("$select", f"{name!r} is not a property of {entity.name}")
     if base is not None and built_in_database(entity, bool(options.expand), keys):
         properties, links = layout(entity.name, options.select, ())
-        document, join = observation_json(entity, properties, links, f"{bind(base)}::text")
+        # The root is bound as the content of a JSON string (quotes and backslashes escaped).
+        root = bind(orjson.dumps(base).decode()[1:-1])
+        document, join = observation_json(entity, properties, links, f"{root}::text")
         return f'{document} AS "doc:"', join
     parts = entity.id.out is not None  # an id selected in parts, made in `_rows`
     columns = [entity.id.output if parts else f'{entity.id.sql} AS "@iot.id"']
@@ -146,10 +160,9 @@ async def collection(
     options: QueryOptions,
     scope: Scope | None,
     base: str | None = None,
-) -> tuple[list[dict], bool, int | None]:
-    """A page of `entity` (in `scope`): its rows, expanded; whether more follow; the count
-    when `$count=true`. With the service root `base`, rows the database writes whole come as
-    `doc:` (JSON text)."""
+) -> Page:
+    """A page of `entity` (in `scope`) and the count when `$count=true`. With the service root
+    `base`, documents the database can write come as one JSON array."""
     bind = Bind()
     conditions = [scope.condition.format(key=f"{bind(scope.key)}::bigint")] if scope else []
     expanded = _expanded(entity, options)
@@ -161,11 +174,16 @@ async def collection(
                 f"SELECT count(*) FROM {entity.source} WHERE {where_sql}",
                 *bind.values[:where_values],
             )
-        rows = _rows(await conn.fetch(sql, *bind.values))
+        records = await conn.fetch(sql, *bind.values)
+    if base is not None and built_in_database(entity, bool(expanded), expanded):
+        # The documents' texts joined as they come: no dict, no Python object per entity.
+        documents = [record[0] for record in records[: options.top]]
+        return Page([], len(records) > options.top, count, f"[{','.join(documents)}]")
+    rows = _rows(records)
     more = len(rows) > options.top
     rows = rows[: options.top]
     await expand(conn, entity, rows, options, base)
-    return rows, more, count
+    return Page(rows, more, count)
 
 
 async def entity_by_id(
