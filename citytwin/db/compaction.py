@@ -6,14 +6,11 @@ The merge of slot arrays is the costly part of rollups (a per-element function p
 done here, it costs once per day row however many loads touched it since the last compaction.
 """
 
-import io
-
 import asyncpg
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from citytwin.aggregate.rollups import days_from_slots, merge_slot_stats
-from citytwin.db.copy import copy_rollups
+from citytwin.db.copy import copy_out_frame, copy_rollups
 
 COMPACTION_LOCK = 7_402_119  # one compaction at a time (a second one finds nothing to do)
 BATCH_ROWS = 500_000  # delta rows taken per round: bounds the memory of a large backlog
@@ -60,23 +57,16 @@ async def delta_backlog(conn: asyncpg.Connection) -> int:
 
 
 async def _compact_batch(conn: asyncpg.Connection, bucket_seconds: int) -> int:
-    taken = io.BytesIO()
-    await conn.copy_from_query(TAKE_DELTAS, output=taken, format="csv")
-    if not taken.getbuffer().nbytes:
+    taken = await copy_out_frame(conn, TAKE_DELTAS, schema=TAKEN_SCHEMA)
+    if taken.empty:
         return 0
-    taken.seek(0)
-    table = pacsv.read_csv(
-        taken,
-        read_options=pacsv.ReadOptions(column_names=TAKEN_SCHEMA.names),
-        convert_options=pacsv.ConvertOptions(column_types=TAKEN_SCHEMA),
-    )
-    stats = merge_slot_stats([table.to_pandas()])
+    stats = merge_slot_stats([taken])
     await conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS rollup_compacted (LIKE cell_rollups) ON COMMIT DELETE ROWS"
     )
     await copy_rollups(conn, "rollup_compacted", days_from_slots(stats, bucket_seconds))
     await conn.execute(MERGE_ROLLUPS)
-    return table.num_rows
+    return len(taken)
 
 
 async def compact_rollups(conn: asyncpg.Connection, bucket_seconds: int) -> int:

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from citytwin.aggregate.rollups import Rollups
-from citytwin.db.binary_copy import HEADER, TRAILER, encode_rows
+from citytwin.db.binary_copy import HEADER, TRAILER, decode, encode_rows
 
 READING_TYPES = {
     "sensor_id": "int4",
@@ -115,6 +115,34 @@ async def copy_readings(conn: asyncpg.Connection, table: str, readings: pd.DataF
             columns=READING_COLUMNS,
             format="csv",
         )
+
+
+async def copy_out_frame(
+    conn: asyncpg.Connection, query: str, *args: object, schema: pa.Schema
+) -> pd.DataFrame:
+    """The rows of `query` (columns as `schema` names and types them) through COPY as CSV,
+    parsed by pyarrow: many rows without a Python object per value."""
+    out = io.BytesIO()
+    await conn.copy_from_query(query, *args, output=out, format="csv")
+    if not out.getbuffer().nbytes:
+        return schema.empty_table().to_pandas()
+    out.seek(0)
+    table = pacsv.read_csv(
+        out,
+        read_options=pacsv.ReadOptions(column_names=schema.names),
+        convert_options=pacsv.ConvertOptions(column_types=schema),
+    )
+    return table.to_pandas()
+
+
+async def copy_out_binary(
+    conn: asyncpg.Connection, query: str, *args: object, types: dict[str, str]
+) -> pd.DataFrame:
+    """The rows of `query` (non-null fixed-width columns, named and typed by `types`) through a
+    binary COPY decoded by numpy: no text formatting on the server, no parsing here."""
+    out = io.BytesIO()
+    await conn.copy_from_query(query, *args, output=out, format="binary")
+    return pd.DataFrame(decode(out.getvalue(), types))
 
 
 async def copy_if_new(conn: asyncpg.Connection, copy: Callable[[], Awaitable[None]]) -> bool:

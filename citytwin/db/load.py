@@ -14,7 +14,6 @@ hours, into `sensor_hours` (citytwin.db.sensor_hours).
 """
 
 import asyncio
-import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -24,11 +23,16 @@ import asyncpg
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from citytwin.aggregate.rollups import days_from_slots, merge_slot_stats, slot_stats
 from citytwin.aggregate.sensor_hours import merge_sensor_hours, sensor_hour_stats
-from citytwin.db.copy import copy_if_new, copy_readings, copy_rollups, copy_slot_stats
+from citytwin.db.copy import (
+    copy_if_new,
+    copy_out_frame,
+    copy_readings,
+    copy_rollups,
+    copy_slot_stats,
+)
 from citytwin.db.latest import update_latest
 from citytwin.db.sensor_hours import add_sensor_hours
 from citytwin.errors import DatabaseUnavailable
@@ -151,11 +155,16 @@ async def _upsert_sensors(
         cells.tolist(),
         _sensor_properties(located),
     )
+    return await _known_sensors(conn, feed, firsts["sensor_id"].tolist())
+
+
+async def _known_sensors(conn: asyncpg.Connection, feed: str, external_ids: list) -> pd.DataFrame:
+    """The registered sensors of `feed` among `external_ids`, by external id."""
     known = await conn.fetch(
         """SELECT external_id, id, ST_X(geom) AS lon, ST_Y(geom) AS lat, cell FROM sensors
            WHERE feed = $1 AND external_id = ANY($2::text[])""",
         feed,
-        firsts["sensor_id"].tolist(),
+        external_ids,
     )
     # Nullable integer types: a left join must not turn 64-bit cells into lossy floats.
     return (
@@ -163,6 +172,13 @@ async def _upsert_sensors(
         .astype({"id": "Int32", "cell": "Int64"})
         .set_index("external_id")
     )
+
+
+def _describes_sensors(rows: pd.DataFrame) -> bool:
+    """Whether rows carry sensor names or properties (which may update registered sensors)."""
+    if rows["name"].notna().any():
+        return True
+    return any(column.startswith(PROPERTY) for column in rows.columns)
 
 
 async def register_sensors(
@@ -273,9 +289,7 @@ class ReadingLoad:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def _needs_registering(self, rows: pd.DataFrame) -> bool:
-        if self.known is None or rows["name"].notna().any():
-            return True
-        if any(column.startswith(PROPERTY) for column in rows.columns):
+        if self.known is None or _describes_sensors(rows):
             return True
         return not rows["sensor_id"].isin(self.known.index).all()
 
@@ -288,6 +302,12 @@ class ReadingLoad:
             rows, dropped = await _without_dropped_months(self.conn, rows, self.variables)
         if rows.empty:
             return PreparedPiece(pd.DataFrame(), dropped, 0, None)
+        if self.known is None and not _describes_sensors(rows):
+            # Rows naming only sensors (a live load): those registered are looked up, and only
+            # the others upserted, instead of an upsert of every sensor of the batch.
+            async with self.lock:
+                ids = rows["sensor_id"].astype(str).unique().tolist()
+                self.known = await _known_sensors(self.conn, self.feed, ids)
         sensors = self.known
         if self._needs_registering(rows):
             async with self.lock:
@@ -362,17 +382,8 @@ class ReadingLoad:
             )
             self.staging = True
         await copy_readings(self.conn, "reading_staging", readings)
-        returned = io.BytesIO()
-        await self.conn.copy_from_query(INSERT_NEW_FROM_STAGING, output=returned, format="csv")
-        if not returned.getbuffer().nbytes:
-            return INSERTED_SCHEMA.empty_table().to_pandas().astype({"flagged": bool})
-        returned.seek(0)
-        inserted = pacsv.read_csv(
-            returned,
-            read_options=pacsv.ReadOptions(column_names=INSERTED_SCHEMA.names),
-            convert_options=pacsv.ConvertOptions(column_types=INSERTED_SCHEMA),
-        )
-        return inserted.to_pandas().astype({"flagged": bool})
+        inserted = await copy_out_frame(self.conn, INSERT_NEW_FROM_STAGING, schema=INSERTED_SCHEMA)
+        return inserted.astype({"flagged": bool})
 
     async def _write_rollups(self, stats: pd.DataFrame) -> None:
         """New days as day rows; days with rollups already get their slots appended."""

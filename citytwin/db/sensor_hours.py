@@ -1,9 +1,9 @@
 """Adding a load's sensor hours (citytwin.aggregate.sensor_hours) to `sensor_hours`.
 
-Hours no row holds yet (a load of history) are COPYed; into hours that have rows (a live
-load in the current hour, a late reading) the rows are added by one upsert in key order, so
-that loads adding to the same hours wait for each other's row locks instead of deadlocking.
-Either way a load writes about one narrow row per sensor-hour it carries.
+They are COPYed when no row holds their keys yet (a load of history, the first live load of
+an hour); else (the key clashes) added by one upsert in key order, so that loads adding to the
+same hours wait for each other's row locks instead of deadlocking. Either way a load writes
+about one narrow row per sensor-hour it carries.
 """
 
 import asyncpg
@@ -22,15 +22,6 @@ TYPES = {
     "min": "float8",
     "max": "float8",
 }
-
-# Whether any row of these sensors and variables lies in the load's span of hours: one index
-# descent per (sensor, variable), stopping at the first row found.
-HOURS_STORED = """
-SELECT EXISTS (
-    SELECT 1 FROM sensor_hours
-    WHERE sensor_id = ANY($1::int4[]) AND variable_id = ANY($2::int2[])
-      AND hour >= $3 AND hour <= $4)
-"""
 
 ADD_HOURS = """
 INSERT INTO sensor_hours AS h
@@ -51,17 +42,9 @@ async def add_sensor_hours(conn: asyncpg.Connection, stats: pd.DataFrame) -> Non
     if stats.empty:
         return
     hours = stats["hour"].dt.tz_localize("UTC")
-    stored = await conn.fetchval(
-        HOURS_STORED,
-        stats["sensor_id"].unique().tolist(),
-        stats["variable_id"].unique().tolist(),
-        hours.min().to_pydatetime(),
-        hours.max().to_pydatetime(),
-    )
     columns = {name: stats[name].to_numpy() for name in TYPES}
-    if not stored and await copy_if_new(
-        conn, lambda: copy_binary(conn, "sensor_hours", columns, TYPES)
-    ):
+    # Rows in key order: a live load into an hour an earlier load wrote clashes at its first row.
+    if await copy_if_new(conn, lambda: copy_binary(conn, "sensor_hours", columns, TYPES)):
         return
     await conn.execute(
         ADD_HOURS,

@@ -3,6 +3,7 @@ import io
 import numpy as np
 
 from citytwin.db.binary_copy import encode
+from citytwin.db.copy import copy_out_binary
 
 
 async def test_binary_payload_round_trips_through_postgres(conn):
@@ -30,6 +31,27 @@ async def test_binary_payload_round_trips_through_postgres(conn):
         (0, 7, -5, -1e300, False, "2026-11-02T07:00:00.123456"),
         (32767, 2**31 - 1, 2**62, 123456.789, True, "1970-01-01T00:00:00.000000"),
     ]
+
+
+async def test_binary_copy_out_reads_back_what_went_in(conn):
+    await conn.execute("CREATE TEMP TABLE back (a int2, b int4, t timestamptz, v float8, f bool)")
+    times = np.array(["1999-12-31T23:59:59.000001", "2026-11-02T07:00"], dtype="datetime64[us]")
+    columns = [
+        ("int2", np.array([-32768, 5], np.int16)),
+        ("int4", np.array([2**31 - 1, -3], np.int32)),
+        ("timestamptz", times),
+        ("float8", np.array([0.1, -1e300])),
+        ("bool", np.array([False, True])),
+    ]
+    await conn.copy_to_table("back", source=io.BytesIO(encode(columns)), format="binary")
+    types = {"a": "int2", "b": "int4", "t": "timestamptz", "v": "float8", "f": "bool"}
+    frame = await copy_out_binary(conn, "SELECT * FROM back WHERE b <> $1", 0, types=types)
+    assert frame["a"].tolist() == [-32768, 5]
+    assert frame["b"].tolist() == [2**31 - 1, -3]
+    assert frame["t"].to_numpy().tolist() == times.tolist()
+    assert frame["v"].tolist() == [0.1, -1e300]
+    assert frame["f"].tolist() == [False, True]
+    assert len(await copy_out_binary(conn, "SELECT * FROM back WHERE false", types=types)) == 0
 
 
 async def test_binary_arrays_round_trip(conn):

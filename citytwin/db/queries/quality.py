@@ -6,16 +6,21 @@ from datetime import datetime, timedelta
 import asyncpg
 import pandas as pd
 
+from citytwin.db.copy import copy_out_binary
+
 # From the sensor hours (migration 012), not the raw readings: a load reads one row per sensor
 # and hour of history (two where some of the hour's readings are flagged; the stage adds rows of
 # the same hour), one index range per sensor of the feed.
 HOURLY_HISTORY = """
-SELECT s.external_id AS sensor, h.hour AT TIME ZONE 'UTC' AS hour, h.sum, h.count
+SELECT h.sensor_id, h.hour, h.sum, h.count
 FROM sensors s
 JOIN sensor_hours h ON h.sensor_id = s.id
 WHERE s.feed = $1 AND h.variable_id = (SELECT id FROM variables WHERE name = $2)
   AND h.hour >= date_trunc('hour', $3::timestamptz, 'UTC') AND h.hour <= $4
 """
+# Through a binary COPY: a feed's week is a few hundred thousand rows, too many to build a Python
+# object per value; sensors come by id, named after.
+HISTORY_TYPES = {"sensor_id": "int4", "hour": "timestamptz", "sum": "float8", "count": "int4"}
 
 # Per kind of fault (bit) and variable of one sensor, over its readings in the $2 before its
 # newest: how many
@@ -53,10 +58,12 @@ async def hourly_history(
 ) -> pd.DataFrame:
     """Hourly sums and counts of `variable` per sensor (external id) of `feed` in the hours of
     [start, end]; an hour may come in two rows (flagged readings and the others), to be added."""
-    rows = await conn.fetch(HOURLY_HISTORY, feed, variable, start, end)
-    return pd.DataFrame(
-        [tuple(r) for r in rows], columns=["sensor", "hour", "sum", "count"]
-    ).astype({"sum": float, "count": int})
+    history = await copy_out_binary(
+        conn, HOURLY_HISTORY, feed, variable, start, end, types=HISTORY_TYPES
+    )
+    names = dict(await conn.fetch("SELECT id, external_id FROM sensors WHERE feed = $1", feed))
+    sensor = history.pop("sensor_id").map(names)
+    return history.assign(sensor=sensor)[["sensor", "hour", "sum", "count"]]
 
 
 async def sensor_health(
