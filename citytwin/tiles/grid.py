@@ -3,14 +3,31 @@
 from dataclasses import dataclass
 from functools import lru_cache
 
+import h3
 import morecantile
 
 from citytwin.errors import InvalidParameter
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 MAX_ZOOM = 22
-# Hexagons about 10 to 40 px across on a 512 px tile: fine enough to read, coarse enough to count.
-ZOOM_RESOLUTION = (0, 0, 1, 1, 2, 3, 4, 4, 5, 5, 6, 7, 7, 8, 9, 9, 10)
+TILE_PIXELS = 512
+# Hexagons at most this many pixels across (at the equator; wider towards the poles): fine
+# enough that a city of a few kilometres stays a shape of hexagons at zoom 9, coarse enough
+# to read one hexagon.
+HEXAGON_PIXELS = 40
+_EQUATOR_METRES = 40_075_016.686
+
+
+def _coarsest_readable(z: int) -> int:
+    metres_per_pixel = _EQUATOR_METRES / TILE_PIXELS / 2**z
+    for resolution in range(16):
+        across = 2 * h3.average_hexagon_edge_length(resolution, "m") / metres_per_pixel
+        if across <= HEXAGON_PIXELS:
+            return resolution
+    return 15
+
+
+ZOOM_RESOLUTION = tuple(_coarsest_readable(z) for z in range(MAX_ZOOM + 1))
 
 
 @dataclass(frozen=True)

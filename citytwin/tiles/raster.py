@@ -84,10 +84,17 @@ def value_range(low: float, high: float) -> tuple[float, float]:
     return low, high
 
 
-def colorize(values: np.ndarray, lut: np.ndarray, low: float, high: float) -> np.ndarray:
-    """RGBA uint8 of `values` through `lut` over [low, high] (clipped); NaN fully transparent."""
+def colorize(
+    values: np.ndarray, lut: np.ndarray, low: float, high: float, threshold: float = 0.0
+) -> np.ndarray:
+    """RGBA uint8 of `values` through `lut` over [low, high] (clipped); NaN and values nearer
+    zero than `threshold` fully transparent."""
     values = np.asarray(values, dtype=float)
     finite = np.isfinite(values)
+    # Nothing to see where a concentration is negligible or a difference is about nil: the
+    # basemap shows through instead of an opaque rectangle over the whole grid.
+    if threshold > 0:
+        finite &= np.abs(np.where(finite, values, 0.0)) >= threshold
     scaled = np.clip((np.where(finite, values, low) - low) / (high - low), 0.0, 1.0)
     index = np.round(scaled * (len(lut) - 1)).astype(np.intp)
     rgba = np.zeros((*values.shape, 4), dtype=np.uint8)
@@ -157,6 +164,7 @@ def render_tile(
     lut: np.ndarray,
     low: float,
     high: float,
+    threshold: float = 0.0,
 ) -> bytes:
     """The PNG of a tile from `block`, the grid values over `sampling.window`."""
     values = np.full(sampling.rows.shape, np.nan)
@@ -165,7 +173,7 @@ def render_tile(
         rows = sampling.rows[sampling.inside] - window[0].start
         cols = sampling.cols[sampling.inside] - window[1].start
         values[sampling.inside] = block[rows, cols]
-    return encode_png(colorize(values, lut, low, high))
+    return encode_png(colorize(values, lut, low, high, threshold))
 
 
 def legend_png(lut: np.ndarray, width: int = 256, height: int = 16) -> bytes:

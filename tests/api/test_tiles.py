@@ -31,8 +31,9 @@ async def test_cell_tile_holds_the_cells_of_the_aggregate(client):
     layers = mapbox_vector_tile.decode(answer.content)
     assert list(layers) == ["cells"]
     features = layers["cells"]["features"]
-    # Zoom 12 shows resolution 7: the same cells, counts and means as /cells at resolution 7.
-    cells = (await client.get("/cells", params={"variable": "no2", "resolution": 7})).json()
+    # Zoom 12 shows resolution 9 (hexagons at most 40 px across): the same cells, counts and
+    # means as /cells at resolution 9.
+    cells = (await client.get("/cells", params={"variable": "no2", "resolution": 9})).json()
     want = {f["properties"]["h3"]: f["properties"] for f in cells["features"]}
     got = {f["properties"]["h3"]: f["properties"] for f in features}
     assert got.keys() == want.keys()

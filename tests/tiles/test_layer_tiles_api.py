@@ -74,6 +74,18 @@ async def test_a_tile_over_a_cell_has_the_cells_colour(tiles_client, sample):
     assert pixels[128, 128].tolist() == [0, 0, 4, 255]
 
 
+async def test_values_nearer_zero_than_the_threshold_are_transparent(tiles_client, sample):
+    store, layer_id = sample
+    tile = cell_tile(store.open(layer_id), 2, 1)  # sensor A's cell: 10 at the first step
+    shown = decode(await tiles_client.get(url(layer_id, tile), params={"threshold": 10}))
+    assert (shown[..., 3] == 255).all()  # 10 is not below 10
+    hidden = await tiles_client.get(url(layer_id, tile), params={"threshold": 10.5})
+    assert (decode(hidden) == 0).all()
+    assert hidden.headers["etag"] != (await tiles_client.get(url(layer_id, tile))).headers["etag"]
+    legend = await tiles_client.get(f"/layers/{layer_id}/legend.json", params={"threshold": 2})
+    assert legend.json()["threshold"] == 2.0
+
+
 async def test_pixels_off_the_grid_are_transparent(tiles_client, sample):
     layer_id = sample[1]
     # The tile holding the grid's north-west corner (537 500 E, 5 226 900 N in UTM 32N).
@@ -198,6 +210,8 @@ async def test_tilejson(tiles_client, sample):
         ("tiles/2/0/-1.png", {}, "y"),
         ("tiles/2/a/0.png", {}, "x"),
         ("legend.json", {"rescale": "9,1"}, "rescale"),
+        ("tiles/18/0/0.png", {"threshold": "-1"}, "threshold"),
+        ("tiles/18/0/0.png", {"threshold": "nan"}, "threshold"),
         ("legend.png", {"colormap": "Viridis"}, "colormap"),
         ("tilejson.json", {"time": "2026-11-01T00:00:00Z"}, "time"),
     ],

@@ -75,6 +75,13 @@ def test_nan_is_fully_transparent():
     assert rgba[1, 1].tolist() == [0x44, 0x01, 0x54, 255]
 
 
+def test_values_nearer_zero_than_the_threshold_are_transparent():
+    rgba = colorize(np.array([-3.0, -1.0, 0.5, 2.0, 3.0]), colormap("RdBu_r"), -3.0, 3.0, 2.0)
+    assert rgba[:, 3].tolist() == [255, 0, 0, 255, 255]
+    assert (rgba[1:3] == 0).all()
+    assert rgba[0, :3].tolist() == [0x05, 0x30, 0x61]  # RdBu_r's blue end, unchanged
+
+
 def test_unknown_colormap_and_bad_rescale_name_the_parameter():
     with pytest.raises(InvalidParameter) as error:
         colormap("jet")

@@ -1,76 +1,24 @@
-"""The web map in Debian's Chromium (headless, software WebGL), driven by Playwright, against the
-demo city served by a real uvicorn. Screenshots go to `test-artifacts/`."""
+"""The web map: hexagons, the cell panel, the hour slider, scenarios, shared views, the basemap."""
 
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import h3.api.basic_str as h3
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
-from citytwin.api.app import create_app
 from tests.conftest import ROOT
 from tests.factories import API_KEY
-from tests.live_server import serve
+from tests.web.pages import (
+    ARTIFACTS,
+    BROWSER_TEST,
+    click_a_hexagon,
+    map_pixels,
+    read_legend,
+    shown,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts"
-# Software WebGL: the CI machines have no GPU and no screen.
-FLAGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
-VENDOR = ROOT / "citytwin" / "api" / "static" / "vendor" / "maplibre-gl.js"
-
-pytestmark = [
-    pytest.mark.usefixtures("demo_city"),
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and VENDOR.exists()) and not os.environ.get("CI"),
-        reason="browser tests need `scripts/setup.sh --browser` (Chromium, bundled MapLibre)",
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-async def site(settings, pool, demo_city, tmp_path_factory) -> AsyncIterator[str]:
-    """The demo city (its base and samples) behind a live server with its own layer store."""
-    layers = tmp_path_factory.mktemp("map-layers")
-    app = create_app(settings.model_copy(update={"layer_store": str(layers)}))
-    async with serve(app) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield launched
-        await launched.close()
-
-
-@pytest.fixture
-async def page(browser: Browser, site: str, request) -> AsyncIterator[Page]:
-    """A fresh page on the map, ready; fails the test on any console error or page error."""
-    context = await browser.new_context(viewport={"width": 1280, "height": 800})
-    opened = await context.new_page()
-    errors: list[str] = []
-    opened.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    opened.on("pageerror", lambda e: errors.append(str(e)))
-    await opened.goto(site + "/")
-    await opened.wait_for_function("document.body.dataset.ready", timeout=30_000)
-    assert await opened.evaluate("document.body.dataset.ready") == "true", errors
-    yield opened
-    ARTIFACTS.mkdir(exist_ok=True)
-    await opened.screenshot(path=ARTIFACTS / f"map-{request.node.name}.png")
-    await context.close()
-    assert errors == []
-
-
-async def map_pixels(page: Page) -> bytes:
-    await page.wait_for_function(
-        "window.citytwin.map.loaded() && window.citytwin.map.areTilesLoaded()"
-    )
-    return await page.locator("#map canvas").screenshot()
+pytestmark = BROWSER_TEST
 
 
 async def test_the_map_loads_and_hexagons_follow_the_variable(page: Page):
@@ -95,20 +43,7 @@ async def test_the_map_loads_and_hexagons_follow_the_variable(page: Page):
 
 async def test_clicking_a_hexagon_charts_the_api_numbers(page: Page, site: str):
     await page.uncheck("#show-sensors")
-    target = await page.evaluate(
-        """() => {
-            const map = window.citytwin.map;
-            const feature = map.queryRenderedFeatures({layers: ['cells-fill']})
-                .find((f) => f.properties.count > 0);
-            const ring = feature.geometry.coordinates[0].slice(0, -1);
-            const lon = ring.reduce((s, p) => s + p[0], 0) / ring.length;
-            const lat = ring.reduce((s, p) => s + p[1], 0) / ring.length;
-            const point = map.project([lon, lat]);
-            return {h3: feature.properties.h3, x: point.x, y: point.y};
-        }"""
-    )
-    box = await page.locator("#map").bounding_box()
-    await page.mouse.click(box["x"] + target["x"], box["y"] + target["y"])
+    target = await click_a_hexagon(page)
     await page.wait_for_selector("#chart polyline")
     assert await page.inner_text("#panel-title") == f"Cell {target['h3']}"
     hour = parse_qs(urlsplit(await page.evaluate("window.location.href")).fragment)["time"][0]
@@ -124,7 +59,7 @@ async def test_clicking_a_hexagon_charts_the_api_numbers(page: Page, site: str):
             params={"variable": "no2", "start": "2026-11-02T00:00:00Z", "end": "2026-11-09"},
         )
     assert await page.inner_text("[data-stat=count]") == str(stats["count"])
-    assert await page.inner_text("[data-stat=mean]") == f"{stats['mean']:.2f}"
+    assert await page.inner_text("[data-stat=mean]") == f"{stats['mean']:.2f} µg/m³"
     points = await page.get_attribute("#chart polyline", "points")
     with_data = [s for s in series.json()["series"] if s["mean"] is not None]
     assert len(points.split()) == len(with_data) == 168
@@ -168,6 +103,20 @@ async def test_a_scenario_drawn_on_the_map_runs_and_shows_its_difference(page: P
     await map_pixels(page)
     diff_tiles = [url for url in tiles if f"/layers/{finished['diff']}/tiles/" in url]
     assert diff_tiles and all("colormap=RdBu_r" in url for url in diff_tiles)
+    # The legend: numbers symmetric about zero, the unit, what blue and red mean, and the
+    # band about zero left see-through (the tiles' threshold, 5 % of the bound).
+    legend = await read_legend(page, "#layer-legend")
+    low, middle, high = legend["values"]
+    assert low == -high < 0 and middle == pytest.approx(0, abs=1e-12)
+    assert legend["ticks"] == [shown(low), "0", shown(high)]
+    assert legend["unit"] == "µg/m³"
+    assert legend["sides"] == ["◀ blue: scenario lower than baseline", "red: scenario higher ▶"]
+    threshold = parse_qs(urlsplit(diff_tiles[-1]).query)["threshold"][0]
+    assert float(threshold) == pytest.approx(0.05 * high, rel=1e-2)
+    assert f"clear within ±{shown(float(threshold))} µg/m³" in legend["caption"]
+    assert await page.inner_text("#label-left") == (
+        "Difference: scenario − baseline (Drawn in the browser)"
+    )
 
 
 async def test_the_readme_maplibre_snippet_renders_our_hexagons(browser: Browser, site: str):
@@ -221,7 +170,9 @@ async def test_a_shared_url_restores_the_view_and_compares_side_by_side(
     await page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
     assert await page.input_value("#variable") == "pm25"
     assert await page.input_value("#run") == run["id"]
-    assert await page.inner_text("#time-label") == "2026-11-03 07:00 UTC"
+    # The city's own clock (Vaduz: UTC+1 in November), UTC on hover.
+    assert await page.inner_text("#time-label") == "2026-11-03 08:00 Europe/Vaduz"
+    assert await page.get_attribute("#time-label", "title") == "2026-11-03 07:00 UTC"
     assert await page.evaluate("citytwin.map.getZoom()") == 14
     await page.wait_for_function("!document.getElementById('map-right').hidden")
     await page.wait_for_function(
@@ -236,6 +187,11 @@ async def test_a_shared_url_restores_the_view_and_compares_side_by_side(
     assert {run["layer"], run["baseline"]} <= tiles
     ranges = {parse_qs(urlsplit(url).query)["rescale"][0] for url in asked if "/tiles/" in url}
     assert len(ranges) == 1  # both sides on the baseline's colour range
+    assert await page.inner_text("#label-left") == "Scenario (Shared)"
+    assert await page.inner_text("#label-right") == "Baseline (Shared)"
+    legend = await read_legend(page, "#layer-legend")
+    assert legend["values"][0] == pytest.approx(float(ranges.pop().split(",")[0]))
+    assert legend["unit"] == "µg/m³" and "both panes on the baseline's range" in legend["caption"]
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=ARTIFACTS / "map-side-by-side.png")
     await page.close()

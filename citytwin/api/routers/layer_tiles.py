@@ -65,6 +65,15 @@ class RenderQuery:
         str | None,
         Query(description="`min,max` of the colormap (default: the variable's range)."),
     ] = None
+    threshold: Annotated[
+        float,
+        Query(
+            ge=0,
+            allow_inf_nan=False,
+            description="Pixels whose value is nearer zero than this are transparent "
+            "(a negligible concentration, a difference of about nil).",
+        ),
+    ] = 0.0
 
 
 RenderDep = Annotated[RenderQuery, Depends()]
@@ -79,11 +88,19 @@ class Style:
     colormap: str
     low: float
     high: float
+    threshold: float
 
     def etag(self, layer_id: str, *extra: object) -> str:
         """A strong ETag of this style on the layer (plus a tile or a legend kind)."""
         return strong_etag(
-            layer_id, self.variable, self.step, self.colormap, self.low, self.high, extra
+            layer_id,
+            self.variable,
+            self.step,
+            self.colormap,
+            self.low,
+            self.high,
+            self.threshold,
+            extra,
         )
 
 
@@ -102,7 +119,7 @@ def _resolve(store: LayerStore, layer: xr.Dataset, layer_id: str, query: RenderQ
     variable = pick_variable(layer, query.variable)
     step = 0 if query.time is None else time_window(layer, query.time).first
     low, high = rescale or _extremes(store, layer_id, variable)
-    return Style(variable, step, lut_name, low, high)
+    return Style(variable, step, lut_name, low, high, query.threshold)
 
 
 def _png_response(body: bytes, etag: str, if_none_match: str | None) -> Response:
@@ -138,7 +155,9 @@ def get_layer_tile(
         if window is not None:
             selection = layer[style.variable].isel(time=style.step, y=window[0], x=window[1])
             block = np.asarray(selection.values, dtype=float)
-        body = render_tile(block, sampling, colormap(style.colormap), style.low, style.high)
+        body = render_tile(
+            block, sampling, colormap(style.colormap), style.low, style.high, style.threshold
+        )
         cache.put(key, etag, body)
     return _png_response(body, etag, if_none_match)
 
@@ -158,7 +177,7 @@ def get_legend_png(
 
 @router.get("/layers/{layer_id}/legend.json", summary="Legend of a layer's tiles")
 def get_legend_json(store: LayerStoreDep, layer_id: LayerId, query: RenderDep) -> Response:
-    """Colormap, value range, unit and 11 evenly spaced [value, colour] stops."""
+    """Colormap, value range, threshold, unit and 11 evenly spaced [value, colour] stops."""
     layer = store.open(layer_id)
     style = _resolve(store, layer, layer_id, query)
     return json_response(
@@ -168,6 +187,7 @@ def get_legend_json(store: LayerStoreDep, layer_id: LayerId, query: RenderDep) -
             "time": step_starts(layer)[style.step],
             "colormap": style.colormap,
             "rescale": [style.low, style.high],
+            "threshold": style.threshold,
             "unit": unit_of(layer, style.variable),
             "stops": legend_stops(colormap(style.colormap), style.low, style.high),
         }
@@ -190,6 +210,7 @@ def get_layer_tilejson(
         "time": query.time,
         "colormap": style.colormap,
         "rescale": query.rescale,
+        "threshold": query.threshold,
     }
     centre_zoom = (MIN_ZOOM + MAX_ZOOM) // 2
     return json_response(
