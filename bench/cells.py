@@ -93,7 +93,7 @@ async def load(conn: asyncpg.Connection, settings: Settings) -> None:
         console.print(f"cached: {stored:,} readings already stored")
         return
     await empty_store(conn)
-    feed = load_feeds(settings.feeds_dir)["air"]
+    feed = load_feeds(settings.ingest.feeds_dir)["air"]
     sensors, rng = city_sensors()
     began = time.perf_counter()
     for first in range(0, len(STAMPS), CHUNK_STAMPS):
@@ -103,8 +103,8 @@ async def load(conn: asyncpg.Connection, settings: Settings) -> None:
             conn,
             feed,
             data,
-            resolution=settings.h3_resolution,
-            bucket_seconds=settings.rollup_bucket_seconds,
+            resolution=settings.ingest.h3_resolution,
+            bucket_seconds=settings.database.rollup_bucket_seconds,
         )
         if report.rejected or report.duplicates:
             raise SystemExit(f"chunk at {STAMPS[first]}: {report.as_dict()}")
@@ -161,7 +161,9 @@ async def time_rollup_sql(
     latencies = []
     for run in range(WARMUPS + API_RUNS):
         began = time.perf_counter()
-        await cell_aggregates(conn, query, settings.h3_resolution, settings.rollup_bucket_seconds)
+        await cell_aggregates(
+            conn, query, settings.ingest.h3_resolution, settings.database.rollup_bucket_seconds
+        )
         if run >= WARMUPS:
             latencies.append((time.perf_counter() - began) * 1e3)
     return latencies
@@ -213,7 +215,7 @@ def p(latencies: list[float], q: float) -> float:
 
 async def bench() -> list[tuple]:
     """Load (or reuse) the month, then time /cells and the baselines per resolution."""
-    settings = Settings(pg_database="citytwin_bench_cells")
+    settings = Settings().updated(pg_database="citytwin_bench_cells")
     url = await prepare_store(settings)
     conn = await connect(url)
     try:
@@ -232,7 +234,7 @@ async def bench() -> list[tuple]:
                 sql = await time_rollup_sql(conn, variable_id, resolution, settings)
                 raw, raw_answer = await time_sql(conn, RAW_SQL, variable_id, resolution)
                 view, view_answer = await time_sql(conn, VIEW_SQL, variable_id, resolution)
-                expected = expected_cells(sensors, settings.h3_resolution, resolution)
+                expected = expected_cells(sensors, settings.ingest.h3_resolution, resolution)
                 check_agreement(resolution, expected, ours_answer, raw_answer)
                 check_agreement(resolution, expected, ours_answer, view_answer)
                 rows.append((resolution, len(expected), ours, sql, raw, view))

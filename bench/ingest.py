@@ -55,8 +55,8 @@ async def run_ours(
         feed,
         data,
         encoding="csv",
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
     )
     return time.perf_counter() - began, report
 
@@ -104,9 +104,9 @@ class Timing:
 
 async def bench(rows: int) -> tuple[list[Timing], float]:
     """Alternate ours and raw COPY `ROUNDS` times on an emptied store, then replay once."""
-    settings = Settings(pg_database="citytwin_bench")
+    settings = Settings().updated(pg_database="citytwin_bench")
     url = await prepare_store(settings)
-    feed = load_feeds(settings.feeds_dir)["air"]
+    feed = load_feeds(settings.ingest.feeds_dir)["air"]
     began = time.perf_counter()
     data = make_csv(rows)
     console.print(

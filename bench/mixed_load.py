@@ -114,19 +114,19 @@ async def post_ingest(base: str, body: bytes) -> tuple[float, dict]:
 
 
 async def bench(rows: int, clients: int, seconds: float) -> dict:
-    settings = Settings(pg_database=DATABASE)
+    settings = Settings().updated(pg_database=DATABASE)
     url = await prepare_store(settings)
     conn = await connect(url)
     try:
         await empty_store(conn)
-        feeds = load_feeds(settings.feeds_dir)
+        feeds = load_feeds(settings.ingest.feeds_dir)
         base_rows = BASE_HOURS * SENSORS * 4
         await ingest(
             conn,
             feeds["air"],
             air_csv(0, base_rows, 1),
-            resolution=settings.h3_resolution,
-            bucket_seconds=settings.rollup_bucket_seconds,
+            resolution=settings.ingest.h3_resolution,
+            bucket_seconds=settings.database.rollup_bucket_seconds,
         )
     finally:
         await conn.close()

@@ -167,8 +167,8 @@ def ingest_cost(rows: int) -> tuple[float, float, float]:
     """(share, stage seconds, ingest seconds): the quality stage's time over the time of the
     package's ingest of the same `rows` readings (bench/ingest.py's CSV), which includes it."""
     data = make_csv(rows)
-    settings = Settings(pg_database="citytwin_bench")
-    feed = load_feeds(settings.feeds_dir)["air"]
+    settings = Settings().updated(pg_database="citytwin_bench")
+    feed = load_feeds(settings.ingest.feeds_dir)["air"]
 
     async def ingested() -> float:
         url = await prepare_store(settings)

@@ -104,11 +104,11 @@ def stamps_from(first: datetime, count: int, step: timedelta) -> np.ndarray:
 def check_disk(settings: Settings, readings: int) -> None:
     """Refuse before anything starts when the store would not fit on the disk."""
     needed = readings * BYTES_PER_READING
-    free = shutil.disk_usage(settings.state_dir).free
+    free = shutil.disk_usage(settings.database.state_dir).free
     if needed > free:
         raise SystemExit(
             f"a store of {readings:,} readings needs about {needed / 1e9:.1f} GB on "
-            f"{settings.state_dir}; {free / 1e9:.1f} GB are free"
+            f"{settings.database.state_dir}; {free / 1e9:.1f} GB are free"
         )
 
 
@@ -117,10 +117,10 @@ async def load(conn: asyncpg.Connection, settings: Settings, data: bytes) -> flo
     began = time.perf_counter()
     report = await ingest(
         conn,
-        load_feeds(settings.feeds_dir)["air"],
+        load_feeds(settings.ingest.feeds_dir)["air"],
         data,
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
     )
     if report.rejected or report.duplicates:
         raise SystemExit(f"load: {report.as_dict(3)}")
@@ -197,7 +197,7 @@ async def live_loads(conn: asyncpg.Connection, settings: Settings, first: dateti
     """`LIVE_LOADS` loads of one stamp each, then one compaction; then the previous design's
     cost: one more load and the merge of just its rollups."""
     rng = np.random.default_rng(SEED + 2)
-    await compact_rollups(conn, settings.rollup_bucket_seconds)
+    await compact_rollups(conn, settings.database.rollup_bucket_seconds)
     seconds, wal = [], []
     for i in range(LIVE_LOADS + 1):
         data = canonical_csv(sensors, stamps_from(first + i * LIVE_CADENCE, 1, LIVE_CADENCE), rng)
@@ -206,10 +206,10 @@ async def live_loads(conn: asyncpg.Connection, settings: Settings, first: dateti
         wal.append(await wal_bytes(conn, lsn))
         if i == LIVE_LOADS - 1:
             began = time.perf_counter()
-            folded = await compact_rollups(conn, settings.rollup_bucket_seconds)
+            folded = await compact_rollups(conn, settings.database.rollup_bucket_seconds)
             compaction = time.perf_counter() - began
     began = time.perf_counter()
-    await compact_rollups(conn, settings.rollup_bucket_seconds)
+    await compact_rollups(conn, settings.database.rollup_bucket_seconds)
     merge_one = time.perf_counter() - began
     ms = [s * 1e3 for s in seconds[:LIVE_LOADS]]
     return {
@@ -345,14 +345,14 @@ async def warm_tiles(
 def without_quality(settings: Settings, folder: Path) -> Settings:
     """The same settings with the feeds' quality rules left out (written to `folder`): the
     load path without the quality stage's read of stored history (issue 15)."""
-    for definition in settings.feeds_dir.glob("*.yaml"):
+    for definition in settings.ingest.feeds_dir.glob("*.yaml"):
         text = re.sub(r"^\s+quality: \{.*\}\n", "", definition.read_text(), flags=re.M)
         (folder / definition.name).write_text(text)
-    return settings.model_copy(update={"feeds_dir": folder})
+    return settings.updated(feeds_dir=folder)
 
 
 async def bench(readings: int) -> dict:
-    settings = Settings(pg_database=DATABASE, rollup_compact_seconds=0)
+    settings = Settings().updated(pg_database=DATABASE, rollup_compact_seconds=0)
     check_disk(settings, readings)
     url = await prepare_store(settings)
     conn = await connect(url)

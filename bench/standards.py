@@ -77,7 +77,7 @@ def p(latencies: list[float], q: float) -> float:
 
 
 async def bench() -> dict:
-    settings = Settings(pg_database="citytwin_bench_cells")
+    settings = Settings().updated(pg_database="citytwin_bench_cells")
     url = await prepare_store(settings)
     conn = await connect(url)
     results = {}

@@ -373,7 +373,7 @@ def publishers(port: int) -> Iterator[list[Client]]:
 
 async def file_baseline(conn: asyncpg.Connection, settings: Settings, ndjson: bytes) -> float:
     """Seconds the file ingest takes for the readings as one NDJSON body, on an empty store."""
-    feed = load_feeds(settings.feeds_dir)["air"]
+    feed = load_feeds(settings.ingest.feeds_dir)["air"]
     rows = ndjson.count(b"\n") + 1
     await empty_store(conn)
     began = time.perf_counter()
@@ -382,8 +382,8 @@ async def file_baseline(conn: asyncpg.Connection, settings: Settings, ndjson: by
         feed,
         ndjson,
         encoding="ndjson",
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
     )
     seconds = time.perf_counter() - began
     if report.loaded != rows or report.rejected:
@@ -407,7 +407,7 @@ async def bench(rates: list[int], seconds: float) -> dict:
         f"{sum(len(m) for s in steps for m in s.messages):,} messages, "
         f"{len(ndjson) / 1e6:.0f} MB as NDJSON; {os.cpu_count()} CPUs"
     )
-    settings = Settings(pg_database=DATABASE)
+    settings = Settings().updated(pg_database=DATABASE)
     conn = await connect(await prepare_store(settings))
     try:
         file_seconds = await file_baseline(conn, settings, ndjson)

@@ -135,7 +135,7 @@ async def bench() -> tuple[list, int]:
     """Warm tile throughput of each server under wrk; the measured rows and the tile count."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: `apt-get install wrk` (Debian's package)")
-    settings = Settings(pg_database=DATABASE)
+    settings = Settings().updated(pg_database=DATABASE)
     url = await prepare_store(settings)
     conn = await connect(url)
     try:
@@ -150,7 +150,7 @@ async def bench() -> tuple[list, int]:
     env = os.environ | {"CITYTWIN_PG_DATABASE": DATABASE}
     rows = await measure("citytwin /tiles/cells", ours, env, PROJECT_ROOT, "/", ours_cells)
     rows += await measure("citytwin /tiles/sensors", ours, env, PROJECT_ROOT, "/", ours_sensors)
-    python = tipg_python(settings.state_dir / "bench-tipg")
+    python = tipg_python(settings.database.state_dir / "bench-tipg")
     if python is not None:
         tipg_env = os.environ | {
             "DATABASE_URL": url,
@@ -160,7 +160,13 @@ async def bench() -> tuple[list, int]:
         tipg_paths = [TIPG_TILES.format(z=t.z, x=t.x, y=t.y) for t in tiles]
         tipg = [str(python), "-m", "uvicorn", "tipg.main:app", "--no-access-log"]
         rows += await measure(
-            "tipg sensors", tipg, tipg_env, settings.state_dir, "/healthz", tipg_paths, (16,)
+            "tipg sensors",
+            tipg,
+            tipg_env,
+            settings.database.state_dir,
+            "/healthz",
+            tipg_paths,
+            (16,),
         )
     return rows, len(tiles)
 

@@ -275,7 +275,7 @@ async def wait_ready(
 
 
 def serve_ours() -> AsyncIterator[tuple[httpx.AsyncClient, int]]:
-    """A fresh citytwin server, i.e. `create_app(Settings(pg_database=DATABASE))` under uvicorn."""
+    """A fresh citytwin server, under uvicorn with `CITYTWIN_PG_DATABASE` set."""
     command = [sys.executable, "-m", "uvicorn", "--factory", "citytwin.api.app:create_app"]
     return serve("citytwin", command, {"CITYTWIN_PG_DATABASE": DATABASE}, PROJECT_ROOT, "/")
 
@@ -417,7 +417,7 @@ async def breakdown(
     conn: asyncpg.Connection, settings: Settings, variable_id: int, tiles: list[morecantile.Tile]
 ) -> dict[str, list[float]]:
     """Milliseconds per step of the routes' cold tiles at TARGET_ZOOM, on one connection."""
-    base, seconds = settings.h3_resolution, settings.rollup_bucket_seconds
+    base, seconds = settings.ingest.h3_resolution, settings.database.rollup_bucket_seconds
     week = widen_to_buckets(TimeRange(START, END), seconds)
     steps: dict[str, list[float]] = {
         "cells: data_version": [],
@@ -505,7 +505,7 @@ async def loaded_pyramid(
 
 async def bench() -> dict:
     """Load (or reuse) the month, then time every system over the pyramid; the figures."""
-    settings = Settings(pg_database=DATABASE)
+    settings = Settings().updated(pg_database=DATABASE)
     url = await prepare_store(settings)
     conn = await connect(url)
     try:
@@ -518,12 +518,12 @@ async def bench() -> dict:
         sensors = TileLayer.over("sensors", tiles, "/tiles/sensors/{z}/{x}/{y}.mvt", {})
         rows = await bench_ours(conn, cells, tiles) + await bench_ours(conn, sensors, tiles)
         raw_rows, raw_bodies = await bench_raw(conn, url, variable_id, tiles)
-        tipg_env = settings.state_dir / "bench-tipg"
+        tipg_env = settings.database.state_dir / "bench-tipg"
         tipg_rows, tipg = await bench_tipg(conn, url, tipg_env, tiles)
         steps = await breakdown(conn, settings, variable_id, tiles)
     finally:
         await conn.close()
-    check_cells(cells, raw_bodies, settings.h3_resolution)
+    check_cells(cells, raw_bodies, settings.ingest.h3_resolution)
     for layer in (sensors, tipg):
         if layer is not None:
             check_sensors(layer)

@@ -76,13 +76,13 @@ def _with_database(url: str, name: str) -> str:
 async def database_url() -> str:
     """A fresh, empty test database on real PostGIS."""
     configured = Settings()
-    if configured.database_url:
-        admin = configured.database_url
+    if configured.database.database_url:
+        admin = configured.database.database_url
         name = (urlsplit(admin).path.lstrip("/") or "citytwin") + "_test"
     else:
         cluster = embedded.cluster_for(configured)
         embedded.start(cluster)
-        admin, name = cluster.admin_url(), f"{configured.pg_database}_test"
+        admin, name = cluster.admin_url(), f"{configured.database.pg_database}_test"
     await drop_database(_with_database(admin, "postgres"), name)
     await create_database_if_missing(_with_database(admin, "postgres"), name)
     return _with_database(admin, name)
@@ -93,7 +93,7 @@ def settings(database_url: str) -> Settings:
     # The service's retention schedule would drop test data by the wall clock, and its rollup
     # compaction would fold deltas tests count (and lock tables the fixtures empty): tests run
     # both themselves.
-    return Settings(
+    return Settings().updated(
         database_url=database_url,
         api_keys=[API_KEY],
         feeds_dir=ROOT / "sensors",
@@ -104,12 +104,12 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 def feeds(settings: Settings) -> FeedRegistry:
-    return load_feeds(settings.feeds_dir, settings.time_zone)
+    return load_feeds(settings.ingest.feeds_dir, settings.city.time_zone)
 
 
 @pytest.fixture(scope="session")
 async def pool(settings: Settings, feeds: FeedRegistry) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(settings.database_url)
+    pool = await create_pool(settings.database.database_url)
     async with pool.acquire() as conn:
         await migrate(conn, settings)
         await sync_feeds(conn, feeds)
@@ -158,8 +158,8 @@ async def demo_city(pool, feeds: FeedRegistry, settings: Settings) -> None:
                 (SAMPLES / name).read_bytes(),
                 encoding=encoding,
                 source_format=source_format,
-                resolution=settings.h3_resolution,
-                bucket_seconds=settings.rollup_bucket_seconds,
+                resolution=settings.ingest.h3_resolution,
+                bucket_seconds=settings.database.rollup_bucket_seconds,
             )
             assert (report.loaded, report.rejected) == (report.read, [])
 

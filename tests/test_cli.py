@@ -15,7 +15,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def cli_env(monkeypatch, settings, conn, tmp_path):
-    monkeypatch.setenv("CITYTWIN_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CITYTWIN_DATABASE_URL", settings.database.database_url)
     monkeypatch.setenv("CITYTWIN_STATE_DIR", str(tmp_path / "state"))
     return tmp_path
 
@@ -84,7 +84,7 @@ def test_demo_samples_are_found_by_feed_prefix():
 def test_db_status_with_an_external_database(cli_env: Path, settings):
     result = runner.invoke(app, ["db", "status"])
     assert result.exit_code == 0
-    assert f"external database: {settings.database_url}" in result.output
+    assert f"external database: {settings.database.database_url}" in result.output
 
 
 def test_help_lists_every_command():
@@ -95,7 +95,7 @@ def test_help_lists_every_command():
 
 def test_db_status_of_the_embedded_cluster(monkeypatch):
     monkeypatch.delenv("CITYTWIN_DATABASE_URL", raising=False)
-    if Settings().database_url:
+    if Settings().database.database_url:
         pytest.skip("an external database is configured (.env)")
     result = runner.invoke(app, ["db", "status"])
     assert result.exit_code == 0  # the session fixture started it

@@ -25,19 +25,17 @@ def free_port() -> int:
 
 
 def test_the_demo_key_is_made_once_and_only_when_no_key_is_set(settings, tmp_path):
-    bare = settings.model_copy(
-        update={"api_keys": [], "feed_api_keys": {}, "state_dir": tmp_path / "state"}
-    )
+    bare = settings.updated(api_keys=[], feed_api_keys={}, state_dir=tmp_path / "state")
     keyed, key = with_demo_key(bare)
     path = tmp_path / "state" / "demo-key"
     assert key is not None and len(key) >= 24 and path.read_text() == key + "\n"
-    assert keyed.api_keys == [key] and path.stat().st_mode & 0o777 == 0o600
+    assert keyed.api.api_keys == [key] and path.stat().st_mode & 0o777 == 0o600
     assert with_demo_key(bare)[1] == key  # the same key on every run of the demo
     assert with_demo_key(settings) == (settings, None)  # configured keys: no demo key
 
 
 async def test_writes_are_refused_with_no_keys(settings, conn):
-    bare = settings.model_copy(update={"api_keys": [], "feed_api_keys": {}})
+    bare = settings.updated(api_keys=[], feed_api_keys={})
     async with asgi_client(create_app(bare)) as client:
         answer = await client.post(
             "/feeds/air/readings",
@@ -55,7 +53,7 @@ def demo_server(settings, conn, tmp_path):
     port = free_port()
     env = {
         **os.environ,
-        "CITYTWIN_DATABASE_URL": settings.database_url,
+        "CITYTWIN_DATABASE_URL": settings.database.database_url,
         "CITYTWIN_STATE_DIR": str(tmp_path / "state"),
         "CITYTWIN_LAYER_STORE": str(tmp_path / "layers"),
         "CITYTWIN_API_KEYS": "",

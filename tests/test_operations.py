@@ -106,15 +106,15 @@ async def restored(client, conn, settings, tmp_path) -> AsyncIterator[Restored]:
     cells_before = (await client.get("/cells", params=CELLS)).json()
 
     dump = tmp_path / "citytwin.dump"
-    await run_tool("pg_dump", "-Fc", "-d", settings.database_url, "-f", str(dump))
-    admin = with_database(settings.database_url, "postgres")
-    name = urlsplit(settings.database_url).path.lstrip("/") + "_restored"
+    await run_tool("pg_dump", "-Fc", "-d", settings.database.database_url, "-f", str(dump))
+    admin = with_database(settings.database.database_url, "postgres")
+    name = urlsplit(settings.database.database_url).path.lstrip("/") + "_restored"
     await drop_database(admin, name)
     await create_database_if_missing(admin, name)
-    url = with_database(settings.database_url, name)
+    url = with_database(settings.database.database_url, name)
     try:
         await run_tool("pg_restore", "--no-owner", "--exit-on-error", "-d", url, str(dump))
-        app = create_app(settings.model_copy(update={"database_url": url, "pool_max_size": 2}))
+        app = create_app(settings.updated(database_url=url, pool_max_size=2))
         async with asgi_client(app, "http://restored") as api:
             restored_conn = await asyncpg.connect(url)
             try:
@@ -194,7 +194,7 @@ async def test_a_detached_month_archived_with_pg_dump_can_be_attached_again(
     await post_readings(client, air_rows(**TWO_MONTHS))
     total = await conn.fetchval("SELECT sum(value) FROM readings")
     archive = tmp_path / "readings_2026_10.dump"
-    url = settings.database_url
+    url = settings.database.database_url
     await conn.execute("ALTER TABLE readings DETACH PARTITION readings_2026_10")
     try:
         # While the detached table keeps the name, a load with rows of its month fails whole,
@@ -236,13 +236,13 @@ async def test_a_dump_in_progress_holds_up_a_new_month_but_not_a_created_one(con
             conn,
             feeds["air"],
             rows,
-            resolution=settings.h3_resolution,
-            bucket_seconds=settings.rollup_bucket_seconds,
+            resolution=settings.ingest.h3_resolution,
+            bucket_seconds=settings.database.rollup_bucket_seconds,
         )
         return report.loaded
 
     await conn.execute("SELECT ensure_readings_partitions('2027-05-01', '2027-05-31')")
-    dump = await asyncpg.connect(settings.database_url)  # holds the lock pg_dump holds
+    dump = await asyncpg.connect(settings.database.database_url)  # holds the lock pg_dump holds
     try:
         async with dump.transaction(isolation="repeatable_read"):
             await dump.execute("LOCK TABLE readings IN ACCESS SHARE MODE")
@@ -299,7 +299,7 @@ async def test_a_replica_session_is_checked_not_migrated(settings, pool):
     # A hot standby refuses every write, as a read-only session does here: `migrate` cannot run
     # there, and `CITYTWIN_READ_ONLY` instances check the schema instead.
     conn = await asyncpg.connect(
-        settings.database_url, server_settings={"default_transaction_read_only": "on"}
+        settings.database.database_url, server_settings={"default_transaction_read_only": "on"}
     )
     try:
         with pytest.raises(asyncpg.ReadOnlySQLTransactionError, match="CREATE TABLE"):

@@ -72,7 +72,7 @@ def project_like(folder: Path, layers: Path) -> Path:
 @pytest.fixture(scope="module")
 async def site(settings, pool, demo_city, tmp_path_factory):
     layers = tmp_path_factory.mktemp("readme-layers")
-    settings = settings.model_copy(update={"layer_store": str(layers)})
+    settings = settings.updated(layer_store=str(layers))
     async with pool.acquire() as conn:
         await nowcast_layer(conn, settings)  # as `make demo` leaves one
     app = create_app(settings)
@@ -92,7 +92,7 @@ def test_shell_example(code, site, settings, tmp_path):
     env = {
         **os.environ,
         "PATH": f"{ROOT}/.venv/bin:{os.environ['PATH']}",  # `citytwin` as after activating .venv
-        "CITYTWIN_DATABASE_URL": settings.database_url,
+        "CITYTWIN_DATABASE_URL": settings.database.database_url,
         "CITYTWIN_LAYER_STORE": str(layers),
         "CITYTWIN_STATE_DIR": str(tmp_path / "state"),
     }
@@ -156,7 +156,7 @@ def run_block(code: str, url: str, folder: Path, env: dict) -> str:
 @pytest.fixture
 async def own_database(settings) -> AsyncIterator[str]:
     """A fresh database beside the test store's (one city per database)."""
-    parts = urlsplit(settings.database_url)
+    parts = urlsplit(settings.database.database_url)
     name = parts.path.lstrip("/") + "_own_city"
     admin = urlunsplit(parts._replace(path="/postgres"))
     await drop_database(admin, name)
@@ -183,7 +183,7 @@ async def test_your_own_city(own_database, settings, tmp_path):
     assert re.search(r"│ roads +│ .* │ 405 +│ 300 +│ 105 outside the", built), built
     assert "read 192, loaded 192, duplicates 0, rejected 0, flagged 0" in built
     assert "read 96, loaded 96, duplicates 0, rejected 0, flagged 0" in built  # local times
-    own = settings.model_copy(update={"database_url": own_database, "layer_store": str(layers)})
+    own = settings.updated(database_url=own_database, layer_store=str(layers))
     async with serve(create_app(own)) as url:
         answered = await asyncio.to_thread(run_block, ask, url, tmp_path, env)
         async with httpx.AsyncClient(base_url=url) as client:

@@ -59,20 +59,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        registry = load_feeds(settings.feeds_dir, settings.time_zone)
+        registry = load_feeds(settings.ingest.feeds_dir, settings.city.time_zone)
         url = await resolve_database_url(settings)
         pool = await create_pool(
             url,
-            settings.pool_min_size,
-            settings.pool_max_size,
-            settings.read_only,
-            acquire_timeout=settings.pool_timeout,
+            settings.database.pool_min_size,
+            settings.database.pool_max_size,
+            settings.api.read_only,
+            acquire_timeout=settings.database.pool_timeout,
         )
         try:
             app.state.layer_store = layer_store_for(settings)
             app.state.scenario_jobs = ScenarioJobs(pool, app.state.layer_store, settings)
             async with pool.acquire() as conn:
-                if settings.read_only:
+                if settings.api.read_only:
                     await check_schema(conn, settings)
                 else:
                     await migrate(conn, settings)
@@ -81,8 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 variables = await variable_ids(conn)
             app.state.settings, app.state.feeds = settings, registry
             app.state.pool, app.state.variables = pool, variables
-            app.state.tile_cache = TileCache(settings.tile_cache_size)
-            app.state.tile_versions = versions = VersionCache(settings.tile_cache_size)
+            app.state.tile_cache = TileCache(settings.api.tile_cache_size)
+            app.state.tile_versions = versions = VersionCache(settings.api.tile_cache_size)
             # Loads anywhere (API, CLI, listener) announce themselves: versions stay exact.
             # A replica hears no announcements, so its instances always ask the database.
             # Subscribers hear of the same loads, after they committed.
@@ -100,18 +100,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 notifier.on_event(event_id)
 
             data_events = EventListener(url, heard)
-            if not settings.read_only:
+            if not settings.api.read_only:
                 await notifier.start()
                 await data_events.start()
                 versions.live = lambda: data_events.connected
-            app.state.write_limits = TokenBuckets(settings.writes_per_minute)
-            every = 0 if settings.read_only else settings.retention_hours
-            compact_every = 0 if settings.read_only else settings.rollup_compact_seconds
-            listening = settings.mqtt_listen and not settings.read_only
+            app.state.write_limits = TokenBuckets(settings.api.writes_per_minute)
+            every = 0 if settings.api.read_only else settings.database.retention_hours
+            compact_every = (
+                0 if settings.api.read_only else settings.database.rollup_compact_seconds
+            )
+            listening = settings.streams.mqtt_listen and not settings.api.read_only
             try:
                 async with (
                     scheduled_retention(pool, registry, every),
-                    scheduled_compaction(pool, settings.rollup_bucket_seconds, compact_every),
+                    scheduled_compaction(
+                        pool, settings.database.rollup_bucket_seconds, compact_every
+                    ),
                     running_sources(settings, registry, url, listening) as listener,
                 ):
                     app.state.listener = listener
@@ -136,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=settings.cors_origins,
+        allow_origins=settings.api.cors_origins,
         allow_methods=["GET", "HEAD", "OPTIONS", "POST"],
         allow_headers=["*"],
     )

@@ -90,19 +90,19 @@ async def require_api_key(
     """Writes need a configured key in `X-API-Key` (or as the password of HTTP Basic
     authentication, which SensorThings clients such as FROST's speak): one of `api_keys`
     (every feed) or of `feed_api_keys` (its feeds only)."""
-    if settings.read_only:
+    if settings.api.read_only:
         raise HTTPException(405, "this instance is read-only: send writes to the primary")
     x_api_key = x_api_key or basic_password(authorization)
-    if not (settings.api_keys or settings.feed_api_keys):
+    if not (settings.api.api_keys or settings.api.feed_api_keys):
         raise HTTPException(403, "writes are disabled: no CITYTWIN_API_KEYS configured")
     if x_api_key is None:
         raise HTTPException(
             401, "X-API-Key header required", headers={"WWW-Authenticate": "ApiKey"}
         )
-    if x_api_key in settings.api_keys:
+    if x_api_key in settings.api.api_keys:
         writer = Writer(x_api_key, None)
     else:
-        feeds = frozenset(f for f, keys in settings.feed_api_keys.items() if x_api_key in keys)
+        feeds = frozenset(f for f, keys in settings.api.feed_api_keys.items() if x_api_key in keys)
         if not feeds:
             raise HTTPException(403, "X-API-Key is not allowed to write")
         writer = Writer(x_api_key, feeds)
@@ -128,7 +128,7 @@ async def read_body(request: Request, limit: int, keep: int = 0) -> bytes:
     declared = request.headers.get("content-length", "")
     if not keep and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(_too_large(limit))
-    timeout = request.app.state.settings.body_timeout
+    timeout = request.app.state.settings.api.body_timeout
     chunks, size = [], 0
     stream = aiter(request.stream())
     while True:

@@ -34,7 +34,7 @@ class FastTiles:
             scope["type"] != "http"
             or scope["method"] != "GET"
             or not (scope["path"].startswith(PREFIXES) and scope["path"].endswith(".mvt"))
-            or not scope["app"].state.settings.tile_cache_size  # 0: no tile kept anywhere
+            or not scope["app"].state.settings.api.tile_cache_size  # 0: no tile kept anywhere
         ):
             await self.app(scope, receive, send)
             return

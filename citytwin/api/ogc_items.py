@@ -60,13 +60,17 @@ async def cell_features(
 ) -> list[dict]:
     """One feature per (cell, variable) with data kept by `selection`, in its order."""
     assert collection.resolution is not None
-    window = widen_to_buckets(time, settings.rollup_bucket_seconds)
+    window = widen_to_buckets(time, settings.database.rollup_bucket_seconds)
     queries = {
         name: CellQuery(variable_id, collection.resolution, area, window)
         for name, variable_id in chosen.items()
     }
     rows = await selected_aggregates(
-        conn, queries, selection, settings.h3_resolution, settings.rollup_bucket_seconds
+        conn,
+        queries,
+        selection,
+        settings.ingest.h3_resolution,
+        settings.database.rollup_bucket_seconds,
     )
     span = await time_span(conn) if rows else None
     shown = _window(window, span)

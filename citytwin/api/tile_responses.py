@@ -137,13 +137,13 @@ async def cells_tile_answer(
 ) -> Response:
     """Hexagons with `h3`, `count`, `mean`, `min`, `max` of `variable` over `start`/`end`."""
     tile = parse_tile(z, x, y)
-    base = settings.h3_resolution
+    base = settings.ingest.h3_resolution
     shown = resolution_for_zoom(z, base) if resolution is None else resolution
     if shown > base:
         raise InvalidParameter("resolution", f"must be at most the base resolution {base}")
     if time.start is None and time.end is None:
-        time = await _recent_window(request, pool, variable.id, settings.tile_default_days)
-    time = widen_to_buckets(time, settings.rollup_bucket_seconds)
+        time = await _recent_window(request, pool, variable.id, settings.api.tile_default_days)
+    time = widen_to_buckets(time, settings.database.rollup_bucket_seconds)
     # Hexagons centred outside the tile may still reach into it: search a grown area.
     bounds = grow_by_cells(tile.bounds, shown)
 
@@ -158,13 +158,15 @@ async def cells_tile_answer(
     _remember_version(request, version_key, version)
     etag = tile_etag("cells", tile, params, version)
     if etag_matches(etag, if_none_match):
-        return _mvt_response(request, CachedTile(etag, b""), settings.tile_max_age, if_none_match)
+        return _mvt_response(
+            request, CachedTile(etag, b""), settings.api.tile_max_age, if_none_match
+        )
     key = ("cells", tile, params)
     cached = tile_cache(request).entry(key, etag)
     if cached is None:
         query = CellQuery(variable.id, shown, Area(geometry=box(*bounds)), time)
         async with pool.acquire() as conn:
-            rows = await cell_aggregates(conn, query, base, settings.rollup_bucket_seconds)
+            rows = await cell_aggregates(conn, query, base, settings.database.rollup_bucket_seconds)
             properties = [
                 {
                     "h3": to_hex(r["cell"]),
@@ -178,7 +180,7 @@ async def cells_tile_answer(
             hexagons = [hexagon_wkb(r["cell"]) for r in rows]
             body = await cells_tile(conn, tile, hexagons, properties)
         cached = tile_cache(request).put(key, etag, body, compress=True)
-    return _mvt_response(request, cached, settings.tile_max_age, if_none_match)
+    return _mvt_response(request, cached, settings.api.tile_max_age, if_none_match)
 
 
 async def sensors_tile_answer(
@@ -207,14 +209,16 @@ async def sensors_tile_answer(
     _remember_version(request, ("sensors", tile), version)
     etag = tile_etag("sensors", tile, (), version)
     if etag_matches(etag, if_none_match):
-        return _mvt_response(request, CachedTile(etag, b""), settings.tile_max_age, if_none_match)
+        return _mvt_response(
+            request, CachedTile(etag, b""), settings.api.tile_max_age, if_none_match
+        )
     key = ("sensors", tile)
     cached = tile_cache(request).entry(key, etag)
     if cached is None:
         async with pool.acquire() as conn:
             body = await sensors_tile(conn, tile)
         cached = tile_cache(request).put(key, etag, body, compress=True)
-    return _mvt_response(request, cached, settings.tile_max_age, if_none_match)
+    return _mvt_response(request, cached, settings.api.tile_max_age, if_none_match)
 
 
 async def base_tile_answer(
@@ -224,5 +228,5 @@ async def base_tile_answer(
     tile = parse_tile(z, x, y)
     async with pool.acquire() as conn:
         body = await base_tile(conn, layer, tile)
-    cache_control = f"public, max-age={settings.tile_max_age}"
+    cache_control = f"public, max-age={settings.api.tile_max_age}"
     return Response(body or b"", media_type=MVT, headers={"Cache-Control": cache_control})

@@ -35,7 +35,7 @@ async def prepare_store(settings: Settings) -> str:
     conn = await connect(url)
     try:
         await migrate(conn, settings)
-        await sync_feeds(conn, load_feeds(settings.feeds_dir))
+        await sync_feeds(conn, load_feeds(settings.ingest.feeds_dir))
     finally:
         await conn.close()
     return url

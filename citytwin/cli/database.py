@@ -27,7 +27,7 @@ app.add_typer(db_app, name="db")
 def db_start() -> None:
     """Create (first time) and start the embedded PostGIS cluster, and migrate it."""
     settings = Settings()
-    if settings.database_url:
+    if settings.database.database_url:
         fail(CityTwinError("CITYTWIN_DATABASE_URL is set: citytwin uses that server, starts none"))
     try:
         url = asyncio.run(prepare_store(settings))
@@ -47,8 +47,8 @@ def db_stop() -> None:
 def db_status() -> None:
     """Say where the database is and whether it runs (exit 1 when the embedded one is down)."""
     settings = Settings()
-    if settings.database_url:
-        console.print(f"external database: {settings.database_url}")
+    if settings.database.database_url:
+        console.print(f"external database: {settings.database.database_url}")
         return
     cluster = embedded.cluster_for(settings)
     running = embedded.is_running(cluster)
@@ -86,7 +86,7 @@ def db_compact() -> None:
 
     async def run() -> int:
         async with store_connection(settings) as conn:
-            return await compact_rollups(conn, settings.rollup_bucket_seconds)
+            return await compact_rollups(conn, settings.database.rollup_bucket_seconds)
 
     settings = Settings()
     try:

@@ -69,10 +69,10 @@ async def _demo_city(
     """Load the demo city on one connection: (failed files, its base, nowcast layer id), then
     model its baseline over the span of its traffic readings."""
     async with store_connection(settings) as conn:
-        base = await import_city(conn, demo_sources(settings.gis_dir))
+        base = await import_city(conn, demo_sources(settings.ingest.gis_dir))
         # The samples are a fixed week: loading them is a back-load, whatever the date.
         failures = await ingest_files(
-            conn, settings, jobs, None, settings.state_dir / "rejects", since=STORE_START
+            conn, settings, jobs, None, settings.database.state_dir / "rejects", since=STORE_START
         )
         nowcast = await nowcast_layer(conn, settings)
         scenario = await _demo_baseline(conn, settings)
@@ -99,17 +99,17 @@ async def _demo_baseline(conn: Connection, settings: Settings) -> "Scenario | No
 def with_demo_key(settings: Settings) -> tuple[Settings, str | None]:
     """The settings with a write key: the configured ones if any (None returned, nothing to
     print), else the demo's own, made once and kept in `<state dir>/demo-key`."""
-    if settings.api_keys or settings.feed_api_keys:
+    if settings.api.api_keys or settings.api.feed_api_keys:
         return settings, None
     import secrets
 
-    path = settings.state_dir / "demo-key"
+    path = settings.database.state_dir / "demo-key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(18) + "\n")
         path.chmod(0o600)
     key = path.read_text().strip()
-    return settings.model_copy(update={"api_keys": [key]}), key
+    return settings.updated(api_keys=[key]), key
 
 
 @app.command("demo")
@@ -123,7 +123,9 @@ def demo(
     """The demo city: database up, sample feeds ingested (re-runs add nothing), API served."""
     settings = Settings()
     jobs = [
-        (feed, path) for feed, files in demo_samples(settings.feeds_dir).items() for path in files
+        (feed, path)
+        for feed, files in demo_samples(settings.ingest.feeds_dir).items()
+        for path in files
     ]
     try:
         failures, base, nowcast, modelled = asyncio.run(_demo_city(settings, jobs))
@@ -145,6 +147,6 @@ def demo(
         if key is not None:
             out.print(
                 f"writes: X-API-Key: {key} (the demo's key, kept in "
-                f"{settings.state_dir / 'demo-key'}; CITYTWIN_API_KEYS sets your own)"
+                f"{settings.database.state_dir / 'demo-key'}; CITYTWIN_API_KEYS sets your own)"
             )
         run_api(settings, host, port)

@@ -62,7 +62,7 @@ async def ingest_files(
 
     A file that fails is reported in one line (no traceback) and the next one goes on, unless
     `stop_on_error`."""
-    feeds = load_feeds(settings.feeds_dir, settings.time_zone)
+    feeds = load_feeds(settings.ingest.feeds_dir, settings.city.time_zone)
     failures = 0
     columns = (
         TextColumn("{task.description}"),
@@ -82,8 +82,8 @@ async def ingest_files(
                     data,
                     encoding=ENCODINGS.get(path.suffix.lower(), "csv"),
                     source_format=source_format,
-                    resolution=settings.h3_resolution,
-                    bucket_seconds=settings.rollup_bucket_seconds,
+                    resolution=settings.ingest.h3_resolution,
+                    bucket_seconds=settings.database.rollup_bucket_seconds,
                     on_progress=lambda done, task=task: progress.update(task, completed=done),
                     city_zone=feeds.city_zone,
                     window=ingest_window(settings, since),
@@ -121,7 +121,7 @@ async def _ingest_command(
     async with store_connection(settings) as conn:
         failures = await ingest_files(conn, settings, jobs, source_format, **options)
         # A batch tool: its loads' rollup deltas are folded now, not left for a server.
-        await compact_rollups(conn, settings.rollup_bucket_seconds)
+        await compact_rollups(conn, settings.database.rollup_bucket_seconds)
         return failures
 
 
@@ -162,7 +162,7 @@ def ingest_command(
                 settings,
                 [(feed, path) for path in files],
                 source_format,
-                rejects_dir=rejects_dir or settings.state_dir / "rejects",
+                rejects_dir=rejects_dir or settings.database.state_dir / "rejects",
                 since=parse_time(since, "--since"),
                 stop_on_error=stop_on_error,
             )

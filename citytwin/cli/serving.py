@@ -75,7 +75,7 @@ def serve(
     if listen:
         if workers > 1:
             fail(ValueError("--listen runs one listener: use it with one worker"))
-        settings = settings.model_copy(update={"mqtt_listen": True})
+        settings = settings.updated(mqtt_listen=True)
     try:
         asyncio.run(prepare_store(settings))
     except CityTwinError as exc:

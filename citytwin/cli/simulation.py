@@ -50,8 +50,8 @@ async def _nowcast(
         layer_store_for(settings),
         with_settings(await require_city(conn), settings),
         request,
-        max_cells=settings.grid_max_cells,
-        scheduler=settings.dask_scheduler,
+        max_cells=settings.simulation.grid_max_cells,
+        scheduler=settings.simulation.dask_scheduler,
         on_progress=on_progress,
     )
 
@@ -116,7 +116,7 @@ def layer_nowcast(
             variable,
             span.start,
             span.end,
-            cell_size or settings.grid_cell_size,  # None: the city's
+            cell_size or settings.city.grid_cell_size,  # None: the city's
             method=method,
             idw=IdwParameters(power=power, search_radius=search_radius),
         )
@@ -191,7 +191,7 @@ async def run_scenario_here(
     try:
         async with pool.acquire() as conn:
             run = await prepare(conn, scenario, settings)
-        control = RunControl(report=report, scheduler=settings.dask_scheduler)
+        control = RunControl(report=report, scheduler=settings.simulation.dask_scheduler)
         result = await execute(pool, run, layer_store_for(settings), control)
         if result is not None:
             return result

@@ -29,9 +29,9 @@ async def _listen(settings: Settings) -> None:
     # The listener's loads append rollup deltas: fold them as the server would.
     pool = await create_pool(url, min_size=0, max_size=1)
     try:
-        every = settings.rollup_compact_seconds
-        async with scheduled_compaction(pool, settings.rollup_bucket_seconds, every):
-            await listen(settings, load_feeds(settings.feeds_dir), lambda: connect(url))
+        every = settings.database.rollup_compact_seconds
+        async with scheduled_compaction(pool, settings.database.rollup_bucket_seconds, every):
+            await listen(settings, load_feeds(settings.ingest.feeds_dir), lambda: connect(url))
     finally:
         await pool.close()
 
@@ -72,7 +72,9 @@ async def _retention(settings: Settings, now: str | None, dry_run: bool, yes: bo
     clock = parse_time(now, "--now") or datetime.now(UTC)
     async with store_connection(settings) as conn:
         # The plan is shown first; what is applied is exactly the plan shown.
-        run = await apply_retention(conn, load_feeds(settings.feeds_dir), clock, dry_run=True)
+        run = await apply_retention(
+            conn, load_feeds(settings.ingest.feeds_dir), clock, dry_run=True
+        )
         for line in run.lines():
             out.print(line, markup=False)
         if dry_run:
@@ -141,10 +143,10 @@ async def _replay(settings: Settings, letter_id: int) -> dict[int, list[str]]:
     async with store_connection(settings) as conn:
         result = await replay(
             conn,
-            load_feeds(settings.feeds_dir),
+            load_feeds(settings.ingest.feeds_dir),
             letter_id,
-            resolution=settings.h3_resolution,
-            bucket_seconds=settings.rollup_bucket_seconds,
+            resolution=settings.ingest.h3_resolution,
+            bucket_seconds=settings.database.rollup_bucket_seconds,
         )
     summary = result.summary()
     out.print(f"loaded {summary['loaded']}, already stored {summary['duplicates']}")

@@ -80,7 +80,9 @@ class City:
 def with_settings(city: "City", settings: Settings) -> "City":
     """The record as the service uses it: `CITYTWIN_TIME_ZONE`, `CITYTWIN_GRID_CELL_SIZE` and
     `CITYTWIN_STEP_SECONDS`, where set, override the imported values."""
-    return city.overridden(settings.time_zone, settings.grid_cell_size, settings.step_seconds)
+    return city.overridden(
+        settings.city.time_zone, settings.city.grid_cell_size, settings.city.step_seconds
+    )
 
 
 def check_timezone(name: str) -> str:

@@ -29,8 +29,8 @@ async def drop_database(admin_url: str, name: str) -> None:
 
 async def resolve_database_url(settings: Settings) -> str:
     """The URL to connect to; starts the embedded cluster when no external one is set."""
-    if settings.database_url:
-        return settings.database_url
+    if settings.database.database_url:
+        return settings.database.database_url
     cluster = embedded.cluster_for(settings)
     embedded.start(cluster)
     try:

@@ -78,12 +78,14 @@ class Cluster:
 def cluster_for(settings: Settings) -> Cluster:
     """The embedded cluster's place: `<state_dir>/pg`, or a system folder if root's server user
     cannot reach the project (e.g. a clone under /root)."""
-    root = settings.state_dir / "pg"
+    root = settings.database.state_dir / "pg"
     user = _server_user()
-    if not _readable_by(user, settings.state_dir.parent):
-        digest = hashlib.sha1(str(settings.state_dir).encode()).hexdigest()[:12]
+    if not _readable_by(user, settings.database.state_dir.parent):
+        digest = hashlib.sha1(str(settings.database.state_dir).encode()).hexdigest()[:12]
         root = Path("/var/lib/citytwin") / digest / "pg"
-    return Cluster(root=root, port=settings.pg_port, database=settings.pg_database)
+    return Cluster(
+        root=root, port=settings.database.pg_port, database=settings.database.pg_database
+    )
 
 
 def _run(args: list[str], cluster: Cluster, check: bool = True) -> subprocess.CompletedProcess:

@@ -73,8 +73,8 @@ async def check_schema(conn: asyncpg.Connection, settings: Settings) -> None:
 
 def _store_config(settings: Settings) -> dict[str, str]:
     return {
-        "h3_resolution": str(settings.h3_resolution),
-        "rollup_bucket_seconds": str(settings.rollup_bucket_seconds),
+        "h3_resolution": str(settings.ingest.h3_resolution),
+        "rollup_bucket_seconds": str(settings.database.rollup_bucket_seconds),
     }
 
 

@@ -184,7 +184,7 @@ def _encoding(layer: xr.Dataset) -> dict:
 def layer_store_for(settings: Settings) -> LayerStore:
     """The store `settings` name (`CITYTWIN_LAYER_STORE`, else `<state dir>/layers`)."""
     return LayerStore(
-        settings.layer_store or settings.state_dir / "layers",
-        settings.layer_store_options,
-        settings.layer_store_max_bytes,
+        settings.simulation.layer_store or settings.database.state_dir / "layers",
+        settings.simulation.layer_store_options,
+        settings.simulation.layer_store_max_bytes,
     )

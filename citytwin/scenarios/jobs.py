@@ -40,7 +40,7 @@ async def prepare(conn: Connection, scenario: Scenario, settings: Settings) -> P
     """Load and check everything a run needs, then record it as queued: every input error is
     raised here, before any work starts."""
     city = with_settings(await require_city(conn), settings)
-    inputs = await load_inputs(conn, scenario, city, settings.grid_max_cells)
+    inputs = await load_inputs(conn, scenario, city, settings.simulation.grid_max_cells)
     weather = inputs.weather()
     effects = await asyncio.to_thread(
         compile_effects,
@@ -135,7 +135,7 @@ class ScenarioJobs:
     async def submit(self, conn: Connection, scenario: Scenario) -> str:
         """Check and record a run, start it in the background; its id."""
         run = await prepare(conn, scenario, self.settings)
-        control = RunControl(scheduler=self.settings.dask_scheduler)
+        control = RunControl(scheduler=self.settings.simulation.dask_scheduler)
         self.controls[run.run_id] = control
         task = asyncio.create_task(execute(self.pool, run, self.store, control))
         self.tasks[run.run_id] = task

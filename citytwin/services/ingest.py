@@ -252,7 +252,7 @@ def ingest_window(settings: Settings, since: datetime | None) -> TimeWindow:
     `future_seconds` ahead."""
     return accepted_window(
         datetime.now(UTC),
-        timedelta(days=settings.accept_past_days),
-        timedelta(seconds=settings.future_seconds),
+        timedelta(days=settings.ingest.accept_past_days),
+        timedelta(seconds=settings.ingest.future_seconds),
         since,
     )

@@ -72,7 +72,7 @@ class Listener:
         self.connect_store = connect_store
         self.sources = configured_sources(settings, feeds) if sources is None else sources
         self.batcher: Batcher[Message] = Batcher(
-            settings.mqtt_batch_size, settings.mqtt_batch_ms / 1000
+            settings.streams.mqtt_batch_size, settings.streams.mqtt_batch_ms / 1000
         )
         self.stats = Stats()
         self.ready = asyncio.Event()  # set once every source delivers
@@ -255,9 +255,9 @@ class Listener:
             map_batch,
             batch,
             self.feeds,
-            max_bytes=self.settings.mqtt_max_payload_bytes,
+            max_bytes=self.settings.streams.mqtt_max_payload_bytes,
             now=datetime.now(UTC),
-            future=timedelta(seconds=self.settings.future_seconds),
+            future=timedelta(seconds=self.settings.ingest.future_seconds),
             city_zone=zone,
         )
         progress = BatchStore(mapped)
@@ -266,8 +266,8 @@ class Listener:
             return await progress.run(
                 conn,
                 self.feeds,
-                resolution=self.settings.h3_resolution,
-                bucket_seconds=self.settings.rollup_bucket_seconds,
+                resolution=self.settings.ingest.h3_resolution,
+                bucket_seconds=self.settings.database.rollup_bucket_seconds,
             )
 
         try:

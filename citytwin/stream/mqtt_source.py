@@ -19,8 +19,8 @@ class MqttSource(Source):
     def __init__(self, settings: Settings, feeds: FeedRegistry) -> None:
         super().__init__("mqtt")
         self.settings = settings
-        self.broker = broker_of(settings.mqtt_url)
-        self.subscribed = subscriptions(settings.mqtt_topics, feeds)
+        self.broker = broker_of(settings.streams.mqtt_url)
+        self.subscribed = subscriptions(settings.streams.mqtt_topics, feeds)
         self.session: Session | None = None
         self._sink: Sink | None = None
 
@@ -29,9 +29,9 @@ class MqttSource(Source):
         handlers = Handlers(self._received, self._reconnected, lambda: self._subscribed(sink))
         self.session = Session(
             self.broker,
-            self.settings.mqtt_client_id,
+            self.settings.streams.mqtt_client_id,
             list(self.subscribed),
-            self.settings.mqtt_max_held,
+            self.settings.streams.mqtt_max_held,
             asyncio.get_running_loop(),
             handlers,
             MAX_HELD_BYTES,

@@ -151,7 +151,7 @@ def configured_sources(
     """The sources of `kinds` (default: `listen_sources` of the settings) that are configured."""
     from citytwin.stream import kinds as _registered  # noqa: F401 - registers the built-in kinds
 
-    wanted = list(settings.listen_sources if kinds is None else kinds)
+    wanted = list(settings.streams.listen_sources if kinds is None else kinds)
     unknown = [kind for kind in wanted if kind not in SOURCE_KINDS]
     if unknown:
         known = ", ".join(sorted(SOURCE_KINDS))

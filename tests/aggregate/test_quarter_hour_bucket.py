@@ -29,13 +29,11 @@ def elsewhere(url: str, name: str) -> str:
 @pytest.fixture
 async def quarter_hours(settings, pool):
     """An app on its own fresh database, started with 900 s rollup buckets."""
-    admin = elsewhere(settings.database_url, "postgres")
-    name = urlsplit(settings.database_url).path.lstrip("/") + "_quarter"
+    admin = elsewhere(settings.database.database_url, "postgres")
+    name = urlsplit(settings.database.database_url).path.lstrip("/") + "_quarter"
     await drop_database(admin, name)
     await create_database_if_missing(admin, name)
-    chosen = settings.model_copy(
-        update={"database_url": elsewhere(admin, name), "rollup_bucket_seconds": 900}
-    )
+    chosen = settings.updated(database_url=elsewhere(admin, name), rollup_bucket_seconds=900)
     try:
         async with asgi_client(create_app(chosen)) as client:
             yield client, chosen
@@ -74,7 +72,7 @@ async def test_cells_and_series_answer_per_quarter_hour(quarter_hours):
 
 async def test_the_store_refuses_to_start_with_another_bucket(quarter_hours):
     _, chosen = quarter_hours
-    hourly = chosen.model_copy(update={"rollup_bucket_seconds": 3600})
+    hourly = chosen.updated(rollup_bucket_seconds=3600)
     with pytest.raises(CityTwinError, match="900"):
         async with asgi_client(create_app(hourly)):
             pass

@@ -13,7 +13,7 @@ from tests.factories import API_KEY, air_rows, post_readings, to_csv
 
 async def test_a_read_only_instance_reads_and_refuses_writes(settings, client, conn):
     await post_readings(client, air_rows(hours=2))
-    app = create_app(settings.model_copy(update={"read_only": True}))
+    app = create_app(settings.updated(read_only=True))
     async with asgi_client(app, "http://replica") as replica:
         cells = await replica.get("/cells", params={"variable": "no2", "resolution": 7})
         assert cells.status_code == 200

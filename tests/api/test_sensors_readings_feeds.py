@@ -212,7 +212,7 @@ async def test_an_oversized_body_is_413(client, settings, monkeypatch):
 
 async def test_cors_origins_set_allow_those_portals_only(settings, conn):
     portal = "https://maps.example.org"
-    chosen = settings.model_copy(update={"cors_origins": [portal, "https://other.example"]})
+    chosen = settings.updated(cors_origins=[portal, "https://other.example"])
     async with asgi_client(create_app(chosen)) as client:
         allowed = await client.get("/feeds", headers={"Origin": portal})
         stranger = await client.get("/feeds", headers={"Origin": "https://evil.example"})

@@ -91,7 +91,7 @@ async def test_a_load_outside_the_tiles_time_range_keeps_its_etag(client):
 @pytest.fixture
 async def uncached(settings, conn):
     """The API with CITYTWIN_TILE_CACHE_SIZE=0: no tile bodies and no versions held."""
-    app = create_app(settings.model_copy(update={"tile_cache_size": 0}))
+    app = create_app(settings.updated(tile_cache_size=0))
     async with asgi_client(app) as client:
         yield client
 

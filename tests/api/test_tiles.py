@@ -226,8 +226,8 @@ async def test_a_load_by_another_process_reaches_warm_tiles(client, conn, feeds,
         conn,
         feeds["air"],
         b"sensor_id,lon,lat,time,variable,value\nS1,9.5209,47.141,2026-11-06T05:00:00Z,no2,3\n",
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
     )
     assert report.loaded == 1
     for _ in range(100):

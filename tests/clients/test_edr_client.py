@@ -37,7 +37,7 @@ async def live_edr(
     folder = tmp_path_factory.mktemp("layers")
     store = LayerStore(folder)
     layer_id = store.write(*sample_layer())
-    app = create_app(settings.model_copy(update={"layer_store": str(folder)}))
+    app = create_app(settings.updated(layer_store=str(folder)))
     async with serve(app) as base:
         yield LiveEdr(f"{base}/edr", store.open(layer_id).load(), layer_id)
 

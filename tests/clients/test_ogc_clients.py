@@ -56,8 +56,8 @@ async def _load_store(conn: asyncpg.Connection, settings: Settings, feeds: FeedR
         conn,
         feeds["air"],
         to_csv(air_rows(hours=24)),
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
     )
     assert report.loaded == 144
 

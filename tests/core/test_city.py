@@ -5,7 +5,7 @@ import shapely
 
 from citytwin.core.city import make_city, timezone_of, with_settings
 from citytwin.errors import InvalidParameter
-from citytwin.settings import Settings
+from citytwin.settings import CitySettings, Settings
 
 HELSINKI = shapely.box(24.938, 60.166, 24.950, 60.176)
 SANTIAGO = shapely.box(-70.70, -33.50, -70.60, -33.40)
@@ -42,9 +42,14 @@ def test_given_values_win_and_bad_ones_are_refused():
 
 def test_settings_override_zone_cell_size_and_step():
     city = make_city("Helsinki", HELSINKI)
-    assert with_settings(city, Settings(_env_file=None)) == city
+    assert with_settings(city, Settings(city=CitySettings(_env_file=None))) == city
     changed = with_settings(
-        city, Settings(_env_file=None, time_zone="UTC", grid_cell_size=250, step_seconds=1800)
+        city,
+        Settings(
+            city=CitySettings(
+                _env_file=None, time_zone="UTC", grid_cell_size=250, step_seconds=1800
+            )
+        ),
     )
     assert (changed.timezone, changed.cell_size, changed.step_seconds) == ("UTC", 250, 1800)
     assert changed.grid().cell_size == 250 and changed.grid().epsg == 32635

@@ -24,14 +24,14 @@ async def load(conn, feeds, settings, rows) -> None:
         conn,
         feeds["air"],
         to_csv(rows),
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
     )
     assert report.rejected == []
 
 
 async def answers(conn, settings, no2: int) -> dict:
-    base, bucket = settings.h3_resolution, settings.rollup_bucket_seconds
+    base, bucket = settings.ingest.h3_resolution, settings.database.rollup_bucket_seconds
     asked = {
         "whole": CellQuery(no2, 9, Area(), TimeRange(None, None)),
         "day": CellQuery(no2, 9, Area(), TimeRange(DAY, DAY + timedelta(days=1))),
@@ -73,19 +73,19 @@ async def test_loads_into_rolled_up_days_append_deltas_that_compaction_folds(con
     assert sum(r[1] for r in before["cut day"]) == 25 * 3
     sensor = await conn.fetchval("SELECT id FROM sensors WHERE external_id = 'S3'")
     series = SeriesAggregates([(sensor, no2)], DAY, DAY + timedelta(days=2), timedelta(days=1))
-    series_before = await series_aggregates(conn, series, settings.rollup_bucket_seconds)
+    series_before = await series_aggregates(conn, series, settings.database.rollup_bucket_seconds)
     assert [r["count"] for r in series_before] == [24, 12]
 
-    assert await compact_rollups(conn, settings.rollup_bucket_seconds) == 108
+    assert await compact_rollups(conn, settings.database.rollup_bucket_seconds) == 108
     assert await conn.fetchval("SELECT count(*) FROM cell_rollup_deltas") == 0
     assert await conn.fetchval("SELECT sum(count) FROM cell_rollups") == 216
     after = await answers(conn, settings, no2)
     for name, rows_before in before.items():
         assert [r[:2] for r in after[name]] == [r[:2] for r in rows_before], name
         np.testing.assert_allclose(numbers(after[name]), numbers(rows_before), err_msg=name)
-    series_after = await series_aggregates(conn, series, settings.rollup_bucket_seconds)
+    series_after = await series_aggregates(conn, series, settings.database.rollup_bucket_seconds)
     assert [tuple(r) for r in series_after] == [tuple(r) for r in series_before]
-    assert await compact_rollups(conn, settings.rollup_bucket_seconds) == 0
+    assert await compact_rollups(conn, settings.database.rollup_bucket_seconds) == 0
 
 
 async def test_the_scheduled_compaction_folds_the_backlog(conn, pool, feeds, settings):
@@ -94,7 +94,9 @@ async def test_the_scheduled_compaction_folds_the_backlog(conn, pool, feeds, set
     await load(conn, feeds, settings, rows[first_day])
     await load(conn, feeds, settings, rows[~first_day])
     assert await delta_backlog(conn) == 108
-    async with scheduled_compaction(pool, settings.rollup_bucket_seconds, every_seconds=0.05):
+    async with scheduled_compaction(
+        pool, settings.database.rollup_bucket_seconds, every_seconds=0.05
+    ):
         for _ in range(200):
             if await delta_backlog(conn) == 0:
                 break

@@ -18,8 +18,8 @@ async def run(conn, feeds, settings, data: bytes, feed: str = "air", **kwargs):
         conn,
         feeds[feed],
         data,
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
         **kwargs,
     )
 
@@ -178,7 +178,7 @@ async def test_files_sharing_an_hour_merge_their_rollups(conn, feeds, settings):
     }
     deltas = await conn.fetch("SELECT slot, count, sum, min, max FROM cell_rollup_deltas")
     assert [tuple(r) for r in deltas] == [(7, 1, 30.0, 30.0, 30.0)]
-    assert await compact_rollups(conn, settings.rollup_bucket_seconds) == 1
+    assert await compact_rollups(conn, settings.database.rollup_bucket_seconds) == 1
     assert await conn.fetchval("SELECT count(*) FROM cell_rollup_deltas") == 0
     assert dict(await conn.fetchrow(day_row)) == {
         "count": 2,

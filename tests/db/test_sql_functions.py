@@ -50,6 +50,6 @@ async def test_migrations_apply_once(conn, settings):
 
 
 async def test_a_store_refuses_another_base_resolution(conn, settings):
-    other = settings.model_copy(update={"h3_resolution": 9})
+    other = settings.updated(h3_resolution=9)
     with pytest.raises(CityTwinError, match="created with h3_resolution=10"):
         await migrate(conn, other)

@@ -113,7 +113,7 @@ async def test_readings_of_stations_nobody_listed_say_so(client):
 
 @pytest.fixture
 def cli_env(monkeypatch, settings, conn, tmp_path):
-    monkeypatch.setenv("CITYTWIN_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CITYTWIN_DATABASE_URL", settings.database.database_url)
     monkeypatch.setenv("CITYTWIN_STATE_DIR", str(tmp_path / "state"))
     return tmp_path
 
@@ -219,4 +219,4 @@ def test_the_cli_refuses_a_bad_definition(cli_env: Path, tmp_path, monkeypatch):
 
 def test_a_city_zone_that_does_not_exist_is_refused():
     with pytest.raises(ValueError, match="'Europe/Nowhere' is not an IANA time zone"):
-        Settings(time_zone="Europe/Nowhere")
+        Settings().updated(time_zone="Europe/Nowhere")

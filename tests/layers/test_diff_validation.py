@@ -210,7 +210,7 @@ async def test_post_diff_past_the_quota_is_507_and_stores_nothing(settings, stor
 
 async def test_read_only_instance_refuses_post_diff(settings, stored):
     ids = stored[1]
-    async with serve(settings.model_copy(update={"read_only": True}), stored[0]) as client:
+    async with serve(settings.updated(read_only=True), stored[0]) as client:
         answer = await client.post(
             f"/layers/{ids['a']}/diff", params={"against": ids["b"]}, headers=KEY
         )

@@ -136,6 +136,8 @@ def test_any_fsspec_url(tmp_path):
 
 
 def test_the_store_of_the_settings_takes_their_storage_options():
-    settings = Settings(layer_store="memory://options-test", layer_store_options='{"a": 1}')
+    settings = Settings().updated(
+        layer_store="memory://options-test", layer_store_options='{"a": 1}'
+    )
     store = layer_store_for(settings)
     assert (store.url, store.storage_options) == ("memory://options-test", {"a": 1})

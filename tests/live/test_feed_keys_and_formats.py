@@ -16,7 +16,7 @@ UPSERT = "/ngsi-ld/v1/entityOperations/upsert"
 @pytest.fixture(scope="module")
 async def keyed(settings, pool):
     """The app with a service key and a key for the air feed only."""
-    app = create_app(settings.model_copy(update={"feed_api_keys": {"air": [AIR_KEY]}}))
+    app = create_app(settings.updated(feed_api_keys={"air": [AIR_KEY]}))
     async with asgi_client(app) as client:
         yield client
 

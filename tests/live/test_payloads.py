@@ -157,8 +157,8 @@ async def test_ppb_converted_through_the_feed_aliases(conn, feeds, settings):
         feeds["air"],
         mapped.to_ndjson(),
         encoding="ndjson",
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
     )
     assert (report.read, report.loaded, report.rejected) == (2, 2, [])
     values = dict(

@@ -22,7 +22,9 @@ def peak_mib() -> float:
 
 async def main(database_url: str, mib: int) -> None:
     body = b"sensor_id,lon,lat,time,variable,value,unit\n" + LINE * (mib * 2**20 // len(LINE))
-    app = create_app(Settings(database_url=database_url, api_keys=[KEY], writes_per_minute=0))
+    app = create_app(
+        Settings().updated(database_url=database_url, api_keys=[KEY], writes_per_minute=0)
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://probe") as client:

@@ -13,9 +13,9 @@ WRITE = {"X-API-Key": API_KEY, "Content-Type": "text/csv"}
 
 
 async def test_database_down_is_503_json_and_recovers(settings, conn):
-    proxy = DatabaseProxy(settings.database_url)
+    proxy = DatabaseProxy(settings.database.database_url)
     await proxy.restore()
-    app = create_app(settings.model_copy(update={"database_url": proxy.url, "pool_timeout": 2}))
+    app = create_app(settings.updated(database_url=proxy.url, pool_timeout=2))
     async with asgi_client(app) as client:
         assert (await client.get("/sensors")).status_code == 200
         await proxy.cut()

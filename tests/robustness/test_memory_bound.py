@@ -23,7 +23,7 @@ async def test_an_all_rejected_body_stays_under_the_memory_bound(settings, conn)
     probe = await asyncio.create_subprocess_exec(
         sys.executable,
         str(PROBE),
-        settings.database_url,
+        settings.database.database_url,
         str(BODY_MIB),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

@@ -19,7 +19,7 @@ HEAD = (
 
 async def test_stalled_uploads_do_not_freeze_reads(settings, conn):
     tight = {"pool_max_size": 3, "pool_timeout": 5, "body_timeout": 4}
-    app = create_app(settings.model_copy(update=tight))
+    app = create_app(settings.updated(**tight))
     async with serve(app) as url:
         port = int(url.rsplit(":", 1)[1])
         stalled = []

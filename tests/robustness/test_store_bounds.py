@@ -19,8 +19,8 @@ async def load(conn, feeds, settings, rows: pd.DataFrame, **options):
         conn,
         feeds["air"],
         to_csv(rows),
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
         **options,
     )
 

@@ -163,7 +163,7 @@ async def test_ngsi_ld_members_null_are_named(client, entity, detail):
 
 async def test_an_answer_lists_at_most_the_configured_rejects_with_their_total(settings, conn):
     rows = "".join(f"s1,9.52,47.14,2026-11-02T{h:02d}:00:00Z,no2,-50,\n" for h in range(24))
-    app = create_app(settings.model_copy(update={"rejects_listed": 5}))
+    app = create_app(settings.updated(rejects_listed=5))
     async with asgi_client(app) as client:
         report = (await post(client, HEADER + rows, "text/csv")).json()
     assert report["rejected_total"] == 24

@@ -21,7 +21,7 @@ HALF_TRAFFIC = f"{{geometry: '{CENTRE}', effect: {{type: traffic_volume, factor:
 @pytest.fixture(scope="module")
 async def scenario_client(settings, tmp_path_factory, demo_city):
     layers = tmp_path_factory.mktemp("scenario-layers")
-    app = create_app(settings.model_copy(update={"layer_store": str(layers)}))
+    app = create_app(settings.updated(layer_store=str(layers)))
     async with asgi_client(app) as client:
         yield client, app
 
@@ -129,7 +129,7 @@ async def test_scenarios_need_a_key_and_unknown_runs_are_404(scenario_client):
 
 
 def test_the_cli_runs_a_scenario_file_and_lists_it(monkeypatch, settings, tmp_path):
-    monkeypatch.setenv("CITYTWIN_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CITYTWIN_DATABASE_URL", settings.database.database_url)
     monkeypatch.setenv("CITYTWIN_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("CITYTWIN_LAYER_STORE", str(tmp_path / "layers"))
     path = tmp_path / "centre.yaml"

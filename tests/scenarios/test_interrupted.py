@@ -37,7 +37,7 @@ async def test_a_killed_run_reads_as_interrupted(app_client, pool, settings, tmp
     spec.write_text(WEEK)
     env = {
         **os.environ,
-        "CITYTWIN_DATABASE_URL": settings.database_url,
+        "CITYTWIN_DATABASE_URL": settings.database.database_url,
         "CITYTWIN_LAYER_STORE": str(tmp_path / "layers"),
     }
     process = await asyncio.create_subprocess_exec(

@@ -22,8 +22,8 @@ async def test_a_bus_is_left_out_of_the_air_model_and_named(pool, settings, feed
             feeds["air"],
             to_csv(bus_rows("2026-11-03T00:00:00Z", HOURS)),
             encoding="csv",
-            resolution=settings.h3_resolution,
-            bucket_seconds=settings.rollup_bucket_seconds,
+            resolution=settings.ingest.h3_resolution,
+            bucket_seconds=settings.database.rollup_bucket_seconds,
         )
         assert report.loaded == HOURS * 6
         assert await conn.fetchval("SELECT mobile FROM sensors WHERE external_id = 'BUS9'")

@@ -37,7 +37,7 @@ async def test_start_up_interrupts_dead_runs_and_removes_their_layers(conn, sett
         )
     layers = tmp_path / "layers"
     orphan, writing, remote = (incoming(layers, owner) for owner in (dead, alive, elsewhere))
-    app = create_app(settings.model_copy(update={"layer_store": str(layers)}))
+    app = create_app(settings.updated(layer_store=str(layers)))
     async with asgi_client(app) as client:
         answers = {
             owner: (await client.get(f"/scenarios/{run_id}")).json()

@@ -13,7 +13,7 @@ SPAN = ["--start", "2026-11-02T00:00:00Z", "--end", "2026-11-02T06:00:00Z"]
 
 @pytest.fixture
 def cli_env(monkeypatch, settings, conn, tmp_path):
-    monkeypatch.setenv("CITYTWIN_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CITYTWIN_DATABASE_URL", settings.database.database_url)
     monkeypatch.setenv("CITYTWIN_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("CITYTWIN_LAYER_STORE", str(tmp_path / "layers"))
     return tmp_path

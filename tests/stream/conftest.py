@@ -137,13 +137,11 @@ async def until(condition: Callable[[], bool], seconds: float = 15.0) -> None:
 
 
 def listener_settings(settings, broker: Mosquitto, **changes):
-    return settings.model_copy(
-        update={
-            "mqtt_url": broker.url,
-            "mqtt_client_id": f"test-{uuid.uuid4().hex[:8]}",
-            "mqtt_batch_ms": 50,
-            **changes,
-        }
+    return settings.updated(
+        mqtt_url=broker.url,
+        mqtt_client_id=f"test-{uuid.uuid4().hex[:8]}",
+        mqtt_batch_ms=50,
+        **changes,
     )
 
 
@@ -172,7 +170,7 @@ class Listeners:
     def start(self, connect_store=None, configured=None, **changes) -> Listener:
         """A listener on the test broker and database (`connect_store` may stand in for it)."""
         configured = configured or listener_settings(self.settings, self.broker, **changes)
-        url = self.settings.database_url
+        url = self.settings.database.database_url
         listener = Listener(configured, self.feeds, connect_store or (lambda: connect(url)))
         self.running.append((listener, asyncio.create_task(listener.run())))
         return listener

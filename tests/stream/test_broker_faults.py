@@ -15,7 +15,7 @@ AUTOSAVE = "autosave_interval 1\n"  # compose saves every 10 s; a test cannot wa
 async def test_a_killed_broker_that_saved_nothing_leaves_the_held_copies_to_be_stored(
     listeners, broker, settings, conn
 ):
-    store = FlakyStore(settings.database_url)
+    store = FlakyStore(settings.database.database_url)
     listener = listeners.start(store, mqtt_batch_size=30)
     await asyncio.wait_for(listener.ready.wait(), 10)
     assert await asyncio.to_thread(publish, broker.port, numbered(60)) == 60
@@ -47,7 +47,7 @@ async def test_a_killed_broker_that_saved_nothing_leaves_the_held_copies_to_be_s
 async def test_a_restarted_broker_sends_its_saved_messages_again_and_each_is_stored_once(
     fault, listeners, broker, settings, conn
 ):
-    store = FlakyStore(settings.database_url)
+    store = FlakyStore(settings.database.database_url)
     # The broker sends at most 50 unacknowledged: 150 wait in its queue, 50 in the listener.
     listener = listeners.start(store, mqtt_max_held=50, mqtt_batch_size=20)
     await asyncio.wait_for(listener.ready.wait(), 10)

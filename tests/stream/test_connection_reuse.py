@@ -41,7 +41,7 @@ async def test_a_connection_busy_after_a_failed_batch_is_not_used_again(
         return await real_push(connection, *args, **kwargs)
 
     monkeypatch.setattr(store_module, "push_items", push_items)
-    store = CountingStore(settings.database_url)
+    store = CountingStore(settings.database.database_url)
     listener = listeners.start(store, **BATCH)
     await asyncio.wait_for(listener.ready.wait(), 10)
     await published(broker.port, numbered(5))
@@ -61,7 +61,7 @@ async def test_a_failure_while_the_database_is_away_holds_the_batch_whole(
 ):
     caplog.set_level(logging.INFO, logger="citytwin.listen")
     real_push = store_module.push_items
-    store = FlakyStore(settings.database_url)
+    store = FlakyStore(settings.database.database_url)
     store.up = True
     failed = []
 

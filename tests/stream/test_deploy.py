@@ -17,7 +17,7 @@ def test_the_listener_service_runs_citytwin_listen_with_real_settings():
     assert listener["command"] == ["citytwin", "listen"]
     assert listener["environment"]["CITYTWIN_MQTT_URL"] == "mqtt://mosquitto:1883"
     for variable in listener["environment"]:
-        assert variable.removeprefix("CITYTWIN_").lower() in Settings.model_fields, variable
+        assert variable.removeprefix("CITYTWIN_").lower() in Settings.variables(), variable
     assert COMPOSE["services"]["mosquitto"]["image"].startswith("eclipse-mosquitto:2")
 
 

@@ -130,21 +130,22 @@ async def test_sigkill_mid_stream_loses_nothing_and_stores_nothing_twice(
     broker, settings, conn, tmp_path
 ):
     listener = ListenerProcess(
-        tmp_path / "listener.log", listener_env(settings.database_url, broker.url, tmp_path)
+        tmp_path / "listener.log",
+        listener_env(settings.database.database_url, broker.url, tmp_path),
     )
     listener.start()
     try:
         publisher = Publisher(broker.port, stream_of(5000))
         publisher.start()
-        assert (await wait_stored(settings.database_url, 1000, 20))[0] >= 1000
+        assert (await wait_stored(settings.database.database_url, 1000, 20))[0] >= 1000
         assert publisher.is_alive(), "the stream ended before the kill"
         listener.kill()  # mid-stream: some batches stored and not acknowledged, more coming
-        killed_at = (await stored(settings.database_url))[0]
+        killed_at = (await stored(settings.database.database_url))[0]
         await asyncio.sleep(0.5)
         listener.start()
         await asyncio.to_thread(publisher.join, 60)
         assert publisher.accepted == 5000
-        count, total = await wait_stored(settings.database_url, 5000, 30)
+        count, total = await wait_stored(settings.database.database_url, 5000, 30)
     finally:
         listener.stop()
     assert killed_at < 5000
@@ -154,7 +155,9 @@ async def test_sigkill_mid_stream_loses_nothing_and_stores_nothing_twice(
 
 async def test_postgres_down_for_10_s_mid_stream_loses_nothing(broker, tmp_path):
     cluster = embedded.cluster_for(
-        Settings(state_dir=tmp_path / "pg-state", pg_port=free_port(), pg_database="citytwin")
+        Settings().updated(
+            state_dir=tmp_path / "pg-state", pg_port=free_port(), pg_database="citytwin"
+        )
     )
     listener = None
     try:

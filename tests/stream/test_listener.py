@@ -155,7 +155,7 @@ async def test_held_messages_are_bounded_while_the_database_is_away(
     listeners, broker, settings, conn, caplog
 ):
     caplog.set_level(logging.INFO, logger="citytwin.listen")
-    store = FlakyStore(settings.database_url)
+    store = FlakyStore(settings.database.database_url)
     listener = listeners.start(store, mqtt_max_held=50, mqtt_batch_size=20)
     await asyncio.wait_for(listener.ready.wait(), 10)
     await published(broker.port, numbered(200))
@@ -180,7 +180,7 @@ async def test_held_bytes_are_bounded_by_reading_no_more(
 ):
     caplog.set_level(logging.INFO, logger="citytwin.listen")
     monkeypatch.setattr(mqtt_source, "MAX_HELD_BYTES", 8_000)
-    store = FlakyStore(settings.database_url)
+    store = FlakyStore(settings.database.database_url)
     listener = listeners.start(store)
     await asyncio.wait_for(listener.ready.wait(), 10)
     messages = [
@@ -204,7 +204,7 @@ async def test_held_bytes_are_bounded_by_reading_no_more(
 async def test_held_messages_survive_a_broker_restart_while_the_database_is_away(
     listeners, broker, settings, conn
 ):
-    store = FlakyStore(settings.database_url)
+    store = FlakyStore(settings.database.database_url)
     listener = listeners.start(store, mqtt_batch_size=30)
     await asyncio.wait_for(listener.ready.wait(), 10)
     await published(broker.port, numbered(60))

@@ -66,8 +66,8 @@ def password(monkeypatch):
 
 
 async def running(settings, feeds, sources) -> tuple[Listener, asyncio.Task]:
-    configured = settings.model_copy(update={"mqtt_batch_ms": 20})
-    listener = Listener(configured, feeds, lambda: connect(settings.database_url), sources)
+    configured = settings.updated(mqtt_batch_ms=20)
+    listener = Listener(configured, feeds, lambda: connect(settings.database.database_url), sources)
     task = asyncio.create_task(listener.run())
     await asyncio.wait_for(listener.ready.wait(), 20)
     return listener, task

@@ -40,8 +40,8 @@ async def test_a_toy_source_registers_and_its_readings_are_stored(
 ):
     monkeypatch.setitem(source_module.SOURCE_KINDS, "counter", None)
     register("counter")(lambda settings, feeds: [Counter("toy counter")])
-    configured = settings.model_copy(update={"listen_sources": ["counter"], "mqtt_batch_ms": 20})
-    listener = Listener(configured, feeds, lambda: connect(settings.database_url))
+    configured = settings.updated(listen_sources=["counter"], mqtt_batch_ms=20)
+    listener = Listener(configured, feeds, lambda: connect(settings.database.database_url))
     task = asyncio.create_task(listener.run())
     await asyncio.wait_for(listener.ready.wait(), 5)
     await until(lambda: listener.stats.acked == 3)
@@ -61,9 +61,9 @@ def test_an_unknown_source_kind_names_the_setting(settings, feeds):
 async def test_http_pushes_are_batched_answered_after_commit_and_wait_for_the_database(
     settings, feeds, conn
 ):
-    store = FlakyStore(settings.database_url)
+    store = FlakyStore(settings.database.database_url)
     push = HttpPushSource()
-    configured = settings.model_copy(update={"mqtt_batch_ms": 50})
+    configured = settings.updated(mqtt_batch_ms=50)
     listener = Listener(configured, feeds, store, sources=[push])
     task = asyncio.create_task(listener.run())
     await asyncio.wait_for(listener.ready.wait(), 5)

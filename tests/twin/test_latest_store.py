@@ -18,8 +18,8 @@ async def ingest(conn, feeds, settings, data: bytes):
         conn,
         feeds["air"],
         data,
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
     )
 
 

@@ -33,8 +33,8 @@ async def load_elsewhere(conn, feeds, settings, time: str) -> None:
         conn,
         feeds["air"],
         body.encode(),
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
     )
     assert report.loaded == 1
 

@@ -39,8 +39,8 @@ async def load(conn, feeds, settings, feed: str, rows: pd.DataFrame) -> None:
         conn,
         feeds[feed],
         to_csv(rows),
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
     )
     assert report.loaded == len(rows)
 
@@ -141,7 +141,7 @@ async def test_a_feed_keeping_readings_forever_keeps_every_month(months, feeds):
 
 
 def test_the_command_shows_the_plan_and_drops_only_once_confirmed(months_for_cli, settings):
-    env = {**os.environ, "CITYTWIN_DATABASE_URL": settings.database_url}
+    env = {**os.environ, "CITYTWIN_DATABASE_URL": settings.database.database_url}
     runner = CliRunner()
     # The feed files' policies: air keeps readings a year, traffic 90 days.
     args = ["retention", "apply", "--now", "2027-09-15T00:00:00Z"]

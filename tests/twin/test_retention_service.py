@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from citytwin.api import retention_schedule
 from citytwin.api.app import create_app
-from citytwin.settings import Settings
+from citytwin.settings import DatabaseSettings
 from tests.asgi import asgi_client
 from tests.factories import API_KEY, to_csv
 from tests.twin.readings import air, hourly
@@ -31,7 +31,7 @@ async def stored(conn) -> int:
 
 
 def test_the_service_deletes_nothing_unless_a_schedule_is_set():
-    assert Settings.model_fields["retention_hours"].default == 0
+    assert DatabaseSettings.model_fields["retention_hours"].default == 0
 
 
 async def test_an_archive_beyond_policy_is_kept_and_the_answer_says_why(
@@ -39,8 +39,8 @@ async def test_an_archive_beyond_policy_is_kept_and_the_answer_says_why(
 ):
     monkeypatch.setattr(retention_schedule, "FIRST_RUN_SECONDS", 0.0)
     caplog.set_level(logging.INFO, logger="citytwin")
-    default = settings.model_copy(
-        update={"retention_hours": Settings.model_fields["retention_hours"].default}
+    default = settings.updated(
+        retention_hours=DatabaseSettings.model_fields["retention_hours"].default
     )
     async with asgi_client(create_app(default)) as client:
         report = await load_archive(client)
@@ -70,7 +70,7 @@ async def test_a_schedule_the_operator_set_drops_it_and_logs_what(
     ):  # empty partitions other tests left (the store is emptied): only the archive's counts
         await conn.execute(f"DROP TABLE {name['name']}")
     await load_archive(client)  # into the store, then a service with a schedule starts on it
-    scheduled = settings.model_copy(update={"retention_hours": 24.0})
+    scheduled = settings.updated(retention_hours=24.0)
     async with asgi_client(create_app(scheduled)):
         for _ in range(200):  # until the run is logged (it logs once its transaction committed)
             logged = [r.getMessage() for r in caplog.records if r.name == "citytwin.retention"]

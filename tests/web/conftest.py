@@ -18,7 +18,7 @@ FLAGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader
 async def site(settings, pool, demo_city, tmp_path_factory) -> AsyncIterator[str]:
     """The demo city (its base and samples) behind a live server with its own layer store."""
     layers = tmp_path_factory.mktemp("map-layers")
-    app = create_app(settings.model_copy(update={"layer_store": str(layers)}))
+    app = create_app(settings.updated(layer_store=str(layers)))
     async with serve(app) as url:
         yield url
 

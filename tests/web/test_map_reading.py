@@ -169,7 +169,7 @@ async def test_no_hexagon_at_the_edge_of_the_data_is_cut_at_zooms_9_to_16(
     hour = await shown_hour(page)
     blank = []
     for zoom in range(9, 17):
-        resolution = resolution_for_zoom(zoom, settings.h3_resolution)
+        resolution = resolution_for_zoom(zoom, settings.ingest.h3_resolution)
         corners = edge_vertices(list(await hour_means(site, *hour, resolution)))
         lons, lats = zip(*(corner for corner, _ in corners.values()), strict=True)
         # The whole data in one view while it fits (zooms 9 to 12 here), then each corner left.

@@ -68,21 +68,21 @@ async def get_cells(
     """Count, mean, min, max (and std) of `variable` per H3 cell, as hexagon features; with
     `bucket`, one feature per cell and bucket, in pages (ordered by cell, then bucket) that
     link to the `next` one."""
-    base = settings.h3_resolution
+    base = settings.ingest.h3_resolution
     resolution = base if resolution is None else resolution
     if resolution > base:
         raise InvalidParameter("resolution", f"must be at most the base resolution {base}")
     fmt = choose_format(fmt, accept, feature_formats())
-    step = parse_bucket(bucket, settings.rollup_bucket_seconds) if bucket else None
-    time = widen_to_buckets(time, settings.rollup_bucket_seconds)
+    step = parse_bucket(bucket, settings.database.rollup_bucket_seconds) if bucket else None
+    time = widen_to_buckets(time, settings.database.rollup_bucket_seconds)
     query = CellQuery(variable.id, resolution, area, time, step)
     page, links = None, None
     if step is not None:
-        size = settings.cells_page_size if limit is None else limit
-        if size > settings.cells_page_size:
-            raise InvalidParameter("limit", f"must be at most {settings.cells_page_size}")
+        size = settings.api.cells_page_size if limit is None else limit
+        if size > settings.api.cells_page_size:
+            raise InvalidParameter("limit", f"must be at most {settings.api.cells_page_size}")
         page = (size + 1, offset)  # one more row says whether a next page exists
-    rows = await cell_aggregates(conn, query, base, settings.rollup_bucket_seconds, page)
+    rows = await cell_aggregates(conn, query, base, settings.database.rollup_bucket_seconds, page)
     if page is not None and len(rows) > size:
         rows = rows[:size]
         after = request.url.include_query_params(limit=size, offset=offset + size)
@@ -121,14 +121,14 @@ async def get_cell_series(
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     """count/mean/min/max/std of `variable` in the cell, per bucket."""
-    cell = parse_cell(h3, "h3", settings.h3_resolution)
+    cell = parse_cell(h3, "h3", settings.ingest.h3_resolution)
     cell_resolution = resolution_of(cell)
     fmt = choose_format(fmt, accept, TABLE_FORMATS)
-    step = parse_bucket(bucket, settings.rollup_bucket_seconds)
-    time = widen_to_buckets(time, settings.rollup_bucket_seconds)
+    step = parse_bucket(bucket, settings.database.rollup_bucket_seconds)
+    time = widen_to_buckets(time, settings.database.rollup_bucket_seconds)
     query = CellQuery(variable.id, cell_resolution, Area(cells=(cell,)), time, step)
     rows = await cell_aggregates(
-        conn, query, settings.h3_resolution, settings.rollup_bucket_seconds
+        conn, query, settings.ingest.h3_resolution, settings.database.rollup_bucket_seconds
     )
     series = [{"bucket_start": r["bucket_start"], **_stats(r)} for r in rows]
     if fmt == "csv":

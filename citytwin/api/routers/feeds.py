@@ -108,7 +108,7 @@ async def post_readings(
         raise InvalidParameter("Content-Type", f"{media!r} is not one of {', '.join(known)}")
     window = ingest_window(settings, parse_time(since, "since"))
     # The body is read whole before a connection is taken: a stalled upload holds none.
-    data = await read_body(request, settings.max_body_bytes)
+    data = await read_body(request, settings.api.max_body_bytes)
     async with pool.acquire() as conn:
         report = await ingest(
             conn,
@@ -116,14 +116,14 @@ async def post_readings(
             data,
             encoding=CONTENT_TYPES[media],
             source_format=source_format,
-            resolution=settings.h3_resolution,
-            bucket_seconds=settings.rollup_bucket_seconds,
+            resolution=settings.ingest.h3_resolution,
+            bucket_seconds=settings.database.rollup_bucket_seconds,
             city_zone=feeds.city_zone,
             window=window,
-            keep_rejects=settings.rejects_listed,
+            keep_rejects=settings.api.rejects_listed,
         )
     await data_changed(request)
-    return json_response(report.as_dict(settings.rejects_listed))
+    return json_response(report.as_dict(settings.api.rejects_listed))
 
 
 async def _push_into(
@@ -143,18 +143,18 @@ async def _push_into(
         if others:
             raise InvalidParameter("body", f"items map to feed {others[0]!r}, not {feed!r}")
 
-    data = await read_body(request, min(PUSH_MAX_BYTES, settings.max_body_bytes))
+    data = await read_body(request, min(PUSH_MAX_BYTES, settings.api.max_body_bytes))
     async with pool.acquire() as conn:
         result = await push_payload(
             conn,
             feeds,
             data,
             push_format,
-            resolution=settings.h3_resolution,
-            bucket_seconds=settings.rollup_bucket_seconds,
+            resolution=settings.ingest.h3_resolution,
+            bucket_seconds=settings.database.rollup_bucket_seconds,
             check_feeds=only_this_feed,
             feed=feed,
-            future=timedelta(seconds=settings.future_seconds),
+            future=timedelta(seconds=settings.ingest.future_seconds),
         )
     await data_changed(request)
     errors = [{"item": item, "errors": reasons} for item, reasons in result.errors.items()]

@@ -137,7 +137,7 @@ def get_layer_cells(
     layer = store.open(layer_id)
     name = pick_variable(layer, variable)
     fmt = choose_format(fmt, accept, feature_formats())
-    base = settings.h3_resolution
+    base = settings.ingest.h3_resolution
     resolution = base if resolution is None else resolution
     window = time_window(layer, time)
     values = layer[name].isel(time=slice(window.first, window.stop)).values

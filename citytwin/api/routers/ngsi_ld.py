@@ -165,7 +165,7 @@ async def _temporal(conn: Connection, settings: Settings, params: dict) -> list[
     variables = [ld.variable_of(a) for a in query.attrs] or None
     if "aggrMethods" in params:
         methods = ld.aggregate_methods(params["aggrMethods"])
-        base = settings.rollup_bucket_seconds
+        base = settings.database.rollup_bucket_seconds
         period = parse_duration(params.get("aggrPeriodDuration", "P1D"), "aggrPeriodDuration", base)
         held = await store.series_ids(conn, sensors, variables)
         pairs = [(r["sensor_id"], r["variable_id"]) for r in held]

@@ -93,7 +93,7 @@ def _root(request: Request) -> str:
 def _collection(
     collection_id: str, settings: Settings, variables: dict[str, int]
 ) -> ogc.Collection:
-    found = ogc.find_collection(collection_id, settings.h3_resolution, sorted(variables))
+    found = ogc.find_collection(collection_id, settings.ingest.h3_resolution, sorted(variables))
     if found is None:
         raise NotFound("collection", collection_id)
     return found
@@ -104,7 +104,7 @@ def _queryable_parameters(request: Request) -> frozenset[str]:
     state = request.app.state
     found = ogc.find_collection(
         request.path_params.get("collectionId", ""),
-        state.settings.h3_resolution,
+        state.settings.ingest.h3_resolution,
         sorted(state.variables),
     )
     if found is None:
@@ -139,7 +139,7 @@ async def api_definition(
     request: Request, conn: ConnDep, settings: SettingsDep, f: MetadataFormat = None
 ) -> Response:
     """This service's OpenAPI 3.0 document, paths relative to its landing page."""
-    listed = ogc.collections(settings.h3_resolution, await variables_with_data(conn))
+    listed = ogc.collections(settings.ingest.h3_resolution, await variables_with_data(conn))
     queryables = {item.id: queryables_of(item) for item in listed}
     document = ogc_openapi(app_openapi_30(request.app), _root(request), listed, queryables)
     return json_response(document, media_type=ogc.OPENAPI)
@@ -158,7 +158,7 @@ async def get_collections(
     """Every collection with its extent and links; cells of each variable holding data."""
     root = _root(request)
     bounds, span = await _extents(conn)
-    listed = ogc.collections(settings.h3_resolution, await variables_with_data(conn))
+    listed = ogc.collections(settings.ingest.h3_resolution, await variables_with_data(conn))
     listed_crs = feature_crs_list(await city_epsg(conn))
     documents = [
         ogc.collection_document(root, item, ogc.collection_extent(item, bounds, span), listed_crs)

@@ -147,7 +147,7 @@ async def tilesets(
     variable: VariableQuery = None,
 ) -> Response:
     """The collection's tilesets: for cells one per variable (or only `variable`'s)."""
-    collection = _tiled_collection(collection_id, settings.h3_resolution)
+    collection = _tiled_collection(collection_id, settings.ingest.h3_resolution)
     bounds = await _bounds(conn, collection)
     known = sorted(variables)
     if collection.layer != "cells":
@@ -175,7 +175,7 @@ async def tileset(
     variable: VariableQuery = None,
 ) -> Response:
     """Tileset metadata; its `item` link is the tile URL template OGC clients follow."""
-    collection = _tiled_collection(collection_id, settings.h3_resolution)
+    collection = _tiled_collection(collection_id, settings.ingest.h3_resolution)
     _check_tms(tile_matrix_set_id)
     name = None if variable is None else variable_of(variable, variables).name
     bounds = await _bounds(conn, collection)
@@ -202,7 +202,7 @@ async def tile(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The MVT of the collection's tile (cells at the collection's resolution)."""
-    collection = _tiled_collection(collection_id, settings.h3_resolution)
+    collection = _tiled_collection(collection_id, settings.ingest.h3_resolution)
     _check_tms(tile_matrix_set_id)
     if collection.layer == "sensors":
         return await sensors_tile_answer(

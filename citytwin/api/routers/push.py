@@ -49,7 +49,9 @@ async def _push(
 ) -> PushResult:
     """The body is read whole before a connection is taken: a stalled upload holds none."""
     try:
-        data = await read_body(request, min(PUSH_MAX_BYTES, settings.max_body_bytes), KEPT_BYTES)
+        data = await read_body(
+            request, min(PUSH_MAX_BYTES, settings.api.max_body_bytes), KEPT_BYTES
+        )
     except PayloadTooLarge as exc:
         reason = f"{exc.message} (the first {len(exc.kept)} bytes are kept)"
         async with pool.acquire() as conn:
@@ -61,10 +63,10 @@ async def _push(
             feeds,
             data,
             format,
-            resolution=settings.h3_resolution,
-            bucket_seconds=settings.rollup_bucket_seconds,
+            resolution=settings.ingest.h3_resolution,
+            bucket_seconds=settings.database.rollup_bucket_seconds,
             check_feeds=writer.check_feeds,
-            future=timedelta(seconds=settings.future_seconds),
+            future=timedelta(seconds=settings.ingest.future_seconds),
         )
     await data_changed(request)
     return result
@@ -210,9 +212,9 @@ async def replay_dead_letter(
         conn,
         feeds,
         letter_id,
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
-        future=timedelta(seconds=settings.future_seconds),
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
+        future=timedelta(seconds=settings.ingest.future_seconds),
     )
     await data_changed(request)
     errors = {str(item): reasons for item, reasons in result.errors.items()}

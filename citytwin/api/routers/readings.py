@@ -75,7 +75,7 @@ async def get_readings(
         decode_cursor(cursor) if cursor else None,
         None if quality is None else quality_mask(quality),
     )
-    rows = await fetch_readings(conn, query, settings.h3_resolution)
+    rows = await fetch_readings(conn, query, settings.ingest.h3_resolution)
     page, more = split_page(rows, limit)
     links = []
     if more:

@@ -44,7 +44,7 @@ async def post_scenario(
     run starts (400 naming the field at fault); then 202 with the run, which goes on in the
     background: follow it at `Location`."""
     scenario = parse_scenario(
-        await read_body(request, min(SCENARIO_MAX_BYTES, settings.max_body_bytes))
+        await read_body(request, min(SCENARIO_MAX_BYTES, settings.api.max_body_bytes))
     )
     async with pool.acquire() as conn:
         run_id = await jobs.submit(conn, scenario)

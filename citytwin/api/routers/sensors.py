@@ -54,7 +54,7 @@ async def get_sensors(
     fmt = choose_format(fmt, accept, feature_formats())
     properties = {"site_type": site_type} if site_type is not None else None
     query = SensorQuery(feed, area, limit, after, properties)
-    rows = await fetch_sensors(conn, query, settings.h3_resolution)
+    rows = await fetch_sensors(conn, query, settings.ingest.h3_resolution)
     page, more = split_page(rows, limit)
     links = [next_link(request, after=page[-1]["id"])] if more else []
     return features_response(

@@ -54,7 +54,8 @@ async def service_root(request: Request, settings: SettingsDep) -> Response:
         "&$filter=phenomenonTime ge 2026-11-02T00:00:00Z and phenomenonTime lt "
         "2026-11-03T00:00:00Z",
         "functions": list(sta_apply.FUNCTIONS),
-        "interval": f"ISO 8601 duration, a whole multiple of {settings.rollup_bucket_seconds} s",
+        "interval": "ISO 8601 duration, a whole multiple of "
+        f"{settings.database.rollup_bucket_seconds} s",
     }
     settings_doc = {
         "conformance": CONFORMANCE,
@@ -88,8 +89,10 @@ async def read(request: Request, resource: str, conn: ConnDep, settings: Setting
     scope = await _walk(conn, steps)
     last, base = steps[-1], _base(request)
     if options.apply is not None:
-        query = sta_apply.aggregate_query(steps, options, settings.rollup_bucket_seconds)
-        found = await series.series_aggregates(conn, query.series, settings.rollup_bucket_seconds)
+        query = sta_apply.aggregate_query(steps, options, settings.database.rollup_bucket_seconds)
+        found = await series.series_aggregates(
+            conn, query.series, settings.database.rollup_bucket_seconds
+        )
         return utc_json({"value": sta_apply.documents(query, [dict(r) for r in found])})
     if prop is not None or path.ref:
         options.select = (prop,) if prop else ("id",)

@@ -116,14 +116,16 @@ async def cells_tilejson(
     """TileJSON 3.0 whose tile URL carries `variable`, `start`, `end` and `resolution`; its
     `bounds` hold the whole hexagons of the coarsest resolution its zooms draw."""
     query = {"variable": variable.name, "start": start, "end": end, "resolution": resolution}
-    coarsest = resolution_for_zoom(0, settings.h3_resolution) if resolution is None else resolution
+    coarsest = (
+        resolution_for_zoom(0, settings.ingest.h3_resolution) if resolution is None else resolution
+    )
     unit = feeds.unit_of(variable.name)
     document = _tilejson(
         request,
         "cells",
         query,
         CELL_FIELDS,
-        await cells_drawn_bounds(conn, min(coarsest, settings.h3_resolution)),
+        await cells_drawn_bounds(conn, min(coarsest, settings.ingest.h3_resolution)),
         f"H3 cell aggregates of {variable.name}" + (f" ({unit})" if unit else ""),
         attribution(feeds),
     )

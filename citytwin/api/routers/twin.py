@@ -103,7 +103,7 @@ async def get_state(
     """The latest value of every sensor and variable with its age and flags, and per H3 cell:
     the newest time, the mean of its sensors' latest values, and how many are stale or
     suspect. `event` is the newest stream event the answer includes."""
-    base = settings.h3_resolution
+    base = settings.ingest.h3_resolution
     resolution = _resolution(resolution, base)
     if feed is not None:
         feeds[feed]  # unknown feed: 404 naming it
@@ -153,7 +153,7 @@ async def _event_message(
         within_resolution=question.resolution,
     )
     async with app.state.pool.acquire() as conn:
-        rows = await fetch_latest(conn, query, settings.h3_resolution)
+        rows = await fetch_latest(conn, query, settings.ingest.h3_resolution)
     state = sensor_state(latest_frame([dict(r) for r in rows]), feeds, datetime.now(UTC))
     cells = cell_state(state, question.resolution)
     picked = [(c, v) in wanted for c, v in zip(cells["cell"], cells["variable"], strict=True)]
@@ -226,7 +226,7 @@ async def get_stream(
     the cells it changed, in the shape of `/twin/state` cells. `Last-Event-ID` resumes after
     an event: every held event after it is sent (events are held for an hour; `reset` says
     some were lost)."""
-    resolution = _resolution(resolution, settings.h3_resolution)
+    resolution = _resolution(resolution, settings.ingest.h3_resolution)
     resume = _last_event_id(last_event_id, after)
     stream: TwinStream = request.app.state.twin_stream
     await stream.start()  # listening before reading where to start: nothing falls between
