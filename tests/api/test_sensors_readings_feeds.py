@@ -204,7 +204,7 @@ async def test_reads_are_open_to_other_origins_and_compressed(client):
 
 
 async def test_an_oversized_body_is_413(client, settings, monkeypatch):
-    monkeypatch.setattr(settings, "max_body_bytes", 1024)
+    monkeypatch.setattr(settings.api, "max_body_bytes", 1024)
     answer = await push(client, to_csv(air_rows(hours=48)))
     assert answer.status_code == 413
     assert answer.json()["parameter"] == "body"
