@@ -137,12 +137,8 @@ async def until(condition: Callable[[], bool], seconds: float = 15.0) -> None:
 
 
 def listener_settings(settings, broker: Mosquitto, **changes):
-    return settings.updated(
-        mqtt_url=broker.url,
-        mqtt_client_id=f"test-{uuid.uuid4().hex[:8]}",
-        mqtt_batch_ms=50,
-        **changes,
-    )
+    defaults = {"mqtt_client_id": f"test-{uuid.uuid4().hex[:8]}", "mqtt_batch_ms": 50}
+    return settings.updated(mqtt_url=broker.url, **{**defaults, **changes})
 
 
 class FlakyStore:
