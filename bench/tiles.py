@@ -40,7 +40,7 @@ from citytwin.db.queries.tiles import (
 from citytwin.query.cells import grow_by_cells, hexagon_wkb, to_hex
 from citytwin.query.params import Area, TimeRange, widen_to_buckets
 from citytwin.settings import PROJECT_ROOT, Settings
-from citytwin.tiles.grid import Tile, resolution_for_zoom
+from citytwin.tiles.tile_matrix import Tile, resolution_for_zoom
 from citytwin.tiles.versions import VERSION_RESOLUTION
 
 DATABASE = "citytwin_bench_cells"

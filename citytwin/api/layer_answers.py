@@ -8,7 +8,7 @@ from citytwin.api.formats import OutputFormat, json_response
 from citytwin.errors import InvalidParameter
 from citytwin.layers.coverage import MEDIA_TYPE as COVERAGEJSON
 from citytwin.layers.coverage import grid_coverage
-from citytwin.layers.query import (
+from citytwin.layers.selection import (
     TimeWindow,
     area_statistics,
     bbox_window,

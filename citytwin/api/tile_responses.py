@@ -25,7 +25,7 @@ from citytwin.query.cells import grow_by_cells, hexagon_wkb, to_hex
 from citytwin.query.params import Area, TimeRange, widen_to_buckets
 from citytwin.settings import Settings
 from citytwin.tiles.cache import CachedTile, Footprint, TileCache, VersionCache, tile_etag
-from citytwin.tiles.grid import parse_tile, resolution_for_zoom
+from citytwin.tiles.tile_matrix import parse_tile, resolution_for_zoom
 
 
 def etag_matches(etag: str, if_none_match: str | None) -> bool:

@@ -5,7 +5,7 @@ import pandas as pd
 import xarray as xr
 
 from citytwin.core.skill import Uncertainty, scores
-from citytwin.layers.query import grid_of, step_seconds
+from citytwin.layers.selection import grid_of, step_seconds
 from citytwin.sim.skill import sample_grid
 
 

@@ -9,7 +9,7 @@ import orjson
 from citytwin.core.city import City
 from citytwin.layers.cf import LayerVariable, build_layer
 from citytwin.layers.provenance import Provenance
-from citytwin.layers.query import difference
+from citytwin.layers.selection import difference
 from citytwin.layers.store import LayerStore
 from citytwin.scenarios.effects import Effects, compile_effects
 from citytwin.scenarios.inputs import CityInputs

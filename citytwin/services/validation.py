@@ -8,7 +8,7 @@ from citytwin.db.pool import Connection
 from citytwin.db.queries.layers import step_means
 from citytwin.errors import Conflict
 from citytwin.layers.cf import variable_names
-from citytwin.layers.query import step_seconds, steps_between, unit_of
+from citytwin.layers.selection import step_seconds, steps_between, unit_of
 from citytwin.layers.store import LayerStore
 from citytwin.layers.validation import sample_at_sensors, validate
 from citytwin.sim.mobile_sensors import excluded_sensors, fixed_sensors

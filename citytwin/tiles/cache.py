@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from cachetools import LRUCache
 
 from citytwin.query.cells import Bounds
-from citytwin.tiles.grid import Tile
+from citytwin.tiles.tile_matrix import Tile
 from citytwin.tiles.versions import version_cell_reach
 
 DAY = timedelta(days=1)

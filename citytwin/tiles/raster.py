@@ -16,7 +16,7 @@ from pyproj import Transformer
 
 from citytwin.core.grid import Grid
 from citytwin.errors import InvalidParameter
-from citytwin.tiles.grid import TMS, Tile
+from citytwin.tiles.tile_matrix import TMS, Tile
 
 TILE_SIZE = 256
 LUT_SIZE = 256

@@ -9,7 +9,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from citytwin.query.ogc import CONFORMANCE
-from citytwin.tiles.grid import TMS
+from citytwin.tiles.tile_matrix import TMS
 from tests.conftest import COUNTRY, city_imported
 from tests.factories import STATIONS, air_rows, post_readings
 

@@ -24,8 +24,8 @@ async def load(conn, feeds, settings, rows: pd.DataFrame) -> dict:
         conn,
         feeds["air"],
         to_csv(rows),
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
     )
     return report.as_dict()
 

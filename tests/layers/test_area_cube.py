@@ -9,7 +9,7 @@ import xarray as xr
 from shapely.geometry import box
 
 from citytwin.errors import InvalidParameter
-from citytwin.layers.query import (
+from citytwin.layers.selection import (
     area_statistics,
     bbox_window,
     grid_of,

@@ -15,7 +15,7 @@ from citytwin.core.skill import FAIRMODE, scores
 from citytwin.errors import InvalidParameter
 from citytwin.layers.cf import LayerVariable, build_layer
 from citytwin.layers.provenance import Provenance
-from citytwin.layers.query import difference
+from citytwin.layers.selection import difference
 from citytwin.layers.store import LayerStore
 from citytwin.layers.validation import sample_at_sensors, validate
 from citytwin.sim.nowcast import IdwParameters, time_steps

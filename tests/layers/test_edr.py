@@ -8,7 +8,7 @@ import shapely
 import xarray as xr
 from pyproj import Transformer
 
-from citytwin.layers.query import grid_of, locate
+from citytwin.layers.selection import grid_of, locate
 from tests.layers.sample import COLS, INNER, ROWS, TRIANGLE, centres_in, serve
 
 

@@ -14,7 +14,7 @@ from shapely import from_wkt
 from citytwin.db import scenario_runs
 from citytwin.errors import InvalidParameter
 from citytwin.layers.cf import variable_names
-from citytwin.layers.query import grid_of, polygon_mask
+from citytwin.layers.selection import grid_of, polygon_mask
 from citytwin.layers.store import LayerStore
 from citytwin.scenarios import run as scenario_run
 from citytwin.scenarios.jobs import prepare

@@ -9,7 +9,6 @@ from PIL import Image
 from pyproj import Transformer
 
 from citytwin.errors import InvalidParameter
-from citytwin.tiles.grid import Tile
 from citytwin.tiles.raster import (
     colorize,
     colormap,
@@ -21,6 +20,7 @@ from citytwin.tiles.raster import (
     tile_xy_bounds,
     value_range,
 )
+from citytwin.tiles.tile_matrix import Tile
 from tests.sim.cases import GRID
 
 TM = morecantile.tms.get("WebMercatorQuad")

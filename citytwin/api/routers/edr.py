@@ -19,7 +19,7 @@ from citytwin.layers.coverage import (
     parameter,
     point_series_coverage,
 )
-from citytwin.layers.query import (
+from citytwin.layers.selection import (
     TimeWindow,
     datetime_window,
     describe,

@@ -22,10 +22,9 @@ from citytwin.api.tile_responses import (
     tile_response,
     tile_url_template,
 )
-from citytwin.layers.query import grid_of, pick_variable, step_starts, time_window, unit_of
+from citytwin.layers.selection import grid_of, pick_variable, step_starts, time_window, unit_of
 from citytwin.layers.store import LayerStore
 from citytwin.tiles.cache import strong_etag
-from citytwin.tiles.grid import parse_tile
 from citytwin.tiles.raster import (
     colormap,
     legend_png,
@@ -36,6 +35,7 @@ from citytwin.tiles.raster import (
     tile_xy_bounds,
     value_range,
 )
+from citytwin.tiles.tile_matrix import parse_tile
 
 router = APIRouter(tags=["layer tiles"])
 PNG = OutputFormat.PNG.media_type

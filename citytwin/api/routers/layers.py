@@ -29,7 +29,7 @@ from citytwin.api.layer_answers import area_answer, cube_answer, part_response
 from citytwin.api.params import FormatQuery
 from citytwin.errors import InvalidParameter
 from citytwin.layers.cells import STATISTICS, cell_statistics, grid_cells
-from citytwin.layers.query import (
+from citytwin.layers.selection import (
     describe,
     difference,
     grid_of,

@@ -22,7 +22,7 @@ from citytwin.services.tilesets import (
     cells_drawn_bounds,
     sensors_bounds,
 )
-from citytwin.tiles.grid import MAX_ZOOM, TMS, matrix_limits
+from citytwin.tiles.tile_matrix import MAX_ZOOM, TMS, matrix_limits
 
 router = APIRouter(
     prefix="/ogc", tags=["OGC API - Tiles"], dependencies=[Depends(reject_unknown_parameters)]

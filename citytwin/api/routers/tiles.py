@@ -27,7 +27,7 @@ from citytwin.services.tilesets import (
     sensor_fields,
     sensors_bounds,
 )
-from citytwin.tiles.grid import MAX_ZOOM, resolution_for_zoom
+from citytwin.tiles.tile_matrix import MAX_ZOOM, resolution_for_zoom
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 Z = Annotated[int, Path(description="Zoom level (WebMercatorQuad).")]

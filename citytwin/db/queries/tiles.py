@@ -7,7 +7,7 @@ from datetime import datetime
 import asyncpg
 
 from citytwin.db.queries.sql import Bind
-from citytwin.tiles.grid import Tile
+from citytwin.tiles.tile_matrix import Tile
 from citytwin.tiles.versions import VERSION_RESOLUTION
 
 EXTENT = 4096

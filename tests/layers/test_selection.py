@@ -9,7 +9,7 @@ import pytest
 
 from citytwin.errors import InvalidParameter
 from citytwin.layers.cells import cell_statistics, grid_cells
-from citytwin.layers.query import (
+from citytwin.layers.selection import (
     describe,
     grid_of,
     locate,
