@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from playwright.async_api import Page
 
-from citytwin.tiles.grid import resolution_for_zoom
+from citytwin.tiles.tile_matrix import resolution_for_zoom
 from tests.web.pages import (
     ARTIFACTS,
     BROWSER_TEST,

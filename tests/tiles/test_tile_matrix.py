@@ -3,7 +3,7 @@
 import h3
 import pytest
 
-from citytwin.tiles.grid import HEXAGON_PIXELS, TILE_PIXELS, resolution_for_zoom
+from citytwin.tiles.tile_matrix import HEXAGON_PIXELS, TILE_PIXELS, resolution_for_zoom
 
 EQUATOR = 40_075_016.686
 
