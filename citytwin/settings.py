@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from citytwin.core.grid import DEFAULT_MAX_CELLS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 _FROM_ENVIRONMENT = SettingsConfigDict(env_prefix="CITYTWIN_", env_file=".env", extra="ignore")
@@ -89,6 +91,15 @@ class ApiSettings(BaseSettings):
         default_factory=lambda: ["*"], description="Origins allowed to read (CORS)."
     )
     max_body_bytes: int = Field(default=256 << 20, description="Largest ingest body accepted.")
+    push_max_bytes: int = Field(
+        default=4 << 20,
+        ge=1,
+        description="Largest pushed batch of messages (NGSI-LD, SensorThings, JSON readings); "
+        "files go to /feeds/{feed}/files, bounded by max_body_bytes.",
+    )
+    scenario_max_bytes: int = Field(
+        default=1 << 20, ge=1, description="Largest scenario document accepted."
+    )
     body_timeout: float = Field(
         default=30.0,
         gt=0,
@@ -199,7 +210,9 @@ class SimulationSettings(BaseSettings):
 
     model_config = _FROM_ENVIRONMENT
 
-    grid_max_cells: int = Field(default=4_000_000, ge=1, description="Largest grid accepted.")
+    grid_max_cells: int = Field(
+        default=DEFAULT_MAX_CELLS, ge=1, description="Largest grid accepted."
+    )
     dask_scheduler: str | None = Field(
         default=None, description="dask.distributed scheduler (tcp://…). Unset: local threads."
     )
@@ -258,6 +271,12 @@ class StreamSettings(BaseSettings):
     )
     mqtt_max_payload_bytes: int = Field(
         default=1 << 20, ge=1, description="Largest message stored; larger ones are dead letters."
+    )
+    mqtt_max_held_bytes: int = Field(
+        default=256 << 20,
+        ge=1,
+        description="Most payload bytes held unacknowledged, whatever their count; beyond it "
+        "the broker keeps them.",
     )
     mqtt_listen: bool = Field(
         default=False,

@@ -20,7 +20,6 @@ from citytwin.ingest import payloads
 from citytwin.ingest.payload_formats import map_payload, payload_format
 from citytwin.services.ingest import IngestReport, ingest, local_zone
 
-PUSH_MAX_BYTES = 4 << 20  # one push is a batch of messages, not a file: files go to /feeds
 KEPT_BYTES = 64 << 10  # how much of an oversized body a dead letter keeps
 
 

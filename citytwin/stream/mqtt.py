@@ -30,7 +30,6 @@ log = logging.getLogger("citytwin.listen")
 SESSION_EXPIRY = 7 * 86_400  # seconds the broker keeps our session and its messages while away
 KEEPALIVE = 30
 BROKER_RETRY = (1, 30)  # paho's reconnect back-off: 1 s doubling up to 30 s
-MAX_HELD_BYTES = 256 << 20  # payload bytes held at most, whatever their count
 BOUND_NOTE_EVERY = 60.0  # at a steady bound (catching up) every batch refills it: say it seldom
 
 
@@ -87,7 +86,7 @@ class Session:
         max_held: int,
         loop: asyncio.AbstractEventLoop,
         handlers: Handlers,
-        max_held_bytes: int = MAX_HELD_BYTES,
+        max_held_bytes: int,
     ) -> None:
         self.broker = broker
         self.client_id = client_id

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from citytwin.feeds import FeedRegistry
 from citytwin.settings import Settings
-from citytwin.stream.mqtt import MAX_HELD_BYTES, Handlers, Received, Session, broker_of
+from citytwin.stream.mqtt import Handlers, Received, Session, broker_of
 from citytwin.stream.source import Message, Sink, Source, register
 from citytwin.stream.topics import feed_of, subscriptions
 
@@ -34,7 +34,7 @@ class MqttSource(Source):
             self.settings.streams.mqtt_max_held,
             asyncio.get_running_loop(),
             handlers,
-            MAX_HELD_BYTES,
+            self.settings.streams.mqtt_max_held_bytes,
         )
         self.session.start()
 

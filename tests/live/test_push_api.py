@@ -112,8 +112,8 @@ async def test_unreadable_body_is_a_4xx_and_a_dead_letter(client, conn, body, st
     assert await conn.fetchval("SELECT count(*) FROM readings") == 0
 
 
-async def test_oversized_body_is_413_and_a_dead_letter(client, conn):
-    body = b"[" + b" " * push.PUSH_MAX_BYTES + b"]"
+async def test_oversized_body_is_413_and_a_dead_letter(client, conn, settings):
+    body = b"[" + b" " * settings.api.push_max_bytes + b"]"
     answer = await client.post(UPSERT, content=body, headers=HEADERS)
     assert answer.status_code == 413
     assert "larger than 4096 KiB" in answer.json()["detail"]

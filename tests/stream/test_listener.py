@@ -8,7 +8,6 @@ import orjson
 import pytest
 
 from citytwin.api.app import create_app
-from citytwin.stream import mqtt_source
 from citytwin.stream import store as store_module
 from tests.asgi import asgi_client
 from tests.live.entities import AIR, sta_datastream
@@ -179,7 +178,7 @@ async def test_held_bytes_are_bounded_by_reading_no_more(
     listeners, broker, settings, conn, monkeypatch, caplog
 ):
     caplog.set_level(logging.INFO, logger="citytwin.listen")
-    monkeypatch.setattr(mqtt_source, "MAX_HELD_BYTES", 8_000)
+    monkeypatch.setattr(settings.streams, "mqtt_max_held_bytes", 8_000)
     store = FlakyStore(settings.database.database_url)
     listener = listeners.start(store)
     await asyncio.wait_for(listener.ready.wait(), 10)

@@ -16,7 +16,7 @@ from citytwin.feeds import FeedRegistry
 from citytwin.ingest.payload_formats import PAYLOAD_FORMATS, by_media_type
 from citytwin.query.params import parse_time
 from citytwin.services.ingest import ingest, ingest_window
-from citytwin.services.push import PUSH_MAX_BYTES, push_payload
+from citytwin.services.push import push_payload
 from citytwin.settings import Settings
 
 router = APIRouter(tags=["feeds"])
@@ -143,7 +143,7 @@ async def _push_into(
         if others:
             raise InvalidParameter("body", f"items map to feed {others[0]!r}, not {feed!r}")
 
-    data = await read_body(request, min(PUSH_MAX_BYTES, settings.api.max_body_bytes))
+    data = await read_body(request, min(settings.api.push_max_bytes, settings.api.max_body_bytes))
     async with pool.acquire() as conn:
         result = await push_payload(
             conn,

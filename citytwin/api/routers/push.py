@@ -29,7 +29,6 @@ from citytwin.ingest.payload_formats import NGSI_LD, STA_DATA_ARRAY, STA_OBSERVA
 from citytwin.query.sta_model import observation_id
 from citytwin.services.push import (
     KEPT_BYTES,
-    PUSH_MAX_BYTES,
     PushResult,
     push_payload,
     replay,
@@ -50,7 +49,7 @@ async def _push(
     """The body is read whole before a connection is taken: a stalled upload holds none."""
     try:
         data = await read_body(
-            request, min(PUSH_MAX_BYTES, settings.api.max_body_bytes), KEPT_BYTES
+            request, min(settings.api.push_max_bytes, settings.api.max_body_bytes), KEPT_BYTES
         )
     except PayloadTooLarge as exc:
         reason = f"{exc.message} (the first {len(exc.kept)} bytes are kept)"

@@ -13,7 +13,6 @@ from citytwin.scenarios.spec import parse_scenario
 
 router = APIRouter(tags=["scenarios"])
 RunId = Annotated[str, Path(description="Run id (32 hex characters).")]
-SCENARIO_MAX_BYTES = 1 << 20
 
 
 async def get_jobs(request: Request) -> ScenarioJobs:
@@ -44,7 +43,7 @@ async def post_scenario(
     run starts (400 naming the field at fault); then 202 with the run, which goes on in the
     background: follow it at `Location`."""
     scenario = parse_scenario(
-        await read_body(request, min(SCENARIO_MAX_BYTES, settings.api.max_body_bytes))
+        await read_body(request, min(settings.api.scenario_max_bytes, settings.api.max_body_bytes))
     )
     async with pool.acquire() as conn:
         run_id = await jobs.submit(conn, scenario)
