@@ -45,8 +45,9 @@ OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 OPENAPI_30_PATH = "/openapi-3.0.json"  # the OpenAPI 3.0 restatement the `oas30` classes ask for
 HTML = "text/html"
 TILESETS_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
-# The collections drawn as vector tiles (the base layers are features only).
-TILED_LAYERS = ("sensors", "cells")
+# The collections drawn as vector tiles (roads and buildings are features only: the web map
+# draws them from /tiles/{layer}, and as OGC tilesets they added nothing a client asked for).
+TILED_LAYERS = ("sensors", "cells", "districts")
 TILING_SCHEMES = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
 
 # PostgreSQL keeps microseconds: [t, t + 1 µs) holds exactly the instant t, and widened to

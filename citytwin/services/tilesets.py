@@ -14,6 +14,7 @@ CELL_FIELDS = {
     "max": "Number",
 }
 SENSOR_FIELDS = {"id": "Number", "feed": "String", "external_id": "String", "name": "String"}
+DISTRICT_FIELDS = {"id": "String", "name": "String"}
 
 
 async def cells_drawn_bounds(conn: Connection, resolution: int) -> Bounds | None:
@@ -28,6 +29,11 @@ async def cells_drawn_bounds(conn: Connection, resolution: int) -> Bounds | None
 async def sensors_bounds(conn: Connection) -> Bounds | None:
     """The extent of the sensor points (None: no sensors)."""
     return await layer_bounds(conn, "sensors")
+
+
+async def districts_bounds(conn: Connection) -> Bounds | None:
+    """The extent of the whole district polygons (None before a city is imported)."""
+    return await layer_bounds(conn, "districts")
 
 
 def sensor_fields(feeds: FeedRegistry) -> dict[str, str]:

@@ -5,6 +5,7 @@ import mapbox_vector_tile
 import morecantile
 import pytest
 
+from tests.city import demo_base
 from tests.factories import STATIONS, air_rows, post_readings
 
 TMS = morecantile.tms.get("WebMercatorQuad")
@@ -106,10 +107,52 @@ async def test_sensor_tiles_and_the_tile_matrix_set(client):
     assert [entry["id"] for entry in listed] == ["WebMercatorQuad"]
 
 
+async def test_districts_are_a_tileset_and_a_tilejson(client):
+    base = demo_base()
+    collection = (await client.get("/ogc/collections/districts")).json()
+    listing_href = next(
+        link["href"] for link in collection["links"] if link["rel"].endswith("tilesets-vector")
+    )
+    (tileset,) = (await client.get(listing_href)).json()["tilesets"]
+    assert tileset["title"] == collection["title"]
+    assert tileset["layers"] == [
+        {
+            "id": "districts",
+            "dataType": "vector",
+            "geometryDimension": 2,
+            "propertiesSchema": {
+                "type": "object",
+                "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+            },
+        }
+    ]
+    # Bounded by the whole polygons, so no district is cut at a tile edge.
+    west, south, east, north = base.districts.total_bounds
+    box = tileset["boundingBox"]
+    assert box["lowerLeft"] + box["upperRight"] == pytest.approx([west, south, east, north])
+    limits = {limit["tileMatrix"]: limit for limit in tileset["tileMatrixSetLimits"]}
+    vaduz = base.districts.set_index("id").loc["vaduz", "geometry"].representative_point()
+    at_14 = TMS.tile(vaduz.x, vaduz.y, 14)
+    assert limits["14"]["minTileCol"] <= at_14.x <= limits["14"]["maxTileCol"]
+    item = next(link["href"] for link in tileset["links"] if link["rel"] == "item")
+    assert "{variable}" not in item
+    answer = await client.get(follow(item, vaduz.x, vaduz.y, 14))
+    assert answer.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    features = mapbox_vector_tile.decode(answer.content)["districts"]["features"]
+    assert {"id": "vaduz", "name": "Vaduz"} in [f["properties"] for f in features]
+    # The same tiles for TileJSON clients (MapLibre, Leaflet, QGIS's XYZ), credited.
+    tilejson = (await client.get("/tiles/districts/tilejson.json")).json()
+    assert tilejson["tiles"] == ["http://citytwin/tiles/districts/{z}/{x}/{y}.mvt"]
+    assert tilejson["bounds"] == pytest.approx([west, south, east, north])
+    assert tilejson["vector_layers"][0]["id"] == "districts"
+    assert tilejson["vector_layers"][0]["fields"] == {"id": "String", "name": "String"}
+    assert tilejson["attribution"] == "© OpenStreetMap contributors, ODbL 1.0"
+
+
 @pytest.mark.parametrize(
     ("path", "status"),
     [
-        ("/ogc/collections/districts/tiles", 404),
+        ("/ogc/collections/districts/tiles/WebMercatorQuad/2/0/9", 400),
         ("/ogc/collections/roads/tiles", 404),
         ("/ogc/collections/buildings/tiles/WebMercatorQuad/14/8600/5770", 404),
         ("/ogc/collections/nothing/tiles", 404),

@@ -10,7 +10,12 @@ from citytwin.api.deps import ConnDep, PoolDep, SettingsDep, VariablesDep
 from citytwin.api.formats import json_response
 from citytwin.api.params import variable_of
 from citytwin.api.strict_query import reject_unknown_parameters
-from citytwin.api.tile_responses import MVT, cells_tile_answer, sensors_tile_answer
+from citytwin.api.tile_responses import (
+    MVT,
+    base_tile_answer,
+    cells_tile_answer,
+    sensors_tile_answer,
+)
 from citytwin.db.pool import Connection
 from citytwin.errors import InvalidParameter, NotFound
 from citytwin.query import ogc
@@ -18,8 +23,10 @@ from citytwin.query.cells import Bounds
 from citytwin.query.params import parse_time_range
 from citytwin.services.tilesets import (
     CELL_FIELDS,
+    DISTRICT_FIELDS,
     SENSOR_FIELDS,
     cells_drawn_bounds,
+    districts_bounds,
     sensors_bounds,
 )
 from citytwin.tiles.tile_matrix import MAX_ZOOM, TMS, matrix_limits
@@ -28,13 +35,18 @@ router = APIRouter(
     prefix="/ogc", tags=["OGC API - Tiles"], dependencies=[Depends(reject_unknown_parameters)]
 )
 TILING_SCHEME = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
-CollectionId = Annotated[str, Path(alias="collectionId", description="sensors or cells-r{N}.")]
+CollectionId = Annotated[
+    str, Path(alias="collectionId", description="sensors, districts or cells-r{N}.")
+]
 TileMatrixSetId = Annotated[str, Path(alias="tileMatrixSetId", description="WebMercatorQuad.")]
 VariableQuery = Annotated[
     str | None, Query(description="cells-r{N}: the variable (required for tiles).")
 ]
 # TileJSON field kinds as JSON Schema types.
 KINDS = {"String": "string", "Number": "number"}
+# Per tiled layer: the fields its tiles carry and the dimension of its geometries.
+LAYER_FIELDS = {"cells": CELL_FIELDS, "sensors": SENSOR_FIELDS, "districts": DISTRICT_FIELDS}
+DIMENSION = {"cells": 2, "sensors": 0, "districts": 2}
 
 
 def _tiled_collection(collection_id: str, base_resolution: int) -> ogc.Collection:
@@ -97,10 +109,7 @@ def _tileset(
     elif cells:
         template += f"?variable={variable}"
         tileset += f"?variable={variable}"
-    fields = {
-        name: {"type": KINDS[kind]}
-        for name, kind in (CELL_FIELDS if cells else SENSOR_FIELDS).items()
-    }
+    fields = {name: {"type": KINDS[kind]} for name, kind in LAYER_FIELDS[collection.layer].items()}
     document = {
         "title": collection.title + (f": {variable}" if variable else ""),
         "dataType": "vector",
@@ -115,7 +124,7 @@ def _tileset(
             {
                 "id": collection.layer,
                 "dataType": "vector",
-                "geometryDimension": 2 if cells else 0,
+                "geometryDimension": DIMENSION[collection.layer],
                 "propertiesSchema": {"type": "object", "properties": fields},
             }
         ],
@@ -132,6 +141,8 @@ def _tileset(
 
 
 async def _bounds(conn: Connection, collection: ogc.Collection) -> Bounds | None:
+    if collection.layer == "districts":
+        return await districts_bounds(conn)
     if collection.resolution is None:
         return await sensors_bounds(conn)
     return await cells_drawn_bounds(conn, collection.resolution)
@@ -207,6 +218,10 @@ async def tile(
     if collection.layer == "sensors":
         return await sensors_tile_answer(
             request, pool, settings, tile_matrix, tile_col, tile_row, if_none_match
+        )
+    if collection.layer == "districts":
+        return await base_tile_answer(
+            request, pool, settings, "districts", tile_matrix, tile_col, tile_row
         )
     if variable is None:
         raise InvalidParameter("variable", f"required for {collection.id}: one of the tilesets")

@@ -19,11 +19,15 @@ from citytwin.api.tile_responses import (
     sensors_tile_answer,
     tile_url_template,
 )
+from citytwin.db.city import fetch_city
+from citytwin.errors import CityNotImported
 from citytwin.query.cells import Bounds
 from citytwin.services.tilesets import (
     CELL_FIELDS,
+    DISTRICT_FIELDS,
     attribution,
     cells_drawn_bounds,
+    districts_bounds,
     sensor_fields,
     sensors_bounds,
 )
@@ -74,7 +78,7 @@ async def get_sensors_tile(
 
 
 def _tilejson(
-    request: Request,
+    template: str,
     layer: str,
     query: dict,
     fields: dict,
@@ -82,7 +86,6 @@ def _tilejson(
     description: str,
     credit: str,
 ) -> dict:
-    template = tile_url_template(request, "get_" + layer + "_tile")
     carried = urlencode({k: v for k, v in query.items() if v is not None})
     document = {
         "tilejson": "3.0.0",
@@ -121,7 +124,7 @@ async def cells_tilejson(
     )
     unit = feeds.unit_of(variable.name)
     document = _tilejson(
-        request,
+        tile_url_template(request, "get_cells_tile"),
         "cells",
         query,
         CELL_FIELDS,
@@ -136,13 +139,32 @@ async def cells_tilejson(
 async def sensors_tilejson(request: Request, conn: ConnDep, feeds: FeedsDep) -> Response:
     """TileJSON 3.0 of the sensor points, with the per-variable fields their tiles carry."""
     document = _tilejson(
-        request,
+        tile_url_template(request, "get_sensors_tile"),
         "sensors",
         {},
         sensor_fields(feeds),
         await sensors_bounds(conn),
         "Sensors with their latest value (and its time) per variable",
         attribution(feeds),
+    )
+    return json_response(document)
+
+
+@router.get("/districts/tilejson.json", summary="TileJSON of the district tiles")
+async def districts_tilejson(request: Request, conn: ConnDep) -> Response:
+    """TileJSON 3.0 of the city's districts (`id`, `name`), bounded by the whole polygons, with
+    the attribution the city's base data asks for; 404 before a city is imported."""
+    city = await fetch_city(conn)
+    if city is None:
+        raise CityNotImported
+    document = _tilejson(
+        tile_url_template(request, "get_base_tile", layer="districts"),
+        "districts",
+        {},
+        DISTRICT_FIELDS,
+        await districts_bounds(conn),
+        f"The districts of {city.name}",
+        city.attribution or "citytwin",
     )
     return json_response(document)
 
