@@ -124,8 +124,8 @@ async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     async with pool.acquire() as connection:
         await connection.execute(
             "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, sensor_hours, cells, "
-            "tile_versions, dead_letters, scenario_runs, latest_readings, twin_events "
-            "RESTART IDENTITY"
+            "tile_versions, dead_letters, scenario_runs, latest_readings, twin_events, "
+            "source_health RESTART IDENTITY"
         )
         yield connection
 

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from citytwin.db import dead_letters
 from citytwin.db.pool import Connection, connect
+from citytwin.db.queries.source_health import write_source_health
 from citytwin.feeds import FeedRegistry
 from citytwin.services.ingest import local_zone
 from citytwin.services.push import KEPT_BYTES
@@ -35,6 +36,7 @@ T = TypeVar("T")
 STORE_TIMEOUT = 120.0  # a batch takes well under a second; longer means a dead connection
 PROBE_TIMEOUT = 5.0  # for `SELECT 1` on a fresh connection
 SUMMARY_EVERY = 30.0  # seconds between progress lines in the log
+HEALTH_EVERY = 5.0  # seconds between writes of the sources' health for `/twin/state`
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Listener:
         feeds: FeedRegistry,
         connect_store: Callable[[], Awaitable[Connection]],
         sources: list[Source] | None = None,
+        health_every: float = HEALTH_EVERY,
     ) -> None:
         self.settings = settings
         self.feeds = feeds
@@ -80,6 +83,8 @@ class Listener:
         self._stop = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._conn: Connection | None = None
+        self.health_every = health_every
+        self._health_conn: Connection | None = None
 
     def source(self, kind: str) -> Source:
         """The first running source of `kind`."""
@@ -88,6 +93,31 @@ class Listener:
     def health(self) -> dict[str, dict]:
         """Each source's health by name."""
         return {source.name: source.health().as_dict() for source in self.sources}
+
+    async def _publish_health(self) -> None:
+        """Write each source's health to the store (skipped while the database is away: the
+        next write catches up)."""
+        now = datetime.now(UTC)
+        rows = [
+            {"name": s.name, "kind": s.kind, "health": s.health().as_dict(), "updated": now}
+            for s in self.sources
+        ]
+        if not rows:
+            return
+        try:
+            if self._health_conn is None or self._health_conn.is_closed():
+                self._health_conn = await self.connect_store()
+            await write_source_health(self._health_conn, rows)
+        except (OSError, *UNAVAILABLE) as exc:
+            log.info("sources' health not written (%s): the next write catches up", exc)
+            if self._health_conn is not None:
+                self._health_conn.terminate()
+                self._health_conn = None
+
+    async def _publish_health_every(self) -> None:
+        while True:
+            await self._publish_health()
+            await asyncio.sleep(self.health_every)
 
     def stop(self) -> None:
         """Store and acknowledge what is held (if the database is there), then leave."""
@@ -98,6 +128,7 @@ class Listener:
         """Start the sources (each retrying with back-off), then store batches until `stop`."""
         loop = asyncio.get_running_loop()
         last_summary = loop.time()
+        publishing = asyncio.create_task(self._publish_health_every())
         try:
             for source in self.sources:
                 await source.start(self)
@@ -122,6 +153,12 @@ class Listener:
                     log.exception("source %s did not stop cleanly", source.name)
             if self._conn is not None:
                 self._conn.terminate()
+            publishing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await publishing
+            await self._publish_health()  # the sources' last word: stopped
+            if self._health_conn is not None:
+                self._health_conn.terminate()
             self._summary()
 
     # The sink the sources deliver to (on this event loop).

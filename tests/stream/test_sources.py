@@ -81,3 +81,30 @@ async def test_http_pushes_are_batched_answered_after_commit_and_wait_for_the_da
     assert (letter["feed"], letter["format"]) == ("air", "http")
     assert letter["reason"].startswith("not valid JSON")
     assert push.health().as_dict()["acked"] == 6
+
+
+async def test_the_sources_health_is_in_the_twin_state_while_running_and_once_stopped(
+    settings, feeds, client
+):
+    push = HttpPushSource("push gateway")
+    listener = Listener(
+        settings, feeds, lambda: connect(settings.database_url), sources=[push], health_every=0.05
+    )
+    task = asyncio.create_task(listener.run())
+    await asyncio.wait_for(listener.ready.wait(), 5)
+    assert await push.push("air", orjson.dumps(reading("g1", 12.5)))
+
+    async def written() -> dict:
+        sources = (await client.get("/twin/state")).json()["sources"]
+        return next((s for s in sources if s["name"] == "push gateway"), {})
+
+    for _ in range(250):  # written every 0.05 s: within a few tries
+        if (running := await written()).get("acked") == 1:
+            break
+        await asyncio.sleep(0.02)
+    assert (running["kind"], running["state"], running["received"]) == ("http", "connected", 1)
+    assert 0 <= running["age_seconds"] < 5
+    listener.stop()
+    await task
+    stopped = await written()
+    assert (stopped["state"], stopped["acked"]) == ("stopped", 1)

@@ -17,6 +17,7 @@ from citytwin.api.params import AreaDep, OptionalVariableDep
 from citytwin.core.limits import INT64_MAX, check_int
 from citytwin.db.connect import resolve_database_url
 from citytwin.db.pool import Pool
+from citytwin.db.queries.source_health import source_health
 from citytwin.db.queries.twin import StateQuery, event_bounds, events_after, state_snapshot
 from citytwin.db.queries.twin import latest_readings as fetch_latest
 from citytwin.db.twin_listener import EventListener
@@ -102,7 +103,8 @@ async def get_state(
 ) -> Response:
     """The latest value of every sensor and variable with its age and flags, and per H3 cell:
     the newest time, the mean of its sensors' latest values, and how many are stale or
-    suspect. `event` is the newest stream event the answer includes."""
+    suspect; each source's health as its listener last wrote it. `event` is the newest stream
+    event the answer includes."""
     base = settings.ingest.h3_resolution
     resolution = _resolution(resolution, base)
     if feed is not None:
@@ -113,6 +115,7 @@ async def get_state(
     rows, event = await state_snapshot(conn, query, base)
     state = sensor_state(latest_frame([dict(r) for r in rows]), feeds, clock)
     units = _units(feeds, variables)
+    sources = await source_health(conn)
     return json_response(
         {
             "now": clock.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -120,8 +123,19 @@ async def get_state(
             "resolution": resolution,
             "sensors": sensor_documents(state, units),
             "cells": cell_documents(cell_state(state, resolution), units),
+            "sources": [_source_document(source, clock) for source in sources],
         }
     )
+
+
+def _source_document(source: dict, clock: datetime) -> dict:
+    """A source's health with the age of its last write (a listener that died stops writing)."""
+    updated = source.pop("updated")
+    return {
+        **source,
+        "updated": updated.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "age_seconds": round((clock - updated).total_seconds(), 1),
+    }
 
 
 @dataclass(frozen=True)
