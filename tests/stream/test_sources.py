@@ -88,7 +88,11 @@ async def test_the_sources_health_is_in_the_twin_state_while_running_and_once_st
 ):
     push = HttpPushSource("push gateway")
     listener = Listener(
-        settings, feeds, lambda: connect(settings.database_url), sources=[push], health_every=0.05
+        settings,
+        feeds,
+        lambda: connect(settings.database.database_url),
+        sources=[push],
+        health_every=0.05,
     )
     task = asyncio.create_task(listener.run())
     await asyncio.wait_for(listener.ready.wait(), 5)
