@@ -134,7 +134,8 @@ def _source_document(source: dict, clock: datetime) -> dict:
     return {
         **source,
         "updated": updated.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "age_seconds": round((clock - updated).total_seconds(), 1),
+        # A write between the answer's clock and its read of the table is no negative age.
+        "age_seconds": max(round((clock - updated).total_seconds(), 1), 0.0),
     }
 
 
