@@ -173,18 +173,26 @@ def temporal_document(
     return document
 
 
-def aggregated_document(
-    entity: Mapping, rows: dict[str, list[Mapping]], methods: tuple[str, ...]
-) -> dict:
-    """An entity's attributes aggregated per period (rows with `start`, `end` and the
-    aggregates): `method: [[value, start, end], …]`."""
+def aggregated_member(methods: tuple[str, ...]) -> str:
+    """SQL of one attribute's aggregates as its NGSI-LD member's JSON text, `{"type":
+    "Property", method: [[value, start, end], …]}`: an aggregate over the periods `a` (columns
+    count, sum, avg, min, max, start, and `span`, the JSON strings of start and end)."""
+    parts = ["""'{"type":"Property"'"""]
+    for method in methods:
+        value = f"a.{AGGREGATES[method]}::text"
+        parts.append(
+            f"""',"{method}":[' || string_agg('[' || {value} || ',' || a.span || ']', ','"""
+            " ORDER BY a.start) || ']'"
+        )
+    return f"({' || '.join(parts)} || '}}')"
+
+
+def aggregated_document(entity: Mapping, members: Mapping[str, str]) -> dict:
+    """An entity with its attributes' aggregates, each the JSON text of its member (by
+    variable) as `aggregated_member` has the database write it."""
     document = {"id": entity["entity_id"], "type": entity["type"]}
-    for variable, periods in rows.items():
-        member: dict = {"type": "Property"}
-        for method in methods:
-            column = AGGREGATES[method]
-            member[method] = [[p[column], p["start"], p["end"]] for p in periods]
-        document[attribute_of(variable)] = member
+    for variable, member in members.items():
+        document[attribute_of(variable)] = orjson.Fragment(member)
     return document
 
 

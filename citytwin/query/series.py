@@ -1,5 +1,6 @@
 """Aggregates of sensor series (a Datastream, an NGSI-LD entity attribute) per period:
-what is asked, checked without I/O. The store answers from the rollups (`db/queries/series`)."""
+what is asked, checked without I/O. The store answers whole hours from the sensor hours and
+anything else from the readings (`db/queries/series`)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -7,9 +8,9 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from citytwin.errors import InvalidParameter
-from citytwin.query.params import TimeRange, widen_to_buckets
 
 MAX_PERIODS = 100_000  # series × periods in one answer
+HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -21,17 +22,22 @@ class SeriesAggregates:
     end: datetime
     period: timedelta
 
+    @property
+    def whole_hours(self) -> bool:
+        """Whether periods and range are made of whole UTC hours (the sensor hours answer)."""
+        hour = HOUR.total_seconds()
+        on_hours = all(moment.timestamp() % hour == 0 for moment in (self.start, self.end))
+        return on_hours and not self.period % HOUR
 
-def parse_duration(text: str, parameter: str, base_seconds: int) -> timedelta:
-    """An ISO 8601 duration (`PT1H`, `P1D`) that is a whole multiple of the rollup bucket."""
+
+def parse_duration(text: str, parameter: str) -> timedelta:
+    """A positive ISO 8601 duration (`PT1H`, `P1D`, `PT15M`)."""
     try:
         duration = pd.Timedelta(text).to_pytimedelta()
     except ValueError:
         raise InvalidParameter(parameter, f"{text!r} is not an ISO 8601 duration") from None
-    if duration <= timedelta(0) or duration.total_seconds() % base_seconds:
-        raise InvalidParameter(
-            parameter, f"{text!r}: a whole multiple of the {base_seconds} s rollup bucket"
-        )
+    if duration <= timedelta(0):
+        raise InvalidParameter(parameter, f"{text!r}: a positive duration")
     return duration
 
 
@@ -40,15 +46,13 @@ def series_aggregates(
     start: datetime | None,
     end: datetime | None,
     period: timedelta,
-    base_seconds: int,
     parameter: str,
 ) -> SeriesAggregates:
-    """The question, its time range widened to whole rollup buckets; 400 when it is open or
-    asks for more than MAX_PERIODS periods."""
+    """The question; 400 when its time range is open or it asks for more than MAX_PERIODS
+    periods."""
     if start is None or end is None or start >= end:
         raise InvalidParameter(parameter, "an aggregate needs a time range with start < end")
-    widened = widen_to_buckets(TimeRange(start, end), base_seconds)
-    periods = (widened.end - widened.start) / period * max(len(series), 1)
+    periods = (end - start) / period * max(len(series), 1)
     if periods > MAX_PERIODS:
         raise InvalidParameter(parameter, f"{periods:.0f} periods asked; at most {MAX_PERIODS}")
-    return SeriesAggregates(tuple(series), widened.start, widened.end, period)
+    return SeriesAggregates(tuple(series), start, end, period)

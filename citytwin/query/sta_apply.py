@@ -60,7 +60,7 @@ def _bounds(node: ast._Node | None) -> tuple[datetime | None, datetime | None]:
     raise InvalidParameter("$filter", "with $apply, $filter only bounds phenomenonTime")
 
 
-def aggregate_query(steps: list[Step], options: QueryOptions, base_seconds: int) -> AggregateQuery:
+def aggregate_query(steps: list[Step], options: QueryOptions) -> AggregateQuery:
     """The aggregates asked of `Datastreams(id)/Observations`; 400 for anything else."""
     if (
         len(steps) < 2
@@ -73,9 +73,9 @@ def aggregate_query(steps: list[Step], options: QueryOptions, base_seconds: int)
         raise InvalidParameter("$interval", "required with $apply (an ISO 8601 duration)")
     datastream = steps[-2].id
     series = [(datastream // DATASTREAM_FACTOR, datastream % DATASTREAM_FACTOR)]
-    period = parse_duration(options.interval, "$interval", base_seconds)
+    period = parse_duration(options.interval, "$interval")
     start, end = _bounds(options.filter)
-    question = series_aggregates(series, start, end, period, base_seconds, "$filter")
+    question = series_aggregates(series, start, end, period, "$filter")
     return AggregateQuery(question, _columns(options.apply))
 
 

@@ -3,22 +3,8 @@ JSON text in the database, instead of one dict per row in Python
 (the SensorThings answers' hot path: a Datastream's month, the latest Observation of every
 Datastream). The text parses to what `sta_documents.document` writes. Pure SQL text, no I/O."""
 
+from citytwin.query.json_sql import JSON_TEXT
 from citytwin.query.sta_model import EntitySet
-
-# orjson's UTC form of an instant: seconds, microseconds only when there are some, then `Z`.
-ISO_Z = (
-    "(to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
-    "CASE WHEN date_part('microseconds', {0})::int % 1000000 = 0 THEN 'Z' "
-    "ELSE to_char({0}, '.US') || 'Z' END)"
-)
-# A value as JSON text, by the kinds of property Observations hold. Concatenated text, as
-# `json_build_object` per row costs twice the query; `float8` text is the shortest exact form.
-JSON_TEXT = {
-    "time": "coalesce('\"' || " + ISO_Z + " || '\"', 'null')",
-    "number": "coalesce(({0})::text, 'null')",
-    "json": "coalesce(({0})::text, 'null')",
-    "text": "coalesce(to_json({0})::text, 'null')",
-}
 
 
 def built_in_database(entity: EntitySet, expanded: bool, keys: list[str]) -> bool:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from citytwin.query.sta_json import ISO_Z
+from citytwin.query.json_sql import ISO_Z
 from tests.asgi import asgi_client
 
 pytestmark = pytest.mark.usefixtures("demo_city")
@@ -135,10 +135,13 @@ async def test_filter_time_space_and_expand_latest(sta, pool):
 ALONE = "NOT EXISTS (SELECT 1 FROM sensors o WHERE o.cell = s.cell AND o.id <> s.id)"
 
 
-@pytest.mark.parametrize("alone", [True, False])
-async def test_aggregates_match_readings(sta, pool, alone):
-    """From the rollups where the sensor is alone in its cell, from its readings where a
-    neighbour shares the cell: the same exact figures either way."""
+@pytest.mark.parametrize(
+    ("alone", "start", "hours"),
+    [(True, "06:00", True), (False, "06:00", True), (True, "06:30", False)],
+)
+async def test_aggregates_match_readings(sta, pool, alone, start, hours):
+    """Whole hours from the sensor's hourly rollups, whether a neighbour shares its cell or
+    not; a range that splits an hour from its readings: the same exact figures either way."""
     async with pool.acquire() as conn:
         sensor, variable = await conn.fetchrow(
             f"SELECT s.id, v.id FROM sensors s, variables v WHERE s.feed = 'traffic' "
@@ -146,10 +149,10 @@ async def test_aggregates_match_readings(sta, pool, alone):
         )
         expected = await conn.fetchrow(
             "SELECT avg(value), max(value), count(*) FROM readings WHERE sensor_id = $1 "
-            "AND variable_id = $2 AND time >= '2026-11-02T06:00Z' AND time < '2026-11-02T12:00Z' "
-            "AND NOT flagged",
+            "AND variable_id = $2 AND time >= $3 AND time < '2026-11-02T12:00Z' AND NOT flagged",
             sensor,
             variable,
+            datetime.fromisoformat(f"2026-11-02T{start}:00+00:00"),
         )
     answer = (
         await sta.get(
@@ -158,17 +161,17 @@ async def test_aggregates_match_readings(sta, pool, alone):
                 "$apply": "aggregate(result with average as avg,result with max as max,"
                 "$count as n)",
                 "$interval": "PT6H",
-                "$filter": "phenomenonTime ge 2026-11-02T06:00:00Z and "
+                "$filter": f"phenomenonTime ge 2026-11-02T{start}:00Z and "
                 "phenomenonTime lt 2026-11-02T12:00:00Z",
             },
         )
     ).json()
-    [hour] = answer["value"]
-    assert hour["phenomenonTime"] == "2026-11-02T06:00:00Z/2026-11-02T12:00:00Z"
-    assert hour["avg"] == pytest.approx(expected[0])
-    assert hour["max"] == pytest.approx(expected[1])
-    assert hour["n"] == expected[2] == 6  # hourly detectors
-    assert hour["fromRollups"] is alone
+    [period] = answer["value"]
+    assert period["phenomenonTime"] == "2026-11-02T06:00:00Z/2026-11-02T12:00:00Z"
+    assert period["avg"] == pytest.approx(expected[0])
+    assert period["max"] == pytest.approx(expected[1])
+    assert period["n"] == expected[2] == (6 if hours else 5)  # hourly detectors
+    assert period["fromRollups"] is hours
 
 
 async def test_ref_property_and_value(sta):

@@ -1,18 +1,18 @@
 """NGSI-LD read side at `/ngsi-ld/v1`: entities (one per sensor, with its latest values),
-types, attributes, the batch query, and the temporal API with aggregation from the rollups.
+types, attributes, the batch query, and the temporal API with aggregation (whole hours from
+the sensor hours).
 Errors are problem+json with the NGSI-LD error types."""
 
 from datetime import datetime, timedelta
 
-from asyncpg import Record
 from fastapi import APIRouter, Request, Response
 
-from citytwin.api.deps import ConnDep, SettingsDep
+from citytwin.api.deps import ConnDep
 from citytwin.api.standard_errors import ProblemRoute
 from citytwin.api.standard_json import utc_json
 from citytwin.db.pool import Connection
 from citytwin.db.queries import ngsi_ld as store
-from citytwin.db.queries.series import series_aggregates
+from citytwin.db.queries.series import series_documents
 from citytwin.db.queries.sql import Bind
 from citytwin.errors import InvalidParameter, NotFound
 from citytwin.feeds import json_ld
@@ -20,7 +20,6 @@ from citytwin.query import ngsi_ld as ld
 from citytwin.query.params import parse_time
 from citytwin.query.series import parse_duration
 from citytwin.query.series import series_aggregates as aggregate_question
-from citytwin.settings import Settings
 
 JSON_LD_CONTEXT = "http://www.w3.org/ns/json-ld#context"
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"], route_class=ProblemRoute)
@@ -156,7 +155,7 @@ def _time_range(params: dict[str, str]) -> tuple[datetime | None, datetime | Non
     raise InvalidParameter("timerel", f"{timerel!r}: before, after or between")
 
 
-async def _temporal(conn: Connection, settings: Settings, params: dict) -> list[dict]:
+async def _temporal(conn: Connection, params: dict) -> list[dict]:
     """Each selected entity's attributes over time: instances, or aggregates per period."""
     options = ld.options_of(params)
     rows, _, query = await _entities(conn, params, ld.TEMPORAL_PARAMS)
@@ -165,19 +164,16 @@ async def _temporal(conn: Connection, settings: Settings, params: dict) -> list[
     variables = [ld.variable_of(a) for a in query.attrs] or None
     if "aggrMethods" in params:
         methods = ld.aggregate_methods(params["aggrMethods"])
-        base = settings.database.rollup_bucket_seconds
-        period = parse_duration(params.get("aggrPeriodDuration", "P1D"), "aggrPeriodDuration", base)
+        period = parse_duration(params.get("aggrPeriodDuration", "P1D"), "aggrPeriodDuration")
         held = await store.series_ids(conn, sensors, variables)
         pairs = [(r["sensor_id"], r["variable_id"]) for r in held]
         names = {r["variable_id"]: r["variable"] for r in held}
-        question = aggregate_question(pairs, start, end, period, base, "timeAt")
-        found = await series_aggregates(conn, question, base)
-        per_entity: dict[int, dict[str, list[Record]]] = {}
+        question = aggregate_question(pairs, start, end, period, "timeAt")
+        found = await series_documents(conn, question, ld.aggregated_member(methods))
+        members: dict[int, dict[str, str]] = {}
         for row in found:
-            per_entity.setdefault(row["sensor_id"], {}).setdefault(
-                names[row["variable_id"]], []
-            ).append(row)
-        return [ld.aggregated_document(row, per_entity.get(row["id"], {}), methods) for row in rows]
+            members.setdefault(row["sensor_id"], {})[names[row["variable_id"]]] = row["document"]
+        return [ld.aggregated_document(row, members.get(row["id"], {})) for row in rows]
     last = params.get("lastN")
     if last is not None and not last.isdigit():
         raise InvalidParameter("lastN", f"{last!r}: a positive integer")
@@ -194,19 +190,18 @@ async def _temporal(conn: Connection, settings: Settings, params: dict) -> list[
 
 
 @router.get("/temporal/entities", summary="NGSI-LD temporal: entities over time")
-async def temporal_entities(request: Request, conn: ConnDep, settings: SettingsDep) -> Response:
+async def temporal_entities(request: Request, conn: ConnDep) -> Response:
     """`timerel`/`timeAt`/`endTimeAt`, `lastN`, `options=temporalValues`, `aggrMethods` with
-    `aggrPeriodDuration` (from the rollups), and the entity selection of `/entities`."""
+    `aggrPeriodDuration` (whole hours from the sensor hours), and the entity selection of
+    `/entities`."""
     params = dict(request.query_params)
-    return _answer(request, await _temporal(conn, settings, params))
+    return _answer(request, await _temporal(conn, params))
 
 
 @router.get("/temporal/entities/{entity_id}", summary="NGSI-LD temporal: one entity over time")
-async def temporal_entity(
-    request: Request, entity_id: str, conn: ConnDep, settings: SettingsDep
-) -> Response:
+async def temporal_entity(request: Request, entity_id: str, conn: ConnDep) -> Response:
     params = {**dict(request.query_params), "id": entity_id}
-    documents = await _temporal(conn, settings, params)
+    documents = await _temporal(conn, params)
     if not documents:
         raise NotFound("entity", entity_id)
     return _answer(request, documents[0])

@@ -1,13 +1,14 @@
 """OGC SensorThings API 1.1, read side, at `/v1.1`: the service root, entity sets, entities by
 id, navigation, `$ref`, properties and `$value`, with the OData query options, and the
-aggregates extension (`$apply`) answered from the rollups. Errors are OData error bodies."""
+aggregates extension (`$apply`), whole hours from the sensor hours. Errors are OData error
+bodies."""
 
 from datetime import datetime
 
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from citytwin.api.deps import ConnDep, SettingsDep
+from citytwin.api.deps import ConnDep
 from citytwin.api.standard_errors import ODataRoute
 from citytwin.api.standard_json import utc_json
 from citytwin.db.pool import Connection
@@ -42,20 +43,20 @@ def _base(request: Request) -> str:
 
 
 @router.get("", summary="SensorThings service root")
-async def service_root(request: Request, settings: SettingsDep) -> Response:
+async def service_root(request: Request) -> Response:
     """The entity sets and `serverSettings`: the conformance classes met and the extensions."""
     base = _base(request)
     sets = [{"name": name, "url": f"{base}/{name}"} for name in ENTITY_SETS]
     aggregates = {
-        "description": "Observations of a Datastream aggregated per interval, from the rollups "
-        "of unflagged readings, as proposed by FROST's users (FraunhoferIOSB/FROST-Server#26)",
+        "description": "Observations of a Datastream aggregated per interval, of unflagged "
+        "readings, as proposed by FROST's users (FraunhoferIOSB/FROST-Server#26)",
         "example": f"{base}/Datastreams(1001)/Observations?$apply=aggregate(result with "
         "average as avg,result with max as max,$count as n)&$interval=PT1H"
         "&$filter=phenomenonTime ge 2026-11-02T00:00:00Z and phenomenonTime lt "
         "2026-11-03T00:00:00Z",
         "functions": list(sta_apply.FUNCTIONS),
-        "interval": "ISO 8601 duration, a whole multiple of "
-        f"{settings.database.rollup_bucket_seconds} s",
+        "interval": "ISO 8601 duration; whole hours over a range of whole hours are summed "
+        "from the sensor hours (fromRollups: true), other periods from the readings",
     }
     settings_doc = {
         "conformance": CONFORMANCE,
@@ -79,7 +80,7 @@ async def _walk(conn: Connection, steps: list[Step]) -> sta.Scope | None:
 
 
 @router.get("/{resource:path}", summary="SensorThings entities, navigation, $ref, properties")
-async def read(request: Request, resource: str, conn: ConnDep, settings: SettingsDep) -> Response:
+async def read(request: Request, resource: str, conn: ConnDep) -> Response:
     """Any resource path below the root with `$filter`, `$expand`, `$select`, `$orderby`,
     `$top`, `$skip`, `$count`; `$apply` + `$interval` on a Datastream's Observations."""
     params = dict(request.query_params)
@@ -89,10 +90,8 @@ async def read(request: Request, resource: str, conn: ConnDep, settings: Setting
     scope = await _walk(conn, steps)
     last, base = steps[-1], _base(request)
     if options.apply is not None:
-        query = sta_apply.aggregate_query(steps, options, settings.database.rollup_bucket_seconds)
-        found = await series.series_aggregates(
-            conn, query.series, settings.database.rollup_bucket_seconds
-        )
+        query = sta_apply.aggregate_query(steps, options)
+        found = await series.series_aggregates(conn, query.series)
         return utc_json({"value": sta_apply.documents(query, [dict(r) for r in found])})
     if prop is not None or path.ref:
         options.select = (prop,) if prop else ("id",)
