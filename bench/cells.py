@@ -50,6 +50,7 @@ RESOLUTIONS = (7, 8, 9)
 WARMUPS = 5
 API_RUNS = 100
 RAW_RUNS = 15
+STREAM_RUNS = 3
 RAW_SQL = """
 SELECT h3_parent(cell, $4) AS cell, count(*) AS count, avg(value) AS mean,
        min(value) AS min, max(value) AS max
@@ -208,12 +209,49 @@ def check_agreement(resolution: int, expected: set[str], ours: Answer, raw: Answ
             raise SystemExit(f"r{resolution} cell {cell}: API {ours[cell]} != raw {raw[cell]}")
 
 
+async def time_stream(client: httpx.AsyncClient) -> dict:
+    """Features per second of the month's daily r9 buckets: streamed as NDJSON (one answer
+    from a cursor) against the same features fetched as GeoJSON pages following `next`."""
+    params = {
+        "variable": VARIABLE,
+        "resolution": 9,
+        "bucket": "1d",
+        "start": STAMPS[0].astype(str) + "Z",
+        "end": (STAMPS[-1] + CADENCE).astype(str) + "Z",
+    }
+    streamed, paged, features = [], [], 0
+    for _ in range(STREAM_RUNS):
+        began = time.perf_counter()
+        lines = 0
+        async with client.stream("GET", "/cells", params=params | {"format": "ndjson"}) as answer:
+            answer.raise_for_status()
+            async for _line in answer.aiter_lines():
+                lines += 1
+        streamed.append(lines / (time.perf_counter() - began))
+        began, url, count = time.perf_counter(), "/cells", 0
+        query: dict | None = params
+        while url:
+            document = (await client.get(url, params=query)).json()
+            count += len(document["features"])
+            nexts = [link["href"] for link in document.get("links", []) if link["rel"] == "next"]
+            url, query = (nexts[0], None) if nexts else (None, None)
+        paged.append(count / (time.perf_counter() - began))
+        if lines != count:
+            raise SystemExit(f"NDJSON streamed {lines} features, the pages held {count}")
+        features = lines
+    return {
+        "features": features,
+        "ndjson_features_per_s": float(np.median(streamed)),
+        "paged_geojson_features_per_s": float(np.median(paged)),
+    }
+
+
 def p(latencies: list[float], q: float) -> float:
     """The q-th percentile."""
     return float(np.percentile(latencies, q))
 
 
-async def bench() -> list[tuple]:
+async def bench() -> tuple[list[tuple], dict]:
     """Load (or reuse) the month, then time /cells and the baselines per resolution."""
     settings = Settings().updated(pg_database="citytwin_bench_cells")
     url = await prepare_store(settings)
@@ -238,12 +276,13 @@ async def bench() -> list[tuple]:
                 check_agreement(resolution, expected, ours_answer, raw_answer)
                 check_agreement(resolution, expected, ours_answer, view_answer)
                 rows.append((resolution, len(expected), ours, sql, raw, view))
+            stream = await time_stream(c)
     finally:
         await conn.close()
-    return rows
+    return rows, stream
 
 
-def report(rows: list[tuple]) -> dict:
+def report(rows: list[tuple], stream: dict) -> dict:
     """Print the latency table and one summary line per resolution; the figures."""
     table = Table(
         title=f"/cells {VARIABLE} {START:%Y-%m-%d}..{END:%Y-%m-%d}, {EXPECTED_ROWS:,} readings",
@@ -277,13 +316,19 @@ def report(rows: list[tuple]) -> dict:
             f"{p(view, 50) / p(ours, 50):.1f}x",
         )
     console.print(table)
+    console.print(
+        f"daily r9 buckets of the month, {stream['features']:,} features: NDJSON streamed "
+        f"{stream['ndjson_features_per_s']:,.0f} features/s; GeoJSON pages (baseline) "
+        f"{stream['paged_geojson_features_per_s']:,.0f} features/s"
+    )
+    figures["stream_r9_1d"] = stream
     return figures
 
 
 def main() -> None:
     """Parse arguments and run the benchmark."""
     args = figures_parser(__doc__).parse_args()
-    figures = report(asyncio.run(bench()))
+    figures = report(*asyncio.run(bench()))
     print_figures({"cells": figures}, args.json)
 
 

@@ -29,6 +29,7 @@ class OutputFormat(StrEnum):
     CSV = "csv"
     PARQUET = "parquet"
     FLATGEOBUF = "fgb"
+    NDJSON = "ndjson"
     NETCDF = "netcdf"
     COVERAGEJSON = "coveragejson"
     MVT = "mvt"
@@ -47,6 +48,7 @@ _MEDIA_TYPES = {
     OutputFormat.CSV: "text/csv; charset=utf-8",
     OutputFormat.PARQUET: "application/vnd.apache.parquet",
     OutputFormat.FLATGEOBUF: "application/flatgeobuf",
+    OutputFormat.NDJSON: "application/x-ndjson",
     OutputFormat.NETCDF: "application/x-netcdf",
     OutputFormat.COVERAGEJSON: COVERAGEJSON_MEDIA_TYPE,
     OutputFormat.MVT: "application/vnd.mapbox-vector-tile",
@@ -148,6 +150,17 @@ def _write_csv(features: list[dict], members: dict) -> bytes:
     return _csv_text(pd.DataFrame(rows)).encode()
 
 
+def feature_line(feature: dict) -> bytes:
+    """One GeoJSON feature and a newline: a line of newline-delimited GeoJSON (GDAL's
+    GeoJSONSeq, `jq`, and every streaming reader take it)."""
+    return orjson.dumps(feature, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+
+
+def _write_ndjson(features: list[dict], members: dict) -> bytes:
+    """The features one per line; the collection's own members have no place in it."""
+    return b"".join(map(feature_line, features))
+
+
 def _write_parquet(features: list[dict], members: dict) -> bytes:
     """GeoParquet 1.x (metadata written by geopandas)."""
     sink = io.BytesIO()
@@ -167,6 +180,7 @@ for _name, _writer in (
     (OutputFormat.CSV, _write_csv),
     (OutputFormat.PARQUET, _write_parquet),
     (OutputFormat.FLATGEOBUF, _write_flatgeobuf),
+    (OutputFormat.NDJSON, _write_ndjson),
 ):
     register_feature_encoding(FeatureEncoding(_name, _name.media_type, _writer))
 

@@ -6,6 +6,7 @@ import orjson
 # The connection type other layers name, so that only `db/` imports asyncpg.
 Connection = asyncpg.Connection
 Pool = asyncpg.Pool
+Record = asyncpg.Record
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

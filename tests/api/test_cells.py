@@ -1,10 +1,18 @@
 """`/cells` and `/cells/{h3}/series` checked against pandas + h3 on the same rows."""
 
+from datetime import datetime, timedelta
+
 import h3.api.basic_str as h3
 import numpy as np
+import orjson
 import pandas as pd
+import pyogrio
 import pytest
+import shapely
 
+from citytwin.db.queries.cells import CellQuery, cell_aggregates, streamed_properties
+from citytwin.query.cells import to_hex
+from citytwin.query.params import Area, TimeRange
 from tests.factories import air_rows, post_readings
 
 
@@ -204,3 +212,36 @@ async def test_ranges_cutting_days_mix_day_totals_and_hours(client):
     assert got["count"].tolist() == want["count"].tolist() == [45, 45, 45]
     np.testing.assert_allclose(got["mean"], want["mean"], rtol=1e-9)
     np.testing.assert_allclose(got["std"], want["std"], rtol=1e-9)
+
+
+async def test_ndjson_streams_the_whole_bucketed_answer_that_gdal_reads(client, settings):
+    await post_readings(client, air_rows(hours=48))
+    params = {"variable": "no2", "resolution": 8, "bucket": "1h"}
+    whole = (await client.get("/cells", params=params)).json()["features"]
+    answer = await client.get("/cells", params=params | {"format": "ndjson"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/x-ndjson"
+    lines = answer.content.splitlines()
+    assert [orjson.loads(line) for line in lines] == whole and len(lines) > 80
+    read = pyogrio.read_dataframe(answer.content, driver="GeoJSONSeq")
+    assert list(read["h3"]) == [f["properties"]["h3"] for f in whole]
+    assert read.geometry.iloc[0].equals(shapely.geometry.shape(whole[0]["geometry"]))
+    paged = await client.get("/cells", params=params | {"format": "ndjson", "limit": 10})
+    assert paged.status_code == 400 and paged.json()["parameter"] == "limit"
+
+
+async def test_the_cursor_yields_every_row_in_order_across_batches(client, conn, settings):
+    await post_readings(client, air_rows(hours=48))
+    variable_id = await conn.fetchval("SELECT id FROM variables WHERE name = 'no2'")
+    query = CellQuery(variable_id, 9, Area(), TimeRange(None, None), timedelta(hours=1))
+    args = (settings.ingest.h3_resolution, settings.database.rollup_bucket_seconds)
+    expected = await cell_aggregates(conn, query, *args)
+    batches = [rows async for rows in streamed_properties(conn, query, *args, batch=7)]
+    assert {len(rows) for rows in batches[:-1]} == {7} and 0 < len(batches[-1]) <= 7
+    streamed = [(cell, orjson.loads(text)) for rows in batches for cell, text in rows]
+    assert len(streamed) == len(expected) > 7
+    for (cell, properties), row in zip(streamed, expected, strict=True):
+        assert cell == row["cell"] and properties["h3"] == to_hex(row["cell"])
+        assert (properties["count"], properties["max"]) == (row["count"], row["max"])
+        assert properties["mean"] == pytest.approx(row["mean"], rel=1e-12)
+        assert datetime.fromisoformat(properties["bucket_start"]) == row["bucket_start"]

@@ -58,4 +58,4 @@ async def test_an_unregistered_encoding_is_a_400_naming_the_ones_offered(loaded)
     answer = await loaded.get("/readings", params={"format": "kml"})
     assert answer.status_code == 400
     assert answer.json()["parameter"] == "format"
-    assert answer.json()["detail"] == "'kml' is not one of geojson, csv, parquet, fgb"
+    assert answer.json()["detail"] == "'kml' is not one of geojson, csv, parquet, fgb, ndjson"

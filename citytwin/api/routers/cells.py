@@ -1,14 +1,19 @@
 """`/cells`: H3 aggregates of a variable over an area and time, from rollups."""
 
+from collections.abc import AsyncIterator
+from functools import lru_cache
 from typing import Annotated
 
+import orjson
 import pandas as pd
 from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from citytwin.api.deps import ConnDep, FeedsDep, SettingsDep
 from citytwin.api.formats import (
     FEATURE_ENCODINGS,
     TABLE_FORMATS,
+    OutputFormat,
     choose_format,
     csv_response,
     feature,
@@ -17,7 +22,8 @@ from citytwin.api.formats import (
     json_response,
 )
 from citytwin.api.params import AreaDep, FormatQuery, TimeDep, VariableDep
-from citytwin.db.queries.cells import CellQuery, cell_aggregates
+from citytwin.db.pool import Record
+from citytwin.db.queries.cells import CellQuery, cell_aggregates, streamed_properties
 from citytwin.errors import InvalidParameter
 from citytwin.query.cells import STAT_COLUMNS, boundary, parse_cell, resolution_of, to_hex
 from citytwin.query.params import Area, parse_bucket, widen_to_buckets
@@ -27,6 +33,33 @@ router = APIRouter(tags=["cells"])
 
 def _stats(row: dict) -> dict:
     return {name: row[name] for name in STAT_COLUMNS}
+
+
+def _properties(record: Record, bucketed: bool) -> dict:
+    properties = {"h3": to_hex(record["cell"]), **_stats(record)}
+    if bucketed:
+        properties["bucket_start"] = record["bucket_start"]
+    return properties
+
+
+def _hexagon(cell: int) -> dict:
+    return {"type": "Polygon", "coordinates": [boundary(cell)]}
+
+
+@lru_cache(maxsize=65_536)
+def _hexagon_json(cell: int) -> bytes:
+    return orjson.dumps(_hexagon(cell))
+
+
+async def _streamed_lines(batches: AsyncIterator[list[Record]]) -> AsyncIterator[bytes]:
+    """Newline-delimited GeoJSON of (cell, properties) rows; a cell's hexagon is encoded once
+    (a bucketed answer repeats each cell once per bucket)."""
+    async for rows in batches:
+        yield b"".join(
+            b'{"type":"Feature","geometry":%b,"properties":%b}\n'
+            % (_hexagon_json(cell), properties.encode())
+            for cell, properties in rows
+        )
 
 
 @router.get("/cells", summary="H3 cell aggregates")
@@ -67,7 +100,8 @@ async def get_cells(
 ) -> Response:
     """Count, mean, min, max (and std) of `variable` per H3 cell, as hexagon features; with
     `bucket`, one feature per cell and bucket, in pages (ordered by cell, then bucket) that
-    link to the `next` one."""
+    link to the `next` one. `format=ndjson` streams the whole answer instead, one feature per
+    line, from a database cursor: for answers too big for pages."""
     base = settings.ingest.h3_resolution
     resolution = base if resolution is None else resolution
     if resolution > base:
@@ -76,6 +110,12 @@ async def get_cells(
     step = parse_bucket(bucket, settings.database.rollup_bucket_seconds) if bucket else None
     time = widen_to_buckets(time, settings.database.rollup_bucket_seconds)
     query = CellQuery(variable.id, resolution, area, time, step)
+    if fmt == OutputFormat.NDJSON:
+        if limit is not None or offset:
+            raise InvalidParameter("limit", "NDJSON answers are streamed whole, not in pages")
+        batches = streamed_properties(conn, query, base, settings.database.rollup_bucket_seconds)
+        media_type = OutputFormat.NDJSON.media_type
+        return StreamingResponse(_streamed_lines(batches), media_type=media_type)
     page, links = None, None
     if step is not None:
         size = settings.api.cells_page_size if limit is None else limit
@@ -87,14 +127,7 @@ async def get_cells(
         rows = rows[:size]
         after = request.url.include_query_params(limit=size, offset=offset + size)
         links = [{"href": str(after), "rel": "next", "type": FEATURE_ENCODINGS[fmt].media_type}]
-    features = []
-    for record in rows:
-        properties = {"h3": to_hex(record["cell"]), **_stats(record)}
-        if step is not None:
-            properties["bucket_start"] = record["bucket_start"]
-        features.append(
-            feature({"type": "Polygon", "coordinates": [boundary(record["cell"])]}, properties)
-        )
+    features = [feature(_hexagon(r["cell"]), _properties(r, step is not None)) for r in rows]
     return features_response(
         features,
         fmt,

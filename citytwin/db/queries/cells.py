@@ -4,12 +4,14 @@ Whole UTC days come from a rollup row's day totals; a day cut by the time range,
 finer than a day, comes from its slots (one per base bucket).
 """
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from citytwin.db.queries.sql import Bind, area_clauses
+from citytwin.query.cells import STAT_COLUMNS
 from citytwin.query.cql import Selection, order_sql
 from citytwin.query.params import Area, TimeRange
 
@@ -118,6 +120,33 @@ async def cell_aggregates(
     if page is not None:
         sql += f" LIMIT {bind(page[0])} OFFSET {bind(page[1])}"
     return await conn.fetch(sql, *bind.values)
+
+
+async def streamed_properties(
+    conn: asyncpg.Connection,
+    query: CellQuery,
+    base_resolution: int,
+    bucket_seconds: int,
+    batch: int = 5_000,
+) -> AsyncIterator[list[asyncpg.Record]]:
+    """Every row of `cell_aggregates` as (cell, properties): the properties (h3, the
+    statistics, bucket_start) as JSON text written by PostgreSQL, in batches from a server-side
+    cursor inside a transaction of its own, so that an answer of any size is never held whole
+    and no row becomes a Python object."""
+    bind = Bind()
+    members = ["'h3', to_hex(a.cell)", *(f"'{name}', a.{name}" for name in STAT_COLUMNS)]
+    order = "a.cell"
+    if query.bucket is not None:
+        members.append("'bucket_start', a.bucket_start")
+        order += ", a.bucket_start"
+    sql = f"""
+        SELECT a.cell, json_build_object({", ".join(members)})::text AS properties
+        FROM ({aggregates_sql(query, base_resolution, bucket_seconds, bind)}) a
+        ORDER BY {order}"""
+    async with conn.transaction():
+        cursor = await conn.cursor(sql, *bind.values)
+        while rows := await cursor.fetch(batch):
+            yield rows
 
 
 async def selected_aggregates(
