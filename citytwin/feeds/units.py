@@ -43,9 +43,17 @@ UNITS: dict[str, Unit] = {
     **_spellings("speed", 1.852, "kn", "knots"),
     # Direction, base degrees clockwise from north.
     **_spellings("direction", 1.0, "°", "deg", "degrees"),
-    # Shares (relative humidity, occupancy), base %.
+    # Shares (relative humidity, occupancy, cloud cover), base %; an okta is an eighth of the sky.
     **_spellings("share", 1.0, "%", "percent"),
     **_spellings("share", 100.0, "fraction"),
+    **_spellings("share", 12.5, "okta", "oktas", "octa", "octas"),
+    # Irradiance (global solar radiation), base W/m².
+    **_spellings("irradiance", 1.0, "W/m²", "W/m2", "W m-2"),
+    **_spellings("irradiance", 1000.0, "kW/m²", "kW/m2"),
+    # Length (boundary-layer height), base m.
+    **_spellings("length", 1.0, "m"),
+    **_spellings("length", 1000.0, "km"),
+    **_spellings("length", 0.3048, "ft"),
     # Energy, base kWh; power, base kW.
     **_spellings("energy", 1.0, "kWh"),
     **_spellings("energy", 0.001, "Wh"),

@@ -28,12 +28,19 @@ from citytwin.sim.meteorology import (
 )
 from citytwin.sim.mobile_sensors import fixed_sensors
 from citytwin.sim.nowcast import time_steps
-from citytwin.sim.observed_weather import CLIMATOLOGY_WIND, observed_meteorology
+from citytwin.sim.observed_weather import (
+    CLIMATOLOGY_WIND,
+    WEATHER_READINGS,
+    observed_meteorology,
+)
+from citytwin.sim.stability import needs_cloud, solar_elevation
 from citytwin.sim.traffic import read_roads
 
 # Used where a feed has them: the weather, and the ozone that turns the roads' NOx into NO2.
-OPTIONAL_READINGS = ("wind_speed", "wind_direction", "o3")
+OPTIONAL_READINGS = (*WEATHER_READINGS, "o3")
 NO2_WITHOUT_OZONE = "no2-derwent-middleton"  # hours whose NO2 took the empirical fallback
+DECLARED_CLOUD = "declared-cloud-cover"  # hours whose stability class took the declared cloud
+AIR = ("no2", "pm25", "pm10")  # the readings of the air model, whose stability needs the cloud
 
 
 def _iso(times: pd.DatetimeIndex) -> list[str]:
@@ -64,27 +71,37 @@ class CityInputs:
         """The city's fallback weather regime."""
         return city_climatology(self.city.climatology)
 
-    def _observed_weather(self) -> tuple[Meteorology, list[str]]:
+    def _observed_weather(self) -> tuple[Meteorology, dict[str, list[str]]]:
         return observed_meteorology(
             self.times,
-            self.readings.get("wind_speed"),
-            self.readings.get("wind_direction"),
+            {name: self.readings.get(name) for name in WEATHER_READINGS},
             climatology_weather(self.times, self.climatology, self.city.timezone),
         )
 
     def weather(self) -> Meteorology:
-        """The baseline weather of the run's steps: the wind feeds where they report, the
-        city's climatology elsewhere (and for temperature and mixing height)."""
+        """The baseline weather of the run's steps: the weather feeds where they report (wind,
+        temperature, mixing height, cloud, radiation), the city's climatology elsewhere."""
         return self._observed_weather()[0]
 
     def weather_gaps(self) -> list[str]:
         """The steps (ISO 8601 UTC) whose wind is the climatology's."""
-        return self._observed_weather()[1]
+        return self._observed_weather()[1][CLIMATOLOGY_WIND]
+
+    def sun(self) -> np.ndarray:
+        """The sun's elevation (degrees) over the grid's centre at each step."""
+        lon, lat = self.grid.lonlat
+        return solar_elevation(self.times, float(lon.mean()), float(lat.mean()))
 
     def fallbacks(self) -> dict[str, list[str]] | None:
-        """The declared fallbacks of the run by the steps (ISO 8601 UTC) that took them: the
-        climatology's wind, and NO2 by Derwent-Middleton where no ozone was measured."""
-        found = {CLIMATOLOGY_WIND: self.weather_gaps()}
+        """The declared fallbacks of the run by the steps (ISO 8601 UTC) that took them: each
+        weather quantity's climatology; for the air model, the declared cloud cover where the
+        stability class needed an unmeasured one, and NO2 by Derwent-Middleton where no ozone
+        was measured."""
+        weather, found = self._observed_weather()
+        if any(name in self.readings for name in AIR):
+            unmeasured = np.isnan(weather.measured("cloud_octas"))
+            cloud = needs_cloud(self.sun(), weather.measured("solar_radiation")) & unmeasured
+            found[DECLARED_CLOUD] = _iso(self.times[cloud])
         if "no2" in self.readings:
             ozone = ozone_background(self.readings.get("o3"), self.times, 0.5)
             found[NO2_WITHOUT_OZONE] = _iso(self.times[np.isnan(ozone)])

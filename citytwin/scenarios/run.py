@@ -16,6 +16,7 @@ from citytwin.scenarios.inputs import CityInputs
 from citytwin.scenarios.models import ModelPass, RunControl, default_parameters, models_for
 from citytwin.scenarios.spec import Scenario
 from citytwin.sim.mobile_sensors import excluded_sensors
+from citytwin.sim.observed_weather import weather_sources
 
 BASELINE = "baseline"
 CALIBRATION_ATTR = "citytwin_calibration"
@@ -40,9 +41,7 @@ def _provenance(
         "variables": list(scenario.baseline.variables),
         "meteorology": {
             "climatology": inputs.climatology.as_dict(),
-            "wind": "weather feeds, climatology in their gaps"
-            if "wind_speed" in inputs.readings and "wind_direction" in inputs.readings
-            else "climatology",
+            **weather_sources(set(inputs.readings)),
         },
         **{model.name: parameters[model.name].as_dict() for model in models},
         **excluded_sensors(list(inputs.mobile)),

@@ -1,4 +1,5 @@
-"""Hourly meteorology driving the models: wind, temperature and mixing height.
+"""Hourly meteorology driving the models: wind, temperature, mixing height, and where a feed
+measures them, cloud cover and solar radiation (for the stability class).
 
 Without a weather feed the models fall back on a climatology: a named, declared day/night
 regime per city (the city record's `climatology`; `GENERIC_MID_LATITUDE` when it has none; the
@@ -17,12 +18,22 @@ from citytwin.errors import InvalidParameter
 @dataclass(frozen=True)
 class Meteorology:
     """Per time step: wind speed (m/s), wind direction (degrees it blows from), air
-    temperature (°C) and mixing height (m)."""
+    temperature (°C) and mixing height (m); cloud cover (octas) and global solar radiation
+    (W/m²) where measured (None or NaN: not measured; a climatology declares neither)."""
 
     wind_speed: np.ndarray
     wind_from: np.ndarray
     temperature: np.ndarray
     mixing_height: np.ndarray
+    cloud_octas: np.ndarray | None = None
+    solar_radiation: np.ndarray | None = None
+
+    def measured(self, name: str) -> np.ndarray:
+        """The measured-only field `name` per step, NaN where not measured."""
+        values = getattr(self, name)
+        if values is None:
+            return np.full(len(self.wind_speed), np.nan)
+        return np.asarray(values, dtype=np.float64)
 
     def replaced(self, steps: np.ndarray, **values: float | None) -> "Meteorology":
         """A copy with the given fields (those not None) set to a constant at the steps where

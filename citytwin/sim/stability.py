@@ -6,6 +6,11 @@ By day the sun's elevation gives the insolation (strong above 60°, moderate fro
 below), weakened one step when more than 5/8 of the sky is cloudy; by night the cloud cover picks
 the column (≥ 4/8 thinly overcast, ≤ 3/8 clear); an overcast sky (8/8) is neutral, D, day or
 night. Where the table gives two classes (A-B, B-C, C-D) the first, less stable, is taken.
+
+Where a feed measures the global solar radiation, by day it sets the insolation directly, as in
+the solar radiation / ΔT method (US EPA, Meteorological Monitoring Guidance for Regulatory
+Modeling Applications, EPA-454/R-99-005, 2000, table 6-7): strong from 925 W/m², moderate from
+675, slight from 175, and below that neutral (D); the cloud cover then matters only at night.
 """
 
 import numpy as np
@@ -23,6 +28,7 @@ TABLE = (
 )
 WIND_EDGES = (2.0, 3.0, 5.0, 6.0)
 NEUTRAL = "D"
+RADIATION_EDGES = (175.0, 675.0, 925.0)  # W/m²: slight, moderate, strong insolation from
 
 
 def solar_elevation(times: pd.DatetimeIndex, lon: float, lat: float) -> np.ndarray:
@@ -42,16 +48,29 @@ def solar_elevation(times: pd.DatetimeIndex, lon: float, lat: float) -> np.ndarr
 
 
 def pasquill_class(
-    wind_speed: np.ndarray, elevation: np.ndarray, cloud_octas: np.ndarray
+    wind_speed: np.ndarray,
+    elevation: np.ndarray,
+    cloud_octas: np.ndarray,
+    solar_radiation: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Class letter (A … F) per hour from wind speed (m/s), solar elevation (degrees) and
-    cloud cover (octas)."""
+    """Class letter (A … F) per hour from wind speed (m/s), solar elevation (degrees), cloud
+    cover (octas) and, where measured (not NaN), the global solar radiation (W/m²)."""
     wind = np.asarray(wind_speed, dtype=np.float64)
     sun = np.broadcast_to(np.asarray(elevation, dtype=np.float64), wind.shape)
     cloud = np.broadcast_to(np.asarray(cloud_octas, dtype=np.float64), wind.shape)
+    radiation = np.full(wind.shape, np.nan) if solar_radiation is None else solar_radiation
     row = np.searchsorted(WIND_EDGES, wind, side="right")
     table = np.array(TABLE)
     insolation = np.select([sun > 60, sun > 35], [0, 1], 2) + (cloud > 5)  # strong … slight
+    measured = 3 - np.searchsorted(RADIATION_EDGES, np.nan_to_num(radiation), side="right")
+    insolation = np.where(np.isfinite(radiation), measured, insolation)
     day = np.where(insolation > 2, NEUTRAL, table[row, np.minimum(insolation, 2)])
     night = table[row, np.where(cloud >= 4, 3, 4)]
-    return np.where(cloud >= 8, NEUTRAL, np.where(sun > 0, day, night))
+    overcast = (cloud >= 8) & ~((sun > 0) & np.isfinite(radiation))  # measured sun wins
+    return np.where(overcast, NEUTRAL, np.where(sun > 0, day, night))
+
+
+def needs_cloud(elevation: np.ndarray, solar_radiation: np.ndarray) -> np.ndarray:
+    """Per hour, whether the class rests on the cloud cover: at night, or by day where the
+    solar radiation is not measured."""
+    return (np.asarray(elevation) <= 0) | ~np.isfinite(solar_radiation)

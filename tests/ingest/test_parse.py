@@ -49,8 +49,9 @@ def test_each_bad_field_is_named_with_its_line(feeds):
         (
             6,
             "variable",
-            "'co2' is not a variable of feed 'air' (co, humidity, no, no2, nox, o3, pm1, "
-            "pm10, pm25, so2, temperature, wind_direction, wind_speed)",
+            "'co2' is not a variable of feed 'air' (boundary_layer_height, cloud_cover, co, "
+            "humidity, no, no2, nox, o3, pm1, pm10, pm25, so2, solar_radiation, temperature, "
+            "wind_direction, wind_speed)",
         ),
         (7, "value", "'abc' is not a number"),
         (8, "value", "'inf' is not finite"),

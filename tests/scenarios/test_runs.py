@@ -47,10 +47,15 @@ async def test_baseline_is_calibrated_against_the_sensors(pool, settings, tmp_pa
     assert layer["energy_demand"].attrs["citytwin_unit"] == "kWh"
     calibration = store.provenance(result.layer)
     assert calibration.scenario == "baseline"
-    # No demo feed measures wind: every hour took the climatology's, and says so.
+    # No demo feed measures the weather: every hour took the climatology's, and says so; the
+    # stations measure ozone, so no hour's NO2 took the Derwent-Middleton fallback.
     assert calibration.parameters["meteorology"]["wind"] == "climatology"
+    every = [f"2026-11-03T{h:02d}:00:00Z" for h in range(24)]
     assert calibration.fallbacks == {
-        "climatology-wind": [f"2026-11-03T{h:02d}:00:00Z" for h in range(24)]
+        "climatology-wind": every,
+        "climatology-temperature": every,
+        "climatology-mixing-height": every,
+        "declared-cloud-cover": every,
     }
     report = scenario_run.stored_calibrations(store, result.layer)
     assert report == orjson.loads(store.attributes(result.layer)["citytwin_calibration"])

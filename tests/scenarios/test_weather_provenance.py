@@ -42,7 +42,14 @@ def meteorology(run: CityInputs) -> dict:
 def test_without_a_weather_feed_the_generic_climatology_is_named_and_every_step_listed():
     run = inputs({})
     named = meteorology(run)
-    assert named == {"climatology": GENERIC_MID_LATITUDE.as_dict(), "wind": "climatology"}
+    assert named == {
+        "climatology": GENERIC_MID_LATITUDE.as_dict(),
+        "wind": "climatology",
+        "temperature": "climatology",
+        "mixing_height": "climatology",
+        "cloud_cover": "the declared cloud cover",
+        "solar_radiation": "not measured (the insolation from the sun's elevation and the cloud)",
+    }
     assert named["climatology"]["name"] == "generic-mid-latitude"
     assert run.weather_gaps() == [f"2026-01-12T0{h}:00:00Z" for h in range(3)]
     # Night in Helsinki (02-05 local): the generic night wind, 2 m/s from 240°.
@@ -64,3 +71,34 @@ def test_the_city_climatology_is_named_and_fills_only_the_feeds_gaps():
     assert weather.wind_speed.tolist() == [7.0, 4.0, 9.0]  # the fjord's night wind in the gap
     assert weather.wind_from.tolist() == pytest.approx([180.0, 240.0, 90.0])
     assert weather.temperature.max() < 0  # the fjord's winter, not the generic 10 ± 4 °C
+
+
+def test_every_weather_feed_is_joined_by_time_and_each_gap_named():
+    """Temperature, boundary-layer height, cloud and radiation feeds: the steps each did not
+    cover are listed under their own fallback, and the stability's cloud only where the class
+    needed it (at night here: 00-03 UTC is 02-05 in Helsinki in January, the sun below)."""
+    readings = {
+        "temperature": step_means([(0, -8.0), (1, -9.0)]),
+        "boundary_layer_height": step_means([(2, 180.0)]),
+        "cloud_cover": step_means([(1, 50.0)]),
+        "no2": step_means([(0, 20.0)]),
+    }
+    run = inputs(readings, FJORD)
+    named = meteorology(run)
+    assert (
+        named["temperature"]
+        == named["mixing_height"]
+        == ("weather feeds, climatology in their gaps")
+    )
+    weather = run.weather()
+    assert weather.temperature[:2].tolist() == [-8.0, -9.0]
+    assert weather.mixing_height[2] == 180.0
+    assert weather.measured("cloud_octas")[1] == 4.0
+    every = [f"2026-01-12T0{h}:00:00Z" for h in range(3)]
+    assert run.fallbacks() == {
+        "climatology-wind": every,
+        "climatology-temperature": every[2:],
+        "climatology-mixing-height": every[:2],
+        "declared-cloud-cover": [every[0], every[2]],
+        "no2-derwent-middleton": every,
+    }

@@ -11,7 +11,7 @@ from citytwin.sim.air_quality import AirParameters, concentrations, increment_gr
 from citytwin.sim.emissions import POLLUTANTS, primary_no2_share, road_raster
 from citytwin.sim.near_source import receptor_correction
 from citytwin.sim.scheduler import compute
-from citytwin.sim.stability import pasquill_class, solar_elevation
+from citytwin.sim.stability import pasquill_class
 from citytwin.sim.traffic import road_traffic
 
 if TYPE_CHECKING:
@@ -28,9 +28,11 @@ def run_air(inputs: "CityInputs", params: AirParameters, run: ModelPass) -> Mode
     rates = road_rates(traffic, run.effects.traffic, params.fleet)
     raster = road_raster(inputs.roads, inputs.grid)
     weather = run.effects.meteorology
-    lon, lat = inputs.grid.lonlat
-    sun = solar_elevation(inputs.times, float(lon.mean()), float(lat.mean()))
-    classes = pasquill_class(weather.wind_speed, sun, params.cloud_octas)
+    # Cloud and radiation where a feed measures them; the declared cloud cover elsewhere.
+    measured = weather.measured("cloud_octas")
+    cloud = np.where(np.isnan(measured), params.cloud_octas, measured)
+    radiation = weather.measured("solar_radiation")
+    classes = pasquill_class(weather.wind_speed, inputs.sun(), cloud, radiation)
     graph = increment_graph(rates, weather, raster, inputs.grid, params.plume, stability=classes)
     progress = run.control.tasks(run.stage, run.low, run.high)
     increment = compute(graph, run.control.scheduler, progress)
