@@ -4,15 +4,17 @@ The model of each sensor is robust statistics of its own data, chosen over a lea
 because faults are rare, heavy-tailed and unlabelled. Values are compared on a log scale,
 log(value + bias_floor), where a sensor reading 20 % high is 20 % high whatever the level and
 noise near zero does not dominate. Each sensor has a calibration curve against the network
-consensus (the median of the sensors at the same hour): its median in each quantile band of the
-consensus, interpolated, so that a site reading a few units above the background at every level
-(roadside) is expected to, though on the log scale that is a large ratio on clean days and a
-small one in an episode. Against that curve it has a residual; its model is the median and
-scaled MAD of that residual, of the residual's day-long running median (how far its level
-wanders), and of its roughness (hour-to-hour changes) relative to the network's, over the
-whole frame judged (the stored history and the load): robust statistics stay put while faults
-cover under half of it. A sensor with fewer than `min_history` hours of data gets only the
-checks that need no history (range, stuck, spike against its own recent values).
+consensus (the median of the sensors at the same hour): its typical value in each quantile
+band of the consensus, interpolated, so that a site reading a few units above the background
+at every level (roadside) is expected to, though on the log scale that is a large ratio on
+clean days and a small one in an episode. Against that curve it has a residual; its model is
+the location and scale of that residual and of the residual's day-long running median (how
+far its level wanders), and the median of its roughness (hour-to-hour changes) relative to the
+network's, over the whole frame judged (the stored history and the load). "Typical", location
+and scale are the shorth's (`_shorth`): they stay on the clean majority while faults cover
+under half of it, where a median lands between the two. A sensor with fewer than
+`min_history` hours of data gets only the checks that need no history (range, stuck, spike
+against its own recent values).
 
 Episode checks (offset, drift, noise) run on trailing windows, so a streamed reading is judged
 as it arrives; a reading is flagged only while it carries the fault itself (its own residual
@@ -76,6 +78,26 @@ def _mad(table: np.ndarray) -> np.ndarray:
     return MAD_SCALE * _nanmedian(np.abs(table - centre), axis=0)
 
 
+def _shorth(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the midpoint and the σ-scaled length of the shortest interval holding half
+    of its values (NaN ignored; Rousseeuw's LMS location and scale). Both break down at 50 %
+    as the median and MAD do, but stay on the majority where a fault holds a cluster of up to
+    half of the values, where the median lands between the two."""
+    ordered = np.sort(table, axis=0)  # NaN sorts last
+    count = np.isfinite(table).sum(axis=0)
+    half = count // 2 + 1
+    rows = np.arange(len(table))[:, None]
+    upper = np.minimum(rows + half - 1, len(table) - 1)
+    widths = np.take_along_axis(ordered, upper, axis=0) - ordered
+    widths[(rows + half - 1 >= count) | ~np.isfinite(widths)] = np.inf
+    start = np.argmin(widths, axis=0)[None]
+    low = np.take_along_axis(ordered, start, axis=0)[0]
+    high = np.take_along_axis(ordered, np.minimum(start + half - 1, len(table) - 1), axis=0)[0]
+    enough = count >= 2
+    centre = np.where(enough, (low + high) / 2, np.nan)
+    return centre, np.where(enough, (high - low) / 1.349, np.nan)  # σ of a normal: 2 × 0.6745
+
+
 def _stuck(values: np.ndarray, consensus: np.ndarray, policy: Policy) -> np.ndarray:
     """Readings in runs of `stuck_hours` or more equal values; for a sensor whose values often
     repeat, only runs during which the consensus (log scale) moved by more than `stuck_moved`
@@ -125,7 +147,7 @@ def _bands(
         rows = known & (band == number)
         if rows.any():
             centres.append(np.median(consensus[rows]))
-            curve.append(_nanmedian(clean[rows], axis=0))
+            curve.append(_shorth(clean[rows])[0])
     filled = pd.DataFrame(np.vstack(curve)).interpolate(limit_direction="both").to_numpy()
     return np.asarray(centres), filled
 
@@ -195,8 +217,8 @@ def _assess(values: pd.DataFrame, policy: Policy) -> np.ndarray:
     network_change = _nanmedian(changes, axis=1)
 
     # Spikes: far from its own last values (in the unit) and from the network (on the scale).
-    centre = _nanmedian(residual[train], axis=0)
-    spread = np.nan_to_num(_mad(residual[train]), nan=0.1).clip(min=0.02)
+    centre, spread = _shorth(residual[train])
+    spread = np.nan_to_num(spread, nan=0.1).clip(min=0.02)
     own = np.where(codes == GOOD, x, np.nan)
     previous = np.vstack([np.full((1, own.shape[1]), np.nan), own[:-1]])
     recent = _trailing_median(previous, 3)
@@ -225,7 +247,7 @@ def _assess(values: pd.DataFrame, policy: Policy) -> np.ndarray:
 
     # Bias: the running median of the residual away from its centre by more than it wanders.
     level = _trailing_median(np.where(noisy, np.nan, steady), policy.level_hours) - centre
-    wander = np.nan_to_num(_mad(level[train]), nan=0.1).clip(min=0.01)
+    wander = np.nan_to_num(_shorth(level[train])[1], nan=0.1).clip(min=0.01)
     biased = (np.abs(level) > policy.bias_sigma * wander) & enough & ~noisy
     before = np.full(x.shape, np.nan)
     lag = policy.level_hours

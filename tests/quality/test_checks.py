@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from citytwin.quality.checks import DRIFT, GOOD, OFFSET, RANGE, SPIKE, STUCK, assess
+from citytwin.quality.checks import DRIFT, GOOD, OFFSET, RANGE, SPIKE, STUCK, _mad, _shorth, assess
 
 
 def network(hours: int = 14 * 24, sensors: int = 8) -> pd.DataFrame:
@@ -40,3 +40,14 @@ def test_a_site_above_the_background_at_every_level_is_no_offset():
     frame["roadside"] = frame["s0"] + 6.0
     codes = assess(frame)["roadside"].to_numpy()
     assert not (codes & (OFFSET | DRIFT)).any()
+
+
+def test_the_shorth_stays_on_the_clean_majority_where_the_median_moves():
+    rng = np.random.default_rng(3)
+    clean = rng.normal(0.0, 0.1, 57)
+    values = np.concatenate([clean, 0.5 + rng.normal(0.0, 0.1, 43)])[:, None]  # 43 % offset
+    centre, scale = _shorth(values)
+    assert abs(centre[0]) < 0.05 and np.median(values) > 0.1
+    # Half of the values lie within ±1.8 σ of the clean part (57 %): wider than ±0.67 σ, but
+    # not stretched over both clusters as the MAD is.
+    assert 0.15 < scale[0] < 0.25 and _mad(values)[0] > 0.28
