@@ -48,6 +48,6 @@ def test_the_shorth_stays_on_the_clean_majority_where_the_median_moves():
     values = np.concatenate([clean, 0.5 + rng.normal(0.0, 0.1, 43)])[:, None]  # 43 % offset
     centre, scale = _shorth(values)
     assert abs(centre[0]) < 0.05 and np.median(values) > 0.1
-    # Half of the values lie within ±1.8 σ of the clean part (57 %): wider than ±0.67 σ, but
+    # Half of the values lie within about ±1.5 σ of the clean part (57 %): wider than ±0.67 σ, but
     # not stretched over both clusters as the MAD is.
     assert 0.15 < scale[0] < 0.25 and _mad(values)[0] > 0.28
