@@ -27,6 +27,7 @@ bench:
 	.venv/bin/python bench/tile_throughput.py
 	.venv/bin/python bench/stream.py
 	.venv/bin/python bench/mixed_load.py
+	.venv/bin/python bench/memory.py
 	.venv/bin/python bench/skill.py
 	.venv/bin/python bench/scale.py
 

@@ -3,9 +3,11 @@
 import asyncio
 import base64
 import binascii
+import tempfile
 from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, BinaryIO, cast
 
 from fastapi import Depends, Header, HTTPException, Path, Request
 
@@ -14,6 +16,8 @@ from citytwin.errors import PayloadTooLarge, RequestTimeout
 from citytwin.feeds import FeedRegistry
 from citytwin.layers.store import LayerStore
 from citytwin.settings import Settings
+
+SPOOL_MEMORY_BYTES = 1 << 20  # a body larger than this waits in a file on disk
 
 
 async def get_settings(request: Request) -> Settings:
@@ -121,28 +125,58 @@ WriterDep = Annotated[Writer, Depends(require_api_key)]
 ServiceWriterDep = Annotated[Writer, Depends(require_service_key)]
 
 
-async def read_body(request: Request, limit: int, keep: int = 0) -> bytes:
-    """The request body, refused past `limit` bytes with `PayloadTooLarge` (which holds the
-    first `keep` bytes, for a dead letter), or with `RequestTimeout` when it stalls for longer
-    than the `body_timeout` setting. Routes read it before they take a pooled connection."""
-    declared = request.headers.get("content-length", "")
-    if not keep and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(_too_large(limit))
+async def _body_chunks(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The request body as it arrives; `PayloadTooLarge` after the chunk that passes `limit`
+    bytes, `RequestTimeout` when it stalls for longer than the `body_timeout` setting."""
     timeout = request.app.state.settings.api.body_timeout
-    chunks, size = [], 0
+    size = 0
     stream = aiter(request.stream())
     while True:
         try:
             async with asyncio.timeout(timeout):
                 chunk = await anext(stream)
         except StopAsyncIteration:
-            return b"".join(chunks)
+            return
         except TimeoutError:
             raise RequestTimeout(f"the body stalled for {timeout:g} s; send it again") from None
         size += len(chunk)
-        chunks.append(chunk)
+        yield chunk
         if size > limit:
-            raise PayloadTooLarge(_too_large(limit), b"".join(chunks)[:keep])
+            raise PayloadTooLarge(_too_large(limit))
+
+
+def _refuse_declared(request: Request, limit: int) -> None:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(_too_large(limit))
+
+
+async def read_body(request: Request, limit: int, keep: int = 0) -> bytes:
+    """The request body, refused past `limit` bytes with `PayloadTooLarge` (which holds the
+    first `keep` bytes, for a dead letter), or with `RequestTimeout` when it stalls for longer
+    than the `body_timeout` setting. Routes read it before they take a pooled connection."""
+    if not keep:
+        _refuse_declared(request, limit)
+    chunks: list[bytes] = []
+    try:
+        async for chunk in _body_chunks(request, limit):
+            chunks.append(chunk)
+    except PayloadTooLarge as exc:
+        raise PayloadTooLarge(exc.message, b"".join(chunks)[:keep]) from None
+    return b"".join(chunks)
+
+
+@asynccontextmanager
+async def spooled_body(request: Request, limit: int) -> AsyncIterator[BinaryIO]:
+    """The request body in a temporary file (in memory up to SPOOL_MEMORY_BYTES), read whole
+    and rewound, refused as `read_body` refuses: a body of any size is then read piece by
+    piece, and, taken before a pooled connection, a stalled upload holds none."""
+    _refuse_declared(request, limit)
+    with tempfile.SpooledTemporaryFile(SPOOL_MEMORY_BYTES) as spool:
+        async for chunk in _body_chunks(request, limit):
+            spool.write(chunk)
+        spool.seek(0)
+        yield cast(BinaryIO, spool)
 
 
 def _too_large(limit: int) -> str:

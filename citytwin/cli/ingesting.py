@@ -73,21 +73,21 @@ async def ingest_files(
     )
     with Progress(*columns, console=console, transient=True) as progress:
         for feed, path in jobs:
-            data = path.read_bytes()
-            task = progress.add_task(f"{path.name} → {feed}", total=len(data))
+            task = progress.add_task(f"{path.name} → {feed}", total=path.stat().st_size)
             try:
-                report = await ingest(
-                    conn,
-                    feeds[feed],
-                    data,
-                    encoding=ENCODINGS.get(path.suffix.lower(), "csv"),
-                    source_format=source_format,
-                    resolution=settings.ingest.h3_resolution,
-                    bucket_seconds=settings.database.rollup_bucket_seconds,
-                    on_progress=lambda done, task=task: progress.update(task, completed=done),
-                    city_zone=feeds.city_zone,
-                    window=ingest_window(settings, since),
-                )
+                with path.open("rb") as source:  # read piece by piece
+                    report = await ingest(
+                        conn,
+                        feeds[feed],
+                        source,
+                        encoding=ENCODINGS.get(path.suffix.lower(), "csv"),
+                        source_format=source_format,
+                        resolution=settings.ingest.h3_resolution,
+                        bucket_seconds=settings.database.rollup_bucket_seconds,
+                        on_progress=lambda done, task=task: progress.update(task, completed=done),
+                        city_zone=feeds.city_zone,
+                        window=ingest_window(settings, since),
+                    )
             except Exception as exc:
                 known = translate(exc)
                 reason = known if known is not None else f"unexpected {type(exc).__name__}: {exc}"

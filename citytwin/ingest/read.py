@@ -5,7 +5,6 @@ feature number for GeoJSON) and the canonical columns it found, not yet validate
 """
 
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -173,11 +172,12 @@ def _rows_to_table(rows: list[dict], lines: list[int]) -> pa.Table:
     return pa.table({**columns, **properties, "line": pa.array(lines, type=pa.int64())})
 
 
-def read_ndjson(data: bytes) -> RawRows:
-    """Canonical readings, one JSON object per line; a bad line is rejected, not fatal."""
+def read_ndjson(data: bytes, first_line: int = 1) -> RawRows:
+    """Canonical readings, one JSON object per line (the first on `first_line`); a bad line is
+    rejected, not fatal."""
     _check_text(data)
     rows, lines, rejected = [], [], []
-    for number, line in enumerate(data.splitlines(), start=1):
+    for number, line in enumerate(data.split(b"\n"), start=first_line):
         if not line.strip():
             continue
         if len(line) > MAX_FIELD_BYTES:
@@ -374,11 +374,12 @@ def read_rows(
     encoding: Encoding,
     feed: FeedDefinition,
     source_format: str | None,
-    first_line: int = 2,
+    first_line: int | None = None,
 ) -> RawRows:
     """Read `data` as the canonical `encoding`, or through one of the feed's source formats.
 
-    `first_line` is the line number of the first data row (CSV pieces of a larger file).
+    `first_line` is the line number of the first data row (pieces of a larger file; by
+    default 2 in a CSV, below its header, and 1 in NDJSON).
     """
     if not data.strip():
         raise MalformedInput("the file is empty")
@@ -388,29 +389,13 @@ def read_rows(
             raise MalformedInput(
                 f"feed {feed.name!r} has no format {source_format!r} (known: {known})"
             )
-        return read_source_format(data, feed.formats[source_format], first_line, source_format)
+        source = feed.formats[source_format]
+        return read_source_format(data, source, first_line or 2, source_format)
     if encoding == "ndjson":
-        return read_ndjson(data)
+        return read_ndjson(data, first_line or 1)
     if encoding == "geojson":
         return read_geojson(data)
-    return read_canonical_csv(data, first_line)
-
-
-def csv_pieces(data: bytes, first_bytes: int, max_bytes: int) -> Iterator[tuple[bytes, int]]:
-    """A CSV cut at line ends into pieces, each with the header line, and the line number of
-    each piece's first data row. Pieces start at about `first_bytes` and double up to
-    `max_bytes`: a small first piece lets the server start early, larger ones follow. Each is
-    copied out when asked for, so the pieces never hold a second copy of the whole body."""
-    header_end = data.find(b"\n") + 1
-    if header_end == 0 or len(data) <= first_bytes:
-        yield data, 2
-        return
-    header, start, line, size = data[:header_end], header_end, 2, first_bytes
-    while start < len(data):
-        end = data.find(b"\n", min(start + size, len(data) - 1)) + 1 or len(data)
-        yield header + data[start:end], line
-        line += data.count(b"\n", start, end)
-        start, size = end, min(2 * size, max_bytes)
+    return read_canonical_csv(data, first_line or 2)
 
 
 def sniff_format(data: bytes, feed: FeedDefinition) -> str | None:

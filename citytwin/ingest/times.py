@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from citytwin.feeds.source import LOCAL, TimeConvention
-from citytwin.ingest.verdicts import Verdicts, messages
+from citytwin.ingest.verdicts import Messages, Verdicts
 
 ZONE_SUFFIX = r"(Z|z|[+-]\d\d(:?\d\d)?)$"
 NO_ZONE = (
@@ -76,7 +76,7 @@ def _with_hours(
     number = pd.to_numeric(text, errors="coerce")
     bad = present & ~(number.between(0, 23) & (number % 1 == 0)).to_numpy()
     raw = text.to_numpy(dtype=object, na_value=None)
-    verdicts.reject(bad, "time", messages(bad, raw, "hour {!r} is not a whole hour 0-23"))
+    verdicts.reject(bad, "time", Messages("hour {!r} is not a whole hour 0-23", raw))
     return dates + pd.to_timedelta(number.where(~bad), unit="h")
 
 
@@ -138,8 +138,8 @@ def parse_times(
         shown = np.full(len(frame), None, dtype=object)
         shown[in_gap] = local[in_gap].dt.strftime("%Y-%m-%d %H:%M").to_numpy(dtype=object)
         verdicts.reject(
-            in_gap, "time", messages(in_gap, shown, "local time {} is in the DST gap of " + zone)
+            in_gap, "time", Messages("local time {} is in the DST gap of " + zone, shown)
         )
     bad = parsed.isna().to_numpy()
-    verdicts.reject(bad, "time", messages(bad, raw, "cannot parse {!r} as a time"))
+    verdicts.reject(bad, "time", Messages("cannot parse {!r} as a time", raw))
     return parsed - shift

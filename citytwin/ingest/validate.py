@@ -12,7 +12,7 @@ from citytwin.feeds.definition import FeedDefinition
 from citytwin.feeds.source import TimeConvention
 from citytwin.ingest.read import HOUR, PROPERTY
 from citytwin.ingest.times import parse_times
-from citytwin.ingest.verdicts import Rejection, Verdicts, messages
+from citytwin.ingest.verdicts import Messages, Rejection, Verdicts
 
 __all__ = ["Rejection", "ValidRows", "validate", "validate_stations"]
 
@@ -33,6 +33,15 @@ class ValidRows:
     rejected: list[Rejection]
     flagged: list[Rejection]
     notes: list[str] = field(default_factory=list)  # e.g. how DST overlap times were read
+    rejected_total: int | None = None  # None: all are in `rejected`
+    flagged_total: int | None = None  # None: all are in `flagged`
+
+    def counts(self) -> tuple[int, int]:
+        """How many rows were rejected and flagged, listed or not."""
+        return (
+            len(self.rejected) if self.rejected_total is None else self.rejected_total,
+            len(self.flagged) if self.flagged_total is None else self.flagged_total,
+        )
 
 
 def _column(table: pa.Table, name: str) -> pa.ChunkedArray | None:
@@ -94,8 +103,8 @@ def _check_values(table: pa.Table, verdicts: Verdicts) -> np.ndarray:
     if nan.any() or inf.any():
         text = _text(raw, table.num_rows)
         verdicts.reject(nan & pd.isna(text), "value", "missing")
-        verdicts.reject(nan, "value", messages(nan, text, "{!r} is not a number"))
-        verdicts.reject(inf, "value", messages(inf, text, "{!r} is not finite"))
+        verdicts.reject(nan, "value", Messages("{!r} is not a number", text))
+        verdicts.reject(inf, "value", Messages("{!r} is not finite", text))
     return value
 
 
@@ -131,10 +140,9 @@ def _reject_unknown_variables(
     verdicts.reject(
         unknown,
         "variable",
-        messages(
-            unknown,
-            np.asarray(variable, dtype=object),
+        Messages(
             f"{{!r}} is not a variable of feed {feed.name!r} ({known_names})",
+            np.asarray(variable, dtype=object),
         ),
     )
 
@@ -226,11 +234,13 @@ def validate(
     feed: FeedDefinition,
     convention: TimeConvention | None = None,
     city_zone: str | None = None,
+    keep: int | None = None,
 ) -> ValidRows:
     """Check every row against `feed`; convert values into canonical units and times to UTC.
 
     `convention` is the source's time convention (default: the feed's, for canonical
-    sources); `city_zone` is the zone `local` times are read in.
+    sources); `city_zone` is the zone `local` times are read in. The first `keep` rejected
+    and flagged rows are listed (None: all), and all are counted.
     """
     size = table.num_rows
     lines = table.column("line").to_numpy()
@@ -272,12 +282,18 @@ def validate(
             **_properties(table, size, ok),
         }
     )
-    flagged = canonical.flagged
+    flagged = np.flatnonzero(canonical.flagged)
     flagged_rows = [
-        Rejection(int(line), "value", message)
-        for line, message in zip(lines[flagged], canonical.flag_messages[flagged], strict=True)
+        Rejection(int(lines[row]), "value", canonical.flag_messages[row]) for row in flagged[:keep]
     ]
-    return ValidRows(frame, verdicts.rejections(), flagged_rows, verdicts.notes)
+    return ValidRows(
+        frame,
+        verdicts.rejections(keep),
+        flagged_rows,
+        verdicts.notes,
+        rejected_total=verdicts.count(),
+        flagged_total=len(flagged),
+    )
 
 
 def _station_columns(

@@ -12,6 +12,24 @@ class Rejection:
     error: str
 
 
+def _short(value: object, limit: int = 40) -> object:
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + "…"
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Messages:
+    """A message for each row: `template` formatted with the row's raw value (shortened), only
+    when the row is listed; a body of millions of bad rows is counted, not formatted."""
+
+    template: str
+    raw: np.ndarray
+
+    def at(self, row: int) -> str:
+        return self.template.format(_short(self.raw[row]))
+
+
 class Verdicts:
     """The first failing field of each row; later checks only see rows still standing."""
 
@@ -22,30 +40,24 @@ class Verdicts:
         self.error = np.full(len(lines), None, dtype=object)
         self.notes: list[str] = []  # what was done to rows that still stand, said once
 
-    def reject(self, mask: np.ndarray, field: str, error: str | np.ndarray) -> None:
+    def reject(self, mask: np.ndarray, field: str, error: str | np.ndarray | Messages) -> None:
         fresh = mask & self.ok
         if not fresh.any():
             return
         self.ok[fresh] = False
         self.field[fresh] = field
-        self.error[fresh] = error if isinstance(error, str) else error[fresh]
+        # A text or a Messages is shared by the rows; a per-row array is taken row by row.
+        self.error[fresh] = error[fresh] if isinstance(error, np.ndarray) else error
 
-    def rejections(self) -> list[Rejection]:
-        bad = ~self.ok
-        return [
-            Rejection(int(line), f, e)
-            for line, f, e in zip(self.lines[bad], self.field[bad], self.error[bad], strict=True)
-        ]
+    def count(self) -> int:
+        """How many rows are rejected."""
+        return int((~self.ok).sum())
 
+    def rejections(self, keep: int | None = None) -> list[Rejection]:
+        """The first `keep` rejected rows (None: all), their messages formatted now."""
+        rows = np.flatnonzero(~self.ok)[:keep]
+        return [Rejection(int(self.lines[row]), self.field[row], self._error(row)) for row in rows]
 
-def _short(value: object, limit: int = 40) -> object:
-    if isinstance(value, str) and len(value) > limit:
-        return value[:limit] + "…"
-    return value
-
-
-def messages(mask: np.ndarray, raw: np.ndarray, template: str) -> np.ndarray:
-    """`template` formatted with each masked row's raw value (shortened), None elsewhere."""
-    out = np.full(len(mask), None, dtype=object)
-    out[mask] = [template.format(_short(value)) for value in raw[mask]]
-    return out
+    def _error(self, row: int) -> str:
+        error = self.error[row]
+        return error.at(row) if isinstance(error, Messages) else error

@@ -9,6 +9,7 @@ historical back-load says so explicitly with `since`.
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 from citytwin.ingest.verdicts import Rejection
@@ -25,25 +26,27 @@ class TimeWindow:
     end: datetime = STORE_END
     hint: str = ""
 
-    def split(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Rejection]]:
-        """(rows inside the window, a rejection for each row outside it)."""
+    def split(
+        self, frame: pd.DataFrame, keep: int | None = None
+    ) -> tuple[pd.DataFrame, list[Rejection], int]:
+        """(rows inside the window, a rejection for each of the first `keep` rows outside it
+        (None: all), how many rows are outside it)."""
         if frame.empty:
-            return frame, []
+            return frame, [], 0
         times = frame["time"]
         early = (times < pd.Timestamp(self.start)).to_numpy()
         late = (times >= pd.Timestamp(self.end)).to_numpy()
-        if not (early.any() or late.any()):
-            return frame, []
+        outside = np.flatnonzero(early | late)
+        if not len(outside):
+            return frame, [], 0
         lines = frame["line"].to_numpy()
         before = f" is before {_iso(self.start)}{self.hint}"
         after = f" is not before {_iso(self.end)}"
         rejected = [
-            Rejection(int(line), "time", _iso(time) + (before if is_early else after))
-            for line, time, is_early in zip(
-                lines[early | late], times[early | late], early[early | late], strict=True
-            )
+            Rejection(int(lines[row]), "time", _iso(times[row]) + (before if early[row] else after))
+            for row in outside[:keep]
         ]
-        return frame[~(early | late)].reset_index(drop=True), rejected
+        return frame[~(early | late)].reset_index(drop=True), rejected, len(outside)
 
 
 def _iso(time: datetime | pd.Timestamp) -> str:

@@ -2,16 +2,20 @@
 
 import asyncio
 import heapq
-from collections.abc import Callable
+import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
 
 from citytwin.db.city import city_zone as stored_city_zone
 from citytwin.db.feeds import variable_ids
 from citytwin.db.load import reading_load, register_sensors
 from citytwin.db.pool import Connection
+from citytwin.errors import PayloadTooLarge
 from citytwin.feeds import FeedDefinition
-from citytwin.ingest.read import Encoding, csv_pieces, read_rows, sniff_format
+from citytwin.ingest.pieces import line_pieces
+from citytwin.ingest.read import Encoding, read_rows, sniff_format
 from citytwin.ingest.validate import Rejection, ValidRows, validate, validate_stations
 from citytwin.ingest.window import TimeWindow, accepted_window
 from citytwin.quality.stage import kind_counts
@@ -25,6 +29,9 @@ STORE_WINDOW = TimeWindow()  # the store's own range: 1900 to 2999
 # stores the one before, and a small first piece gets the server going early.
 FIRST_PIECE_BYTES = 4 << 20
 PIECE_BYTES = 32 << 20
+HEADER_BYTES = 1 << 20  # of a CSV header, read to choose the source format
+GEOJSON_MAX_BYTES = 32 << 20
+Source = bytes | BinaryIO
 
 
 def _line(rejection: Rejection) -> int:
@@ -40,8 +47,10 @@ class FirstRejects:
     total: int = 0
     rows: list[Rejection] = field(default_factory=list)
 
-    def add(self, rejections: list[Rejection]) -> None:
-        self.total += len(rejections)
+    def add(self, rejections: list[Rejection], total: int | None = None) -> None:
+        """`rejections` (the first `total` of a piece's, when more were counted) counted and
+        the first kept."""
+        self.total += len(rejections) if total is None else total
         self.rows += rejections
         if self.keep is not None and len(self.rows) > self.keep:
             self.rows = heapq.nsmallest(self.keep, self.rows, key=_line)
@@ -91,33 +100,70 @@ class IngestReport:
         }
 
 
+def _first_line(source: BinaryIO) -> bytes:
+    """The first line of `source` (at most HEADER_BYTES), which is left where it stood."""
+    start = source.tell()
+    line = source.readline(HEADER_BYTES)
+    source.seek(start)
+    return line
+
+
+def _geojson_whole(source: BinaryIO) -> Iterator[tuple[bytes, int]]:
+    """A GeoJSON document is parsed whole, so it is refused past GEOJSON_MAX_BYTES."""
+    data = source.read(GEOJSON_MAX_BYTES + 1)
+    if len(data) > GEOJSON_MAX_BYTES:
+        raise PayloadTooLarge(
+            f"a GeoJSON body is read whole, so at most {GEOJSON_MAX_BYTES >> 20} MiB; send "
+            "larger sets as CSV or NDJSON, which are read piece by piece"
+        )
+    yield data, 1
+
+
+def _pieces(source: BinaryIO, encoding: Encoding) -> Iterator[tuple[bytes, int]]:
+    """The pieces `source` is parsed in, each with the line of its first row."""
+    if encoding == "geojson":
+        return _geojson_whole(source)
+    return line_pieces(source, FIRST_PIECE_BYTES, PIECE_BYTES, header=encoding == "csv")
+
+
 def parse(
     data: bytes,
     feed: FeedDefinition,
     encoding: Encoding = "csv",
     source_format: str | None = None,
-    first_line: int = 2,
+    first_line: int | None = None,
     city_zone: str | None = None,
     window: TimeWindow = STORE_WINDOW,
+    keep: int | None = None,
 ) -> tuple[int, ValidRows]:
     """Read and validate `data` (pure, CPU-bound): (rows read, validated rows).
 
     `city_zone` is the zone that sources declaring `local` times (or none) are read in; rows
-    timed outside `window` are rejected.
+    timed outside `window` are rejected. The first `keep` rejected and flagged rows are
+    listed, by line (None: all), and all are counted.
     """
     if encoding == "csv" and source_format is None:
         source_format = sniff_format(data, feed)
     raw = read_rows(data, encoding, feed, source_format, first_line)
     if is_station_list(feed, source_format):  # stations, no readings: no time to check
-        valid, outside = validate_stations(raw.table), []
+        valid, outside, beyond = validate_stations(raw.table), [], 0
         frame = valid.frame
     else:
-        valid = validate(raw.table, feed, feed.time_convention(source_format), city_zone)
-        frame, outside = window.split(valid.frame)
+        convention = feed.time_convention(source_format)
+        valid = validate(raw.table, feed, convention, city_zone, keep)
+        frame, outside, beyond = window.split(valid.frame, keep)
     reading_rejects = [Rejection(*r) for r in raw.rejected]
-    rejected = sorted(reading_rejects + valid.rejected + outside, key=lambda r: r.line)
+    rejected = sorted(reading_rejects + valid.rejected + outside, key=_line)[:keep]
+    rejected_total, flagged_total = valid.counts()
     read = raw.table.num_rows + len(raw.rejected)
-    return read, ValidRows(frame, rejected, valid.flagged, valid.notes)
+    return read, ValidRows(
+        frame,
+        rejected,
+        valid.flagged,
+        valid.notes,
+        rejected_total=len(reading_rejects) + rejected_total + beyond,
+        flagged_total=flagged_total,
+    )
 
 
 def is_station_list(feed: FeedDefinition, source_format: str | None) -> bool:
@@ -150,7 +196,7 @@ async def ingest_stations(
 async def ingest(
     conn: Connection,
     feed: FeedDefinition,
-    data: bytes,
+    data: Source,
     *,
     encoding: Encoding = "csv",
     source_format: str | None = None,
@@ -161,25 +207,45 @@ async def ingest(
     window: TimeWindow = STORE_WINDOW,
     keep_rejects: int | None = None,
 ) -> IngestReport:
-    """Ingest one source into the store; all of its good rows land, or none; rows timed
-    outside `window` are rejected (the first `keep_rejects` of them kept in the report, by
-    line, and all counted).
+    """Ingest one source (bytes, or a binary file from where it stands) into the store; all
+    of its good rows land, or none; rows timed outside `window` are rejected (the first
+    `keep_rejects` of them kept in the report, by line, and all counted).
 
-    A large CSV is parsed piece by piece in a worker thread, each piece while the server
-    stores the one before, all in one transaction. `on_progress` hears the bytes stored so far.
+    A CSV or NDJSON source is read and parsed piece by piece in a worker thread, each piece
+    while the server stores the one before, all in one transaction, so memory holds about two
+    pieces whatever the size of the source. `on_progress` hears the bytes stored so far.
     Times without an offset are read in `city_zone` (CITYTWIN_TIME_ZONE), else in the zone of
     the imported city.
     """
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
     if encoding == "csv" and source_format is None:
-        source_format = sniff_format(data, feed)
+        source_format = sniff_format(_first_line(source), feed)
     if city_zone is None:  # no CITYTWIN_TIME_ZONE: the imported city's zone, if any
         city_zone = await stored_city_zone(conn)
-    if is_station_list(feed, source_format):
-        return await ingest_stations(conn, feed, data, source_format, resolution, city_zone)
-    pieces = csv_pieces(data, FIRST_PIECE_BYTES, PIECE_BYTES) if encoding == "csv" else [(data, 1)]
+    if is_station_list(feed, source_format):  # a list of stations, far smaller than readings
+        stations = await asyncio.to_thread(source.read)
+        return await ingest_stations(conn, feed, stations, source_format, resolution, city_zone)
+    pieces = _pieces(source, encoding)
+    rejected, flagged = FirstRejects(keep_rejects), FirstRejects(keep_rejects)
+
+    def parse_next() -> tuple[int, int, ValidRows] | None:
+        """The next piece read and parsed (in a worker thread): its size, rows read, and rows
+        to store. Its rejected and flagged rows are counted (and the first kept) here, so a
+        piece of bad rows drops its rejections before the next piece is read."""
+        piece = next(pieces, None)
+        if piece is None:
+            return None
+        body, first_line = piece
+        piece_read, valid = parse(
+            body, feed, encoding, source_format, first_line, city_zone, window, keep_rejects
+        )
+        rejected_total, flagged_total = valid.counts()
+        rejected.add(valid.rejected, rejected_total)
+        flagged.add(valid.flagged, flagged_total)
+        return len(body), piece_read, replace(valid, rejected=[], flagged=[])
 
     variables = await variable_ids(conn)
-    read, rejected, flagged = 0, FirstRejects(keep_rejects), FirstRejects(keep_rejects)
+    read = 0
     cutoffs = PolicyCutoffs(feed, datetime.now(UTC))
     beyond_readings = beyond_rollups = 0
     notes: list[str] = []
@@ -192,17 +258,8 @@ async def ingest(
 
         async def produce() -> None:
             try:
-                for piece, first_line in pieces:
-                    size = len(piece)
-                    piece_read, valid = await asyncio.to_thread(
-                        parse, piece, feed, encoding, source_format, first_line, city_zone, window
-                    )
-                    del piece  # the next piece is cut from the body when asked for
-                    # Counted (and the first kept) before the piece waits in the queue, so a
-                    # piece of bad rows does not hold its rejections meanwhile.
-                    rejected.add(valid.rejected)
-                    flagged.add(valid.flagged)
-                    valid = replace(valid, rejected=[], flagged=[])
+                while (parsed := await asyncio.to_thread(parse_next)) is not None:
+                    size, piece_read, valid = parsed
                     judged = await stage.judge(conn, load.lock, valid.frame)
                     for kind, count in kind_counts(judged["quality"].to_numpy()).items():
                         quality[kind] = quality.get(kind, 0) + count

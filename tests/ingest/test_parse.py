@@ -5,7 +5,6 @@ import pytest
 
 from citytwin.errors import MalformedInput
 from citytwin.feeds import FeedDefinition
-from citytwin.ingest.read import csv_pieces
 from citytwin.services.ingest import parse
 from tests.factories import air_rows, to_csv
 
@@ -213,16 +212,3 @@ def test_an_overlong_ndjson_line_is_rejected(feeds):
     assert [(r.line, r.field, r.error) for r in valid.rejected] == [
         (1, "line", "longer than 1 MiB")
     ]
-
-
-def test_csv_pieces_keep_the_header_and_count_lines():
-    body = b"h1,h2\n" + b"".join(b"%d,x\n" % i for i in range(10))
-    pieces = list(csv_pieces(body, 6, 12))
-    assert all(piece.startswith(b"h1,h2\n") for piece, _ in pieces)
-    rows = [line for piece, _ in pieces for line in piece.splitlines()[1:]]
-    assert rows == [b"%d,x" % i for i in range(10)]
-    firsts = [first for _, first in pieces]
-    assert firsts[0] == 2
-    assert firsts == [2 + rows.index(piece.splitlines()[1]) for piece, _ in pieces]
-    assert [len(piece) - 6 for piece, _ in pieces] == [8, 16, 16]  # 2, 4, 4 rows
-    assert list(csv_pieces(body, 1000, 1000)) == [(body, 2)]

@@ -4,6 +4,7 @@
 import pytest
 
 from citytwin.api.app import create_app
+from citytwin.services import ingest as pipeline
 from tests.asgi import asgi_client
 from tests.factories import API_KEY
 
@@ -168,3 +169,40 @@ async def test_an_answer_lists_at_most_the_configured_rejects_with_their_total(s
         report = (await post(client, HEADER + rows, "text/csv")).json()
     assert report["rejected_total"] == 24
     assert [r["line"] for r in report["rejected"]] == [2, 3, 4, 5, 6]
+
+
+async def test_a_geojson_body_past_its_cap_is_a_413_naming_csv_and_ndjson(client, monkeypatch):
+    monkeypatch.setattr(pipeline, "GEOJSON_MAX_BYTES", 200)
+    answer = await post(client, collection(*[feature()] * 3), "application/geo+json")
+    assert (answer.status_code, answer.json()["parameter"]) == (413, "body")
+    assert answer.json()["detail"].startswith("a GeoJSON body is read whole, so at most 0 MiB")
+    assert "CSV or NDJSON" in answer.json()["detail"]
+
+
+async def test_ndjson_read_in_pieces_names_each_line(client, monkeypatch):
+    monkeypatch.setattr(pipeline, "FIRST_PIECE_BYTES", 100)
+    monkeypatch.setattr(pipeline, "PIECE_BYTES", 200)
+    good = b'{"sensor_id":"s1","lon":9.52,"lat":47.14,"time":"2026-11-02T%02d:00:00Z",' % 0
+    lines = [good + b'"variable":"no2","value":%d}' % i for i in range(30)]
+    lines[3] = lines[25] = b"{not json"
+    answer = await post(client, b"\n".join(lines) + b"\n", "application/x-ndjson")
+    assert answer.status_code == 200, answer.text
+    assert [(r["line"], r["field"]) for r in answer.json()["rejected"]] == [
+        (4, "line"),
+        (26, "line"),
+    ]
+    assert (answer.json()["read"], answer.json()["rejected_total"]) == (30, 2)
+
+
+async def test_a_streamed_body_past_the_limit_is_a_413(client, settings, monkeypatch):
+    monkeypatch.setattr(settings, "max_body_bytes", 1000)
+
+    async def chunks():  # no Content-Length: refused as it arrives
+        yield HEADER.encode()
+        for _ in range(100):
+            yield ROW.encode()
+
+    headers = {"X-API-Key": API_KEY, "Content-Type": "text/csv"}
+    answer = await client.post("/feeds/air/readings", content=chunks(), headers=headers)
+    assert (answer.status_code, answer.json()["parameter"]) == (413, "body")
+    assert answer.json()["detail"] == "the body is larger than 0 KiB; split it"

@@ -1,11 +1,13 @@
 """`latest_readings` kept by the loader, checked against the stored readings themselves."""
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from citytwin.db.migrate import migration_files
-from citytwin.ingest.read import csv_pieces
+from citytwin.ingest.pieces import line_pieces
 from citytwin.services import ingest as pipeline
 from tests.factories import air_rows, to_csv
 from tests.twin.readings import air, hourly
@@ -85,7 +87,7 @@ async def test_loaded_in_pieces_the_state_is_that_of_the_readings(
     data = to_csv(rows)
     monkeypatch.setattr(pipeline, "FIRST_PIECE_BYTES", 2000)
     monkeypatch.setattr(pipeline, "PIECE_BYTES", 2000)
-    assert len(list(csv_pieces(data, 2000, 2000))) > 5
+    assert len(list(line_pieces(io.BytesIO(data), 2000, 2000))) > 5
     report = await ingest(conn, feeds, settings, data)
     assert report.loaded == len(rows)
     state = await held(conn)

@@ -6,7 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from citytwin.api.deps import ConnDep, FeedsDep, PoolDep, SettingsDep, WriterDep, read_body
+from citytwin.api.deps import (
+    ConnDep,
+    FeedsDep,
+    PoolDep,
+    SettingsDep,
+    WriterDep,
+    read_body,
+    spooled_body,
+)
 from citytwin.api.formats import json_response
 from citytwin.api.tile_responses import data_changed
 from citytwin.db.feeds import variable_spans
@@ -107,13 +115,13 @@ async def post_readings(
         known = [*CONTENT_TYPES, *pushed]
         raise InvalidParameter("Content-Type", f"{media!r} is not one of {', '.join(known)}")
     window = ingest_window(settings, parse_time(since, "since"))
-    # The body is read whole before a connection is taken: a stalled upload holds none.
-    data = await read_body(request, settings.api.max_body_bytes)
-    async with pool.acquire() as conn:
+    # The body is read whole (into a file) before a connection is taken: a stalled upload
+    # holds none, and the ingest reads it back piece by piece.
+    async with spooled_body(request, settings.api.max_body_bytes) as body, pool.acquire() as conn:
         report = await ingest(
             conn,
             definition,
-            data,
+            body,
             encoding=CONTENT_TYPES[media],
             source_format=source_format,
             resolution=settings.ingest.h3_resolution,
