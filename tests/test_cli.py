@@ -6,11 +6,13 @@ import pytest
 from typer.testing import CliRunner
 
 from citytwin.cli import app, demo_samples
+from citytwin.services import ingest as pipeline
 from citytwin.settings import Settings
 from tests.conftest import ROOT
 from tests.factories import air_rows, to_csv
 
 runner = CliRunner()
+HEADER = "sensor_id,lon,lat,time,variable,value,unit\n"
 
 
 @pytest.fixture
@@ -37,6 +39,58 @@ def test_ingest_reports_and_writes_rejects(cli_env: Path):
     ]
     again = runner.invoke(app, ["ingest", "air", str(source)])
     assert "loaded 0, duplicates 12" in again.output
+
+
+BAD = "S1,9.52,47.14,2026-11-02T09:00:00Z,no2,bad{},\n"
+
+
+def test_the_rejects_file_has_every_reject_while_the_report_keeps_a_few(cli_env, monkeypatch):
+    monkeypatch.setenv("CITYTWIN_REJECTS_LISTED", "3")
+    monkeypatch.setattr(pipeline, "FIRST_PIECE_BYTES", 300)  # many pieces
+    monkeypatch.setattr(pipeline, "PIECE_BYTES", 600)
+    source = cli_env / "bad.csv"
+    source.write_bytes(to_csv(air_rows(hours=1)) + "".join(map(BAD.format, range(40))).encode())
+    result = runner.invoke(app, ["ingest", "air", str(source)])
+    assert result.exit_code == 0, result.output
+    assert "read 46, loaded 6, duplicates 0, rejected 40, flagged 0" in result.output
+    rejects = (cli_env / "state" / "rejects" / "bad.csv.rejects.csv").read_text()
+    assert rejects.splitlines() == [
+        "line,field,error",
+        *(f"{8 + i},value,'bad{i}' is not a number" for i in range(40)),
+    ]
+
+
+async def test_an_ingest_hands_every_reject_on_and_keeps_the_first(conn, feeds, monkeypatch):
+    monkeypatch.setattr(pipeline, "FIRST_PIECE_BYTES", 300)
+    monkeypatch.setattr(pipeline, "PIECE_BYTES", 600)
+    heard: list[list] = []
+    body = (HEADER + "".join(map(BAD.format, range(40)))).encode()
+    report = await pipeline.ingest(
+        conn,
+        feeds["air"],
+        body,
+        resolution=10,
+        bucket_seconds=3600,
+        keep_rejects=3,
+        on_rejects=heard.append,
+    )
+    assert [r.line for r in report.rejected] == [2, 3, 4]
+    assert report.rejected_total == 40
+    assert len(heard) > 4  # a piece at a time
+    assert [r.line for piece in heard for r in piece] == list(range(2, 42))
+
+
+def test_a_failed_file_leaves_no_rejects_file(cli_env: Path, monkeypatch):
+    monkeypatch.setattr(pipeline, "FIRST_PIECE_BYTES", 50)  # the bad row's piece comes first
+    monkeypatch.setattr(pipeline, "PIECE_BYTES", 100)
+    good = "S1,9.52,47.14,2026-11-02T09:00:00Z,no2,1,\n"
+    source = cli_env / "late.csv"
+    source.write_text(HEADER + BAD.format(0) + good + "x" * (2 << 20) + good[2:])
+    result = runner.invoke(app, ["ingest", "air", str(source)])
+    assert result.exit_code == 1
+    output = result.output.replace("\n", "")
+    assert "late.csv: nothing stored: line 4: field 'sensor_id' is longer than 1 MiB" in output
+    assert not (cli_env / "state" / "rejects" / "late.csv.rejects.csv").exists()
 
 
 def test_malformed_file_is_an_error_not_a_traceback(cli_env: Path):

@@ -4,7 +4,7 @@ import asyncio
 import csv
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 from rich.progress import (
@@ -28,8 +28,9 @@ from citytwin.db.errors import translate
 from citytwin.db.pool import Connection
 from citytwin.errors import CityTwinError
 from citytwin.feeds import load_feeds
+from citytwin.ingest.verdicts import Rejection
 from citytwin.query.params import parse_time
-from citytwin.services.ingest import IngestReport, ingest, ingest_window
+from citytwin.services.ingest import ingest, ingest_window
 from citytwin.settings import Settings
 
 ENCODINGS = {
@@ -41,12 +42,36 @@ ENCODINGS = {
 }
 
 
-def _write_rejects(path: Path, report: IngestReport) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["line", "field", "error"])
-        writer.writerows((r.line, r.field, r.error) for r in report.rejected)
+class RejectsFile:
+    """Rejected rows written to `path` as an ingest finds them, none held: the file is made
+    at the first (a file without rejects gets none) and removed again if the ingest fails."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: TextIO | None = None
+
+    def __enter__(self) -> "RejectsFile":
+        return self
+
+    def __call__(self, rejections: list[Rejection]) -> None:
+        if not rejections:
+            return
+        if self.handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = self.path.open("w", newline="", encoding="utf-8")
+            csv.writer(self.handle).writerow(["line", "field", "error"])
+        csv.writer(self.handle).writerows((r.line, r.field, r.error) for r in rejections)
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            if kind is not None:  # nothing was stored: no rejects to show for it
+                self.path.unlink()
+
+    @property
+    def written(self) -> bool:
+        """Whether any rejected row was written."""
+        return self.handle is not None
 
 
 async def ingest_files(
@@ -74,8 +99,9 @@ async def ingest_files(
     with Progress(*columns, console=console, transient=True) as progress:
         for feed, path in jobs:
             task = progress.add_task(f"{path.name} → {feed}", total=path.stat().st_size)
+            rejects = RejectsFile(rejects_dir / f"{path.name}.rejects.csv")
             try:
-                with path.open("rb") as source:  # read piece by piece
+                with path.open("rb") as source, rejects:  # read piece by piece
                     report = await ingest(
                         conn,
                         feeds[feed],
@@ -87,6 +113,8 @@ async def ingest_files(
                         on_progress=lambda done, task=task: progress.update(task, completed=done),
                         city_zone=feeds.city_zone,
                         window=ingest_window(settings, since),
+                        keep_rejects=settings.rejects_listed,
+                        on_rejects=rejects,
                     )
             except Exception as exc:
                 known = translate(exc)
@@ -98,17 +126,16 @@ async def ingest_files(
                 continue
             finally:
                 progress.remove_task(task)
+            totals = report.as_dict(listed=0)
             line = (
                 f"{path} → {feed}: read {report.read}, loaded {report.loaded}, "
-                f"duplicates {report.duplicates}, rejected {len(report.rejected)}, "
-                f"flagged {len(report.flagged)}"
+                f"duplicates {report.duplicates}, rejected {totals['rejected_total']}, "
+                f"flagged {totals['flagged_total']}"
             )
             if report.stations:
                 line += f", stations {report.stations}"
-            if report.rejected:
-                rejects = rejects_dir / f"{path.name}.rejects.csv"
-                _write_rejects(rejects, report)
-                line += f" (rejects in {rejects})"
+            if rejects.written:
+                line += f" (rejects in {rejects.path})"
             out.print(line)
             for warning in report.warnings:
                 out.print(f"  warning: {warning}", markup=False)

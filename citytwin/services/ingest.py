@@ -206,10 +206,13 @@ async def ingest(
     city_zone: str | None = None,
     window: TimeWindow = STORE_WINDOW,
     keep_rejects: int | None = None,
+    on_rejects: Callable[[list[Rejection]], None] | None = None,
 ) -> IngestReport:
     """Ingest one source (bytes, or a binary file from where it stands) into the store; all
     of its good rows land, or none; rows timed outside `window` are rejected (the first
-    `keep_rejects` of them kept in the report, by line, and all counted).
+    `keep_rejects` of them kept in the report, by line, and all counted). `on_rejects` hears
+    every rejected row as each piece is read (in a worker thread), so that a caller can write
+    them all without holding them.
 
     A CSV or NDJSON source is read and parsed piece by piece in a worker thread, each piece
     while the server stores the one before, all in one transaction, so memory holds about two
@@ -224,7 +227,10 @@ async def ingest(
         city_zone = await stored_city_zone(conn)
     if is_station_list(feed, source_format):  # a list of stations, far smaller than readings
         stations = await asyncio.to_thread(source.read)
-        return await ingest_stations(conn, feed, stations, source_format, resolution, city_zone)
+        report = await ingest_stations(conn, feed, stations, source_format, resolution, city_zone)
+        if on_rejects is not None:
+            on_rejects(report.rejected)
+        return report
     pieces = _pieces(source, encoding)
     rejected, flagged = FirstRejects(keep_rejects), FirstRejects(keep_rejects)
 
@@ -236,9 +242,12 @@ async def ingest(
         if piece is None:
             return None
         body, first_line = piece
+        keep = None if on_rejects else keep_rejects  # a listener hears every one
         piece_read, valid = parse(
-            body, feed, encoding, source_format, first_line, city_zone, window, keep_rejects
+            body, feed, encoding, source_format, first_line, city_zone, window, keep
         )
+        if on_rejects is not None:
+            on_rejects(valid.rejected)
         rejected_total, flagged_total = valid.counts()
         rejected.add(valid.rejected, rejected_total)
         flagged.add(valid.flagged, flagged_total)
@@ -289,6 +298,8 @@ async def ingest(
                     on_progress(stored_bytes)
             result = await load.finish()
             rejected.add(result.rejected)
+            if on_rejects is not None:
+                on_rejects(result.rejected)
         finally:
             producer.cancel()
     return IngestReport(
