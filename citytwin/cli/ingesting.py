@@ -113,7 +113,7 @@ async def ingest_files(
                         on_progress=lambda done, task=task: progress.update(task, completed=done),
                         city_zone=feeds.city_zone,
                         window=ingest_window(settings, since),
-                        keep_rejects=settings.rejects_listed,
+                        keep_rejects=settings.api.rejects_listed,
                         on_rejects=rejects,
                     )
             except Exception as exc:

@@ -195,7 +195,7 @@ async def test_ndjson_read_in_pieces_names_each_line(client, monkeypatch):
 
 
 async def test_a_streamed_body_past_the_limit_is_a_413(client, settings, monkeypatch):
-    monkeypatch.setattr(settings, "max_body_bytes", 1000)
+    monkeypatch.setattr(settings.api, "max_body_bytes", 1000)
 
     async def chunks():  # no Content-Length: refused as it arrives
         yield HEADER.encode()
