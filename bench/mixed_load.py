@@ -42,7 +42,7 @@ READS = {
     "tiles": f"/tiles/cells/{TILE.z}/{TILE.x}/{TILE.y}.mvt?variable=no2&{DAY}",
     "/sensors": "/sensors?feed=air&limit=100",
 }
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 150)  # a whole row on a pipe too
 
 
 def air_csv(first_hour: int, rows: int, seed: int) -> bytes:
