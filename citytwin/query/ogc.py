@@ -299,7 +299,7 @@ def collection_document(
             link(QUERYABLES, f"{here}/queryables", SCHEMA_JSON, "Queryables (JSON Schema)"),
         ],
     }
-    if collection.layer in TILED_LAYERS and collection.variable is None:
+    if collection.layer in TILED_LAYERS:
         document["links"].append(
             link(TILESETS_VECTOR, f"{here}/tiles", JSON, "Vector tilesets (OGC API - Tiles)")
         )

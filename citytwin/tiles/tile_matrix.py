@@ -84,3 +84,37 @@ def matrix_limits(bounds: tuple[float, float, float, float], maxzoom: int) -> li
             }
         )
     return limits
+
+
+def tms_document() -> dict:
+    """WebMercatorQuad as OGC Two Dimensional Tile Matrix Set 2.0 JSON, with the 1.0 members
+    beside it: GDAL before 3.7 (Debian 12's 3.6) reads only the 1.0 encoding and fails on a
+    2.0-only document, later clients read the 2.0 members."""
+    document = TMS.model_dump(mode="json", exclude_none=True)
+    matrices = document["tileMatrices"]
+    west, south, east, north = TMS.xy_bbox
+    return {
+        **document,
+        "type": "TileMatrixSetType",
+        "identifier": document["id"],
+        "supportedCRS": document["crs"],
+        "boundingBox": {
+            "type": "BoundingBoxType",
+            "crs": document["crs"],
+            "lowerCorner": [west, south],
+            "upperCorner": [east, north],
+        },
+        "tileMatrix": [
+            {
+                "type": "TileMatrixType",
+                "identifier": matrix["id"],
+                "scaleDenominator": matrix["scaleDenominator"],
+                "topLeftCorner": matrix["pointOfOrigin"],
+                "tileWidth": matrix["tileWidth"],
+                "tileHeight": matrix["tileHeight"],
+                "matrixWidth": matrix["matrixWidth"],
+                "matrixHeight": matrix["matrixHeight"],
+            }
+            for matrix in matrices
+        ],
+    }

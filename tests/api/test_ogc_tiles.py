@@ -5,6 +5,7 @@ import mapbox_vector_tile
 import morecantile
 import pytest
 
+from citytwin.tiles.tile_matrix import tms_document
 from tests.city import demo_base
 from tests.factories import STATIONS, air_rows, post_readings
 
@@ -147,6 +148,58 @@ async def test_districts_are_a_tileset_and_a_tilejson(client):
     assert tilejson["vector_layers"][0]["id"] == "districts"
     assert tilejson["vector_layers"][0]["fields"] == {"id": "String", "name": "String"}
     assert tilejson["attribution"] == "© OpenStreetMap contributors, ODbL 1.0"
+
+
+async def test_a_cell_collection_of_one_variable_is_one_tileset_of_that_variable(client):
+    await post_readings(client, air_rows(hours=12))
+    collection = (await client.get("/ogc/collections/cells-r8-no2")).json()
+    listing_href = next(
+        link["href"] for link in collection["links"] if link["rel"].endswith("tilesets-vector")
+    )
+    (tileset,) = (await client.get(listing_href)).json()["tilesets"]
+    item = next(link for link in tileset["links"] if link["rel"] == "item")
+    # The collection's id names the variable: no parameter, no hidden default.
+    assert item["href"].endswith(
+        "/cells-r8-no2/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}"
+    )
+    assert "variables" not in item and tileset["title"] == collection["title"]
+    named = mapbox_vector_tile.decode(
+        (await client.get(follow(item["href"], *STATIONS["S1"], 13))).content
+    )
+    general = await client.get(
+        follow(
+            "/ogc/collections/cells-r8/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}",
+            *STATIONS["S1"],
+            13,
+        ),
+        params={"variable": "no2"},
+    )
+    assert named == mapbox_vector_tile.decode(general.content) and named["cells"]["features"]
+    other = await client.get(listing_href, params={"variable": "pm25"})
+    assert (other.status_code, other.json()["parameter"]) == (400, "variable")
+
+
+async def test_the_tile_matrix_set_is_written_in_both_encodings():
+    """2.0 for current clients, 1.0 beside it for GDAL before 3.7 (Debian 12 has 3.6)."""
+    document = tms_document()
+    assert document["id"] == document["identifier"] == "WebMercatorQuad"
+    assert document["type"] == "TileMatrixSetType"
+    assert (
+        document["supportedCRS"] == document["crs"] == "http://www.opengis.net/def/crs/EPSG/0/3857"
+    )
+    assert len(document["tileMatrix"]) == len(document["tileMatrices"]) == 25
+    for old, new in zip(document["tileMatrix"], document["tileMatrices"], strict=True):
+        assert old["identifier"] == new["id"]
+        assert (
+            old["topLeftCorner"]
+            == new["pointOfOrigin"]
+            == [-20037508.342789244, 20037508.342789244]
+        )
+        assert (old["matrixWidth"], old["scaleDenominator"]) == (
+            new["matrixWidth"],
+            new["scaleDenominator"],
+        )
+    assert document["boundingBox"]["upperCorner"] == [20037508.342789244, 20037508.342789244]
 
 
 @pytest.mark.parametrize(

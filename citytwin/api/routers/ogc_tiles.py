@@ -29,18 +29,26 @@ from citytwin.services.tilesets import (
     districts_bounds,
     sensors_bounds,
 )
-from citytwin.tiles.tile_matrix import MAX_ZOOM, TMS, matrix_limits
+from citytwin.tiles.tile_matrix import MAX_ZOOM, TMS, matrix_limits, tms_document
 
 router = APIRouter(
     prefix="/ogc", tags=["OGC API - Tiles"], dependencies=[Depends(reject_unknown_parameters)]
 )
 TILING_SCHEME = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
 CollectionId = Annotated[
-    str, Path(alias="collectionId", description="sensors, districts or cells-r{N}.")
+    str,
+    Path(
+        alias="collectionId",
+        description="sensors, districts, cells-r{N} or cells-r{N}-{variable}.",
+    ),
 ]
 TileMatrixSetId = Annotated[str, Path(alias="tileMatrixSetId", description="WebMercatorQuad.")]
 VariableQuery = Annotated[
-    str | None, Query(description="cells-r{N}: the variable (required for tiles).")
+    str | None,
+    Query(
+        description="cells-r{N}: the variable (required for tiles; the id of cells-r{N}-{v} "
+        "names its own)."
+    ),
 ]
 # TileJSON field kinds as JSON Schema types.
 KINDS = {"String": "string", "Number": "number"}
@@ -49,10 +57,14 @@ LAYER_FIELDS = {"cells": CELL_FIELDS, "sensors": SENSOR_FIELDS, "districts": DIS
 DIMENSION = {"cells": 2, "sensors": 0, "districts": 2}
 
 
-def _tiled_collection(collection_id: str, base_resolution: int) -> ogc.Collection:
-    found = ogc.find_collection(collection_id, base_resolution)
+def _tiled_collection(
+    collection_id: str, base_resolution: int, variables: list[str], variable: str | None
+) -> ogc.Collection:
+    found = ogc.find_collection(collection_id, base_resolution, variables)
     if found is None or found.layer not in ogc.TILED_LAYERS:
         raise NotFound("tiled collection", collection_id)
+    if found.variable is not None and variable not in (None, found.variable):
+        raise InvalidParameter("variable", f"{collection_id} holds {found.variable} only")
     return found
 
 
@@ -86,7 +98,7 @@ async def tile_matrix_sets(request: Request) -> Response:
 )
 async def tile_matrix_set(tile_matrix_set_id: TileMatrixSetId) -> Response:
     _check_tms(tile_matrix_set_id)
-    return json_response(TMS.model_dump(mode="json", exclude_none=True))
+    return json_response(tms_document())
 
 
 def _tileset(
@@ -101,17 +113,19 @@ def _tileset(
         request.url_for("ogc_tileset", collectionId=collection.id, tileMatrixSetId=TMS.id)
     )
     cells = collection.layer == "cells"
+    # cells-r{N}-{variable}: the collection's id names the variable, its URLs need none.
+    named = collection.variable is not None
     item = {"rel": "item", "type": MVT, "templated": True}
     template = tileset + "/{tileMatrix}/{tileRow}/{tileCol}"
     if cells and variable is None:
         item["variables"] = {"variable": {"type": "string", "enum": known}}
         template += "?variable={variable}"
-    elif cells:
+    elif cells and not named:
         template += f"?variable={variable}"
         tileset += f"?variable={variable}"
     fields = {name: {"type": KINDS[kind]} for name, kind in LAYER_FIELDS[collection.layer].items()}
     document = {
-        "title": collection.title + (f": {variable}" if variable else ""),
+        "title": collection.title + (f": {variable}" if variable and not named else ""),
         "dataType": "vector",
         "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
         "tileMatrixSetURI": TMS.uri,
@@ -158,11 +172,13 @@ async def tilesets(
     variable: VariableQuery = None,
 ) -> Response:
     """The collection's tilesets: for cells one per variable (or only `variable`'s)."""
-    collection = _tiled_collection(collection_id, settings.ingest.h3_resolution)
-    bounds = await _bounds(conn, collection)
     known = sorted(variables)
+    collection = _tiled_collection(collection_id, settings.ingest.h3_resolution, known, variable)
+    bounds = await _bounds(conn, collection)
     if collection.layer != "cells":
         names: list[str | None] = [None]
+    elif collection.variable is not None:
+        names = [collection.variable]
     elif variable is None:
         names = list(known)
     else:
@@ -186,8 +202,11 @@ async def tileset(
     variable: VariableQuery = None,
 ) -> Response:
     """Tileset metadata; its `item` link is the tile URL template OGC clients follow."""
-    collection = _tiled_collection(collection_id, settings.ingest.h3_resolution)
+    collection = _tiled_collection(
+        collection_id, settings.ingest.h3_resolution, sorted(variables), variable
+    )
     _check_tms(tile_matrix_set_id)
+    variable = collection.variable or variable
     name = None if variable is None else variable_of(variable, variables).name
     bounds = await _bounds(conn, collection)
     return json_response(_tileset(request, collection, name, sorted(variables), bounds))
@@ -213,8 +232,11 @@ async def tile(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The MVT of the collection's tile (cells at the collection's resolution)."""
-    collection = _tiled_collection(collection_id, settings.ingest.h3_resolution)
+    collection = _tiled_collection(
+        collection_id, settings.ingest.h3_resolution, sorted(variables), variable
+    )
     _check_tms(tile_matrix_set_id)
+    variable = collection.variable or variable
     if collection.layer == "sensors":
         return await sensors_tile_answer(
             request, pool, settings, tile_matrix, tile_col, tile_row, if_none_match
