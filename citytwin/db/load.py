@@ -43,7 +43,19 @@ from citytwin.query.cells import cells_for, center
 from citytwin.tiles.versions import version_keys
 from citytwin.twin import latest
 
-LOAD_LOCK = 7_402_118  # loads are serialised: partition creation and rollup merges stay simple
+# Locks of a load (transaction-level advisory locks):
+# - LOAD_LOCK shared: loads run together; retention takes it exclusively to drop partitions.
+# - FEED_LOCK with the feed's hash: loads of one feed are serialised (they upsert the same
+#   sensors and latest states); loads of different feeds overlap. Replays never double-count
+#   either way: the readings' primary key lets each reading in once, and only what got in is
+#   rolled up.
+# - PARTITION_LOCK, only by a load that must create a month's partition.
+# - PUBLISH_LOCK from a load's tile-version bump and twin event until its commit: versions and
+#   event ids then commit in increasing order, which tile caches and `/twin/stream` rely on.
+LOAD_LOCK = 7_402_118
+FEED_LOCK = 7_402_120  # first key of the two-key lock (FEED_LOCK, hashtext(feed))
+PARTITION_LOCK = 7_402_121
+PUBLISH_LOCK = 7_402_122
 READING_KEY = ["sensor_id", "variable_id", "time"]
 
 # Whether any day row of these variables exists in the load's days: if not, the load's rollups
@@ -214,6 +226,16 @@ async def _bump_tile_versions(conn: asyncpg.Connection, keys: pd.DataFrame) -> N
     )
 
 
+async def _ensure_partition(conn: asyncpg.Connection, month: datetime) -> None:
+    """The month's partition of `readings`, created under PARTITION_LOCK if missing (two loads
+    creating it together would clash)."""
+    name = f"readings_{month:%Y_%m}"
+    if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name):
+        return
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", PARTITION_LOCK)
+    await conn.execute("SELECT ensure_readings_partitions($1, $1)", month)
+
+
 def month_starts(times: pd.Series) -> list[datetime]:
     """The first instant (UTC) of each month `times` fall in."""
     utc = times.dt.tz_convert("UTC") if times.dt.tz is not None else times.dt.tz_localize("UTC")
@@ -338,7 +360,7 @@ class ReadingLoad:
             # Only the months that have rows: one far-off reading makes one partition, not
             # every month in between.
             for month in month_starts(readings["time"]):
-                await self.conn.execute("SELECT ensure_readings_partitions($1, $1)", month)
+                await _ensure_partition(self.conn, month)
             # A sensor with a reading away from its registered point is mobile: sensor tiles
             # drawing it then follow every version (its latest value may come from anywhere),
             # and the versions of its registered place change too (tile caches forget by place).
@@ -405,17 +427,20 @@ class ReadingLoad:
     async def finish(self) -> LoadResult:
         """Write the rollups of everything loaded and register its cells."""
         conn = self.conn
+        touched = None
         if self.deltas:
             stats = await asyncio.to_thread(merge_slot_stats, self.deltas)
             if not stats.empty:
                 await self._write_rollups(stats)
             touched = pd.concat([stats[["variable_id", "day", "cell"]], *self.homes])
-            if not touched.empty:
-                await _bump_tile_versions(conn, version_keys(touched))
         if self.hours:
             await add_sensor_hours(conn, await asyncio.to_thread(merge_sensor_hours, self.hours))
-        await update_latest(conn, await asyncio.to_thread(latest.combine, self.summaries))
         await _register_cells(conn, np.array(sorted(self.cells), dtype=np.int64))
+        summary = await asyncio.to_thread(latest.combine, self.summaries)
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", PUBLISH_LOCK)
+        if touched is not None and not touched.empty:
+            await _bump_tile_versions(conn, version_keys(touched))
+        await update_latest(conn, summary)
         return LoadResult(self.loaded, self.offered - self.loaded, self.rejected)
 
 
@@ -432,7 +457,8 @@ async def reading_load(
         async with conn.transaction():
             # COPY text without an offset is read in the session zone: make it UTC.
             await conn.execute("SET LOCAL TIME ZONE 'UTC'")
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", LOAD_LOCK)
+            await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", LOAD_LOCK)
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", FEED_LOCK, feed)
             yield ReadingLoad(conn, feed, variables, resolution, bucket_seconds)
     except CONNECTION_LOST as exc:
         raise DatabaseUnavailable(f"the load was rolled back, nothing stored: {exc}") from exc
