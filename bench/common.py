@@ -69,7 +69,8 @@ def canonical_csv(
 async def empty_store(conn: asyncpg.Connection) -> None:
     """Empty the store, drop every readings partition and checkpoint, so a run starts clean."""
     await conn.execute(
-        "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, sensor_hours, cells, "
+        "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, "
+        "cell_rollup_months, cell_rollup_months_built, sensor_hours, cells, "
         "latest_readings, twin_events RESTART IDENTITY"
     )
     partitions = await conn.fetch(

@@ -175,11 +175,13 @@ def ingest_cost(rows: int) -> tuple[float, float, float]:
         conn = await connect(url)
         try:
             await conn.execute(
-                "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, sensor_hours, cells"
+                "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, "
+                "cell_rollup_months, cell_rollup_months_built, sensor_hours, cells"
             )
             seconds, _ = await run_ours(conn, feed, data, settings)
             await conn.execute(
-                "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, sensor_hours, cells"
+                "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, "
+                "cell_rollup_months, cell_rollup_months_built, sensor_hours, cells"
             )
         finally:
             await conn.close()

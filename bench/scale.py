@@ -141,6 +141,8 @@ async def build(conn: asyncpg.Connection, settings: Settings, readings: int) -> 
             "DELETE FROM cell_rollups WHERE day >= '2026-04-01'",
             "DELETE FROM cell_rollup_deltas WHERE day >= '2026-04-01'",
             "DELETE FROM sensor_hours WHERE hour >= '2026-04-01'",
+            "DELETE FROM cell_rollup_months WHERE month >= '2026-04-01'",
+            "DELETE FROM cell_rollup_months_built WHERE month >= '2026-04-01'",
             "DELETE FROM tile_versions WHERE day >= '2026-04-01'",
             "DELETE FROM latest_readings",
         ):

@@ -123,7 +123,8 @@ async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """A connection to an emptied store."""
     async with pool.acquire() as connection:
         await connection.execute(
-            "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, sensor_hours, cells, "
+            "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, "
+            "cell_rollup_months, cell_rollup_months_built, sensor_hours, cells, "
             "tile_versions, dead_letters, scenario_runs, latest_readings, twin_events, "
             "source_health RESTART IDENTITY"
         )
@@ -148,7 +149,8 @@ async def demo_city(pool, feeds: FeedRegistry, settings: Settings) -> None:
     """The sample traffic, air and energy feeds loaded into an emptied store."""
     async with pool.acquire() as conn:
         await conn.execute(
-            "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, sensor_hours, cells, "
+            "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, "
+            "cell_rollup_months, cell_rollup_months_built, sensor_hours, cells, "
             "scenario_runs, latest_readings, twin_events RESTART IDENTITY"
         )
         for feed, name, encoding, source_format in DEMO_FILES:

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from citytwin.aggregate.rollups import days_from_slots, merge_slot_stats
 from citytwin.db.copy import copy_out_frame, copy_rollups
+from citytwin.db.rollup_months import build_months
 
 COMPACTION_LOCK = 7_402_119  # one compaction at a time (a second one finds nothing to do)
 BATCH_ROWS = 500_000  # delta rows taken per round: bounds the memory of a large backlog
@@ -70,8 +71,9 @@ async def _compact_batch(conn: asyncpg.Connection, bucket_seconds: int) -> int:
 
 
 async def compact_rollups(conn: asyncpg.Connection, bucket_seconds: int) -> int:
-    """Fold every committed delta into `cell_rollups`, a batch per transaction; how many delta
-    rows were folded (0 at once if another compaction is running)."""
+    """Fold every committed delta into `cell_rollups`, a batch per transaction, then build the
+    month totals due (citytwin.db.rollup_months); how many delta rows were folded (0 at once
+    if another compaction is running)."""
     folded = 0
     while True:
         async with conn.transaction():
@@ -81,4 +83,5 @@ async def compact_rollups(conn: asyncpg.Connection, bucket_seconds: int) -> int:
             done = await _compact_batch(conn, bucket_seconds)
         folded += done
         if done < BATCH_ROWS:
+            await build_months(conn)
             return folded

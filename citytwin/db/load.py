@@ -34,6 +34,8 @@ from citytwin.db.copy import (
     copy_slot_stats,
 )
 from citytwin.db.latest import update_latest
+from citytwin.db.locks import FEED_LOCK, LOAD_LOCK, PARTITION_LOCK, PUBLISH_LOCK
+from citytwin.db.rollup_months import forget_months
 from citytwin.db.sensor_hours import add_sensor_hours
 from citytwin.errors import DatabaseUnavailable
 from citytwin.ingest.index import place_readings
@@ -43,19 +45,6 @@ from citytwin.query.cells import cells_for, center
 from citytwin.tiles.versions import version_keys
 from citytwin.twin import latest
 
-# Locks of a load (transaction-level advisory locks):
-# - LOAD_LOCK shared: loads run together; retention takes it exclusively to drop partitions.
-# - FEED_LOCK with the feed's hash: loads of one feed are serialised (they upsert the same
-#   sensors and latest states); loads of different feeds overlap. Replays never double-count
-#   either way: the readings' primary key lets each reading in once, and only what got in is
-#   rolled up.
-# - PARTITION_LOCK, only by a load that must create a month's partition.
-# - PUBLISH_LOCK from a load's tile-version bump and twin event until its commit: versions and
-#   event ids then commit in increasing order, which tile caches and `/twin/stream` rely on.
-LOAD_LOCK = 7_402_118
-FEED_LOCK = 7_402_120  # first key of the two-key lock (FEED_LOCK, hashtext(feed))
-PARTITION_LOCK = 7_402_121
-PUBLISH_LOCK = 7_402_122
 READING_KEY = ["sensor_id", "variable_id", "time"]
 
 # Whether any day row of these variables exists in the load's days: if not, the load's rollups
@@ -432,6 +421,7 @@ class ReadingLoad:
             stats = await asyncio.to_thread(merge_slot_stats, self.deltas)
             if not stats.empty:
                 await self._write_rollups(stats)
+                await forget_months(conn, stats)
             touched = pd.concat([stats[["variable_id", "day", "cell"]], *self.homes])
         if self.hours:
             await add_sensor_hours(conn, await asyncio.to_thread(merge_sensor_hours, self.hours))

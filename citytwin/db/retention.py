@@ -12,7 +12,7 @@ from datetime import datetime
 import asyncpg
 
 from citytwin.db.latest import CHANNEL
-from citytwin.db.load import LOAD_LOCK
+from citytwin.db.locks import LOAD_LOCK
 from citytwin.feeds.definition import FeedDefinition
 from citytwin.tiles.versions import VERSION_RESOLUTION
 from citytwin.twin.retention import Partition, RetentionPlan, describe_plan, plan_retention
@@ -55,6 +55,12 @@ DELETE_SENSOR_HOURS = """
 DELETE FROM sensor_hours h USING variables v
 WHERE v.id = h.variable_id AND v.name = $1 AND h.hour < $2
 """
+
+DELETE_MONTHS = [
+    f"DELETE FROM {table} m USING variables v "
+    "WHERE v.id = m.variable_id AND v.name = $1 AND m.month < $2"
+    for table in ("cell_rollup_months_built", "cell_rollup_months")
+]
 
 
 @dataclass(frozen=True)
@@ -121,8 +127,10 @@ async def apply_plan(conn: asyncpg.Connection, plan: RetentionPlan) -> dict[str,
             deleted[variable] = await conn.fetchval(
                 DELETE_ROLLUPS, variable, before, VERSION_RESOLUTION
             )
-            # Sensor hours are rollups too: they go with the cell rollups of their variable.
-            await conn.execute(DELETE_SENSOR_HOURS, variable, before)
+            # Sensor hours and month totals are rollups too: they go with the cell rollups of
+            # their variable (a month the cutoff splits is built again from its days left).
+            for statement in (DELETE_SENSOR_HOURS, *DELETE_MONTHS):
+                await conn.execute(statement, variable, before)
         # Tile versions changed: servers holding versions in memory must forget them (the
         # newest event id is announced again; the stream's subscribers find nothing new).
         await conn.execute(

@@ -24,7 +24,8 @@ async def nowcast(app_client, pool, tmp_path_factory) -> tuple[LayerStore, str]:
     """48 hours of three stations loaded through the API, nowcast into a fresh store."""
     async with pool.acquire() as conn:
         await conn.execute(
-            "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, sensor_hours, cells "
+            "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, "
+            "cell_rollup_months, cell_rollup_months_built, sensor_hours, cells "
             "RESTART IDENTITY"
         )
         await post_readings(app_client, ROWS)

@@ -1,11 +1,12 @@
 """H3 cell aggregates answered from `cell_rollups`, never from raw readings.
 
-Whole UTC days come from a rollup row's day totals; a day cut by the time range, or a bucket
-finer than a day, comes from its slots (one per base bucket).
+Whole UTC months come from the month totals where they are built (`cell_rollup_months`, when
+no bucket is asked), whole UTC days from a rollup row's day totals; a day cut by the time
+range, or a bucket finer than a day, comes from its slots (one per base bucket).
 """
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -33,6 +34,40 @@ class CellQuery:
     area: Area
     time: TimeRange
     bucket: timedelta | None = None
+
+
+# The built months wholly inside a time range (a bound may be absent).
+BUILT_MONTHS = """
+SELECT month FROM cell_rollup_months_built
+WHERE variable_id = $1 AND ($2::timestamptz IS NULL OR month >= $2)
+  AND ($3::timestamptz IS NULL OR month + interval '1 month' <= $3)
+ORDER BY month
+"""
+
+
+def _next_month(t: datetime) -> datetime:
+    return t.replace(year=t.year + t.month // 12, month=t.month % 12 + 1)
+
+
+def month_block(months: list[datetime]) -> tuple[datetime, datetime] | None:
+    """The longest run of consecutive months among sorted month starts: [first, after last)."""
+    best, start = None, 0
+    for i in range(1, len(months) + 1):
+        if i == len(months) or months[i] != _next_month(months[i - 1]):
+            if best is None or i - start > best[1] - best[0]:
+                best = (start, i)
+            start = i
+    return None if best is None else (months[best[0]], _next_month(months[best[1] - 1]))
+
+
+async def _built_block(
+    conn: asyncpg.Connection, query: CellQuery
+) -> tuple[datetime, datetime] | None:
+    """The months of `query` to answer from month totals (none when buckets are asked)."""
+    if query.bucket is not None:
+        return None
+    rows = await conn.fetch(BUILT_MONTHS, query.variable_id, query.time.start, query.time.end)
+    return month_block([r["month"] for r in rows])
 
 
 def _day_of(t: datetime) -> datetime:
@@ -85,9 +120,43 @@ def _parts_sql(query: CellQuery, base_resolution: int, step: timedelta, bind: Bi
         FROM cell_rollup_deltas r WHERE {days}{in_range(delta_time)}"""
 
 
-def aggregates_sql(query: CellQuery, base_resolution: int, bucket_seconds: int, bind: Bind) -> str:
-    """SELECT of count/mean/min/max/std per cell at `query.resolution` (and per bucket)."""
-    parts = _parts_sql(query, base_resolution, timedelta(seconds=bucket_seconds), bind)
+def _month_parts_sql(
+    query: CellQuery, months: tuple[datetime, datetime], base_resolution: int, bind: Bind
+) -> str:
+    where = [
+        f"r.variable_id = {bind(query.variable_id)}",
+        f"r.month >= {bind(months[0])}",
+        f"r.month < {bind(months[1])}",
+        *area_clauses(query.area, "r.cell", base_resolution, bind),
+    ]
+    return f"""
+        SELECT r.cell, r.month AS t, r.count, r.sum, r.sum_sq, r.min, r.max
+        FROM cell_rollup_months r WHERE {" AND ".join(where)}"""
+
+
+def aggregates_sql(
+    query: CellQuery,
+    base_resolution: int,
+    bucket_seconds: int,
+    bind: Bind,
+    months: tuple[datetime, datetime] | None = None,
+) -> str:
+    """SELECT of count/mean/min/max/std per cell at `query.resolution` (and per bucket), the
+    `months` [first, after) from month totals."""
+    step = timedelta(seconds=bucket_seconds)
+    if months is None:
+        parts = _parts_sql(query, base_resolution, step, bind)
+    else:
+        # The months from their totals, the days before and after them as without.
+        start, end = query.time.start, query.time.end
+        pieces = [_month_parts_sql(query, months, base_resolution, bind)]
+        if start is None or start < months[0]:
+            before = replace(query, time=TimeRange(start, months[0]))
+            pieces.append(_parts_sql(before, base_resolution, step, bind))
+        if end is None or months[1] < end:
+            after = replace(query, time=TimeRange(months[1], end))
+            pieces.append(_parts_sql(after, base_resolution, step, bind))
+        parts = " UNION ALL ".join(pieces)
     cell = (
         "p.cell"
         if query.resolution == base_resolution
@@ -116,7 +185,8 @@ async def cell_aggregates(
     """count/mean/min/max/std per cell at `query.resolution` (and per bucket if asked); with
     `page` (limit, offset), that slice of the rows in (cell, bucket) order."""
     bind = Bind()
-    sql = aggregates_sql(query, base_resolution, bucket_seconds, bind)
+    months = await _built_block(conn, query)
+    sql = aggregates_sql(query, base_resolution, bucket_seconds, bind, months)
     if page is not None:
         sql += f" LIMIT {bind(page[0])} OFFSET {bind(page[1])}"
     return await conn.fetch(sql, *bind.values)
@@ -134,6 +204,7 @@ async def streamed_properties(
     cursor inside a transaction of its own, so that an answer of any size is never held whole
     and no row becomes a Python object."""
     bind = Bind()
+    months = await _built_block(conn, query)
     members = ["'h3', to_hex(a.cell)", *(f"'{name}', a.{name}" for name in STAT_COLUMNS)]
     order = "a.cell"
     if query.bucket is not None:
@@ -141,7 +212,7 @@ async def streamed_properties(
         order += ", a.bucket_start"
     sql = f"""
         SELECT a.cell, json_build_object({", ".join(members)})::text AS properties
-        FROM ({aggregates_sql(query, base_resolution, bucket_seconds, bind)}) a
+        FROM ({aggregates_sql(query, base_resolution, bucket_seconds, bind, months)}) a
         ORDER BY {order}"""
     async with conn.transaction():
         cursor = await conn.cursor(sql, *bind.values)
@@ -159,9 +230,10 @@ async def selected_aggregates(
     """The aggregates of each variable's query (rows with `variable`), kept by `selection`'s
     filter, in its order, then by cell and variable: one statement for every variable."""
     bind = Bind()
+    months = {name: await _built_block(conn, query) for name, query in queries.items()}
     each = [
-        f"SELECT x.*, {bind(name)}::text AS variable "
-        f"FROM ({aggregates_sql(query, base_resolution, bucket_seconds, bind)}) x"
+        f"SELECT x.*, {bind(name)}::text AS variable FROM "
+        f"({aggregates_sql(query, base_resolution, bucket_seconds, bind, months[name])}) x"
         for name, query in sorted(queries.items())
     ]
     if not each:
