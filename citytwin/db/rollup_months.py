@@ -6,13 +6,16 @@ A build runs after a compaction, one month per transaction, holding the load loc
 deletes the mark of every month it writes into, so marked months are always current.
 """
 
+from datetime import datetime
+
 import asyncpg
 import pandas as pd
 
 from citytwin.db.locks import LOAD_LOCK
 
 # Months of each variable between its first and last day row (by index probes) that ended a
-# day ago or more and are not built: the ones to build.
+# day ago or more and are not built: the ones to build. Month arithmetic on UTC wall time, so
+# that the session's time zone does not move month starts.
 UNBUILT = """
 WITH spans AS (
     SELECT v.id AS variable_id,
@@ -20,15 +23,16 @@ WITH spans AS (
            (SELECT max(day) FROM cell_rollups r WHERE r.variable_id = v.id) AS last
     FROM variables v
 )
-SELECT s.variable_id, m.month
+SELECT s.variable_id, m.month AT TIME ZONE 'UTC' AS month
 FROM spans s
 CROSS JOIN LATERAL generate_series(
-    date_trunc('month', s.first, 'UTC'), s.last, interval '1 month') AS m (month)
+    date_trunc('month', s.first AT TIME ZONE 'UTC'), s.last AT TIME ZONE 'UTC',
+    interval '1 month') AS m (month)
 WHERE s.first IS NOT NULL
-  AND m.month + interval '1 month' <= now() - interval '1 day'
+  AND m.month + interval '1 month' <= (now() AT TIME ZONE 'UTC') - interval '1 day'
   AND NOT EXISTS (
     SELECT 1 FROM cell_rollup_months_built b
-    WHERE b.variable_id = s.variable_id AND b.month = m.month)
+    WHERE b.variable_id = s.variable_id AND b.month = m.month AT TIME ZONE 'UTC')
 ORDER BY 1, 2
 """
 
@@ -38,10 +42,10 @@ INSERT INTO cell_rollup_months
 SELECT $1, $2, cell, sum(count), sum(sum), sum(sum_sq), min(min), max(max)
 FROM (
     SELECT cell, count, sum, sum_sq, min, max FROM cell_rollups
-    WHERE variable_id = $1 AND day >= $2 AND day < $2 + interval '1 month'
+    WHERE variable_id = $1 AND day >= $2 AND day < $3
     UNION ALL
     SELECT cell, count, sum, sum_sq, min, max FROM cell_rollup_deltas
-    WHERE variable_id = $1 AND day >= $2 AND day < $2 + interval '1 month'
+    WHERE variable_id = $1 AND day >= $2 AND day < $3
 ) days
 GROUP BY cell
 """
@@ -55,6 +59,11 @@ WHERE b.variable_id = t.variable_id AND b.month = t.month
 """
 
 
+def next_month(t: datetime) -> datetime:
+    """The start of the month after the one starting at `t`."""
+    return t.replace(year=t.year + t.month // 12, month=t.month % 12 + 1)
+
+
 async def build_months(conn: asyncpg.Connection) -> int:
     """Build the month totals of every month that is over and not built; how many months."""
     months = await conn.fetch(UNBUILT)
@@ -62,8 +71,11 @@ async def build_months(conn: asyncpg.Connection) -> int:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", LOAD_LOCK)
             # Rows of a month a load wrote into after its last build are replaced.
-            for statement in (CLEAR, BUILD, MARK):
-                await conn.execute(statement, row["variable_id"], row["month"])
+            month, variable = row["month"], row["variable_id"]
+            after = month.replace(year=month.year + month.month // 12, month=month.month % 12 + 1)
+            await conn.execute(CLEAR, variable, month)
+            await conn.execute(BUILD, variable, month, after)
+            await conn.execute(MARK, variable, month)
     return len(months)
 
 

@@ -46,6 +46,7 @@ async def test_month_totals_answer_whole_months_and_follow_late_readings(conn, f
     await load(conn, feeds, settings, rows)
     no2 = await conn.fetchval("SELECT id FROM variables WHERE name = 'no2'")
     before = await answer(conn, settings, no2)
+    await conn.execute("SET TIME ZONE 'America/New_York'")  # months are UTC months whatever
     await compact_rollups(conn, settings.rollup_bucket_seconds)
     built = await conn.fetch(
         "SELECT month FROM cell_rollup_months_built WHERE variable_id = $1 ORDER BY 1", no2

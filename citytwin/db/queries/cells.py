@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from citytwin.db.queries.sql import Bind, area_clauses
+from citytwin.db.rollup_months import next_month
 from citytwin.query.cells import STAT_COLUMNS
 from citytwin.query.cql import Selection, order_sql
 from citytwin.query.params import Area, TimeRange
@@ -40,24 +41,21 @@ class CellQuery:
 BUILT_MONTHS = """
 SELECT month FROM cell_rollup_months_built
 WHERE variable_id = $1 AND ($2::timestamptz IS NULL OR month >= $2)
-  AND ($3::timestamptz IS NULL OR month + interval '1 month' <= $3)
+  AND ($3::timestamptz IS NULL
+       OR (month AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC' <= $3)
 ORDER BY month
 """
-
-
-def _next_month(t: datetime) -> datetime:
-    return t.replace(year=t.year + t.month // 12, month=t.month % 12 + 1)
 
 
 def month_block(months: list[datetime]) -> tuple[datetime, datetime] | None:
     """The longest run of consecutive months among sorted month starts: [first, after last)."""
     best, start = None, 0
     for i in range(1, len(months) + 1):
-        if i == len(months) or months[i] != _next_month(months[i - 1]):
+        if i == len(months) or months[i] != next_month(months[i - 1]):
             if best is None or i - start > best[1] - best[0]:
                 best = (start, i)
             start = i
-    return None if best is None else (months[best[0]], _next_month(months[best[1] - 1]))
+    return None if best is None else (months[best[0]], next_month(months[best[1] - 1]))
 
 
 async def _built_block(
