@@ -31,8 +31,8 @@ async def load(conn, feed, settings, rows: pd.DataFrame):
         conn,
         feed,
         to_csv(rows),
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
     )
 
 
@@ -43,7 +43,7 @@ async def test_a_load_of_another_feed_commits_while_one_is_open(conn, pool, feed
     later_air = air_rows(hours=4).iloc[2::4].reset_index(drop=True)  # hour 2 of each series
     _, valid = parse(to_csv(later_air), feeds["air"])
     variables = await variable_ids(conn)
-    base, bucket = settings.h3_resolution, settings.rollup_bucket_seconds
+    base, bucket = settings.ingest.h3_resolution, settings.database.rollup_bucket_seconds
     async with (
         pool.acquire() as other,
         reading_load(conn, "air", variables, base, bucket) as open_load,

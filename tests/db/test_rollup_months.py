@@ -27,8 +27,8 @@ async def load(conn, feeds, settings, rows) -> None:
         conn,
         feeds["air"],
         to_csv(rows),
-        resolution=settings.h3_resolution,
-        bucket_seconds=settings.rollup_bucket_seconds,
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
     )
     assert report.loaded == len(rows)
 
@@ -36,7 +36,7 @@ async def load(conn, feeds, settings, rows) -> None:
 async def answer(conn, settings, variable: int, start=START, end=END) -> list[tuple]:
     query = CellQuery(variable, 8, Area(), TimeRange(start, end))
     rows = await cell_aggregates(
-        conn, query, settings.h3_resolution, settings.rollup_bucket_seconds
+        conn, query, settings.ingest.h3_resolution, settings.database.rollup_bucket_seconds
     )
     return [(r["cell"], r["count"], r["mean"]) for r in rows]
 
@@ -47,7 +47,7 @@ async def test_month_totals_answer_whole_months_and_follow_late_readings(conn, f
     no2 = await conn.fetchval("SELECT id FROM variables WHERE name = 'no2'")
     before = await answer(conn, settings, no2)
     await conn.execute("SET TIME ZONE 'America/New_York'")  # months are UTC months whatever
-    await compact_rollups(conn, settings.rollup_bucket_seconds)
+    await compact_rollups(conn, settings.database.rollup_bucket_seconds)
     built = await conn.fetch(
         "SELECT month FROM cell_rollup_months_built WHERE variable_id = $1 ORDER BY 1", no2
     )
@@ -76,6 +76,6 @@ async def test_month_totals_answer_whole_months_and_follow_late_readings(conn, f
     )
     assert [r["month"] for r in months] == [datetime(2024, 11, 1, tzinfo=UTC)]
     assert sum(r[1] for r in await answer(conn, settings, no2)) == 144 + 3
-    await compact_rollups(conn, settings.rollup_bucket_seconds)
+    await compact_rollups(conn, settings.database.rollup_bucket_seconds)
     assert await conn.fetchval("SELECT count(*) FROM cell_rollup_months_built") == 4
     assert sum(r[1] for r in await answer(conn, settings, no2)) == 144 + 3
