@@ -4,6 +4,8 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from citytwin.services.ingest import ingest
+
 API_KEY = "test-key"
 
 # Three air stations in Vaduz, two close together (same res-7 parent), one further south.
@@ -56,6 +58,19 @@ async def post_readings(
     if isinstance(rows, pd.DataFrame):
         assert report["loaded"] == len(rows), report
     return report
+
+
+async def ingest_rows(conn, feeds, settings, rows: pd.DataFrame, feed: str = "air") -> dict:
+    """Store readings through the ingest service (no HTTP), with the session's grid settings;
+    the report as a dict."""
+    report = await ingest(
+        conn,
+        feeds[feed],
+        to_csv(rows),
+        resolution=settings.ingest.h3_resolution,
+        bucket_seconds=settings.database.rollup_bucket_seconds,
+    )
+    return report.as_dict()
 
 
 def bus_rows(start: str = "2026-11-02T00:00:00Z", hours: int = 6) -> pd.DataFrame:

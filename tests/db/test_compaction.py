@@ -11,21 +11,13 @@ from citytwin.db.compaction import compact_rollups, delta_backlog
 from citytwin.db.queries.cells import CellQuery, cell_aggregates
 from citytwin.query.params import Area, TimeRange
 from citytwin.services.compaction import scheduled_compaction
-from citytwin.services.ingest import ingest
-from tests.factories import air_rows, to_csv
+from tests.factories import air_rows, ingest_rows
 
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 
 
 async def load(conn, feeds, settings, rows) -> None:
-    report = await ingest(
-        conn,
-        feeds["air"],
-        to_csv(rows),
-        resolution=settings.ingest.h3_resolution,
-        bucket_seconds=settings.database.rollup_bucket_seconds,
-    )
-    assert report.rejected == []
+    assert (await ingest_rows(conn, feeds, settings, rows))["rejected_total"] == 0
 
 
 async def answers(conn, settings, no2: int) -> dict:

@@ -8,8 +8,7 @@ import pytest
 from citytwin.db.compaction import compact_rollups
 from citytwin.db.queries.cells import CellQuery, cell_aggregates, month_block
 from citytwin.query.params import Area, TimeRange
-from citytwin.services.ingest import ingest
-from tests.factories import air_rows, to_csv
+from tests.factories import air_rows, ingest_rows
 
 START, END = datetime(2024, 10, 1, tzinfo=UTC), datetime(2024, 12, 1, tzinfo=UTC)
 
@@ -23,14 +22,7 @@ def test_the_longest_run_of_months_is_chosen():
 
 
 async def load(conn, feeds, settings, rows) -> None:
-    report = await ingest(
-        conn,
-        feeds["air"],
-        to_csv(rows),
-        resolution=settings.ingest.h3_resolution,
-        bucket_seconds=settings.database.rollup_bucket_seconds,
-    )
-    assert report.loaded == len(rows)
+    assert (await ingest_rows(conn, feeds, settings, rows))["loaded"] == len(rows)
 
 
 async def answer(conn, settings, variable: int, start=START, end=END) -> list[tuple]:

@@ -8,8 +8,7 @@ import pytest
 
 from citytwin.db.queries.quality import hourly_history
 from citytwin.db.queries.sensor_hours import sensor_hours
-from citytwin.services.ingest import ingest
-from tests.factories import air_rows, to_csv
+from tests.factories import air_rows, ingest_rows
 
 FROM_READINGS = """
 SELECT sensor_id, variable_id, date_trunc('hour', time, 'UTC') AS hour, flagged, count(*),
@@ -17,17 +16,6 @@ SELECT sensor_id, variable_id, date_trunc('hour', time, 'UTC') AS hour, flagged,
 FROM readings GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
 """
 STORED = "SELECT * FROM sensor_hours ORDER BY 1, 2, 3, 4"
-
-
-async def load(conn, feeds, settings, rows: pd.DataFrame) -> dict:
-    report = await ingest(
-        conn,
-        feeds["air"],
-        to_csv(rows),
-        resolution=settings.ingest.h3_resolution,
-        bucket_seconds=settings.database.rollup_bucket_seconds,
-    )
-    return report.as_dict()
 
 
 async def same_as_readings(conn) -> int:
@@ -44,12 +32,12 @@ async def test_loads_add_their_hours_and_replays_add_nothing(conn, feeds, settin
     # Two readings an hour: the stamps at :00 and the same values again at :30, a later load.
     later = rows.assign(time=rows["time"].str.replace(":00:00Z", ":30:00Z", regex=False))
     later.loc[0, "value"] = -5.0  # below zero: kept and flagged (its own row of the hour)
-    assert (await load(conn, feeds, settings, rows))["loaded"] == 36
+    assert (await ingest_rows(conn, feeds, settings, rows))["loaded"] == 36
     # A history load: one COPY, one row per sensor, variable and hour.
     assert await same_as_readings(conn) == 36
-    assert (await load(conn, feeds, settings, later))["loaded"] == 36
+    assert (await ingest_rows(conn, feeds, settings, later))["loaded"] == 36
     assert await same_as_readings(conn) == 37  # the flagged reading's hour has two rows
-    replay = await load(conn, feeds, settings, pd.concat([rows, later]))
+    replay = await ingest_rows(conn, feeds, settings, pd.concat([rows, later]))
     assert (replay["loaded"], replay["duplicates"]) == (0, 72)
     assert await same_as_readings(conn) == 37
     counts = await conn.fetch("SELECT count, flagged FROM sensor_hours WHERE flagged")
@@ -59,7 +47,7 @@ async def test_loads_add_their_hours_and_replays_add_nothing(conn, feeds, settin
 async def test_hours_answer_per_sensor_with_or_without_flagged_readings(conn, feeds, settings):
     rows = air_rows(hours=3)
     rows.loc[(rows["sensor_id"] == "S1") & (rows["variable"] == "no2"), "value"] = [40, -2, 50]
-    await load(conn, feeds, settings, rows)
+    await ingest_rows(conn, feeds, settings, rows)
     s1 = await conn.fetchval("SELECT id FROM sensors WHERE external_id = 'S1'")
     start, end = datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 2, 2, tzinfo=UTC)
     good = await sensor_hours(conn, [s1], "no2", start, end)
