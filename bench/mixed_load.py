@@ -10,6 +10,7 @@ import asyncio
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -56,10 +57,15 @@ def air_csv(first_hour: int, rows: int, seed: int) -> bytes:
 
 @dataclass
 class Samples:
-    """Latencies (s) of the answered requests of one endpoint, and its errors."""
+    """Latencies (s) of the answered requests of one endpoint, and its errors by kind (the
+    status, or `timeout`/`failed` when no answer came)."""
 
     seconds: list[float] = field(default_factory=list)
-    errors: int = 0
+    failures: Counter = field(default_factory=Counter)
+
+    @property
+    def errors(self) -> int:
+        return sum(self.failures.values())
 
     def figures(self) -> dict:
         ms = np.array(self.seconds) * 1000
@@ -68,6 +74,7 @@ class Samples:
             "p50_ms": round(float(np.percentile(ms, 50)), 1) if len(ms) else None,
             "p95_ms": round(float(np.percentile(ms, 95)), 1) if len(ms) else None,
             "errors": self.errors,
+            "errors_by_kind": dict(self.failures),
         }
 
 
@@ -83,13 +90,15 @@ async def reader(
         began = time.perf_counter()
         try:
             answer = await client.get(READS[name])
-            ok = answer.status_code == 200
+            failure = None if answer.status_code == 200 else str(answer.status_code)
+        except httpx.TimeoutException:
+            failure = "timeout"
         except httpx.HTTPError:
-            ok = False
-        if ok:
+            failure = "failed"
+        if failure is None:
             into[name].seconds.append(time.perf_counter() - began)
         else:
-            into[name].errors += 1
+            into[name].failures[failure] += 1
 
 
 async def phase(base: str, clients: int, until: Callable[[], bool]) -> dict[str, Samples]:
@@ -189,7 +198,7 @@ def report_table(figures: dict) -> None:
             str(busy["requests"]),
             f"{busy['p50_ms']} ms",
             f"{busy['p95_ms']} ms",
-            str(busy["errors"]),
+            ", ".join(f"{n} × {kind}" for kind, n in busy["errors_by_kind"].items()) or "0",
             ratio,
         )
     console.print(table)
