@@ -12,9 +12,8 @@ from citytwin.api import retention_schedule
 from citytwin.cli import app as cli_app
 from citytwin.db.retention import apply_plan, retention_store, rollups_to_delete
 from citytwin.feeds.definition import Retention
-from citytwin.services.ingest import ingest
 from citytwin.twin.retention import plan_retention
-from tests.factories import to_csv
+from tests.factories import ingest_rows
 from tests.twin.readings import air_day, partitions, policies
 
 NOW = datetime(2026, 10, 20, 12, tzinfo=UTC)
@@ -35,14 +34,7 @@ def traffic(day: str) -> pd.DataFrame:
 
 
 async def load(conn, feeds, settings, feed: str, rows: pd.DataFrame) -> None:
-    report = await ingest(
-        conn,
-        feeds[feed],
-        to_csv(rows),
-        resolution=settings.ingest.h3_resolution,
-        bucket_seconds=settings.database.rollup_bucket_seconds,
-    )
-    assert report.loaded == len(rows)
+    assert (await ingest_rows(conn, feeds, settings, rows, feed))["loaded"] == len(rows)
 
 
 @pytest.fixture
