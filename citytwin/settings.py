@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from citytwin.core.grid import DEFAULT_MAX_CELLS
+from citytwin.core.limits import SCENARIO_DAYS, ReadLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,6 +124,28 @@ class ApiSettings(BaseSettings):
         description="Most features in one page of a bucketed /cells answer (a `next` link "
         "follows); also the largest `limit` it takes.",
     )
+    max_page_size: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most items in one page: the largest `limit` of /sensors and /readings "
+        "(400 beyond) and of OGC API items (served at this size beyond, as OGC asks), the "
+        "SensorThings `maxTop`.",
+    )
+    area_max_vertices: int = Field(
+        default=10_000, ge=4, description="Most vertices of a `polygon` query parameter."
+    )
+    series_max_periods: int = Field(
+        default=100_000,
+        ge=1,
+        description="Most aggregate periods (series × periods) in one SensorThings `$apply` or "
+        "NGSI-LD `aggrMethods` answer.",
+    )
+    temporal_max_instances: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most instances of an NGSI-LD temporal attribute per entity; `lastN` "
+        "asks for fewer.",
+    )
     tile_cache_size: int = Field(default=4096, ge=0, description="Tiles kept in memory.")
     tile_default_days: int = Field(
         default=7,
@@ -167,12 +190,27 @@ class IngestSettings(BaseSettings):
         description="How far back a reading may be timed in an ingest through the API or the "
         "CLI (rejected by line beyond); a historical back-load gives `since` instead.",
     )
+    max_field_bytes: int = Field(
+        default=ReadLimits.max_field_bytes,
+        ge=1024,
+        description="Longest CSV field or NDJSON line accepted; a longer one is a rejected "
+        "line (no reading needs one).",
+    )
+    geojson_max_bytes: int = Field(
+        default=ReadLimits.geojson_max_bytes,
+        ge=1,
+        description="Largest GeoJSON body or file ingested: it is parsed whole (413 beyond); "
+        "CSV and NDJSON are read in pieces up to max_body_bytes.",
+    )
     future_seconds: int = Field(
         default=300,
         ge=0,
         description="How far ahead of the service's clock a pushed or streamed reading's time "
         "may be (clock skew); later ones are rejected.",
     )
+
+    def read_limits(self) -> ReadLimits:
+        return ReadLimits(self.max_field_bytes, self.geojson_max_bytes)
 
 
 class CitySettings(BaseSettings):
@@ -212,6 +250,9 @@ class SimulationSettings(BaseSettings):
 
     grid_max_cells: int = Field(
         default=DEFAULT_MAX_CELLS, ge=1, description="Largest grid accepted."
+    )
+    scenario_max_days: int = Field(
+        default=SCENARIO_DAYS, ge=1, description="Longest baseline span of a scenario, in days."
     )
     dask_scheduler: str | None = Field(
         default=None, description="dask.distributed scheduler (tcp://…). Unset: local threads."

@@ -3,6 +3,7 @@ polygon, and a subset as NetCDF or CoverageJSON."""
 
 import xarray as xr
 from fastapi import Response
+from shapely.geometry.base import BaseGeometry
 
 from citytwin.api.formats import OutputFormat, json_response
 from citytwin.errors import InvalidParameter
@@ -19,7 +20,7 @@ from citytwin.layers.selection import (
     to_netcdf,
     unit_of,
 )
-from citytwin.query.params import parse_bbox, parse_polygon
+from citytwin.query.params import parse_bbox
 
 NETCDF = OutputFormat.NETCDF.media_type
 
@@ -27,18 +28,15 @@ NETCDF = OutputFormat.NETCDF.media_type
 def area_answer(
     layer: xr.Dataset,
     layer_id: str,
-    polygon: str,
+    polygon: BaseGeometry,
     variable: str | None,
     window: TimeWindow,
     parameter: str,
 ) -> dict:
-    """Statistics per step of the grid cells whose centres fall in `polygon` (shared by EDR)."""
+    """Statistics per step of the grid cells whose centres fall in `polygon` (shared by EDR);
+    errors name `parameter`."""
     name = pick_variable(layer, variable)
-    try:
-        geometry = parse_polygon(polygon)
-    except InvalidParameter as exc:
-        raise InvalidParameter(parameter, exc.message) from None
-    mask = polygon_mask(grid_of(layer), geometry, parameter)
+    mask = polygon_mask(grid_of(layer), polygon, parameter)
     return {
         "layer": layer_id,
         "variable": name,

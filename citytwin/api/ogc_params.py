@@ -4,7 +4,6 @@ from typing import Annotated, Literal
 
 from fastapi import Header, Path, Query
 
-from citytwin.api.pages import MAX_LIMIT
 from citytwin.core.limits import INT64_MAX
 from citytwin.query import cql, ogc
 
@@ -58,7 +57,11 @@ DatetimeQuery = Annotated[
 ]
 # OGC API - Features: a limit above the maximum is served at the maximum, not refused.
 OgcLimitQuery = Annotated[
-    int, Query(ge=1, description=f"Items per page; above {MAX_LIMIT:,} served as {MAX_LIMIT:,}.")
+    int,
+    Query(
+        ge=1,
+        description="Items per page; above `CITYTWIN_MAX_PAGE_SIZE` (10,000) served at it.",
+    ),
 ]
 OffsetQuery = Annotated[
     int, Query(ge=0, le=INT64_MAX, description="Items to skip; follow the next link.")

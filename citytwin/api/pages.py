@@ -13,8 +13,14 @@ from citytwin.db.queries.readings import ReadingCursor
 from citytwin.errors import InvalidParameter
 
 T = TypeVar("T")
-MAX_LIMIT = 10_000
-LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
+LimitQuery = Annotated[
+    int, Query(ge=1, description="Items per page, at most `CITYTWIN_MAX_PAGE_SIZE` (10,000).")
+]
+
+
+def page_limit(limit: int, max_page_size: int) -> int:
+    """`limit` if a page may hold that many items, else `InvalidParameter` naming it."""
+    return check_int(limit, "limit", max_page_size, low=1)
 
 
 def split_page(rows: Sequence[T], limit: int) -> tuple[Sequence[T], bool]:

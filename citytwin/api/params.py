@@ -25,7 +25,9 @@ async def area_params(
         Query(description="Comma-separated H3 cells (hex, any resolution up to the base)."),
     ] = None,
 ) -> Area:
-    return parse_area(bbox, polygon, cells, settings.ingest.h3_resolution)
+    return parse_area(
+        bbox, polygon, cells, settings.ingest.h3_resolution, settings.api.area_max_vertices
+    )
 
 
 async def time_params(

@@ -114,6 +114,7 @@ async def ingest_files(
                         city_zone=feeds.city_zone,
                         window=ingest_window(settings, since),
                         keep_rejects=settings.api.rejects_listed,
+                        limits=settings.ingest.read_limits(),
                         on_rejects=rejects,
                     )
             except Exception as exc:

@@ -223,7 +223,11 @@ def scenario_run(
                 progress.update(task, description=stage, completed=fraction)
 
             result = asyncio.run(
-                run_scenario_here(settings, parse_scenario(path.read_bytes()), report)
+                run_scenario_here(
+                    settings,
+                    parse_scenario(path.read_bytes(), settings.simulation.scenario_max_days),
+                    report,
+                )
             )
     except CityTwinError as exc:
         fail(exc)

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from citytwin.core.limits import ReadLimits, size_text
 from citytwin.errors import MalformedInput
 from citytwin.feeds.definition import FeedDefinition, SourceFormat
 
@@ -24,7 +25,6 @@ RESERVED = ("line",)  # a column the readers add themselves
 PROPERTY = "property:"  # prefix of columns that become the sensor's free properties
 HOUR = "hour"  # a separate hour-of-day column that completes a date-only time
 BLOCK_SIZE = 16 << 20
-MAX_FIELD_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -55,19 +55,19 @@ def _check_text(data: bytes) -> None:
         raise MalformedInput("the file is binary data, not text")
 
 
-def _check_field_lengths(table: pa.Table) -> None:
-    """Refuse a field over MAX_FIELD_BYTES: no reading needs one, so it is garbage."""
+def _check_field_lengths(table: pa.Table, max_field_bytes: int) -> None:
+    """Refuse a field over `max_field_bytes`: no reading needs one, so it is garbage."""
     for name in table.column_names:
         column = table.column(name)
         if not pa.types.is_string(column.type) or column.num_chunks == 0:
             continue
         lengths = pc.binary_length(column)
         longest = pc.max(lengths).as_py()
-        if longest is not None and longest > MAX_FIELD_BYTES:
+        if longest is not None and longest > max_field_bytes:
             row = pc.index(lengths, longest).as_py()
             line = table.column("line")[row].as_py()
             raise MalformedInput(
-                f"line {line}: field {name!r} is longer than {MAX_FIELD_BYTES >> 20} MiB"
+                f"line {line}: field {name!r} is longer than {size_text(max_field_bytes)}"
             )
 
 
@@ -80,7 +80,12 @@ def header_of(data: bytes, delimiter: str, encoding: str = "utf-8") -> list[str]
 
 
 def _read_csv(
-    data: bytes, delimiter: str, encoding: str, text_columns: list[str], first_line: int
+    data: bytes,
+    delimiter: str,
+    encoding: str,
+    text_columns: list[str],
+    first_line: int,
+    max_field_bytes: int,
 ) -> pa.Table:
     try:
         table = pacsv.read_csv(
@@ -102,7 +107,7 @@ def _read_csv(
     # No quoted newlines are allowed, so row i sits on line first_line + i.
     lines = pa.array(range(first_line, first_line + table.num_rows), type=pa.int64())
     table = table.append_column("line", lines)
-    _check_field_lengths(table)
+    _check_field_lengths(table, max_field_bytes)
     return table
 
 
@@ -130,7 +135,9 @@ def _typed(table: pa.Table) -> pa.Table:
     return table
 
 
-def read_canonical_csv(data: bytes, first_line: int = 2) -> RawRows:
+def read_canonical_csv(
+    data: bytes, first_line: int = 2, max_field_bytes: int = ReadLimits.max_field_bytes
+) -> RawRows:
     """The canonical long CSV: sensor_id, lon, lat, time, variable, value[, unit]."""
     _check_text(data)
     columns = header_of(data, ",")
@@ -143,7 +150,7 @@ def read_canonical_csv(data: bytes, first_line: int = 2) -> RawRows:
     # Columns beyond the canonical ones describe the sensor: they become its properties.
     extra = [c for c in columns if c not in (*REQUIRED, *OPTIONAL)]
     text = [c for c in TEXT_COLUMNS if c in columns] + extra
-    table = _typed(_read_csv(data, ",", "utf-8", text, first_line))
+    table = _typed(_read_csv(data, ",", "utf-8", text, first_line, max_field_bytes))
     names = [PROPERTY + c if c in extra else c for c in table.column_names]
     return RawRows(table.rename_columns(names), [])
 
@@ -172,7 +179,9 @@ def _rows_to_table(rows: list[dict], lines: list[int]) -> pa.Table:
     return pa.table({**columns, **properties, "line": pa.array(lines, type=pa.int64())})
 
 
-def read_ndjson(data: bytes, first_line: int = 1) -> RawRows:
+def read_ndjson(
+    data: bytes, first_line: int = 1, max_field_bytes: int = ReadLimits.max_field_bytes
+) -> RawRows:
     """Canonical readings, one JSON object per line (the first on `first_line`); a bad line is
     rejected, not fatal."""
     _check_text(data)
@@ -180,8 +189,8 @@ def read_ndjson(data: bytes, first_line: int = 1) -> RawRows:
     for number, line in enumerate(data.split(b"\n"), start=first_line):
         if not line.strip():
             continue
-        if len(line) > MAX_FIELD_BYTES:
-            rejected.append((number, "line", f"longer than {MAX_FIELD_BYTES >> 20} MiB"))
+        if len(line) > max_field_bytes:
+            rejected.append((number, "line", f"longer than {size_text(max_field_bytes)}"))
             continue
         try:
             row = orjson.loads(line)
@@ -345,7 +354,11 @@ def _long_readings(
 
 
 def read_source_format(
-    data: bytes, source: SourceFormat, first_line: int = 2, name: str = "source"
+    data: bytes,
+    source: SourceFormat,
+    first_line: int = 2,
+    name: str = "source",
+    max_field_bytes: int = ReadLimits.max_field_bytes,
 ) -> RawRows:
     """A feed's own CSV: wide or long readings, or a station list, as canonical rows.
 
@@ -357,7 +370,7 @@ def read_source_format(
     missing = [column for column in source.required_columns if column not in columns]
     if missing:
         raise MalformedInput(f"missing columns: {', '.join(missing)}")
-    wide = _read_csv(data, source.delimiter, source.encoding, columns, first_line)
+    wide = _read_csv(data, source.delimiter, source.encoding, columns, first_line, max_field_bytes)
     wide, rejected = _valid_rows(wide, source)
     if source.layout == "stations":
         return RawRows(
@@ -375,11 +388,13 @@ def read_rows(
     feed: FeedDefinition,
     source_format: str | None,
     first_line: int | None = None,
+    max_field_bytes: int = ReadLimits.max_field_bytes,
 ) -> RawRows:
     """Read `data` as the canonical `encoding`, or through one of the feed's source formats.
 
     `first_line` is the line number of the first data row (pieces of a larger file; by
-    default 2 in a CSV, below its header, and 1 in NDJSON).
+    default 2 in a CSV, below its header, and 1 in NDJSON); a longer field than
+    `max_field_bytes` refuses a CSV and rejects an NDJSON line.
     """
     if not data.strip():
         raise MalformedInput("the file is empty")
@@ -390,12 +405,12 @@ def read_rows(
                 f"feed {feed.name!r} has no format {source_format!r} (known: {known})"
             )
         source = feed.formats[source_format]
-        return read_source_format(data, source, first_line or 2, source_format)
+        return read_source_format(data, source, first_line or 2, source_format, max_field_bytes)
     if encoding == "ndjson":
-        return read_ndjson(data, first_line or 1)
+        return read_ndjson(data, first_line or 1, max_field_bytes)
     if encoding == "geojson":
         return read_geojson(data)
-    return read_canonical_csv(data, first_line or 2)
+    return read_canonical_csv(data, first_line or 2, max_field_bytes)
 
 
 def sniff_format(data: bytes, feed: FeedDefinition) -> str | None:

@@ -28,7 +28,6 @@ grammar.ODATA_FUNCTIONS.update(
 )
 
 DEFAULT_TOP = 100
-MAX_TOP = 10_000
 OPTIONS = ("$filter", "$expand", "$select", "$orderby", "$top", "$skip", "$count")
 EXTENSION_OPTIONS = ("$apply", "$interval")
 
@@ -116,7 +115,7 @@ def _orderby(text: str) -> tuple[Order, ...]:
     return tuple(orders)
 
 
-def _expand(text: str) -> dict[str, QueryOptions]:
+def _expand(text: str, max_top: int) -> dict[str, QueryOptions]:
     """`A($top=1;$expand=B),C/D` as {name: options}; a path `C/D` nests D in C."""
     expanded: dict[str, QueryOptions] = {}
     for item in split_top_level(text, ","):
@@ -133,12 +132,13 @@ def _expand(text: str) -> dict[str, QueryOptions]:
         target = expanded
         for step in steps[:-1]:
             target = target.setdefault(step, QueryOptions()).expand
-        target[steps[-1]] = parse_options(options, nested=True)
+        target[steps[-1]] = parse_options(options, max_top, nested=True)
     return expanded
 
 
-def parse_options(params: dict[str, str], nested: bool = False) -> QueryOptions:
-    """The query options of one level; an unknown option is a 400 naming it."""
+def parse_options(params: dict[str, str], max_top: int, nested: bool = False) -> QueryOptions:
+    """The query options of one level, `$top` at most `max_top`; an unknown option is a 400
+    naming it."""
     allowed = OPTIONS + (() if nested else EXTENSION_OPTIONS)
     for name in params:
         if name not in allowed:
@@ -151,7 +151,7 @@ def parse_options(params: dict[str, str], nested: bool = False) -> QueryOptions:
     if "$orderby" in params:
         options.orderby = _orderby(params["$orderby"])
     if "$top" in params:
-        options.top = _integer(params["$top"], "$top", MAX_TOP)
+        options.top = _integer(params["$top"], "$top", max_top)
         options.top_given = True
     if "$skip" in params:
         options.skip = _integer(params["$skip"], "$skip")
@@ -160,7 +160,7 @@ def parse_options(params: dict[str, str], nested: bool = False) -> QueryOptions:
             raise InvalidParameter("$count", "true or false")
         options.count = params["$count"] == "true"
     if "$expand" in params:
-        options.expand = _expand(params["$expand"])
+        options.expand = _expand(params["$expand"], max_top)
     options.apply = params.get("$apply")
     options.interval = params.get("$interval")
     return options

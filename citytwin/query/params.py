@@ -14,8 +14,6 @@ from citytwin.errors import InvalidParameter
 from citytwin.feeds.definition import parse_interval
 from citytwin.query.cells import parse_cells
 
-MAX_AREA_VERTICES = 10_000
-
 
 @dataclass(frozen=True)
 class Area:
@@ -68,14 +66,17 @@ def lonlat_box(values: tuple[float, float, float, float]) -> BaseGeometry:
 POLYGONAL = ("Polygon", "MultiPolygon")
 
 
-def parse_polygon(text: str) -> BaseGeometry:
-    """A GeoJSON geometry or WKT (Polygon or MultiPolygon), valid, in EPSG:4326."""
-    return parse_geometry(text, "polygon", POLYGONAL)
+def parse_polygon(text: str, max_vertices: int, parameter: str = "polygon") -> BaseGeometry:
+    """A GeoJSON geometry or WKT (Polygon or MultiPolygon), valid, in EPSG:4326, of at most
+    `max_vertices`; errors name `parameter`."""
+    return parse_geometry(text, parameter, POLYGONAL, max_vertices)
 
 
-def parse_geometry(text: str, parameter: str, kinds: tuple[str, ...]) -> BaseGeometry:
-    """A GeoJSON geometry or WKT of one of `kinds`, valid, in EPSG:4326; errors name
-    `parameter`."""
+def parse_geometry(
+    text: str, parameter: str, kinds: tuple[str, ...], max_vertices: int | None
+) -> BaseGeometry:
+    """A GeoJSON geometry or WKT of one of `kinds`, valid, in EPSG:4326, of at most
+    `max_vertices` (None: the caller bounds the text); errors name `parameter`."""
     try:
         geometry = (
             shape(orjson.loads(text)) if text.lstrip().startswith("{") else shapely.from_wkt(text)
@@ -93,8 +94,8 @@ def parse_geometry(text: str, parameter: str, kinds: tuple[str, ...]) -> BaseGeo
         raise InvalidParameter(
             parameter, f"must be a {' or '.join(kinds)}, not {geometry.geom_type}"
         )
-    if shapely.get_num_coordinates(geometry) > MAX_AREA_VERTICES:
-        raise InvalidParameter(parameter, f"more than {MAX_AREA_VERTICES} vertices")
+    if max_vertices is not None and shapely.get_num_coordinates(geometry) > max_vertices:
+        raise InvalidParameter(parameter, f"more than {max_vertices} vertices")
     if not geometry.is_valid:
         raise InvalidParameter(parameter, f"invalid geometry: {shapely.is_valid_reason(geometry)}")
     min_lon, min_lat, max_lon, max_lat = geometry.bounds
@@ -104,12 +105,20 @@ def parse_geometry(text: str, parameter: str, kinds: tuple[str, ...]) -> BaseGeo
 
 
 def parse_area(
-    bbox: str | None, polygon: str | None, cells: str | None, max_resolution: int
+    bbox: str | None,
+    polygon: str | None,
+    cells: str | None,
+    max_resolution: int,
+    max_vertices: int,
 ) -> Area:
     """The area of a query from its optional bbox, polygon and cells parameters."""
     if bbox and polygon:
         raise InvalidParameter("polygon", "give bbox or polygon, not both")
-    geometry = parse_bbox(bbox) if bbox else parse_polygon(polygon) if polygon else None
+    geometry = None
+    if bbox:
+        geometry = parse_bbox(bbox)
+    elif polygon:
+        geometry = parse_polygon(polygon, max_vertices)
     chosen = tuple(parse_cells(cells, max_resolution)) if cells else ()
     return Area(geometry, chosen)
 

@@ -9,7 +9,6 @@ import pandas as pd
 
 from citytwin.errors import InvalidParameter
 
-MAX_PERIODS = 100_000  # series × periods in one answer
 HOUR = timedelta(hours=1)
 
 
@@ -47,12 +46,13 @@ def series_aggregates(
     end: datetime | None,
     period: timedelta,
     parameter: str,
+    max_periods: int,
 ) -> SeriesAggregates:
-    """The question; 400 when its time range is open or it asks for more than MAX_PERIODS
-    periods."""
+    """The question; 400 when its time range is open or it asks for more than `max_periods`
+    periods (series × periods)."""
     if start is None or end is None or start >= end:
         raise InvalidParameter(parameter, "an aggregate needs a time range with start < end")
     periods = (end - start) / period * max(len(series), 1)
-    if periods > MAX_PERIODS:
-        raise InvalidParameter(parameter, f"{periods:.0f} periods asked; at most {MAX_PERIODS}")
+    if periods > max_periods:
+        raise InvalidParameter(parameter, f"{periods:.0f} periods asked; at most {max_periods}")
     return SeriesAggregates(tuple(series), start, end, period)

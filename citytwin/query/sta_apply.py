@@ -60,8 +60,9 @@ def _bounds(node: ast._Node | None) -> tuple[datetime | None, datetime | None]:
     raise InvalidParameter("$filter", "with $apply, $filter only bounds phenomenonTime")
 
 
-def aggregate_query(steps: list[Step], options: QueryOptions) -> AggregateQuery:
-    """The aggregates asked of `Datastreams(id)/Observations`; 400 for anything else."""
+def aggregate_query(steps: list[Step], options: QueryOptions, max_periods: int) -> AggregateQuery:
+    """The aggregates asked of `Datastreams(id)/Observations`, at most `max_periods` of them;
+    400 for anything else."""
     if (
         len(steps) < 2
         or steps[-1].name != "Observations"
@@ -75,7 +76,7 @@ def aggregate_query(steps: list[Step], options: QueryOptions) -> AggregateQuery:
     series = [(datastream // DATASTREAM_FACTOR, datastream % DATASTREAM_FACTOR)]
     period = parse_duration(options.interval, "$interval")
     start, end = _bounds(options.filter)
-    question = series_aggregates(series, start, end, period, "$filter")
+    question = series_aggregates(series, start, end, period, "$filter", max_periods)
     return AggregateQuery(question, _columns(options.apply))
 
 

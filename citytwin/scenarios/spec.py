@@ -9,11 +9,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from shapely.geometry.base import BaseGeometry
 
+from citytwin.core.limits import SCENARIO_DAYS
 from citytwin.errors import InvalidParameter, InvalidParameters
 from citytwin.query.params import parse_geometry
 from citytwin.scenarios.models import known_variables
 
-MAX_SPAN = timedelta(days=31)
 GEOMETRY_KINDS = ("Polygon", "MultiPolygon", "LineString", "MultiLineString")
 TRAFFIC_EFFECTS = ("traffic_volume", "road_closure", "fleet_mix", "speed_limit")
 BUILDING_EFFECTS = ("building_retrofit", "rooftop_pv", "heat_pump")
@@ -143,10 +143,10 @@ def _where(location: tuple) -> str:
     return text or "scenario"
 
 
-def parse_scenario(text: str | bytes) -> Scenario:
-    """A scenario from YAML or JSON text, its fields, geometries and time windows checked;
-    InvalidParameters naming every field at fault (the fields first, then windows and
-    geometries, which need well-formed fields)."""
+def parse_scenario(text: str | bytes, max_days: int = SCENARIO_DAYS) -> Scenario:
+    """A scenario from YAML or JSON text, its fields, geometries and time windows checked
+    (a baseline of at most `max_days`); InvalidParameters naming every field at fault (the
+    fields first, then windows and geometries, which need well-formed fields)."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -160,7 +160,7 @@ def parse_scenario(text: str | bytes) -> Scenario:
     except ValidationError as exc:
         problems = [InvalidParameter(_where(e["loc"]), e["msg"]) for e in exc.errors()]
         raise InvalidParameters(problems) from None
-    problems = time_problems(scenario)
+    problems = time_problems(scenario, timedelta(days=max_days))
     for index, item in enumerate(scenario.interventions):
         try:
             intervention_geometry(item, f"interventions[{index}].geometry")
@@ -171,14 +171,14 @@ def parse_scenario(text: str | bytes) -> Scenario:
     return scenario
 
 
-def time_problems(scenario: Scenario) -> list[InvalidParameter]:
-    """What is wrong with the times: the baseline must be a forward span of at most MAX_SPAN,
-    each window must lie inside it."""
+def time_problems(scenario: Scenario, longest: timedelta) -> list[InvalidParameter]:
+    """What is wrong with the times: the baseline must be a forward span of at most
+    `longest`, each window must lie inside it."""
     baseline = scenario.baseline
     if baseline.end <= baseline.start:
         return [InvalidParameter("baseline.end", "must be after baseline.start")]
-    if baseline.end - baseline.start > MAX_SPAN:
-        message = f"the baseline spans more than {MAX_SPAN.days} days"
+    if baseline.end - baseline.start > longest:
+        message = f"the baseline spans more than {longest.days} days"
         return [InvalidParameter("baseline.end", message)]
     problems = []
     for index, item in enumerate(scenario.interventions):
@@ -209,4 +209,5 @@ def intervention_geometry(item: Intervention, parameter: str) -> BaseGeometry | 
             return None
         raise InvalidParameter(parameter, f"a {item.effect.type} needs a polygon or lines")
     text = item.geometry if isinstance(item.geometry, str) else orjson.dumps(item.geometry).decode()
-    return parse_geometry(text, parameter, GEOMETRY_KINDS)
+    # No vertex bound of its own: the scenario document's size bounds it (scenario_max_bytes).
+    return parse_geometry(text, parameter, GEOMETRY_KINDS, None)

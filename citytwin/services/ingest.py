@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
+from citytwin.core.limits import ReadLimits, size_text
 from citytwin.db.city import city_zone as stored_city_zone
 from citytwin.db.feeds import variable_ids
 from citytwin.db.load import reading_load, register_sensors
@@ -24,13 +25,13 @@ from citytwin.settings import Settings
 from citytwin.twin.retention import PolicyCutoffs, policy_warnings
 
 STORE_WINDOW = TimeWindow()  # the store's own range: 1900 to 2999
+DEFAULT_LIMITS = ReadLimits()
 
 # CSV pieces grow from ~60,000 to ~500,000 canonical rows: each is parsed while the server
 # stores the one before, and a small first piece gets the server going early.
 FIRST_PIECE_BYTES = 4 << 20
 PIECE_BYTES = 32 << 20
 HEADER_BYTES = 1 << 20  # of a CSV header, read to choose the source format
-GEOJSON_MAX_BYTES = 32 << 20
 Source = bytes | BinaryIO
 
 
@@ -108,21 +109,23 @@ def _first_line(source: BinaryIO) -> bytes:
     return line
 
 
-def _geojson_whole(source: BinaryIO) -> Iterator[tuple[bytes, int]]:
-    """A GeoJSON document is parsed whole, so it is refused past GEOJSON_MAX_BYTES."""
-    data = source.read(GEOJSON_MAX_BYTES + 1)
-    if len(data) > GEOJSON_MAX_BYTES:
+def _geojson_whole(source: BinaryIO, max_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """A GeoJSON document is parsed whole, so it is refused past `max_bytes`."""
+    data = source.read(max_bytes + 1)
+    if len(data) > max_bytes:
         raise PayloadTooLarge(
-            f"a GeoJSON body is read whole, so at most {GEOJSON_MAX_BYTES >> 20} MiB; send "
+            f"a GeoJSON body is read whole, so at most {size_text(max_bytes)}; send "
             "larger sets as CSV or NDJSON, which are read piece by piece"
         )
     yield data, 1
 
 
-def _pieces(source: BinaryIO, encoding: Encoding) -> Iterator[tuple[bytes, int]]:
+def _pieces(
+    source: BinaryIO, encoding: Encoding, limits: ReadLimits
+) -> Iterator[tuple[bytes, int]]:
     """The pieces `source` is parsed in, each with the line of its first row."""
     if encoding == "geojson":
-        return _geojson_whole(source)
+        return _geojson_whole(source, limits.geojson_max_bytes)
     return line_pieces(source, FIRST_PIECE_BYTES, PIECE_BYTES, header=encoding == "csv")
 
 
@@ -135,6 +138,7 @@ def parse(
     city_zone: str | None = None,
     window: TimeWindow = STORE_WINDOW,
     keep: int | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> tuple[int, ValidRows]:
     """Read and validate `data` (pure, CPU-bound): (rows read, validated rows).
 
@@ -144,7 +148,7 @@ def parse(
     """
     if encoding == "csv" and source_format is None:
         source_format = sniff_format(data, feed)
-    raw = read_rows(data, encoding, feed, source_format, first_line)
+    raw = read_rows(data, encoding, feed, source_format, first_line, limits.max_field_bytes)
     if is_station_list(feed, source_format):  # stations, no readings: no time to check
         valid, outside, beyond = validate_stations(raw.table), [], 0
         frame = valid.frame
@@ -207,6 +211,7 @@ async def ingest(
     window: TimeWindow = STORE_WINDOW,
     keep_rejects: int | None = None,
     on_rejects: Callable[[list[Rejection]], None] | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> IngestReport:
     """Ingest one source (bytes, or a binary file from where it stands) into the store; all
     of its good rows land, or none; rows timed outside `window` are rejected (the first
@@ -231,7 +236,7 @@ async def ingest(
         if on_rejects is not None:
             on_rejects(report.rejected)
         return report
-    pieces = _pieces(source, encoding)
+    pieces = _pieces(source, encoding, limits)
     rejected, flagged = FirstRejects(keep_rejects), FirstRejects(keep_rejects)
 
     def parse_next() -> tuple[int, int, ValidRows] | None:
@@ -244,7 +249,7 @@ async def ingest(
         body, first_line = piece
         keep = None if on_rejects else keep_rejects  # a listener hears every one
         piece_read, valid = parse(
-            body, feed, encoding, source_format, first_line, city_zone, window, keep
+            body, feed, encoding, source_format, first_line, city_zone, window, keep, limits
         )
         if on_rejects is not None:
             on_rejects(valid.rejected)

@@ -6,6 +6,7 @@ import pytest
 from citytwin.errors import MalformedInput
 from citytwin.feeds import FeedDefinition
 from citytwin.services.ingest import parse
+from citytwin.settings import Settings
 from tests.factories import air_rows, to_csv
 
 HEADER = "sensor_id,lon,lat,time,variable,value,unit\n"
@@ -212,3 +213,12 @@ def test_an_overlong_ndjson_line_is_rejected(feeds):
     assert [(r.line, r.field, r.error) for r in valid.rejected] == [
         (1, "line", "longer than 1 MiB")
     ]
+
+
+def test_the_field_bound_is_the_setting(feeds):
+    row = b"S1,9.5,47.1,2026-11-02T07:00:00Z,no2,1,%s\n"
+    body = HEADER.encode() + row % b"ug" + row % (b"x" * 2000)
+    limits = Settings().updated(max_field_bytes=1024).ingest.read_limits()
+    with pytest.raises(MalformedInput, match="line 3: field 'unit' is longer than 1,024 bytes"):
+        parse(body, feeds["air"], limits=limits)
+    assert parse(body, feeds["air"])[0] == 2  # within the default 1 MiB: both rows read

@@ -37,25 +37,32 @@ def test_bad_bbox_names_the_parameter(text, message):
 
 def test_polygon_from_geojson_and_wkt():
     geojson = '{"type":"Polygon","coordinates":[[[9.5,47.1],[9.6,47.1],[9.6,47.2],[9.5,47.1]]]}'
-    assert parse_polygon(geojson).area == pytest.approx(0.005)
-    assert parse_polygon("POLYGON((9.5 47.1, 9.6 47.1, 9.6 47.2, 9.5 47.1))").area == pytest.approx(
-        0.005
-    )
+    assert parse_polygon(geojson, 10).area == pytest.approx(0.005)
+    wkt = "POLYGON((9.5 47.1, 9.6 47.1, 9.6 47.2, 9.5 47.1))"
+    assert parse_polygon(wkt, 10).area == pytest.approx(0.005)
+
+
+def test_polygon_vertices_are_bounded_by_the_setting():
+    square = "POLYGON((0 0, 1 0, 1 1, 0 1, 0 0))"
+    assert parse_polygon(square, 5).area == 1
+    with pytest.raises(InvalidParameter, match="more than 4 vertices") as error:
+        parse_polygon(square, 4, "coords")
+    assert error.value.parameter == "coords"
 
 
 def test_self_crossing_polygon_is_refused():
     with pytest.raises(InvalidParameter, match="invalid geometry: Self-intersection"):
-        parse_polygon("POLYGON((0 0, 1 1, 1 0, 0 1, 0 0))")
+        parse_polygon("POLYGON((0 0, 1 1, 1 0, 0 1, 0 0))", 10)
 
 
 def test_polygon_must_be_a_polygon():
     with pytest.raises(InvalidParameter, match="not Point"):
-        parse_polygon("POINT(9.5 47.1)")
+        parse_polygon("POINT(9.5 47.1)", 10)
 
 
 def test_bbox_and_polygon_together_are_refused():
     with pytest.raises(InvalidParameter) as error:
-        parse_area("9.5,47.1,9.6,47.2", "POLYGON((0 0, 1 0, 1 1, 0 0))", None, 10)
+        parse_area("9.5,47.1,9.6,47.2", "POLYGON((0 0, 1 0, 1 1, 0 0))", None, 10, 10)
     assert error.value.parameter == "polygon"
 
 

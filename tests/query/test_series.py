@@ -6,6 +6,7 @@ import pytest
 
 from citytwin.errors import InvalidParameter
 from citytwin.query.series import parse_duration, series_aggregates
+from citytwin.settings import Settings
 
 SIX = datetime(2026, 11, 2, 6, tzinfo=UTC)
 
@@ -29,7 +30,7 @@ SIX = datetime(2026, 11, 2, 6, tzinfo=UTC)
     ],
 )
 def test_whole_hours(start, end, period, whole):
-    question = series_aggregates([(1, 2)], start, end, parse_duration(period, "p"), "p")
+    question = series_aggregates([(1, 2)], start, end, parse_duration(period, "p"), "p", 1000)
     assert question.whole_hours is whole
 
 
@@ -44,6 +45,9 @@ def test_bad_durations_name_the_parameter(text, message):
 
 def test_an_open_range_or_too_many_periods_is_refused():
     with pytest.raises(InvalidParameter, match="start < end"):
-        series_aggregates([(1, 2)], SIX, None, timedelta(hours=1), "timeAt")
-    with pytest.raises(InvalidParameter, match="at most 100000"):
-        series_aggregates([(1, 2)] * 100, SIX, SIX + timedelta(days=60), timedelta(hours=1), "t")
+        series_aggregates([(1, 2)], SIX, None, timedelta(hours=1), "timeAt", 1000)
+    # 100 series × 1,440 hours: over the setting's default of 100,000, but within a raised one
+    sixty_days = (SIX, SIX + timedelta(days=60), timedelta(hours=1), "t")
+    with pytest.raises(InvalidParameter, match="144000 periods asked; at most 100000"):
+        series_aggregates([(1, 2)] * 100, *sixty_days, Settings().api.series_max_periods)
+    assert series_aggregates([(1, 2)] * 100, *sixty_days, 144_000).start == SIX

@@ -171,11 +171,11 @@ async def test_an_answer_lists_at_most_the_configured_rejects_with_their_total(s
     assert [r["line"] for r in report["rejected"]] == [2, 3, 4, 5, 6]
 
 
-async def test_a_geojson_body_past_its_cap_is_a_413_naming_csv_and_ndjson(client, monkeypatch):
-    monkeypatch.setattr(pipeline, "GEOJSON_MAX_BYTES", 200)
-    answer = await post(client, collection(*[feature()] * 3), "application/geo+json")
+async def test_a_geojson_body_past_its_cap_is_a_413_naming_csv_and_ndjson(settings, conn):
+    async with asgi_client(create_app(settings.updated(geojson_max_bytes=200))) as client:
+        answer = await post(client, collection(*[feature()] * 3), "application/geo+json")
     assert (answer.status_code, answer.json()["parameter"]) == (413, "body")
-    assert answer.json()["detail"].startswith("a GeoJSON body is read whole, so at most 0 MiB")
+    assert answer.json()["detail"].startswith("a GeoJSON body is read whole, so at most 200 bytes")
     assert "CSV or NDJSON" in answer.json()["detail"]
 
 

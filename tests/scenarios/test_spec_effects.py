@@ -77,6 +77,8 @@ def test_baseline_errors():
     too_long = "baseline: {start: 2026-11-01T00:00:00Z, end: 2026-12-15T00:00:00Z}"
     with pytest.raises(InvalidParameter, match=r"baseline.end: the baseline spans more than 31"):
         parse_scenario(scenario_text(baseline=too_long))
+    # CITYTWIN_SCENARIO_MAX_DAYS raised to 45 lets the same 44 days through
+    assert parse_scenario(scenario_text(baseline=too_long), max_days=45).baseline.end.day == 15
     unknown = "baseline: {start: 2026-11-03, end: 2026-11-04, variables: [no2, so2]}"
     with pytest.raises(InvalidParameter, match=r"baseline.variables: .*unknown variable 'so2'"):
         parse_scenario(scenario_text(baseline=unknown))

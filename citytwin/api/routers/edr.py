@@ -6,9 +6,10 @@ import numpy as np
 import shapely
 import xarray as xr
 from fastapi import APIRouter, Depends, Query, Request, Response
+from shapely.geometry.base import BaseGeometry
 
 from citytwin import __version__
-from citytwin.api.deps import LayerId, LayerStoreDep
+from citytwin.api.deps import LayerId, LayerStoreDep, SettingsDep
 from citytwin.api.formats import json_response
 from citytwin.api.layer_answers import area_answer, cube_answer, part_response
 from citytwin.api.strict_query import reject_unknown_parameters
@@ -239,15 +240,11 @@ def position(
 
 
 def polygon_part(
-    layer: xr.Dataset, coords: str, variables: list[str], window: TimeWindow
+    layer: xr.Dataset, polygon: BaseGeometry, variables: list[str], window: TimeWindow
 ) -> xr.Dataset:
-    """The smallest grid window holding the cells centred in the polygon `coords`, with the
-    cells outside it as NaN; errors name `coords`."""
-    try:
-        geometry = parse_polygon(coords)
-    except InvalidParameter as exc:
-        raise InvalidParameter("coords", exc.message) from None
-    mask = polygon_mask(grid_of(layer), geometry, "coords")
+    """The smallest grid window holding the cells centred in the `polygon` (the `coords`
+    parameter), with the cells outside it as NaN; errors name `coords`."""
+    mask = polygon_mask(grid_of(layer), polygon, "coords")
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     rows, cols = slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
     part = subset(layer, variables, rows, cols, window)
@@ -257,6 +254,7 @@ def polygon_part(
 @router.get("/collections/{layer_id}/area", summary="The data inside a polygon")
 def area(
     store: LayerStoreDep,
+    settings: SettingsDep,
     layer_id: LayerId,
     coords: Annotated[str, Query(description="WKT POLYGON or MULTIPOLYGON (in `crs`).")],
     datetime: DatetimeQuery = None,
@@ -268,14 +266,15 @@ def area(
     null) or NetCDF; `f=JSON`: their count, mean, min, max, std as `/layers/area`."""
     layer = store.open(layer_id)
     coords = _coords_in_crs84(layer, coords, crs, "Polygon")
+    polygon = parse_polygon(coords, settings.api.area_max_vertices, "coords")
     fmt = _format(f, QUERIES["area"])
     names = pick_variables(layer, parameter_name, "parameter-name")
     window = datetime_window(layer, datetime)
     if fmt == "JSON":
         if parameter_name and len(names) > 1:
             raise InvalidParameter("parameter-name", "the area statistics take one parameter")
-        return json_response(area_answer(layer, layer_id, coords, names[0], window, "coords"))
-    part = polygon_part(layer, coords, names, window)
+        return json_response(area_answer(layer, layer_id, polygon, names[0], window, "coords"))
+    part = polygon_part(layer, polygon, names, window)
     return part_response(layer, part, names, fmt.lower(), "area")
 
 

@@ -129,6 +129,7 @@ async def post_readings(
             city_zone=feeds.city_zone,
             window=window,
             keep_rejects=settings.api.rejects_listed,
+            limits=settings.ingest.read_limits(),
         )
     await data_changed(request)
     return json_response(report.as_dict(settings.api.rejects_listed))

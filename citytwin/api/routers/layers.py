@@ -43,6 +43,7 @@ from citytwin.layers.selection import (
 )
 from citytwin.layers.store import LayerStore
 from citytwin.query.cells import boundary, to_hex
+from citytwin.query.params import parse_polygon
 from citytwin.services.validation import validation
 
 router = APIRouter(tags=["layers"])
@@ -169,6 +170,7 @@ def _number(value: object) -> object:
 @router.get("/layers/{layer_id}/area", summary="Statistics of a layer in a polygon per step")
 def get_area(
     store: LayerStoreDep,
+    settings: SettingsDep,
     layer_id: LayerId,
     polygon: Annotated[str, Query(description="GeoJSON geometry or WKT polygon (lon/lat).")],
     variable: VariableQuery = None,
@@ -176,9 +178,10 @@ def get_area(
     end: EndQuery = None,
 ) -> Response:
     """count, mean, min, max, std of the grid cells whose centres fall in `polygon`, per step."""
+    geometry = parse_polygon(polygon, settings.api.area_max_vertices)
     layer = store.open(layer_id)
     window = steps_between(layer, start, end)
-    return json_response(area_answer(layer, layer_id, polygon, variable, window, "polygon"))
+    return json_response(area_answer(layer, layer_id, geometry, variable, window, "polygon"))
 
 
 @router.get("/layers/{layer_id}/cube", summary="A subset of a layer as NetCDF or CoverageJSON")

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request, Response
 
-from citytwin.api.deps import ConnDep
+from citytwin.api.deps import ConnDep, SettingsDep
 from citytwin.api.standard_errors import ProblemRoute
 from citytwin.api.standard_json import utc_json
 from citytwin.db.pool import Connection
@@ -20,6 +20,7 @@ from citytwin.query import ngsi_ld as ld
 from citytwin.query.params import parse_time
 from citytwin.query.series import parse_duration
 from citytwin.query.series import series_aggregates as aggregate_question
+from citytwin.settings import ApiSettings
 
 JSON_LD_CONTEXT = "http://www.w3.org/ns/json-ld#context"
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"], route_class=ProblemRoute)
@@ -155,8 +156,9 @@ def _time_range(params: dict[str, str]) -> tuple[datetime | None, datetime | Non
     raise InvalidParameter("timerel", f"{timerel!r}: before, after or between")
 
 
-async def _temporal(conn: Connection, params: dict) -> list[dict]:
-    """Each selected entity's attributes over time: instances, or aggregates per period."""
+async def _temporal(conn: Connection, params: dict, limits: ApiSettings) -> list[dict]:
+    """Each selected entity's attributes over time: instances (at most `temporal_max_instances`
+    per attribute), or aggregates per period."""
     options = ld.options_of(params)
     rows, _, query = await _entities(conn, params, ld.TEMPORAL_PARAMS)
     start, end = _time_range(params)
@@ -168,16 +170,21 @@ async def _temporal(conn: Connection, params: dict) -> list[dict]:
         held = await store.series_ids(conn, sensors, variables)
         pairs = [(r["sensor_id"], r["variable_id"]) for r in held]
         names = {r["variable_id"]: r["variable"] for r in held}
-        question = aggregate_question(pairs, start, end, period, "timeAt")
+        question = aggregate_question(
+            pairs, start, end, period, "timeAt", limits.series_max_periods
+        )
         found = await series_documents(conn, question, ld.aggregated_member(methods))
         members: dict[int, dict[str, str]] = {}
         for row in found:
             members.setdefault(row["sensor_id"], {})[names[row["variable_id"]]] = row["document"]
         return [ld.aggregated_document(row, members.get(row["id"], {})) for row in rows]
     last = params.get("lastN")
-    if last is not None and not last.isdigit():
+    if last is not None and not (last.isdigit() and int(last) > 0):
         raise InvalidParameter("lastN", f"{last!r}: a positive integer")
-    readings = await store.series(conn, sensors, variables, start, end, int(last) if last else None)
+    most = min(int(last or limits.temporal_max_instances), limits.temporal_max_instances)
+    readings = await store.series(
+        conn, sensors, variables, start, end, most, newest=last is not None
+    )
     per_sensor: dict[int, dict[str, list]] = {}
     for r in readings:
         per_sensor.setdefault(r["sensor_id"], {}).setdefault(r["variable"], []).append(
@@ -190,18 +197,20 @@ async def _temporal(conn: Connection, params: dict) -> list[dict]:
 
 
 @router.get("/temporal/entities", summary="NGSI-LD temporal: entities over time")
-async def temporal_entities(request: Request, conn: ConnDep) -> Response:
+async def temporal_entities(request: Request, conn: ConnDep, settings: SettingsDep) -> Response:
     """`timerel`/`timeAt`/`endTimeAt`, `lastN`, `options=temporalValues`, `aggrMethods` with
     `aggrPeriodDuration` (whole hours from the sensor hours), and the entity selection of
     `/entities`."""
     params = dict(request.query_params)
-    return _answer(request, await _temporal(conn, params))
+    return _answer(request, await _temporal(conn, params, settings.api))
 
 
 @router.get("/temporal/entities/{entity_id}", summary="NGSI-LD temporal: one entity over time")
-async def temporal_entity(request: Request, entity_id: str, conn: ConnDep) -> Response:
+async def temporal_entity(
+    request: Request, entity_id: str, conn: ConnDep, settings: SettingsDep
+) -> Response:
     params = {**dict(request.query_params), "id": entity_id}
-    documents = await _temporal(conn, params)
+    documents = await _temporal(conn, params, settings.api)
     if not documents:
         raise NotFound("entity", entity_id)
     return _answer(request, documents[0])

@@ -52,7 +52,6 @@ from citytwin.api.ogc_params import (
     VariableQuery,
 )
 from citytwin.api.openapi30 import app_openapi_30
-from citytwin.api.pages import MAX_LIMIT
 from citytwin.api.strict_query import also_takes, reject_unknown_parameters
 from citytwin.db.city import city_epsg
 from citytwin.db.pool import Connection
@@ -235,7 +234,7 @@ async def get_items(
 ) -> Response:
     """A page of features, filtered by bbox, datetime, CQL2 `filter` and `name=value`
     parameters, sorted by `sortby`, with numberMatched and links."""
-    requested, limit = limit, min(limit, MAX_LIMIT)
+    requested, limit = limit, min(limit, settings.api.max_page_size)
     collection = _collection(collection_id, settings, variables)
     fmt = choose_format(f, accept, ITEM_FORMATS)
     allowed = feature_crs_list(await city_epsg(conn))

@@ -6,7 +6,14 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from citytwin.api.deps import ConnDep, SettingsDep
 from citytwin.api.formats import choose_format, feature, feature_formats, features_response, point
-from citytwin.api.pages import LimitQuery, decode_cursor, encode_cursor, next_link, split_page
+from citytwin.api.pages import (
+    LimitQuery,
+    decode_cursor,
+    encode_cursor,
+    next_link,
+    page_limit,
+    split_page,
+)
 from citytwin.api.params import AreaDep, FormatQuery, OptionalVariableDep, TimeDep
 from citytwin.core.limits import INT32_MAX, check_int
 from citytwin.db.queries.readings import ReadingCursor, ReadingQuery, fetch_readings
@@ -65,6 +72,7 @@ async def get_readings(
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Readings in (sensor, variable, time) order, `limit` a page, with a `next` link."""
+    limit = page_limit(limit, settings.api.max_page_size)
     fmt = choose_format(fmt, accept, feature_formats())
     query = ReadingQuery(
         _sensor_ids(sensor),

@@ -42,9 +42,10 @@ async def post_scenario(
     """A scenario as YAML or JSON (see docs/scenarios.md). Everything is checked before the
     run starts (400 naming the field at fault); then 202 with the run, which goes on in the
     background: follow it at `Location`."""
-    scenario = parse_scenario(
-        await read_body(request, min(settings.api.scenario_max_bytes, settings.api.max_body_bytes))
+    body = await read_body(
+        request, min(settings.api.scenario_max_bytes, settings.api.max_body_bytes)
     )
+    scenario = parse_scenario(body, settings.simulation.scenario_max_days)
     async with pool.acquire() as conn:
         run_id = await jobs.submit(conn, scenario)
         run = await scenario_runs.get_run(conn, run_id)

@@ -14,7 +14,7 @@ from citytwin.api.formats import (
     json_response,
     sensor_feature,
 )
-from citytwin.api.pages import LimitQuery, next_link, split_page
+from citytwin.api.pages import LimitQuery, next_link, page_limit, split_page
 from citytwin.api.params import AreaDep, FormatQuery
 from citytwin.core.limits import INT32_MAX
 from citytwin.db.queries.quality import sensor_health
@@ -51,6 +51,7 @@ async def get_sensors(
     cells."""
     if feed is not None:
         feeds[feed]  # unknown feed: 404 naming it
+    limit = page_limit(limit, settings.api.max_page_size)
     fmt = choose_format(fmt, accept, feature_formats())
     properties = {"site_type": site_type} if site_type is not None else None
     query = SensorQuery(feed, area, limit, after, properties)

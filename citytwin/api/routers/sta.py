@@ -8,13 +8,13 @@ from datetime import datetime
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from citytwin.api.deps import ConnDep
+from citytwin.api.deps import ConnDep, SettingsDep
 from citytwin.api.standard_errors import ODataRoute
 from citytwin.api.standard_json import utc_json
 from citytwin.db.pool import Connection
 from citytwin.db.queries import series, sta
 from citytwin.query import sta_apply
-from citytwin.query.odata import MAX_TOP, QueryOptions, parse_options
+from citytwin.query.odata import QueryOptions, parse_options
 from citytwin.query.sta_documents import (
     Step,
     document,
@@ -43,7 +43,7 @@ def _base(request: Request) -> str:
 
 
 @router.get("", summary="SensorThings service root")
-async def service_root(request: Request) -> Response:
+async def service_root(request: Request, settings: SettingsDep) -> Response:
     """The entity sets and `serverSettings`: the conformance classes met and the extensions."""
     base = _base(request)
     sets = [{"name": name, "url": f"{base}/{name}"} for name in ENTITY_SETS]
@@ -60,7 +60,7 @@ async def service_root(request: Request) -> Response:
     }
     settings_doc = {
         "conformance": CONFORMANCE,
-        SPEC + "request-data": {"maxTop": MAX_TOP},
+        SPEC + "request-data": {"maxTop": settings.api.max_page_size},
         AGGREGATES: aggregates,
     }
     return utc_json({"value": sets, "serverSettings": settings_doc})
@@ -80,17 +80,17 @@ async def _walk(conn: Connection, steps: list[Step]) -> sta.Scope | None:
 
 
 @router.get("/{resource:path}", summary="SensorThings entities, navigation, $ref, properties")
-async def read(request: Request, resource: str, conn: ConnDep) -> Response:
+async def read(request: Request, resource: str, conn: ConnDep, settings: SettingsDep) -> Response:
     """Any resource path below the root with `$filter`, `$expand`, `$select`, `$orderby`,
     `$top`, `$skip`, `$count`; `$apply` + `$interval` on a Datastream's Observations."""
     params = dict(request.query_params)
-    options = parse_options(params)
+    options = parse_options(params, settings.api.max_page_size)
     path = parse_path(resource)
     steps, prop = resolve(path)
     scope = await _walk(conn, steps)
     last, base = steps[-1], _base(request)
     if options.apply is not None:
-        query = sta_apply.aggregate_query(steps, options)
+        query = sta_apply.aggregate_query(steps, options, settings.api.series_max_periods)
         found = await series.series_aggregates(conn, query.series)
         return utc_json({"value": sta_apply.documents(query, [dict(r) for r in found])})
     if prop is not None or path.ref:

@@ -8,8 +8,6 @@ from citytwin.db.queries.input_errors import caller_input
 from citytwin.db.queries.sql import Bind
 from citytwin.query.ngsi_ld import ENTITY_ID, EntityQuery, type_table
 
-MAX_INSTANCES = 10_000  # per attribute and entity, when lastN does not say
-
 
 def _from(query: EntityQuery, bind: Bind) -> str:
     held = "EXISTS (SELECT 1 FROM latest_readings x WHERE x.sensor_id = s.id)"
@@ -56,10 +54,11 @@ async def series(
     variables: list[str] | None,
     start: datetime | None,
     end: datetime | None,
-    last: int | None,
+    most: int,
+    newest: bool,
 ) -> list[asyncpg.Record]:
     """Readings of the sensors' series in [start, end): sensor_id, variable, variable_id,
-    time, value; the newest `last` of each series when given (oldest first)."""
+    time, value, oldest first; at most `most` of each series, the first or the `newest`."""
     bind = Bind()
     where = [f"l.sensor_id = ANY({bind(sensor_ids)}::int4[])"]
     if variables:
@@ -69,13 +68,13 @@ async def series(
         inner.append(f"r.time >= {bind(start)}")
     if end:
         inner.append(f"r.time < {bind(end)}")
-    order = "DESC" if last else "ASC"
+    order = "DESC" if newest else "ASC"
     sql = f"""
         SELECT l.sensor_id, l.variable_id, v.name AS variable, x.time, x.value
         FROM latest_readings l JOIN variables v ON v.id = l.variable_id
         CROSS JOIN LATERAL (
             SELECT r.time, r.value FROM readings r WHERE {" AND ".join(inner)}
-            ORDER BY r.time {order} LIMIT {bind(last or MAX_INSTANCES)}) x
+            ORDER BY r.time {order} LIMIT {bind(most)}) x
         WHERE {" AND ".join(where)}
         ORDER BY l.sensor_id, v.name, x.time"""
     return await conn.fetch(sql, *bind.values)
