@@ -16,7 +16,7 @@ from citytwin.api.app import create_app
 from citytwin.cli.city import import_city
 from citytwin.cli.demo import demo_sources
 from citytwin.db import embedded
-from citytwin.db.connect import create_database_if_missing, drop_database
+from citytwin.db.connect import create_database_if_missing
 from citytwin.db.feeds import sync_feeds
 from citytwin.db.migrate import migrate
 from citytwin.db.pool import create_pool
@@ -26,6 +26,7 @@ from citytwin.ingest.city.files import Source
 from citytwin.services.ingest import ingest
 from citytwin.settings import Settings
 from tests.asgi import asgi_client
+from tests.databases import drop_database
 from tests.factories import API_KEY
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 
 from citytwin.api.app import create_app
-from citytwin.db.connect import create_database_if_missing, drop_database
+from citytwin.db.connect import create_database_if_missing
 from citytwin.db.migrate import check_schema, migrate
 from citytwin.layers.store import LayerStore
 from citytwin.services.ingest import ingest
 from citytwin.sim.nowcast import IdwParameters
 from tests.asgi import asgi_client
+from tests.databases import drop_database
 from tests.factories import API_KEY, air_rows, post_readings, to_csv
 from tests.layers.sample import sample_layer
 

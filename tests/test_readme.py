@@ -21,8 +21,9 @@ from typer.testing import CliRunner
 from citytwin.api.app import create_app
 from citytwin.cli import app as cli_app
 from citytwin.cli.simulation import nowcast_layer
-from citytwin.db.connect import create_database_if_missing, drop_database
+from citytwin.db.connect import create_database_if_missing
 from tests.conftest import ROOT
+from tests.databases import drop_database
 from tests.factories import API_KEY
 from tests.live_server import serve
 

@@ -114,8 +114,3 @@ def days_from_slots(stats: pd.DataFrame, bucket_seconds: int) -> Rollups:
         cell=stats["cell"].to_numpy()[first].astype(np.int64),
         **arrays,
     )
-
-
-def rollup_delta(readings: pd.DataFrame, bucket_seconds: int) -> Rollups:
-    """The day rollups of the unflagged `readings` (naive-UTC `time`), sorted by key."""
-    return days_from_slots(slot_stats(readings, bucket_seconds), bucket_seconds)

@@ -52,11 +52,6 @@ TAKEN_SCHEMA = pa.schema(
 )
 
 
-async def delta_backlog(conn: asyncpg.Connection) -> int:
-    """About how many delta rows wait for compaction (the span of their ids)."""
-    return await conn.fetchval("SELECT coalesce(max(id) - min(id) + 1, 0) FROM cell_rollup_deltas")
-
-
 async def _compact_batch(conn: asyncpg.Connection, bucket_seconds: int) -> int:
     taken = await copy_out_frame(conn, TAKE_DELTAS, schema=TAKEN_SCHEMA)
     if taken.empty:

@@ -18,15 +18,6 @@ async def create_database_if_missing(admin_url: str, name: str) -> None:
         await conn.close()
 
 
-async def drop_database(admin_url: str, name: str) -> None:
-    """DROP DATABASE `name` if it exists, closing its connections."""
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 async def resolve_database_url(settings: Settings) -> str:
     """The URL to connect to; starts the embedded cluster when no external one is set."""
     if settings.database.database_url:

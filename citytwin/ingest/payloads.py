@@ -257,13 +257,6 @@ def map_observations(feeds: FeedRegistry, observations: list) -> dict[str, Mappe
     return by_feed
 
 
-def observations_of(document: object) -> list:
-    """The Observations of a `POST /Observations` body (one Observation)."""
-    if not isinstance(document, dict):
-        raise MalformedInput("a SensorThings Observation is a JSON object")
-    return [document]
-
-
 def data_array_observations(document: object) -> list:
     """The Observations of a `CreateObservations` body, in dataArray order."""
     if not isinstance(document, list) or not document:

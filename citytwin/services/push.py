@@ -99,11 +99,6 @@ async def push_items(
     return result
 
 
-def _raw(item: object) -> bytes:
-    """An item as JSON again (dataArray items may have been keyed by a non-text component)."""
-    return orjson.dumps(item, option=orjson.OPT_NON_STR_KEYS)
-
-
 def parse_payload(
     data: bytes, format: str, feeds: FeedRegistry, feed: str | None = None
 ) -> tuple[list, dict]:

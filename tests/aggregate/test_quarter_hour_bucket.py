@@ -8,9 +8,10 @@ import h3
 import pytest
 
 from citytwin.api.app import create_app
-from citytwin.db.connect import create_database_if_missing, drop_database
+from citytwin.db.connect import create_database_if_missing
 from citytwin.errors import CityTwinError
 from tests.asgi import asgi_client
+from tests.databases import drop_database
 from tests.factories import STATIONS, post_readings
 
 LON, LAT = STATIONS["S1"]

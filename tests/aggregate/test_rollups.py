@@ -1,7 +1,12 @@
 import numpy as np
 import pandas as pd
 
-from citytwin.aggregate.rollups import days_from_slots, merge_slot_stats, rollup_delta, slot_stats
+from citytwin.aggregate.rollups import Rollups, days_from_slots, merge_slot_stats, slot_stats
+
+
+def rollup_delta(readings: pd.DataFrame, bucket_seconds: int) -> Rollups:
+    """The day rollups of the unflagged `readings`, as a load computes them."""
+    return days_from_slots(slot_stats(readings, bucket_seconds), bucket_seconds)
 
 
 def readings(hours: int = 60, seed: int = 1) -> pd.DataFrame:

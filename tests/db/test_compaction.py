@@ -7,13 +7,15 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from citytwin.db.compaction import compact_rollups, delta_backlog
+from citytwin.db.compaction import compact_rollups
 from citytwin.db.queries.cells import CellQuery, cell_aggregates
 from citytwin.query.params import Area, TimeRange
 from citytwin.services.compaction import scheduled_compaction
 from tests.factories import air_rows, ingest_rows
 
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
+
+WAITING = "SELECT count(*) FROM cell_rollup_deltas"  # delta rows not yet compacted
 
 
 async def load(conn, feeds, settings, rows) -> None:
@@ -50,8 +52,7 @@ async def test_loads_into_rolled_up_days_append_deltas_that_compaction_folds(con
     assert await conn.fetchval("SELECT count(*) FROM cell_rollup_deltas") == 0
     await load(conn, feeds, settings, rows[~first_day])  # 6 more hours of day 1, and day 2
     # 3 sensors x 2 variables x 18 hours, one narrow row each (one reading per hourly slot).
-    assert await conn.fetchval("SELECT count(*) FROM cell_rollup_deltas") == 108
-    assert await delta_backlog(conn) == 108
+    assert await conn.fetchval(WAITING) == 108
     no2 = await conn.fetchval("SELECT id FROM variables WHERE name = 'no2'")
     before = await answers(conn, settings, no2)
     kept = rows[rows["variable"] == "no2"]
@@ -77,13 +78,13 @@ async def test_the_scheduled_compaction_folds_the_backlog(conn, pool, feeds, set
     first_day = rows["time"] < "2026-11-02T18:00:00Z"
     await load(conn, feeds, settings, rows[first_day])
     await load(conn, feeds, settings, rows[~first_day])
-    assert await delta_backlog(conn) == 108
+    assert await conn.fetchval(WAITING) == 108
     async with scheduled_compaction(
         pool, settings.database.rollup_bucket_seconds, every_seconds=0.05
     ):
         for _ in range(200):
-            if await delta_backlog(conn) == 0:
+            if await conn.fetchval(WAITING) == 0:
                 break
             await asyncio.sleep(0.05)
-    assert await delta_backlog(conn) == 0
+    assert await conn.fetchval(WAITING) == 0
     assert await conn.fetchval("SELECT sum(count) FROM cell_rollups") == 216

@@ -99,7 +99,7 @@ def test_sta_observation(feeds):
         "Datastream": sta_datastream(),
         "FeatureOfInterest": {"feature": {"type": "Point", "coordinates": [9.5215, 47.1415]}},
     }
-    by_feed = payloads.map_observations(feeds, payloads.observations_of(observation))
+    by_feed = payloads.map_observations(feeds, [observation])
     assert list(by_feed) == ["air"]
     assert by_feed["air"].rows == [
         {

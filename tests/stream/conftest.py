@@ -114,6 +114,13 @@ def publish(port: int, messages: list[tuple[str, bytes | dict | list]], qos: int
         client.loop_stop()
 
 
+async def published(port: int, messages: list[tuple[str, bytes | dict | list]]) -> int:
+    """`publish` from a worker thread, every message accepted by the broker."""
+    accepted = await asyncio.to_thread(publish, port, messages)
+    assert accepted == len(messages)
+    return accepted
+
+
 def reading(sensor, value, unit="ppb", variable="no2", time="2026-11-20T10:00:00Z"):
     return {"sensor_id": sensor, "lon": 9.52, "lat": 47.14, "time": time,
             "variable": variable, "value": value, "unit": unit}  # fmt: skip

@@ -8,8 +8,7 @@ import logging
 
 from citytwin.db.pool import connect
 from citytwin.stream import store as store_module
-from tests.stream.conftest import FlakyStore, until
-from tests.stream.test_listener import numbered, published
+from tests.stream.conftest import FlakyStore, numbered, published, until
 
 BATCH = {"mqtt_batch_size": 100, "mqtt_batch_ms": 1500}  # the messages come as one batch
 

@@ -15,7 +15,7 @@ from tests.stream.conftest import (
     FlakyStore,
     listener_settings,
     numbered,
-    publish,
+    published,
     reading,
     until,
 )
@@ -25,12 +25,6 @@ SELECT s.feed, s.external_id, v.name AS variable, r.time, r.value
 FROM readings r JOIN sensors s ON s.id = r.sensor_id JOIN variables v ON v.id = r.variable_id
 ORDER BY s.external_id, v.name, r.time
 """
-
-
-async def published(port, messages) -> int:
-    accepted = await asyncio.to_thread(publish, port, messages)
-    assert accepted == len(messages)
-    return accepted
 
 
 def ug(feeds, ppb: float) -> float:
