@@ -112,6 +112,7 @@ def score(
     """
     tally = {kind: [0, 0, 0] for kind in FAULTS}
     alarms = clean_days = ranged = 0
+    by_kind = dict.fromkeys(FAULTS, 0)  # false-alarm sensor-days per kind
     delays = []
     network = sum(KINDS[kind] for kind in FAULTS)
     for sensor in codes.columns:
@@ -121,6 +122,9 @@ def score(
         present = has[sensor].groupby(days).any()
         if kind_of is None:
             alarms += int(pd.Series((flags & network) != 0).groupby(days).any().sum())
+            for kind in FAULTS:
+                flagged = pd.Series((flags & KINDS[kind]) != 0).groupby(days).any()
+                by_kind[kind] += int(flagged.sum())
             ranged += int(pd.Series((flags & KINDS["range"]) != 0).groupby(days).any().sum())
             clean_days += int(present.sum())
         for kind in FAULTS:
@@ -141,6 +145,7 @@ def score(
     return {
         "tally": tally,
         "alarms": alarms,
+        "by_kind": by_kind,
         "ranged": ranged,
         "clean_days": clean_days,
         "delays": delays,
@@ -151,6 +156,7 @@ def empty_totals() -> dict:
     return {
         "tally": {kind: [0, 0, 0] for kind in FAULTS},
         "alarms": 0,
+        "by_kind": dict.fromkeys(FAULTS, 0),
         "ranged": 0,
         "clean_days": 0,
         "delays": [],
@@ -232,6 +238,8 @@ def main() -> None:
                 ]
             for key in ("alarms", "ranged", "clean_days", "delays"):
                 total[key] += found[key]
+            for kind in FAULTS:
+                total["by_kind"][kind] += found["by_kind"][kind]
         console.print(
             f"{name}: {frame.shape[1]} sensors, {frame.shape[0]} hours, {len(planted)} planted"
         )
@@ -256,7 +264,8 @@ def main() -> None:
     console.print(
         f"drift found after {delay:.0f} h (median; {len(delays)} of "
         f"{len(ours['delays'])} drifting sensors found); false alarms "
-        f"{alarms:.2%} of {ours['clean_days']} unplanted sensor-days (range flags of validation "
+        f"{alarms:.2%} of {ours['clean_days']} unplanted sensor-days (sensor-days by kind: "
+        f"{ours['by_kind']}; range flags of validation "
         f"on {ours['ranged'] / max(ours['clean_days'], 1):.2%} more; baseline "
         f"{base['alarms'] / max(base['clean_days'], 1):.2%}); ingest cost {cost:.1%} "
         f"(stage {stage_seconds:.2f} s of {ingest_seconds:.2f} s for {args.rows:,} readings)"
@@ -268,6 +277,7 @@ def main() -> None:
                     "faults": figures,
                     "drift_delay_hours": delay if np.isfinite(delay) else None,
                     "false_alarm_sensor_days": round(alarms, 4),
+                    "false_alarm_days_by_kind": ours["by_kind"],
                     "ingest_cost": round(cost, 4),
                 }
             )

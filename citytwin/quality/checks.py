@@ -5,20 +5,23 @@ because faults are rare, heavy-tailed and unlabelled. Values are compared on a l
 log(value + bias_floor), where a sensor reading 20 % high is 20 % high whatever the level and
 noise near zero does not dominate. Each sensor has a calibration curve against the network
 consensus (the median of the sensors at the same hour): its typical value in each quantile
-band of the consensus, interpolated, so that a site reading a few units above the background
-at every level (roadside) is expected to, though on the log scale that is a large ratio on
-clean days and a small one in an episode. Against that curve it has a residual; its model is
-the location and scale of that residual and of the residual's day-long running median (how
-far its level wanders), and the median of its roughness (hour-to-hour changes) relative to the
+band of the consensus (of `band_hours` at least, so that a fault of a day or two cannot take a
+band), interpolated, so that a site reading a few units above the background at every level
+(roadside) is expected to, though on the log scale that is a large ratio on clean days and a
+small one in an episode. Against that curve it has a residual; its model is the location and
+scale of that residual, and the median of its roughness (hour-to-hour changes) relative to the
 network's, over the whole frame judged (the stored history and the load). "Typical", location
 and scale are the shorth's (`_shorth`): they stay on the clean majority while faults cover
 under half of it, where a median lands between the two. A sensor with fewer than
 `min_history` hours of data gets only the checks that need no history (range, stuck, spike
 against its own recent values).
 
-Episode checks (offset, drift, noise) run on trailing windows, so a streamed reading is judged
-as it arrives; a reading is flagged only while it carries the fault itself (its own residual
-on the biased side), so the end of an episode does not linger in the flags.
+Offsets and drift are sustained shifts of the residual: found by a CUSUM against a baseline
+that follows slow wander (`shifts.py`), each hour judged on the hours before it only, and
+worth a fault from `min_shift` (log 1.35: the EPA's performance target for PM sensors allows a
+slope of 1 ± 0.35). Noise runs on trailing windows; a reading is flagged only while it carries
+the fault itself (its own residual on the fault's side), so the end of an episode does not
+linger in the flags.
 """
 
 import warnings
@@ -27,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
+
+from citytwin.quality.shifts import Design, cusum, ramps
 
 GOOD = 0
 RANGE = 1  # outside the variable's plausible range
@@ -50,13 +55,18 @@ class Policy:
     repeat_share: float = 0.05  # share of repeated values above which that is required
     spike_sigma: float = 6.0
     spike_floor: float = 30.0  # smallest jump called a spike, in the variable's unit
-    bias_sigma: float = 4.5
     bias_floor: float = 2.0  # in the variable's unit: the log scale's offset
-    level_hours: int = 24  # window of the running median of the residual
-    step_share: float = 0.5  # share of a bias reached within `level_hours`: a step (offset)
+    level_hours: int = 24  # window of the running roughness and of the long-run scale
+    cusum_k: float = 0.5  # CUSUM reference, in long-run scales: shifts of ~1 scale are sought
+    cusum_h: float = 12.0  # CUSUM threshold, in long-run scales (chosen on unplanted series)
+    min_shift: float = 0.3  # smallest shift worth a fault: log(1.35), EPA sensor slope 1 ± 0.35
+    clip_sigma: float = 3.0  # an hour's part in the CUSUM, at most this many hourly scales
+    baseline_alpha: float = 1 / 168  # weight of an hour in a sensor's baseline: a week's
+    ramp_ratio: float = 2.0  # second-half over first-half mean since the change: a drift
     noise_ratio: float = 2.5  # roughness this many times its normal share of the network's
     min_history: int = 72
-    bands: int = 8  # quantile bands of the consensus in a sensor's calibration curve
+    bands: int = 8  # quantile bands of the consensus in a sensor's calibration curve, at most
+    band_hours: int = 72  # hours of the consensus in each band, at least
     min_sensors: int = 3  # fewer at an hour: no consensus
 
 
@@ -133,12 +143,15 @@ def _consensus(scaled: np.ndarray, policy: Policy) -> np.ndarray:
 
 
 def _bands(
-    clean: np.ndarray, consensus: np.ndarray, bands: int
+    clean: np.ndarray, consensus: np.ndarray, bands: int, band_hours: int
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The per-sensor calibration curve: band centres of the consensus (quantiles) and each
     sensor's median value in each band, empty bands filled from the neighbouring bands."""
     known = np.isfinite(consensus)
-    if known.sum() < bands:
+    # Each band holds `band_hours` or more, so that a fault of a day or two cannot take a
+    # band's majority (a week of history: two bands; a month: eight).
+    bands = min(bands, int(known.sum()) // band_hours)
+    if bands < 1:
         return None
     edges = np.quantile(consensus[known], np.linspace(0, 1, bands + 1))
     band = np.clip(np.searchsorted(edges, consensus, side="right") - 1, 0, bands - 1)
@@ -185,6 +198,13 @@ def _trailing_median(table: np.ndarray, hours: int, rows: int = 2048) -> np.ndar
     return out
 
 
+def _trailing_mean(table: np.ndarray, hours: int) -> np.ndarray:
+    """Per column, the mean of the last `hours` rows (NaN ignored; NaN where fewer than half
+    hold a value)."""
+    frame = pd.DataFrame(table).rolling(hours, min_periods=max(hours // 2, 1)).mean()
+    return frame.to_numpy()
+
+
 def assess(values: pd.DataFrame, policy: Policy = Policy()) -> pd.DataFrame:
     """Bit flags per reading of an hourly frame (index: hour, columns: sensors; NaN: none)."""
     with warnings.catch_warnings():  # all-NaN hours and sensors give NaN medians: meant
@@ -207,7 +227,7 @@ def _assess(values: pd.DataFrame, policy: Policy) -> np.ndarray:
     # Each sensor against its own calibration on the consensus, not the consensus itself: a
     # roadside site reads a few µg/m³ above the background at every level, which on the log
     # scale is a large ratio on clean days and none in an episode.
-    curve = _bands(clean[train], consensus[train], policy.bands)
+    curve = _bands(clean[train], consensus[train], policy.bands, policy.band_hours)
     residual = clean - _expected(curve, consensus, clean.shape[1])
     # A sensor is judged against its model only after `min_history` hours of its own data.
     enough = np.cumsum(np.isfinite(residual), axis=0) >= policy.min_history
@@ -241,23 +261,32 @@ def _assess(values: pd.DataFrame, policy: Policy) -> np.ndarray:
     )
     ratio[~np.isfinite(ratio)] = np.nan
     normal = np.nan_to_num(_nanmedian(ratio[train], axis=0))
-    noisy = (ratio - normal > np.log(policy.noise_ratio)) & enough
-    noisy &= np.abs(deviation) > 2 * spread  # the reading itself is off
+    rough_hours = (ratio - normal > np.log(policy.noise_ratio)) & enough
+    noisy = rough_hours & (np.abs(deviation) > 2 * spread)  # the reading itself is off
     codes[noisy] |= NOISE
 
-    # Bias: the running median of the residual away from its centre by more than it wanders.
-    level = _trailing_median(np.where(noisy, np.nan, steady), policy.level_hours) - centre
-    wander = np.nan_to_num(_shorth(level[train])[1], nan=0.1).clip(min=0.01)
-    biased = (np.abs(level) > policy.bias_sigma * wander) & enough & ~noisy
-    before = np.full(x.shape, np.nan)
+    # Offset and drift: a self-starting CUSUM (`shifts.cusum`) of each sensor's residual
+    # against a baseline that follows its slow wander, scaled by the changes of its day-long
+    # mean from one day to the next, which a fault touches only at its two ends. The network's
+    # typical scale (median over sensors of their shorth) starts each sensor off. Noisy hours
+    # are left out.
+    calm = np.where(rough_hours, np.nan, deviation)
+    day = _trailing_mean(calm, policy.level_hours)
     lag = policy.level_hours
-    before[lag:] = level[:-lag]
-    step = ~(np.abs(level - before) < policy.step_share * np.abs(level))
-    # An episode of bias is an offset if it began as a step: carried to its end.
-    began = np.where(~biased, 0.0, np.where(step, 1.0, np.nan))
-    offset = biased & (pd.DataFrame(began).ffill().to_numpy() == 1.0)
-    carries = deviation * np.sign(level) > 0.5 * np.abs(level)  # the reading itself is off
-    codes[offset & carries] |= OFFSET
-    codes[biased & ~offset & carries] |= DRIFT
+    change = np.full(day.shape, np.nan)
+    change[lag:] = day[lag:] - day[:-lag]
+    scales = _shorth(change[train])[1] / np.sqrt(2)
+    prior = float(np.nanmedian(scales)) if np.isfinite(scales).any() else 0.1
+    design = Design(policy.cusum_k, policy.cusum_h, policy.min_shift, policy.baseline_alpha,
+                    policy.level_hours)  # fmt: skip
+    signs, starts = cusum(
+        np.where(enough, calm, np.nan), change, max(prior, 0.005), policy.clip_sigma * spread,
+        design,
+    )  # fmt: skip
+    drifting = ramps(calm, signs, starts, policy.ramp_ratio)
+    carries = deviation * signs > 0  # the reading itself is on the fault's side
+    shifted = (signs != 0) & carries & ~rough_hours
+    codes[shifted & ~drifting] |= OFFSET
+    codes[shifted & drifting] |= DRIFT
     codes[~np.isfinite(x)] = GOOD
     return codes

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 
 from citytwin.quality.checks import DRIFT, GOOD, OFFSET, RANGE, SPIKE, STUCK, _mad, _shorth, assess
+from citytwin.quality.shifts import Design, cusum
 
 
 def network(hours: int = 14 * 24, sensors: int = 8) -> pd.DataFrame:
@@ -51,3 +52,34 @@ def test_the_shorth_stays_on_the_clean_majority_where_the_median_moves():
     # Half of the values lie within about ±1.5 σ of the clean part (57 %): wider than ±0.67 σ, but
     # not stretched over both clusters as the MAD is.
     assert 0.15 < scale[0] < 0.25 and _mad(values)[0] > 0.28
+
+
+def test_an_offset_is_found_within_a_day_and_ends_with_it():
+    """A sensor reading 60 % high for three days in the third week: flagged from within a day
+    of the step to its end, and nowhere else in the network."""
+    frame = network(hours=21 * 24)
+    step = slice(15 * 24, 18 * 24)
+    frame.iloc[step, 4] *= 1.6
+    codes = assess(frame)
+    offset = (codes.to_numpy() & OFFSET) != 0
+    found = np.flatnonzero(offset[:, 4])
+    assert found.size and 15 * 24 <= found[0] < 16 * 24
+    assert found[-1] < 18 * 24 + 6  # closed within hours of the step back
+    assert offset[step, 4].mean() > 0.6
+    assert not np.delete(offset, 4, axis=1).any()
+
+
+def test_the_cusum_opens_on_a_sustained_shift_only():
+    """Independent unit errors: a shift of two scales opens a high fault within ~10 hours (and
+    names the hour the change began, within hours); an hour of six scales alone does not."""
+    rng = np.random.default_rng(11)
+    deviation = rng.normal(0.0, 1.0, (400, 2))
+    deviation[200:, 0] += 2.0
+    deviation[300, 1] += 6.0
+    changes = np.full(deviation.shape, np.sqrt(2 / 24))  # a long-run scale of one
+    design = Design(k=0.5, h=12.0, min_shift=0.0, alpha=1 / 168, hours=24)
+    signs, starts = cusum(deviation, changes, np.sqrt(2 / 24), np.full(2, 3.0), design)
+    opened = np.flatnonzero(signs[:, 0])
+    assert signs[:200].sum() == 0 and 200 < opened[0] < 212 and (signs[220:, 0] == 1).all()
+    assert abs(starts[opened[0], 0] - 200) <= 8
+    assert not signs[:, 1].any()
