@@ -25,7 +25,7 @@ from citytwin.query.cells import grow_by_cells, hexagon_wkb, to_hex
 from citytwin.query.params import Area, TimeRange, widen_to_buckets
 from citytwin.settings import Settings
 from citytwin.tiles.cache import CachedTile, Footprint, TileCache, VersionCache, tile_etag
-from citytwin.tiles.tile_matrix import parse_tile, resolution_for_zoom
+from citytwin.tiles.tile_matrix import WEB_MERCATOR, parse_tile, resolution_for_zoom
 
 
 def etag_matches(etag: str, if_none_match: str | None) -> bool:
@@ -134,9 +134,10 @@ async def cells_tile_answer(
     y: int,
     resolution: int | None,
     if_none_match: str | None,
+    matrix_set: str = WEB_MERCATOR,
 ) -> Response:
     """Hexagons with `h3`, `count`, `mean`, `min`, `max` of `variable` over `start`/`end`."""
-    tile = parse_tile(z, x, y)
+    tile = parse_tile(z, x, y, matrix_set)
     base = settings.ingest.h3_resolution
     shown = resolution_for_zoom(z, base) if resolution is None else resolution
     if shown > base:
@@ -191,10 +192,11 @@ async def sensors_tile_answer(
     x: int,
     y: int,
     if_none_match: str | None,
+    matrix_set: str = WEB_MERCATOR,
 ) -> Response:
     """Sensor points with `id`, `feed`, `external_id`, `name` and, per variable, the latest
     value and its time (`<variable>`, `<variable>_time`)."""
-    tile = parse_tile(z, x, y)
+    tile = parse_tile(z, x, y, matrix_set)
 
     async def fetch_version() -> tuple[tuple, Footprint]:
         async with pool.acquire() as conn:
@@ -222,10 +224,17 @@ async def sensors_tile_answer(
 
 
 async def base_tile_answer(
-    request: Request, pool: Pool, settings: Settings, layer: str, z: int, x: int, y: int
+    request: Request,
+    pool: Pool,
+    settings: Settings,
+    layer: str,
+    z: int,
+    x: int,
+    y: int,
+    matrix_set: str = WEB_MERCATOR,
 ) -> Response:
     """A tile of the city's base `layer`; it changes only when the city is imported again."""
-    tile = parse_tile(z, x, y)
+    tile = parse_tile(z, x, y, matrix_set)
     async with pool.acquire() as conn:
         body = await base_tile(conn, layer, tile)
     cache_control = f"public, max-age={settings.api.tile_max_age}"

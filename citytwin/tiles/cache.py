@@ -23,7 +23,7 @@ def strong_etag(*parts: object) -> str:
 
 def tile_etag(layer: str, tile: Tile, params: tuple, version: tuple[int, int]) -> str:
     """A strong ETag: the same tile, parameters and data version give the same tag."""
-    return strong_etag(layer, tile.z, tile.x, tile.y, params, version)
+    return strong_etag(layer, tile.matrix_set, tile.z, tile.x, tile.y, params, version)
 
 
 GZIP_FROM = 1024  # bytes: smaller tiles go as they are (as GZipMiddleware would leave them)

@@ -9,14 +9,13 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-import morecantile
 import numpy as np
 from PIL import Image
 from pyproj import Transformer
 
 from citytwin.core.grid import Grid
 from citytwin.errors import InvalidParameter
-from citytwin.tiles.tile_matrix import TMS, Tile
+from citytwin.tiles.tile_matrix import Tile
 
 TILE_SIZE = 256
 LUT_SIZE = 256
@@ -113,8 +112,7 @@ def encode_png(rgba: np.ndarray) -> bytes:
 
 def tile_xy_bounds(tile: Tile) -> tuple[float, float, float, float]:
     """(left, bottom, right, top) of a tile in EPSG:3857 metres."""
-    box = TMS.xy_bounds(morecantile.Tile(tile.x, tile.y, tile.z))
-    return box.left, box.bottom, box.right, box.top
+    return tile.xy_bounds
 
 
 @lru_cache(maxsize=16)

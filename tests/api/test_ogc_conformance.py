@@ -165,7 +165,7 @@ async def arithmetic(client):
 async def tiles(client):
     links = (await client.get("/ogc/collections/sensors")).json()["links"]
     listing = next(item for item in links if item["rel"].endswith("tilesets-vector"))
-    [tileset_link] = (await client.get(listing["href"])).json()["tilesets"]
+    tileset_link, _ = (await client.get(listing["href"])).json()["tilesets"]  # WebMercatorQuad
     tileset = (await client.get(tileset_link["links"][0]["href"])).json()
     assert tileset["dataType"] == "vector" and "tileMatrixSetLimits" in tileset
     template = next(item["href"] for item in tileset["links"] if item["rel"] == "item")

@@ -4,16 +4,18 @@ import h3
 import mapbox_vector_tile
 import morecantile
 import pytest
+from shapely.geometry import Polygon, box, shape
 
 from citytwin.tiles.tile_matrix import tms_document
 from tests.city import demo_base
 from tests.factories import STATIONS, air_rows, post_readings
 
 TMS = morecantile.tms.get("WebMercatorQuad")
+LONLAT = morecantile.tms.get("WorldCRS84Quad")
 
 
-def follow(template: str, lon: float, lat: float, zoom: int) -> str:
-    tile = TMS.tile(lon, lat, zoom)
+def follow(template: str, lon: float, lat: float, zoom: int, tms=TMS) -> str:
+    tile = tms.tile(lon, lat, zoom)
     return (
         template.replace("{tileMatrix}", str(tile.z))
         .replace("{tileRow}", str(tile.y))
@@ -105,7 +107,62 @@ async def test_sensor_tiles_and_the_tile_matrix_set(client):
     layer = mapbox_vector_tile.decode((await client.get(follow(item, *STATIONS["S3"], 15))).content)
     assert [f["properties"]["external_id"] for f in layer["sensors"]["features"]] == ["S3"]
     listed = (await client.get("/ogc/tileMatrixSets")).json()["tileMatrixSets"]
-    assert [entry["id"] for entry in listed] == ["WebMercatorQuad"]
+    assert [entry["id"] for entry in listed] == ["WebMercatorQuad", "WorldCRS84Quad"]
+
+
+def of_matrix_set(tilesets: list[dict], name: str) -> dict:
+    """The one tileset of `tilesets` in tile matrix set `name`."""
+    (tileset,) = [t for t in tilesets if t["tileMatrixSetURI"].endswith("/" + name)]
+    return tileset
+
+
+async def test_cells_are_tiled_in_lon_lat_too(client):
+    """WorldCRS84Quad beside WebMercatorQuad: GDAL's OGCAPI driver takes the collection's
+    lon/lat extent as coordinates of the tile matrix set, right only for a lon/lat set."""
+    await post_readings(client, air_rows(hours=2))
+    listing = (await client.get("/ogc/collections/cells-r8-no2/tiles")).json()["tilesets"]
+    assert [t["tileMatrixSetURI"].rsplit("/", 1)[1] for t in listing] == [
+        "WebMercatorQuad",
+        "WorldCRS84Quad",
+    ]
+    tileset = of_matrix_set(listing, "WorldCRS84Quad")
+    assert tileset["crs"] == "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+    lon, lat = STATIONS["S1"]
+    limits = {limit["tileMatrix"]: limit for limit in tileset["tileMatrixSetLimits"]}
+    assert limits["0"] == {
+        "tileMatrix": "0",
+        "minTileRow": 0,
+        "maxTileRow": 0,
+        "minTileCol": 1,
+        "maxTileCol": 1,
+    }
+    at_13 = LONLAT.tile(lon, lat, 13)
+    assert limits["13"]["minTileCol"] <= at_13.x <= limits["13"]["maxTileCol"]
+    item = next(link["href"] for link in tileset["links"] if link["rel"] == "item")
+    assert "/tiles/WorldCRS84Quad/{tileMatrix}/{tileRow}/{tileCol}" in item
+    answer = await client.get(follow(item, lon, lat, 13, LONLAT))
+    features = mapbox_vector_tile.decode(answer.content)["cells"]["features"]
+    cell = h3.latlng_to_cell(lat, lon, 8)
+    [drawn] = [f for f in features if f["properties"]["h3"] == cell]
+    # Tile pixels back to lon/lat: the hexagon lies where H3 puts it (clipped to the tile and
+    # its 64-pixel buffer).
+    west, south, east, north = LONLAT.bounds(at_13)
+    margin = (east - west) * 64 / 4096
+    rings = shape(drawn["geometry"]).exterior.coords
+    placed = Polygon(
+        [(west + x / 4096 * (east - west), south + y / 4096 * (north - south)) for x, y in rings]
+    )
+    hexagon = Polygon([(x, y) for y, x in h3.cell_to_boundary(cell)]).intersection(
+        box(west - margin, south - margin, east + margin, north + margin)
+    )
+    assert placed.symmetric_difference(hexagon).area < 0.01 * hexagon.area
+    document = (await client.get("/ogc/tileMatrixSets/WorldCRS84Quad")).json()
+    assert document["supportedCRS"] == document["crs"] == tileset["crs"]
+    assert document["tileMatrix"][0]["topLeftCorner"] == [-180, 90]
+    assert (
+        document["tileMatrix"][0]["matrixWidth"],
+        document["tileMatrix"][0]["matrixHeight"],
+    ) == (2, 1)
 
 
 async def test_districts_are_a_tileset_and_a_tilejson(client):
@@ -114,7 +171,7 @@ async def test_districts_are_a_tileset_and_a_tilejson(client):
     listing_href = next(
         link["href"] for link in collection["links"] if link["rel"].endswith("tilesets-vector")
     )
-    (tileset,) = (await client.get(listing_href)).json()["tilesets"]
+    tileset = of_matrix_set((await client.get(listing_href)).json()["tilesets"], "WebMercatorQuad")
     assert tileset["title"] == collection["title"]
     assert tileset["layers"] == [
         {
@@ -156,7 +213,7 @@ async def test_a_cell_collection_of_one_variable_is_one_tileset_of_that_variable
     listing_href = next(
         link["href"] for link in collection["links"] if link["rel"].endswith("tilesets-vector")
     )
-    (tileset,) = (await client.get(listing_href)).json()["tilesets"]
+    tileset = of_matrix_set((await client.get(listing_href)).json()["tilesets"], "WebMercatorQuad")
     item = next(link for link in tileset["links"] if link["rel"] == "item")
     # The collection's id names the variable: no parameter, no hidden default.
     assert item["href"].endswith(
@@ -209,8 +266,10 @@ async def test_the_tile_matrix_set_is_written_in_both_encodings():
         ("/ogc/collections/roads/tiles", 404),
         ("/ogc/collections/buildings/tiles/WebMercatorQuad/14/8600/5770", 404),
         ("/ogc/collections/nothing/tiles", 404),
-        ("/ogc/collections/sensors/tiles/WorldCRS84Quad", 404),
-        ("/ogc/tileMatrixSets/WorldCRS84Quad", 404),
+        ("/ogc/collections/sensors/tiles/WorldMercatorWGS84Quad", 404),
+        ("/ogc/tileMatrixSets/WorldMercatorWGS84Quad", 404),
+        ("/ogc/collections/sensors/tiles/WorldCRS84Quad/0/1/0", 400),  # one row at zoom 0
+        ("/ogc/collections/sensors/tiles/WorldCRS84Quad/0/0/2", 400),
         ("/ogc/collections/cells-r8/tiles/WebMercatorQuad?variable=co2", 400),
         ("/ogc/collections/sensors/tiles/WebMercatorQuad/3/9/0", 400),
     ],

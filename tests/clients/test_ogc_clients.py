@@ -3,16 +3,18 @@
 import functools
 import os
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 import asyncpg
 import geopandas as gpd
+import h3
 import pytest
 import requests
 from owslib.ogcapi.features import Features
-from shapely.geometry import box
+from shapely.geometry import Polygon, box
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from citytwin.api.app import create_app
@@ -27,6 +29,17 @@ from tests.live_server import serve
 DISTRICTS = ROOT / "gis_data" / "districts.geojson"
 SOUTH = (9.50, 47.11, 9.515, 47.13)  # holds S3 only
 GDAL_ENV = {**os.environ, "GDAL_HTTP_TIMEOUT": "10", "CPL_DEBUG": "ON"}
+# GDAL's OGCAPI driver copying one layer to a file, as `ogr2ogr` would, through the GDAL 3.12
+# that pyogrio bundles: Debian 12's GDAL 3.6 is built without the driver's vector-tile reader
+# (its CMake left OGR_ENABLE_DRIVER_GML unset for the driver, fixed in GDAL 3.7.1 by
+# OSGeo/gdal#7993), so it cannot read vector tiles through `OGCAPI:` whatever a server serves.
+OGCAPI_COPY = """
+import sys, pyogrio
+source, layer, target = sys.argv[1:]
+pyogrio.set_gdal_config_options({"GDAL_HTTP_TIMEOUT": "10"})
+print(*pyogrio.list_layers(source)[:, 0], sep="\\n")
+pyogrio.write_dataframe(pyogrio.read_dataframe(source, layer=layer), target)
+"""
 
 
 @dataclass(frozen=True)
@@ -226,3 +239,34 @@ def test_owslib_reads_queryables_and_filters_with_cql2(live, monkeypatch):
         "sensors", filter=as_json % ",".join(map(str, SOUTH)), **{"filter-lang": "cql2-json"}
     )
     assert [item["properties"]["external_id"] for item in south["features"]] == ["S3"]
+
+
+def test_gdal_ogcapi_reads_the_cells_vector_tiles_without_extent_hints(live, tmp_path):
+    source = f"OGCAPI:{live.url}/collections/cells-r8-no2"
+    target = tmp_path / "cells.gpkg"
+    since = len(live.requests)
+    copy = [sys.executable, "-c", OGCAPI_COPY, source, "Zoom level 10", str(target)]
+    done = subprocess.run(copy, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # One layer per zoom of the tile matrix set, none left out for lack of an extent hint.
+    assert done.stdout.split() == [word for z in range(23) for word in ("Zoom", "level", str(z))]
+    copied = gpd.read_file(target).dissolve("h3", aggfunc="first")
+    served = requests.get(f"{live.url}/collections/cells-r8-no2/items", timeout=10).json()
+    hexagons = {item["properties"]["h3"]: item["properties"] for item in served["features"]}
+    assert sorted(copied.index) == sorted(hexagons) and len(hexagons) == 3
+    for cell, row in copied.iterrows():
+        assert (row["count"], row["mean"]) == (24, pytest.approx(hexagons[cell]["mean"]))
+        hexagon = Polygon([(lon, lat) for lat, lon in h3.cell_to_boundary(cell)])
+        assert row.geometry.symmetric_difference(hexagon).area < 0.01 * hexagon.area
+    # GDAL chose the lon/lat tile matrix set and asked only for tiles within its limits.
+    tileset = requests.get(
+        f"{live.url}/collections/cells-r8-no2/tiles/WorldCRS84Quad", timeout=10
+    ).json()
+    [limits] = [limit for limit in tileset["tileMatrixSetLimits"] if limit["tileMatrix"] == "10"]
+    prefix = "/ogc/collections/cells-r8-no2/tiles/"
+    asked = [line.split("?")[0][len(prefix) :] for line in live.requests[since:]]
+    tiles = [path.split("/") for path in asked if path.count("/") == 3]
+    assert tiles and all(name == "WorldCRS84Quad" and z == "10" for name, z, _, _ in tiles)
+    for _, _, row, col in tiles:
+        assert limits["minTileRow"] <= int(row) <= limits["maxTileRow"]
+        assert limits["minTileCol"] <= int(col) <= limits["maxTileCol"]

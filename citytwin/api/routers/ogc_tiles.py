@@ -29,7 +29,7 @@ from citytwin.services.tilesets import (
     districts_bounds,
     sensors_bounds,
 )
-from citytwin.tiles.tile_matrix import MAX_ZOOM, TMS, matrix_limits, tms_document
+from citytwin.tiles.tile_matrix import MATRIX_SETS, MAX_ZOOM, matrix_limits, tms_document
 
 router = APIRouter(
     prefix="/ogc", tags=["OGC API - Tiles"], dependencies=[Depends(reject_unknown_parameters)]
@@ -42,7 +42,9 @@ CollectionId = Annotated[
         description="sensors, districts, cells-r{N} or cells-r{N}-{variable}.",
     ),
 ]
-TileMatrixSetId = Annotated[str, Path(alias="tileMatrixSetId", description="WebMercatorQuad.")]
+TileMatrixSetId = Annotated[
+    str, Path(alias="tileMatrixSetId", description="WebMercatorQuad or WorldCRS84Quad.")
+]
 VariableQuery = Annotated[
     str | None,
     Query(
@@ -69,28 +71,26 @@ def _tiled_collection(
 
 
 def _check_tms(tile_matrix_set_id: str) -> None:
-    if tile_matrix_set_id != TMS.id:
+    if tile_matrix_set_id not in MATRIX_SETS:
         raise NotFound("tile matrix set", tile_matrix_set_id)
 
 
-def _tms_link(request: Request) -> str:
-    return str(request.url_for("ogc_tile_matrix_set", tileMatrixSetId=TMS.id))
+def _tms_link(request: Request, matrix_set: str) -> str:
+    return str(request.url_for("ogc_tile_matrix_set", tileMatrixSetId=matrix_set))
 
 
 @router.get("/tileMatrixSets", summary="Tile matrix sets")
 async def tile_matrix_sets(request: Request) -> Response:
-    return json_response(
+    listing = [
         {
-            "tileMatrixSets": [
-                {
-                    "id": TMS.id,
-                    "title": TMS.title,
-                    "uri": TMS.uri,
-                    "links": [ogc.link("self", _tms_link(request), "application/json")],
-                }
-            ]
+            "id": name,
+            "title": served.tms.title,
+            "uri": served.tms.uri,
+            "links": [ogc.link("self", _tms_link(request, name), "application/json")],
         }
-    )
+        for name, served in MATRIX_SETS.items()
+    ]
+    return json_response({"tileMatrixSets": listing})
 
 
 @router.get(
@@ -98,7 +98,7 @@ async def tile_matrix_sets(request: Request) -> Response:
 )
 async def tile_matrix_set(tile_matrix_set_id: TileMatrixSetId) -> Response:
     _check_tms(tile_matrix_set_id)
-    return json_response(tms_document())
+    return json_response(tms_document(tile_matrix_set_id))
 
 
 def _tileset(
@@ -107,10 +107,13 @@ def _tileset(
     variable: str | None,
     known: list[str],
     bounds: Bounds | None,
+    matrix_set: str,
 ) -> dict:
-    """A tileset; for cells without `variable`, its item template names `{variable}`."""
+    """A tileset of `matrix_set`; for cells without `variable`, its item template names
+    `{variable}`."""
+    tms = MATRIX_SETS[matrix_set].tms
     tileset = str(
-        request.url_for("ogc_tileset", collectionId=collection.id, tileMatrixSetId=TMS.id)
+        request.url_for("ogc_tileset", collectionId=collection.id, tileMatrixSetId=matrix_set)
     )
     cells = collection.layer == "cells"
     # cells-r{N}-{variable}: the collection's id names the variable, its URLs need none.
@@ -127,11 +130,11 @@ def _tileset(
     document = {
         "title": collection.title + (f": {variable}" if variable and not named else ""),
         "dataType": "vector",
-        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
-        "tileMatrixSetURI": TMS.uri,
+        "crs": tms.crs.srs,
+        "tileMatrixSetURI": tms.uri,
         "links": [
             ogc.link("self", tileset, "application/json"),
-            ogc.link(TILING_SCHEME, _tms_link(request), "application/json"),
+            ogc.link(TILING_SCHEME, _tms_link(request, matrix_set), "application/json"),
             {**item, "href": template},
         ],
         "layers": [
@@ -150,7 +153,7 @@ def _tileset(
             "upperRight": [east, north],
             "crs": ogc.CRS84,
         }
-        document["tileMatrixSetLimits"] = matrix_limits(bounds, MAX_ZOOM)
+        document["tileMatrixSetLimits"] = matrix_limits(bounds, MAX_ZOOM, matrix_set)
     return document
 
 
@@ -171,7 +174,8 @@ async def tilesets(
     collection_id: CollectionId,
     variable: VariableQuery = None,
 ) -> Response:
-    """The collection's tilesets: for cells one per variable (or only `variable`'s)."""
+    """The collection's tilesets, one per tile matrix set and, for cells, per variable (or
+    only `variable`'s)."""
     known = sorted(variables)
     collection = _tiled_collection(collection_id, settings.ingest.h3_resolution, known, variable)
     bounds = await _bounds(conn, collection)
@@ -183,7 +187,11 @@ async def tilesets(
         names = list(known)
     else:
         names = [variable_of(variable, variables).name]
-    listing = [_tileset(request, collection, name, known, bounds) for name in names]
+    listing = [
+        _tileset(request, collection, name, known, bounds, matrix_set)
+        for name in names
+        for matrix_set in MATRIX_SETS
+    ]
     return json_response({"tilesets": listing})
 
 
@@ -209,7 +217,8 @@ async def tileset(
     variable = collection.variable or variable
     name = None if variable is None else variable_of(variable, variables).name
     bounds = await _bounds(conn, collection)
-    return json_response(_tileset(request, collection, name, sorted(variables), bounds))
+    document = _tileset(request, collection, name, sorted(variables), bounds, tile_matrix_set_id)
+    return json_response(document)
 
 
 @router.get(
@@ -239,11 +248,25 @@ async def tile(
     variable = collection.variable or variable
     if collection.layer == "sensors":
         return await sensors_tile_answer(
-            request, pool, settings, tile_matrix, tile_col, tile_row, if_none_match
+            request,
+            pool,
+            settings,
+            tile_matrix,
+            tile_col,
+            tile_row,
+            if_none_match,
+            tile_matrix_set_id,
         )
     if collection.layer == "districts":
         return await base_tile_answer(
-            request, pool, settings, "districts", tile_matrix, tile_col, tile_row
+            request,
+            pool,
+            settings,
+            "districts",
+            tile_matrix,
+            tile_col,
+            tile_row,
+            tile_matrix_set_id,
         )
     if variable is None:
         raise InvalidParameter("variable", f"required for {collection.id}: one of the tilesets")
@@ -259,4 +282,5 @@ async def tile(
         tile_row,
         collection.resolution,
         if_none_match,
+        tile_matrix_set_id,
     )

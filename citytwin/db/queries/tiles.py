@@ -12,21 +12,35 @@ from citytwin.tiles.versions import VERSION_RESOLUTION
 
 EXTENT = 4096
 BUFFER = 64
+# A tile's envelope in the CRS of its tile matrix set, from the first five parameters
+# (left, bottom, right, top, SRID): see `_tile_args`.
+SRID = "$5::int"
+ENVELOPE = f"ST_MakeEnvelope($1::float8, $2::float8, $3::float8, $4::float8, {SRID})"
+
+
+def _grown(share: float) -> str:
+    """The tile's envelope grown by `share` of its width on each side (tiles are square)."""
+    return f"ST_Expand({ENVELOPE}, ($3::float8 - $1::float8) * {share})"
+
+
+def _tile_args(tile: Tile) -> tuple:
+    return (*tile.xy_bounds, tile.srid)
+
 
 CELLS_MVT = f"""
 SELECT ST_AsMVT(t, 'cells', {EXTENT}, 'geom') FROM (
-    SELECT ST_AsMVTGeom(ST_Transform(ST_GeomFromWKB(c.wkb, 4326), 3857),
-                        ST_TileEnvelope($1, $2, $3), {EXTENT}, {BUFFER}, true) AS geom,
+    SELECT ST_AsMVTGeom(ST_Transform(ST_GeomFromWKB(c.wkb, 4326), {SRID}),
+                        {ENVELOPE}, {EXTENT}, {BUFFER}, true) AS geom,
            c.h3, c.count, c.mean, c.min, c.max
-    FROM unnest($4::bytea[], $5::text[], $6::int8[], $7::float8[], $8::float8[], $9::float8[])
+    FROM unnest($6::bytea[], $7::text[], $8::int8[], $9::float8[], $10::float8[], $11::float8[])
          AS c (wkb, h3, count, mean, min, max)
 ) t WHERE t.geom IS NOT NULL
 """
 
 # The sensors a tile draws: those whose point lies within the tile and its rendering buffer.
-DRAWN_SENSORS = """
+DRAWN_SENSORS = f"""
     SELECT s.id, s.feed, s.external_id, s.name, s.geom, s.cell, s.mobile FROM sensors s
-    WHERE s.geom && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 0.05), 4326)"""
+    WHERE s.geom && ST_Transform({_grown(0.05)}, 4326)"""
 
 SENSORS_MVT = f"""
 WITH picked AS ({DRAWN_SENSORS}
@@ -47,7 +61,7 @@ WITH picked AS ({DRAWN_SENSORS}
     GROUP BY p.id
 )
 SELECT ST_AsMVT(t, 'sensors', {EXTENT}, 'geom') FROM (
-    SELECT ST_AsMVTGeom(ST_Transform(p.geom, 3857), ST_TileEnvelope($1, $2, $3),
+    SELECT ST_AsMVTGeom(ST_Transform(p.geom, {SRID}), {ENVELOPE},
                         {EXTENT}, {BUFFER}, true) AS geom,
            p.id, p.feed, p.external_id, p.name, coalesce(l.values, '{{}}') AS values
     FROM picked p LEFT JOIN latest l USING (id)
@@ -61,9 +75,7 @@ async def cells_tile(
     """The MVT of `rows` (h3, count, mean, min, max) drawn as `hexagons` (WKB, lon/lat)."""
     return await conn.fetchval(
         CELLS_MVT,
-        tile.z,
-        tile.x,
-        tile.y,
+        *_tile_args(tile),
         list(hexagons),
         [r["h3"] for r in rows],
         [r["count"] for r in rows],
@@ -75,7 +87,7 @@ async def cells_tile(
 
 async def sensors_tile(conn: asyncpg.Connection, tile: Tile) -> bytes:
     """The MVT of the sensors in `tile`, each with its latest value (and time) per variable."""
-    return await conn.fetchval(SENSORS_MVT, tile.z, tile.x, tile.y)
+    return await conn.fetchval(SENSORS_MVT, *_tile_args(tile))
 
 
 async def newest_day(conn: asyncpg.Connection, variable_id: int) -> datetime | None:
@@ -118,9 +130,7 @@ async def sensors_version(conn: asyncpg.Connection, tile: Tile) -> tuple[tuple[i
             FROM tile_versions v
             WHERE (SELECT drawn FROM mobile)
                OR v.cell IN (SELECT h3_parent(drawn.cell, {VERSION_RESOLUTION}) FROM drawn)""",
-        tile.z,
-        tile.x,
-        tile.y,
+        *_tile_args(tile),
     )
     return (row[0], row[1]), row[2]
 
@@ -165,10 +175,10 @@ def _base_mvt(layer: str) -> str:
     names = ", ".join(f"b.{name}" for name in BASE_TILE_PROPERTIES[layer])
     return f"""
 SELECT ST_AsMVT(t, '{layer}', {EXTENT}, 'geom') FROM (
-    SELECT ST_AsMVTGeom(ST_Transform(b.geom, 3857), ST_TileEnvelope($1, $2, $3),
+    SELECT ST_AsMVTGeom(ST_Transform(b.geom, {SRID}), {ENVELOPE},
                         {EXTENT}, {BUFFER}, true) AS geom, {names}
     FROM {layer} b
-    WHERE b.geom && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 0.02), 4326)
+    WHERE b.geom && ST_Transform({_grown(0.02)}, 4326)
 ) t WHERE t.geom IS NOT NULL"""
 
 
@@ -177,4 +187,4 @@ BASE_MVT = {layer: _base_mvt(layer) for layer in BASE_TILE_PROPERTIES}
 
 async def base_tile(conn: asyncpg.Connection, layer: str, tile: Tile) -> bytes:
     """The MVT of base `layer` (districts, roads or buildings) in `tile` (GiST-indexed)."""
-    return await conn.fetchval(BASE_MVT[layer], tile.z, tile.x, tile.y)
+    return await conn.fetchval(BASE_MVT[layer], *_tile_args(tile))
