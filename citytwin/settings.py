@@ -131,6 +131,12 @@ class ApiSettings(BaseSettings):
         "(400 beyond) and of OGC API items (served at this size beyond, as OGC asks), the "
         "SensorThings `maxTop`.",
     )
+    record_page_size: int = Field(
+        default=1000,
+        ge=1,
+        description="Most dead letters or scenario runs in one page of their lists (each "
+        "carries its payload or its layers); 400 beyond.",
+    )
     area_max_vertices: int = Field(
         default=10_000, ge=4, description="Most vertices of a `polygon` query parameter."
     )

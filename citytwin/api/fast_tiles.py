@@ -11,7 +11,7 @@ from citytwin.api.tile_responses import etag_matches
 from citytwin.tiles.cache import VersionCache
 
 PREFIXES = ("/tiles/cells/", "/tiles/sensors/")
-KEPT = 8192  # answers remembered (one per tile URL and encoding)
+ENCODINGS = 2  # a tile's answer is kept plain and gzipped
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class FastTiles:
         if start.get("status") == 200 and etag and made_from:
             if not _still_current(versions, made_from):
                 return
-            if len(self.answers) >= KEPT:
+            if len(self.answers) >= ENCODINGS * scope["app"].state.settings.api.tile_cache_size:
                 self.answers.clear()
             self.answers[key] = _Answer(
                 made_from, etag.decode(), start["headers"], b"".join(chunks)

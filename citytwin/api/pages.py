@@ -16,6 +16,9 @@ T = TypeVar("T")
 LimitQuery = Annotated[
     int, Query(ge=1, description="Items per page, at most `CITYTWIN_MAX_PAGE_SIZE` (10,000).")
 ]
+RecordLimitQuery = Annotated[
+    int, Query(ge=1, description="Records per page, at most `CITYTWIN_RECORD_PAGE_SIZE` (1,000).")
+]
 
 
 def page_limit(limit: int, max_page_size: int) -> int:

@@ -5,6 +5,7 @@ import pytest
 
 from citytwin.api.app import create_app
 from tests.asgi import asgi_client
+from tests.factories import API_KEY
 
 pytestmark = pytest.mark.usefixtures("demo_city")
 
@@ -15,7 +16,11 @@ DAY = ("2026-11-02T00:00:00Z", "2026-11-03T00:00:00Z")
 @pytest.fixture(scope="module")
 async def small(settings, pool, demo_city):
     limits = settings.updated(
-        max_page_size=3, area_max_vertices=4, series_max_periods=10, temporal_max_instances=2
+        max_page_size=3,
+        record_page_size=2,
+        area_max_vertices=4,
+        series_max_periods=10,
+        temporal_max_instances=2,
     )
     async with asgi_client(create_app(limits)) as client:
         yield client
@@ -27,6 +32,15 @@ async def test_a_page_past_max_page_size_is_refused_naming_limit(small, path):
     answer = await small.get(path, params={"limit": 4})
     assert answer.status_code == 400
     assert (answer.json()["parameter"], answer.json()["detail"]) == ("limit", "4 is outside 1..3")
+
+
+@pytest.mark.parametrize("path", ["/deadletters", "/scenarios"])
+async def test_record_lists_stop_at_record_page_size(small, path):
+    headers = {"X-API-Key": API_KEY}
+    assert (await small.get(path, params={"limit": 2}, headers=headers)).status_code == 200
+    answer = await small.get(path, params={"limit": 3}, headers=headers)
+    assert answer.status_code == 400
+    assert (answer.json()["parameter"], answer.json()["detail"]) == ("limit", "3 is outside 1..2")
 
 
 async def test_ogc_items_are_served_at_max_page_size(small):

@@ -18,6 +18,7 @@ from citytwin.api.deps import (
     read_body,
 )
 from citytwin.api.formats import json_response
+from citytwin.api.pages import RecordLimitQuery, page_limit
 from citytwin.api.tile_responses import data_changed
 from citytwin.core.limits import INT64_MAX
 from citytwin.db import dead_letters
@@ -186,11 +187,13 @@ def _letter(row: dict) -> dict:
 async def list_dead_letters(
     conn: ConnDep,
     _key: ServiceWriterDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    settings: SettingsDep,
+    limit: RecordLimitQuery = 100,
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
     pending: Annotated[bool, Query(description="Only those not replayed yet.")] = False,
 ) -> Response:
     """Newest first, each with its raw payload (as text) and the reason."""
+    limit = page_limit(limit, settings.api.record_page_size)
     total, rows = await dead_letters.list_dead_letters(conn, limit, offset, pending)
     return json_response(
         {"total": total, "limit": limit, "offset": offset, "items": [_letter(r) for r in rows]}

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from citytwin.api.deps import ConnDep, PoolDep, ServiceWriterDep, SettingsDep, read_body
 from citytwin.api.formats import json_response
+from citytwin.api.pages import RecordLimitQuery, page_limit
 from citytwin.core.limits import INT64_MAX
 from citytwin.db import scenario_runs
 from citytwin.scenarios.jobs import ScenarioJobs
@@ -55,10 +56,12 @@ async def post_scenario(
 @router.get("/scenarios", summary="Scenario runs, newest first")
 async def list_scenarios(
     conn: ConnDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    settings: SettingsDep,
+    limit: RecordLimitQuery = 100,
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Response:
     """Every run with its status, progress, stage, error and layers."""
+    limit = page_limit(limit, settings.api.record_page_size)
     total, runs = await scenario_runs.list_runs(conn, limit, offset)
     return json_response({"total": total, "runs": [_answer(run) for run in runs]})
 
