@@ -80,6 +80,30 @@ def reading_codes(sensors: np.ndarray, times: pd.Series, codes: pd.DataFrame) ->
     return out
 
 
+# The kinds whose opening and closing are fault events (range is validation's, per reading).
+EPISODES = {kind: bit for kind, bit in KINDS.items() if kind != "range"}
+
+
+def transitions(codes: pd.DataFrame, before: pd.Series, after: pd.Series) -> list[dict]:
+    """The faults that opened or closed in a load: per sensor (`after`: its newest hour in the
+    load; `before`: its newest stored hour before the load, missing for a new sensor), each kind
+    held at one hour of `codes` and not at the other. Sensors whose load reached no further
+    than their stored hours (a late file) are left out: their state did not move on."""
+    held = before.reindex(after.index)
+    moved = after[held.isna().to_numpy() | (after > held).to_numpy()]
+    column = codes.columns.get_indexer(moved.index)
+    now = codes.to_numpy()[codes.index.get_indexer(moved.to_numpy()), column]
+    was_row = codes.index.get_indexer(before.reindex(moved.index).to_numpy())
+    was = np.where(was_row >= 0, codes.to_numpy()[was_row, column], 0)
+    events = []
+    for sensor, hour, new, old in zip(moved.index, moved.to_numpy(), now, was, strict=True):
+        for kind, bit in EPISODES.items():
+            if bool(new & bit) != bool(old & bit):
+                state = "open" if new & bit else "closed"
+                events.append({"sensor": str(sensor), "kind": kind, "state": state, "hour": hour})
+    return events
+
+
 def kind_counts(codes: np.ndarray) -> dict[str, int]:
     """How many readings hold each kind of fault (kinds with none left out)."""
     counts = {kind: int(((codes & bit) != 0).sum()) for kind, bit in KINDS.items()}

@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 from citytwin.core.limits import ReadLimits, size_text
 from citytwin.db.city import city_zone as stored_city_zone
+from citytwin.db.fault_events import record_faults
 from citytwin.db.feeds import variable_ids
 from citytwin.db.load import reading_load, register_sensors
 from citytwin.db.pool import Connection
@@ -302,6 +303,7 @@ async def ingest(
                 if on_progress:
                     on_progress(stored_bytes)
             result = await load.finish()
+            await record_faults(conn, feed.name, stage.faults())
             rejected.add(result.rejected)
             if on_rejects is not None:
                 on_rejects(result.rejected)

@@ -1,6 +1,7 @@
 """`GET /twin/stream` on a real uvicorn server: events after loads, resuming by Last-Event-ID."""
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -136,3 +137,39 @@ async def test_a_bad_last_event_id_is_named(site):
         too_fine = await http.get("/twin/stream", params={"resolution": 12})
     assert (answer.status_code, answer.json()["parameter"]) == (400, "Last-Event-ID")
     assert (too_fine.status_code, too_fine.json()["parameter"]) == (400, "resolution")
+
+
+def pm25_hours(start: int, hours: int, stuck_from: int | None = None) -> list[tuple]:
+    """pm25 at the three stations sharing a diurnal signal; S3 stuck from `stuck_from`."""
+    points = []
+    for number, station in enumerate(STATIONS):
+        for hour in range(start, start + hours):
+            value = 12 + 6 * math.sin(hour * 2 * math.pi / 24) + 0.37 * number + 0.011 * hour
+            if station == "S3" and stuck_from is not None and hour >= stuck_from:
+                value = 12 + 6 * math.sin(stuck_from * 2 * math.pi / 24)
+            points.append((station, "pm25", at(hour), round(value, 2)))
+    return points
+
+
+async def test_a_fault_opening_and_closing_is_a_faults_event(site):
+    """S3 stuck over the last 8 hours of a day's load opens a `stuck` fault (an event of its
+    own after the load's cells); readings moving again close it. A no2 subscriber hears of
+    neither."""
+    async with (
+        httpx.AsyncClient(base_url=site, timeout=30) as http,
+        subscribe(http, variable="pm25") as events,
+        subscribe(http, variable="no2") as no2,
+    ):
+        await load(http, pm25_hours(0, 24, stuck_from=16))
+        cells, opened = await events.next(), await events.next()
+        await load(http, pm25_hours(24, 4))
+        _, closed = await events.next(), await events.next()
+        await load(http, [("S1", "no2", at(30), 40.0)])
+        heard = await no2.next()
+    assert (cells["event"], opened["event"], opened["id"]) == ("cells", "faults", "2")
+    sensor = opened["data"]["faults"][0]["sensor"]
+    assert isinstance(sensor, int)
+    fault = {"sensor": sensor, "external_id": "S3", "variable": "pm25", "kind": "stuck"}
+    assert opened["data"] == {"event": 2, "faults": [{**fault, "state": "open", "time": at(23)}]}
+    assert closed["data"] == {"event": 4, "faults": [{**fault, "state": "closed", "time": at(27)}]}
+    assert (heard["event"], heard["id"]) == ("cells", "5")  # the no2 stream skipped 1 to 4

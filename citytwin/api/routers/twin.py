@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import numpy as np
+import orjson
 from fastapi import APIRouter, FastAPI, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
@@ -181,6 +182,17 @@ async def _event_message(
     return sse_message(document, "cells", event["id"])
 
 
+def _fault_message(event: dict, question: Question, names: dict[int, str]) -> bytes | None:
+    """The SSE message of a fault event: the faults that opened or closed, of the variable
+    followed (None if none of them)."""
+    faults = orjson.loads(event["faults"])
+    if question.variable_id is not None:
+        faults = [f for f in faults if f["variable"] == names.get(question.variable_id)]
+    if not faults:
+        return None
+    return sse_message({"event": event["id"], "faults": faults}, "faults", event["id"])
+
+
 async def _frames(app: FastAPI, question: Question, seen: int, reset: bool) -> AsyncIterator[bytes]:
     """The stream after event `seen`: each held event's message in id order, keep-alives
     while nothing happens."""
@@ -195,10 +207,13 @@ async def _frames(app: FastAPI, question: Question, seen: int, reset: bool) -> A
         async with pool.acquire() as conn:
             events = await events_after(conn, seen, EVENTS_PER_READ)
         for event in events:
-            message = await stream.hub.shared(
-                (event["id"], question),
-                lambda event=event: _event_message(app, dict(event), question, names),
-            )
+            if event["faults"] is not None:
+                message = _fault_message(dict(event), question, names)
+            else:
+                message = await stream.hub.shared(
+                    (event["id"], question),
+                    lambda event=event: _event_message(app, dict(event), question, names),
+                )
             if message is not None:
                 yield message
             seen = event["id"]
@@ -238,9 +253,10 @@ async def get_stream(
     ] = None,
 ) -> StreamingResponse:
     """After each load, an event `cells` (id: the event's sequence number) with the new state of
-    the cells it changed, in the shape of `/twin/state` cells. `Last-Event-ID` resumes after
-    an event: every held event after it is sent (events are held for an hour; `reset` says
-    some were lost)."""
+    the cells it changed, in the shape of `/twin/state` cells, and an event `faults` when its
+    quality stage opened or closed a sensor's fault (sensor, variable, kind, state, time).
+    `Last-Event-ID` resumes after an event: every held event after it is sent (events are held
+    for an hour; `reset` says some were lost)."""
     resolution = _resolution(resolution, settings.ingest.h3_resolution)
     resume = _last_event_id(last_event_id, after)
     stream: TwinStream = request.app.state.twin_stream

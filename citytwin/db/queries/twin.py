@@ -106,9 +106,11 @@ async def event_bounds(conn: asyncpg.Connection) -> tuple[int, int]:
 
 
 async def events_after(conn: asyncpg.Connection, after: int, limit: int) -> list[asyncpg.Record]:
-    """The held events after id `after`, oldest first: id, variable_ids, cells."""
+    """The held events after id `after`, oldest first: id, variable_ids, cells, faults (JSON
+    text, or None for a load's cell event)."""
     return await conn.fetch(
-        "SELECT id, variable_ids, cells FROM twin_events WHERE id > $1 ORDER BY id LIMIT $2",
+        "SELECT id, variable_ids, cells, faults::text AS faults FROM twin_events "
+        "WHERE id > $1 ORDER BY id LIMIT $2",
         after,
         limit,
     )
