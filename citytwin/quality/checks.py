@@ -200,9 +200,16 @@ def _trailing_median(table: np.ndarray, hours: int, rows: int = 2048) -> np.ndar
 
 def _trailing_mean(table: np.ndarray, hours: int) -> np.ndarray:
     """Per column, the mean of the last `hours` rows (NaN ignored; NaN where fewer than half
-    hold a value)."""
-    frame = pd.DataFrame(table).rolling(hours, min_periods=max(hours // 2, 1)).mean()
-    return frame.to_numpy()
+    hold a value), by cumulative sums over all columns at once."""
+    zero = np.zeros((1, table.shape[1]))
+    total = np.vstack([zero, np.cumsum(np.nan_to_num(table), axis=0)])
+    count = np.vstack([zero, np.cumsum(np.isfinite(table), axis=0)])
+    low = np.maximum(np.arange(1, len(table) + 1) - hours, 0)
+    high = np.arange(1, len(table) + 1)
+    n = count[high] - count[low]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (total[high] - total[low]) / n
+    return np.where(n >= max(hours // 2, 1), mean, np.nan)
 
 
 def assess(values: pd.DataFrame, policy: Policy = Policy()) -> pd.DataFrame:
@@ -279,12 +286,13 @@ def _assess(values: pd.DataFrame, policy: Policy) -> np.ndarray:
     prior = float(np.nanmedian(scales)) if np.isfinite(scales).any() else 0.1
     design = Design(policy.cusum_k, policy.cusum_h, policy.min_shift, policy.baseline_alpha,
                     policy.level_hours)  # fmt: skip
-    signs, starts = cusum(
+    signs, starts, departures = cusum(
         np.where(enough, calm, np.nan), change, max(prior, 0.005), policy.clip_sigma * spread,
         design,
     )  # fmt: skip
     drifting = ramps(calm, signs, starts, policy.ramp_ratio)
-    carries = deviation * signs > 0  # the reading itself is on the fault's side
+    # The reading itself carries the fault: beyond half the least shift from the baseline.
+    carries = departures * signs > policy.min_shift / 2
     shifted = (signs != 0) & carries & ~rough_hours
     codes[shifted & ~drifting] |= OFFSET
     codes[shifted & drifting] |= DRIFT

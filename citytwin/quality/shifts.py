@@ -39,10 +39,10 @@ class Design:
 
 def cusum(
     deviation: np.ndarray, changes: np.ndarray, prior: float, clip: np.ndarray, design: Design
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per column of `deviation` (rows: hours; NaN: no reading, the sums carried over), the
-    open fault's sign at each row (+1 high, -1 low, 0 none) and the row where its change began
-    (-1: none).
+    open fault's sign at each row (+1 high, -1 low, 0 none), the row where its change began
+    (-1: none) and each hour's departure from the baseline.
 
     Each hour is taken against the sensor's baseline, which follows its hours with weight
     `alpha` (a slow wander is no fault), clipped at `clip`, in units of its long-run scale: from
@@ -58,11 +58,13 @@ def cusum(
     open_sign = np.zeros(columns, np.int8)
     signs = np.zeros(deviation.shape, np.int8)
     starts = np.full(deviation.shape, -1)
+    departures = np.full(deviation.shape, np.nan)
     for row in range(rows):
         scale = np.sqrt(square / 2 * design.hours)
         reference = np.maximum(design.k, design.min_shift / 2 / scale)
         known = np.isfinite(deviation[row])
-        part = np.clip(np.where(known, deviation[row], base) - base, -clip, clip)
+        departures[row] = deviation[row] - base
+        part = np.clip(np.where(known, departures[row], 0.0), -clip, clip)
         step = part / scale
         high = np.where(known, np.maximum(0.0, high + step - reference), high)
         low = np.where(known, np.maximum(0.0, low - step - reference), low)
@@ -81,7 +83,7 @@ def cusum(
         square = np.where(seen, square + design.alpha * (bounded - square), square)
         signs[row] = open_sign
         starts[row] = np.where(open_sign > 0, high_start, np.where(open_sign < 0, low_start, -1))
-    return signs, starts
+    return signs, starts, departures
 
 
 def ramps(deviation: np.ndarray, signs: np.ndarray, starts: np.ndarray, ratio: float) -> np.ndarray:

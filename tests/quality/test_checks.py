@@ -78,7 +78,7 @@ def test_the_cusum_opens_on_a_sustained_shift_only():
     deviation[300, 1] += 6.0
     changes = np.full(deviation.shape, np.sqrt(2 / 24))  # a long-run scale of one
     design = Design(k=0.5, h=12.0, min_shift=0.0, alpha=1 / 168, hours=24)
-    signs, starts = cusum(deviation, changes, np.sqrt(2 / 24), np.full(2, 3.0), design)
+    signs, starts, _ = cusum(deviation, changes, np.sqrt(2 / 24), np.full(2, 3.0), design)
     opened = np.flatnonzero(signs[:, 0])
     assert signs[:200].sum() == 0 and 200 < opened[0] < 212 and (signs[220:, 0] == 1).all()
     assert abs(starts[opened[0], 0] - 200) <= 8
