@@ -70,7 +70,7 @@ async def empty_store(conn: asyncpg.Connection) -> None:
     """Empty the store, drop every readings partition and checkpoint, so a run starts clean."""
     await conn.execute(
         "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, "
-        "cell_rollup_months, cell_rollup_months_built, sensor_hours, cells, "
+        "cell_rollup_months, cell_rollup_months_built, sensor_hours, sensor_hour_deltas, cells, "
         "latest_readings, twin_events RESTART IDENTITY"
     )
     partitions = await conn.fetch(

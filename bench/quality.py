@@ -182,12 +182,14 @@ def ingest_cost(rows: int) -> tuple[float, float, float]:
         try:
             await conn.execute(
                 "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, "
-                "cell_rollup_months, cell_rollup_months_built, sensor_hours, cells"
+                "cell_rollup_months, cell_rollup_months_built, sensor_hours, sensor_hour_deltas, "
+                "cells"
             )
             seconds, _ = await run_ours(conn, feed, data, settings)
             await conn.execute(
                 "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, "
-                "cell_rollup_months, cell_rollup_months_built, sensor_hours, cells"
+                "cell_rollup_months, cell_rollup_months_built, sensor_hours, sensor_hour_deltas, "
+                "cells"
             )
         finally:
             await conn.close()

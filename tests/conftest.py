@@ -125,7 +125,8 @@ async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     async with pool.acquire() as connection:
         await connection.execute(
             "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, "
-            "cell_rollup_months, cell_rollup_months_built, sensor_hours, cells, "
+            "cell_rollup_months, cell_rollup_months_built, sensor_hours, sensor_hour_deltas, "
+            "cells, "
             "tile_versions, dead_letters, scenario_runs, latest_readings, twin_events, "
             "source_health RESTART IDENTITY"
         )
@@ -151,7 +152,8 @@ async def demo_city(pool, feeds: FeedRegistry, settings: Settings) -> None:
     async with pool.acquire() as conn:
         await conn.execute(
             "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, "
-            "cell_rollup_months, cell_rollup_months_built, sensor_hours, cells, "
+            "cell_rollup_months, cell_rollup_months_built, sensor_hours, sensor_hour_deltas, "
+            "cells, "
             "scenario_runs, latest_readings, twin_events RESTART IDENTITY"
         )
         for feed, name, encoding, source_format in DEMO_FILES:

@@ -1,6 +1,7 @@
 """Folding the per-slot rollups that loads append (`cell_rollup_deltas`) into the day rows of
-`cell_rollups`, in a transaction of its own: loads never wait for it, and readers see the
-rows either before or after (they add both tables, so the sums are the same).
+`cell_rollups`, and their sensor hours (`sensor_hour_deltas`) into `sensor_hours`, in
+transactions of their own: loads never wait for it, and readers see the rows either before or
+after (they add both tables, so the sums are the same).
 
 The merge of slot arrays is the costly part of rollups (a per-element function per day row);
 done here, it costs once per day row however many loads touched it since the last compaction.
@@ -12,6 +13,7 @@ import pyarrow as pa
 from citytwin.aggregate.rollups import days_from_slots, merge_slot_stats
 from citytwin.db.copy import copy_out_frame, copy_rollups
 from citytwin.db.rollup_months import build_months
+from citytwin.db.sensor_hours import fold_sensor_hours
 
 COMPACTION_LOCK = 7_402_119  # one compaction at a time (a second one finds nothing to do)
 BATCH_ROWS = 500_000  # delta rows taken per round: bounds the memory of a large backlog
@@ -31,10 +33,11 @@ ON CONFLICT (variable_id, day, cell) DO UPDATE SET
     slot_max    = slots_greatest(r.slot_max, EXCLUDED.slot_max)
 """
 
-# The oldest committed deltas, taken out (rows of loads still running are not visible yet).
+# A batch of committed deltas, taken out (rows of loads still running are not visible yet), in
+# no order: their sums commute.
 TAKE_DELTAS = f"""
 DELETE FROM cell_rollup_deltas
-WHERE id IN (SELECT id FROM cell_rollup_deltas ORDER BY id LIMIT {BATCH_ROWS})
+WHERE ctid = ANY (ARRAY(SELECT ctid FROM cell_rollup_deltas LIMIT {BATCH_ROWS}))
 RETURNING variable_id, day AT TIME ZONE 'UTC' AS day, cell, slot, count, sum, sum_sq, min, max
 """
 TAKEN_SCHEMA = pa.schema(
@@ -66,9 +69,13 @@ async def _compact_batch(conn: asyncpg.Connection, bucket_seconds: int) -> int:
 
 
 async def compact_rollups(conn: asyncpg.Connection, bucket_seconds: int) -> int:
-    """Fold every committed delta into `cell_rollups`, a batch per transaction, then build the
-    month totals due (citytwin.db.rollup_months); how many delta rows were folded (0 at once
-    if another compaction is running)."""
+    """Fold every committed delta into `cell_rollups`, a batch per transaction, and the sensor
+    hours' into `sensor_hours`, then build the month totals due (citytwin.db.rollup_months);
+    how many rollup delta rows were folded (0 at once if another compaction is running)."""
+    async with conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", COMPACTION_LOCK):
+            return 0
+        await fold_sensor_hours(conn)
     folded = 0
     while True:
         async with conn.transaction():

@@ -8,9 +8,9 @@ overlap, a duplicate across pieces) does the piece go through a staging table an
 `INSERT … ON CONFLICT DO NOTHING`, which counts each duplicate once and skips it. The pieces'
 per-slot rollups are combined and written once at the end: as day rows when no rollups of those
 days exist yet (a load of history), else appended as narrow per-slot deltas that a compaction
-folds in later (citytwin.db.compaction), so a live load costs what it carries; so are the
-pieces' per-series summaries, into `latest_readings` (citytwin.db.latest), and their sensor
-hours, into `sensor_hours` (citytwin.db.sensor_hours).
+folds in later (citytwin.db.compaction), so a live load costs what it carries; their sensor
+hours go the same way (citytwin.db.sensor_hours), and the pieces' per-series summaries into
+`latest_readings` (citytwin.db.latest).
 """
 
 import asyncio
@@ -191,13 +191,22 @@ async def register_sensors(
 
 
 async def _register_cells(conn: asyncpg.Connection, cells: np.ndarray) -> None:
-    centers = [center(int(cell)) for cell in cells]
+    """Register the cells not registered yet (a live load usually has none: no centres to
+    compute, no rows to write)."""
+    new = await conn.fetchval(
+        """SELECT coalesce(array_agg(c.cell), '{}') FROM unnest($1::int8[]) AS c (cell)
+           WHERE NOT EXISTS (SELECT 1 FROM cells WHERE cells.cell = c.cell)""",
+        cells.tolist(),
+    )
+    if not new:
+        return
+    centers = [center(int(cell)) for cell in new]
     await conn.execute(
         """INSERT INTO cells (cell, center)
            SELECT c.cell, ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326)
            FROM unnest($1::int8[], $2::float8[], $3::float8[]) AS c (cell, lon, lat)
            ON CONFLICT (cell) DO NOTHING""",
-        cells.tolist(),
+        new,
         [lon for lon, _ in centers],
         [lat for _, lat in centers],
     )
@@ -396,8 +405,9 @@ class ReadingLoad:
         inserted = await copy_out_frame(self.conn, INSERT_NEW_FROM_STAGING, schema=INSERTED_SCHEMA)
         return inserted.astype({"flagged": bool})
 
-    async def _write_rollups(self, stats: pd.DataFrame) -> None:
-        """New days as day rows; days with rollups already get their slots appended."""
+    async def _write_rollups(self, stats: pd.DataFrame) -> bool:
+        """New days as day rows; days with rollups already get their slots appended. Whether
+        the days were new (no rollups of them yet)."""
         conn = self.conn
         days = stats["day"].to_numpy()
         new_days = not await conn.fetchval(
@@ -409,22 +419,26 @@ class ReadingLoad:
         if new_days:
             rows = await asyncio.to_thread(days_from_slots, stats, self.bucket_seconds)
             if await copy_if_new(conn, lambda: copy_rollups(conn, "cell_rollups", rows)):
-                return
+                return True
         # A day row made meanwhile (a compaction, another load) sends these to the deltas too.
         await copy_slot_stats(conn, "cell_rollup_deltas", stats)
+        return new_days
 
     async def finish(self) -> LoadResult:
         """Write the rollups of everything loaded and register its cells."""
         conn = self.conn
         touched = None
+        new_days = False
         if self.deltas:
             stats = await asyncio.to_thread(merge_slot_stats, self.deltas)
             if not stats.empty:
-                await self._write_rollups(stats)
+                new_days = await self._write_rollups(stats)
                 await forget_months(conn, stats)
             touched = pd.concat([stats[["variable_id", "day", "cell"]], *self.homes])
         if self.hours:
-            await add_sensor_hours(conn, await asyncio.to_thread(merge_sensor_hours, self.hours))
+            hours = await asyncio.to_thread(merge_sensor_hours, self.hours)
+            # Sensor hours go where the rollups went: a load of new days COPYs them in place.
+            await add_sensor_hours(conn, hours, new_days)
         await _register_cells(conn, np.array(sorted(self.cells), dtype=np.int64))
         summary = await asyncio.to_thread(latest.combine, self.summaries)
         await conn.execute("SELECT pg_advisory_xact_lock($1)", PUBLISH_LOCK)

@@ -51,10 +51,11 @@ WITH gone AS (
 SELECT count(*) FROM keys
 """
 
-DELETE_SENSOR_HOURS = """
-DELETE FROM sensor_hours h USING variables v
-WHERE v.id = h.variable_id AND v.name = $1 AND h.hour < $2
-"""
+DELETE_SENSOR_HOURS = [
+    f"DELETE FROM {table} h USING variables v "
+    "WHERE v.id = h.variable_id AND v.name = $1 AND h.hour < $2"
+    for table in ("sensor_hours", "sensor_hour_deltas")
+]
 
 DELETE_MONTHS = [
     f"DELETE FROM {table} m USING variables v "
@@ -129,7 +130,7 @@ async def apply_plan(conn: asyncpg.Connection, plan: RetentionPlan) -> dict[str,
             )
             # Sensor hours and month totals are rollups too: they go with the cell rollups of
             # their variable (a month the cutoff splits is built again from its days left).
-            for statement in (DELETE_SENSOR_HOURS, *DELETE_MONTHS):
+            for statement in (*DELETE_SENSOR_HOURS, *DELETE_MONTHS):
                 await conn.execute(statement, variable, before)
         # Tile versions changed: servers holding versions in memory must forget them (the
         # newest event id is announced again; the stream's subscribers find nothing new).

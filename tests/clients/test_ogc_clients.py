@@ -63,7 +63,7 @@ def recorded(app: ASGIApp, log: list[str]) -> ASGIApp:
 async def _load_store(conn: asyncpg.Connection, settings: Settings, feeds: FeedRegistry) -> None:
     await conn.execute(
         "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, "
-        "cell_rollup_months, cell_rollup_months_built, sensor_hours, cells "
+        "cell_rollup_months, cell_rollup_months_built, sensor_hours, sensor_hour_deltas, cells "
         "RESTART IDENTITY"
     )
     report = await ingest(

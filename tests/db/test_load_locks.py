@@ -8,6 +8,7 @@ import pandas as pd
 
 from citytwin.db.feeds import variable_ids
 from citytwin.db.load import reading_load
+from citytwin.db.sensor_hours import ALL_HOURS
 from citytwin.services.ingest import ingest, parse
 from tests.factories import air_rows, to_csv
 
@@ -57,7 +58,7 @@ async def test_a_load_of_another_feed_commits_while_one_is_open(conn, pool, feed
         assert await other.fetchval("SELECT count(*) FROM readings") == 12 + 2 + 3
         await open_load.finish()
     assert await conn.fetchval("SELECT count(*) FROM readings") == 12 + 2 + 3 + len(later_air)
-    hours = await conn.fetchval("SELECT sum(count) FROM sensor_hours")
+    hours = await conn.fetchval(f"SELECT sum(count) FROM {ALL_HOURS} h")
     assert hours == 12 + 5 + len(later_air)
 
 
@@ -71,11 +72,11 @@ async def test_a_replay_sent_twice_at_once_is_counted_once(conn, pool, feeds, se
     assert first.loaded + second.loaded == len(rows) - 6
     assert first.duplicates + second.duplicates == len(rows) + 6
     assert await conn.fetchval("SELECT count(*) FROM readings") == len(rows)
-    assert await conn.fetchval("SELECT sum(count) FROM sensor_hours") == len(rows)
+    assert await conn.fetchval(f"SELECT sum(count) FROM {ALL_HOURS} h") == len(rows)
     rolled = await conn.fetchval(
         "SELECT (SELECT sum(count) FROM cell_rollups) + "
         "(SELECT coalesce(sum(count), 0) FROM cell_rollup_deltas)"
     )
     assert rolled == len(rows)
-    total = await conn.fetchval("SELECT sum(sum) FROM sensor_hours")
+    total = await conn.fetchval(f"SELECT sum(sum) FROM {ALL_HOURS} h")
     assert abs(total - rows["value"].sum()) < 1e-6

@@ -1,12 +1,15 @@
-"""Sensor hours in the store: each load adds what it stored (a replay nothing), they equal the
-hourly aggregates of the raw readings, and the quality stage's history reads them."""
+"""Sensor hours in the store: each load adds what it stored (a replay nothing), a live load as
+deltas that the compaction folds in, they equal the hourly aggregates of the raw readings, and
+the quality stage's history reads them."""
 
 from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
 
+from citytwin.db.compaction import compact_rollups
 from citytwin.db.queries.quality import hourly_history
+from citytwin.db.sensor_hours import ALL_HOURS
 from tests.factories import air_rows, ingest_rows
 
 FROM_READINGS = """
@@ -14,19 +17,25 @@ SELECT sensor_id, variable_id, date_trunc('hour', time, 'UTC') AS hour, flagged,
        sum(value), sum(value * value) AS sum_sq, min(value), max(value)
 FROM readings GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
 """
-STORED = "SELECT * FROM sensor_hours ORDER BY 1, 2, 3, 4"
-# A sensor's hours, flagged readings (rows of their own) left out unless asked for.
-SENSOR_HOURS = """
+# Both tables, a key's rows added up.
+STORED = f"""
+SELECT sensor_id, variable_id, hour, flagged, sum(count), sum(sum), sum(sum_sq), min(min),
+       max(max)
+FROM {ALL_HOURS} h GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+"""
+# A sensor's hours (of both tables), flagged readings (rows of their own) left out unless asked.
+SENSOR_HOURS = f"""
 SELECT hour, sum(count)::bigint AS count, sum(sum) AS sum, sum(sum_sq) AS sum_sq, min(min) AS min
-FROM sensor_hours WHERE sensor_id = $1 AND variable_id = (SELECT id FROM variables WHERE name = $2)
+FROM {ALL_HOURS} h
+WHERE sensor_id = $1 AND variable_id = (SELECT id FROM variables WHERE name = $2)
   AND hour >= $3 AND hour < $4 AND (NOT flagged OR $5)
 GROUP BY 1 ORDER BY 1
 """
 
 
-async def same_as_readings(conn) -> int:
+async def same_as_readings(conn, stored: str = STORED) -> int:
     want = [tuple(r) for r in await conn.fetch(FROM_READINGS)]
-    got = [tuple(r) for r in await conn.fetch(STORED)]
+    got = [tuple(r) for r in await conn.fetch(stored)]
     assert [r[:5] for r in got] == [r[:5] for r in want]
     for mine, theirs in zip(got, want, strict=True):
         assert mine[5:] == pytest.approx(theirs[5:])
@@ -39,15 +48,22 @@ async def test_loads_add_their_hours_and_replays_add_nothing(conn, feeds, settin
     later = rows.assign(time=rows["time"].str.replace(":00:00Z", ":30:00Z", regex=False))
     later.loc[0, "value"] = -5.0  # below zero: kept and flagged (its own row of the hour)
     assert (await ingest_rows(conn, feeds, settings, rows))["loaded"] == 36
-    # A history load: one COPY, one row per sensor, variable and hour.
-    assert await same_as_readings(conn) == 36
+    # A history load: one COPY, one row per sensor, variable and hour, no deltas.
+    assert await same_as_readings(conn, "SELECT * FROM sensor_hours ORDER BY 1, 2, 3, 4") == 36
     assert (await ingest_rows(conn, feeds, settings, later))["loaded"] == 36
+    # Into days already stored: one delta row per sensor-hour, none into `sensor_hours`.
+    assert await conn.fetchval("SELECT count(*) FROM sensor_hour_deltas") == 36
+    assert await conn.fetchval("SELECT sum(count) FROM sensor_hours") == 36
     assert await same_as_readings(conn) == 37  # the flagged reading's hour has two rows
     replay = await ingest_rows(conn, feeds, settings, pd.concat([rows, later]))
     assert (replay["loaded"], replay["duplicates"]) == (0, 72)
     assert await same_as_readings(conn) == 37
-    counts = await conn.fetch("SELECT count, flagged FROM sensor_hours WHERE flagged")
+    counts = await conn.fetch(f"SELECT count, flagged FROM {ALL_HOURS} h WHERE flagged")
     assert [tuple(r) for r in counts] == [(1, True)]
+    # The compaction folds the deltas into `sensor_hours`: one row per key, the same sums.
+    await compact_rollups(conn, settings.database.rollup_bucket_seconds)
+    assert await conn.fetchval("SELECT count(*) FROM sensor_hour_deltas") == 0
+    assert await same_as_readings(conn, "SELECT * FROM sensor_hours ORDER BY 1, 2, 3, 4") == 37
 
 
 async def test_hours_answer_per_sensor_with_or_without_flagged_readings(conn, feeds, settings):

@@ -142,7 +142,7 @@ async def test_local_times_follow_the_imported_city_unless_the_setting_overrides
     assert await conn.fetchval(FIRST_NO2) == datetime(2025, 10, 26, 4, tzinfo=UTC)
     await conn.execute(
         "TRUNCATE readings, sensors, latest_readings, cell_rollups, cell_rollup_deltas, "
-        "cell_rollup_months, cell_rollup_months_built, sensor_hours"
+        "cell_rollup_months, cell_rollup_months_built, sensor_hours, sensor_hour_deltas"
     )
     await ingest(
         conn, feeds["air"], data, resolution=10, bucket_seconds=3600, city_zone="Europe/Madrid"

@@ -25,7 +25,7 @@ async def nowcast(app_client, pool, tmp_path_factory) -> tuple[LayerStore, str]:
     async with pool.acquire() as conn:
         await conn.execute(
             "TRUNCATE sensors, readings, cell_rollups, cell_rollup_deltas, "
-            "cell_rollup_months, cell_rollup_months_built, sensor_hours, cells "
+            "cell_rollup_months, cell_rollup_months_built, sensor_hours, sensor_hour_deltas, cells "
             "RESTART IDENTITY"
         )
         await post_readings(app_client, ROWS)

@@ -7,14 +7,15 @@ import asyncpg
 import pandas as pd
 
 from citytwin.db.copy import copy_out_binary
+from citytwin.db.sensor_hours import ALL_HOURS
 
-# From the sensor hours (migration 012), not the raw readings: a load reads one row per sensor
-# and hour of history (two where some of the hour's readings are flagged; the stage adds rows of
-# the same hour), one index range per sensor of the feed.
-HOURLY_HISTORY = """
+# From the sensor hours (migrations 012 and 015), not the raw readings: a load reads about one
+# row per sensor and hour of history (more where some of the hour's readings are flagged or its
+# deltas are not folded yet; the stage adds rows of the same hour), one index range per sensor.
+HOURLY_HISTORY = f"""
 SELECT h.sensor_id, h.hour, h.sum, h.count
 FROM sensors s
-JOIN sensor_hours h ON h.sensor_id = s.id
+JOIN {ALL_HOURS} h ON h.sensor_id = s.id
 WHERE s.feed = $1 AND h.variable_id = (SELECT id FROM variables WHERE name = $2)
   AND h.hour >= date_trunc('hour', $3::timestamptz, 'UTC') AND h.hour <= $4
 """

@@ -4,13 +4,14 @@ range of each series). Flagged readings are left out, as in the rollups."""
 
 import asyncpg
 
+from citytwin.db.sensor_hours import ALL_HOURS
 from citytwin.query.json_sql import ISO_Z
 from citytwin.query.series import SeriesAggregates
 
 ORIGIN = "2000-01-03 00:00:00+00"  # a Monday, as the cell buckets
 
 # One series' hours or readings, through its primary key (`k` is the series).
-HOURS = """SELECT h.hour AS t, h.count, h.sum, h.min, h.max FROM sensor_hours h
+HOURS = f"""SELECT h.hour AS t, h.count, h.sum, h.min, h.max FROM {ALL_HOURS} h
     WHERE h.sensor_id = k.sensor_id AND h.variable_id = k.variable_id
       AND h.hour >= $3 AND h.hour < $4 AND NOT h.flagged"""
 READINGS = """SELECT r.time AS t, 1 AS count, r.value AS sum, r.value AS min, r.value AS max
