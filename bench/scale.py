@@ -6,8 +6,13 @@ over the first quarter of 2026), then each figure beside its strongest baseline 
 - live loads (one stamp of every sensor: 8,000 readings) committed end to end into days that
   have rollups (`live_load_ms`), beside the previous design's cost, the load plus merging its
   rollups into the day rows in the same transaction (measured as load + compaction of just it);
+- wide loads (one stamp of a 20,000-sensor city: 80,000 readings, about 78,000 rollup keys)
+  committed end to end into days that have rollups (`wide_load_ms`, median), without the quality
+  stage; the sensors are registered by one untimed load before;
 - `/cells` at r7 over the quarter (`cells_quarter_r7_p95_ms`, HTTP in-process) against the raw
   readings with a covering index and an hourly materialized view (SQL alone);
+- daily r9 buckets of the quarter streamed as NDJSON (`ndjson_quarter_features_per_s`) against
+  the same features as GeoJSON pages following `next` (one run);
 - warm cell tiles per second under a trickle of small loads every second over idle
   (`warm_trickle_ratio`, in-process client), beside the same with every load forgetting every
   tile (the previous, global invalidation).
@@ -29,6 +34,7 @@ import morecantile
 import numpy as np
 from common import (
     VARIABLES,
+    Sensors,
     canonical_csv,
     empty_store,
     figures_parser,
@@ -44,6 +50,7 @@ from citytwin.cli import prepare_store
 from citytwin.db.compaction import compact_rollups
 from citytwin.db.pool import connect
 from citytwin.feeds import load_feeds
+from citytwin.query.cells import cells_for
 from citytwin.services.ingest import ingest
 from citytwin.settings import Settings
 
@@ -56,6 +63,9 @@ AFTER = datetime(2026, 4, 2, tzinfo=UTC)  # the chunk and the live loads come af
 CHUNK_READINGS = 1_000_000
 BYTES_PER_READING = 400  # readings, their indexes, rollups, the covering index and the view
 LIVE_LOADS = 10
+WIDE_SENSORS = 20_000  # a city ten times this one: 80,000 readings a stamp
+WIDE_LOADS = 3
+STREAM_RUNS = 3
 LIVE_CADENCE = timedelta(minutes=10)
 VARIABLE = "no2"
 API_RUNS, SQL_RUNS = 30, 5
@@ -228,6 +238,67 @@ async def live_loads(conn: asyncpg.Connection, settings: Settings, first: dateti
     }
 
 
+async def wide_loads(conn: asyncpg.Connection, settings: Settings, first: datetime) -> dict:
+    """`WIDE_LOADS` loads of one stamp of `WIDE_SENSORS` sensors each, after one untimed load
+    that registers them, then one compaction (untimed, off the loads' path)."""
+    rng = np.random.default_rng(SEED + 3)
+    placed = place_sensors(WIDE_SENSORS, BOUNDS, rng)
+    wide = Sensors([f"wide-{i:05d}" for i in range(WIDE_SENSORS)], placed.lon, placed.lat)
+    cells = cells_for(wide.lon, wide.lat, settings.ingest.h3_resolution)
+    keys = len(np.unique(cells)) * len(VARIABLES)  # one day: (variable, day, cell)
+    seconds, wal = [], []
+    for i in range(WIDE_LOADS + 1):
+        data = canonical_csv(wide, stamps_from(first + i * LIVE_CADENCE, 1, LIVE_CADENCE), rng)
+        lsn = await conn.fetchval("SELECT pg_current_wal_lsn()::text")
+        seconds.append(await load(conn, settings, data))
+        wal.append(await wal_bytes(conn, lsn))
+    await compact_rollups(conn, settings.database.rollup_bucket_seconds)
+    ms = [s * 1e3 for s in seconds[1:]]
+    return {
+        "wide_load_ms": float(np.median(ms)),
+        "wide_load_max_ms": max(ms),
+        "wide_load_readings": WIDE_SENSORS * len(VARIABLES),
+        "wide_load_keys": keys,
+        "wide_load_wal_kb": float(np.median(wal[1:]) / 1024),
+        "next": first + (WIDE_LOADS + 1) * LIVE_CADENCE,
+    }
+
+
+async def stream_quarter(client: httpx.AsyncClient) -> dict:
+    """Features per second of the quarter's daily r9 buckets streamed as NDJSON (median of
+    `STREAM_RUNS`), against the same features as GeoJSON pages following `next` (once)."""
+    params = {
+        "variable": VARIABLE,
+        "resolution": 9,
+        "bucket": "1d",
+        "start": "2026-01-01",
+        "end": "2026-04-01",
+    }
+    rates, lines = [], 0
+    for _ in range(STREAM_RUNS):
+        began, lines = time.perf_counter(), 0
+        async with client.stream("GET", "/cells", params=params | {"format": "ndjson"}) as answer:
+            answer.raise_for_status()
+            async for _line in answer.aiter_lines():
+                lines += 1
+        rates.append(lines / (time.perf_counter() - began))
+    began, url, count = time.perf_counter(), "/cells", 0
+    query: dict | None = params
+    while url:
+        document = (await client.get(url, params=query)).json()
+        count += len(document["features"])
+        nexts = [link["href"] for link in document.get("links", []) if link["rel"] == "next"]
+        url, query = (nexts[0], None) if nexts else (None, None)
+    paged = count / (time.perf_counter() - began)
+    if lines != count:
+        raise SystemExit(f"NDJSON streamed {lines} features, the pages held {count}")
+    return {
+        "ndjson_quarter_features": lines,
+        "ndjson_quarter_features_per_s": float(np.median(rates)),
+        "paged_quarter_features_per_s": paged,
+    }
+
+
 async def timed(call: Callable[[], Awaitable], runs: int) -> tuple[list[float], object]:
     latencies, result = [], None
     for run in range(runs + 1):
@@ -371,6 +442,7 @@ async def bench(readings: int) -> dict:
         with tempfile.TemporaryDirectory() as folder:
             plain = without_quality(settings, Path(folder))
             figures["live_plain"] = await live_loads(conn, plain, live.pop("next"))
+            figures["wide"] = await wide_loads(conn, plain, figures["live_plain"].pop("next"))
         await conn.execute("VACUUM ANALYZE cell_rollups, cell_rollup_deltas, tile_versions")
         app = create_app(settings)
         async with (
@@ -380,7 +452,8 @@ async def bench(readings: int) -> dict:
             ) as client,
         ):
             figures["cells"] = await cells_quarter(conn, client)
-            first = figures["live_plain"].pop("next")
+            figures["stream"] = await stream_quarter(client)
+            first = figures["wide"].pop("next")
             figures["tiles"] = await warm_tiles(app, client, url, settings, first)
     finally:
         await conn.close()
@@ -420,11 +493,27 @@ def report(figures: dict) -> dict:
         "",
         f"{live['compaction_rows']:,} delta rows, off the loads' path",
     )
+    wide = figures["wide"]
+    table.add_row(
+        f"wide load {wide['wide_load_readings']:,} readings ({wide['wide_load_keys']:,} keys) "
+        "median / max ms",
+        f"{wide['wide_load_ms']:.0f} / {wide['wide_load_max_ms']:.0f}",
+        "",
+        "without the quality stage",
+    )
+    table.add_row("  WAL per wide load, kB", f"{wide['wide_load_wal_kb']:,.0f}", "", "")
     table.add_row(
         f"/cells r7 quarter ({cells['cells']} cells) p50 / p95 ms",
         f"{cells['cells_quarter_r7_p50_ms']:.1f} / {cells['cells_quarter_r7_p95_ms']:.1f}",
         f"{cells['raw_covering_p50_ms']:.0f} / {cells['matview_p50_ms']:.0f}",
         "raw covering index / hourly view p50 (SQL)",
+    )
+    stream = figures["stream"]
+    table.add_row(
+        f"NDJSON daily r9 quarter ({stream['ndjson_quarter_features']:,} features) features/s",
+        f"{stream['ndjson_quarter_features_per_s']:,.0f}",
+        f"{stream['paged_quarter_features_per_s']:,.0f}",
+        "GeoJSON pages following next",
     )
     ratios = {}
     for key, row in tiles.items():
@@ -448,6 +537,12 @@ def report(figures: dict) -> dict:
         "merged_load_without_quality_ms": plain["merged_load_ms"],
         "live_load_wal_kb": live["live_load_wal_kb"],
         "compaction_ms": live["compaction_ms"],
+        "wide_load_ms": wide["wide_load_ms"],
+        "wide_load_max_ms": wide["wide_load_max_ms"],
+        "wide_load_keys": wide["wide_load_keys"],
+        "wide_load_wal_kb": wide["wide_load_wal_kb"],
+        "ndjson_quarter_features_per_s": stream["ndjson_quarter_features_per_s"],
+        "paged_quarter_features_per_s": stream["paged_quarter_features_per_s"],
         "cells_quarter_r7_p95_ms": cells["cells_quarter_r7_p95_ms"],
         "cells_quarter_r7_p50_ms": cells["cells_quarter_r7_p50_ms"],
         "raw_covering_p50_ms": cells["raw_covering_p50_ms"],
