@@ -120,8 +120,10 @@ def _stuck(values: np.ndarray, consensus: np.ndarray, policy: Policy) -> np.ndar
     run = np.cumsum(starts) - 1
     length = np.bincount(run)[run]
     moving = np.tile(np.nan_to_num(consensus), sensors)
-    spread = pd.Series(moving).groupby(run)
-    moved = (spread.transform("max") - spread.transform("min")).to_numpy() > policy.stuck_moved
+    # Runs are contiguous: their extremes by one reduceat each, no groupby.
+    first = np.flatnonzero(starts)
+    span = np.maximum.reduceat(moving, first) - np.minimum.reduceat(moving, first)
+    moved = span[run] > policy.stuck_moved
     # Only a sensor whose values often repeat (whole numbers, coarse steps) must also see the
     # network move: hourly means of a finer sensor never repeat by chance.
     repeats = (~starts).reshape(sensors, hours).mean(axis=1) > policy.repeat_share
