@@ -63,33 +63,64 @@ def key_changes(*columns: np.ndarray | pd.Series) -> np.ndarray:
     return changed
 
 
+def reduce_stats(keys: dict[str, np.ndarray], stats: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One row per key of `keys` (columns compared lexicographically, in order) with the
+    `stats` (count, sum, sum_sq, min, max) of its rows merged; sorted by key. Rows already in
+    key order (as a load orders readings) are reduced in one pass, others sorted first: numpy
+    throughout, no pandas groupby."""
+    columns = list(keys.values())
+    if not _ordered(columns):
+        order = np.lexsort(columns[::-1])  # the last key given is the first sorted on
+        keys = {name: values[order] for name, values in keys.items()}
+        stats = {name: values[order] for name, values in stats.items()}
+    first = np.flatnonzero(key_changes(*keys.values()))
+    merged = {name: values[first] for name, values in keys.items()}
+    for name, values in stats.items():
+        reducer = {"min": np.minimum, "max": np.maximum}.get(name, np.add)
+        merged[name] = reducer.reduceat(values, first) if len(first) else values[:0]
+    return pd.DataFrame(merged)
+
+
+def _ordered(keys: list[np.ndarray]) -> bool:
+    """Whether rows are in key order (the keys compared lexicographically), in linear time."""
+    after = np.zeros(max(len(keys[0]) - 1, 0), bool)
+    same = ~after
+    for key in keys:
+        after |= same & (key[1:] > key[:-1])
+        same &= key[1:] == key[:-1]
+    return bool((after | same).all())
+
+
 def slot_stats(readings: pd.DataFrame, bucket_seconds: int) -> pd.DataFrame:
     """Per (variable_id, day, cell, slot) of the unflagged `readings` (naive-UTC `time`): count,
     sum, sum_sq, min, max; sorted by key. `day` is UTC midnight, `slot` counts buckets from it."""
     kept = readings.loc[~readings["flagged"].to_numpy()]
     micros = kept["time"].to_numpy().astype("datetime64[us]").view(np.int64)
-    value = kept["value"].to_numpy()
-    per_slot = pd.DataFrame(
-        {
-            "variable_id": kept["variable_id"].to_numpy().astype(np.int16),
-            "day": (micros // DAY_MICROSECONDS * DAY_MICROSECONDS).astype("datetime64[us]"),
-            "cell": kept["cell"].to_numpy().astype(np.int64),
-            "slot": ((micros % DAY_MICROSECONDS) // (bucket_seconds * 1_000_000)).astype(np.int16),
-            "count": np.ones(len(kept), np.int32),
-            "sum": value,
-            "sum_sq": value * value,
-            "min": value,
-            "max": value,
-        }
-    )
-    return merge_slot_stats([per_slot])
+    value = kept["value"].to_numpy(dtype=float)
+    keys = {
+        "variable_id": kept["variable_id"].to_numpy().astype(np.int16),
+        "day": (micros // DAY_MICROSECONDS * DAY_MICROSECONDS).astype("datetime64[us]"),
+        "cell": kept["cell"].to_numpy().astype(np.int64),
+        "slot": ((micros % DAY_MICROSECONDS) // (bucket_seconds * 1_000_000)).astype(np.int16),
+    }
+    stats = {
+        "count": np.ones(len(kept), np.int32),
+        "sum": value,
+        "sum_sq": value * value,
+        "min": value,
+        "max": value,
+    }
+    return reduce_stats(keys, stats)
 
 
 def merge_slot_stats(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """One row per slot key from the slot stats of several pieces, sorted by key."""
+    """One row per slot key from the slot stats of several pieces (or rows with repeated keys),
+    sorted by key."""
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    merged = frame.groupby(SLOT_KEY, sort=True).agg(STAT_REDUCERS).reset_index()
-    return merged.astype({"count": np.int32})
+    return reduce_stats(
+        {name: frame[name].to_numpy() for name in SLOT_KEY},
+        {name: frame[name].to_numpy() for name in STAT_REDUCERS},
+    )
 
 
 def days_from_slots(stats: pd.DataFrame, bucket_seconds: int) -> Rollups:

@@ -25,33 +25,31 @@ def place_readings(
     reading taken elsewhere (a mobile sensor) keeps its own point and is indexed on its own.
     Rows of sensors that are unknown and give no location are rejected.
     """
-    placed = rows.merge(
-        sensors, left_on="sensor_id", right_index=True, how="left", suffixes=("", "_sensor")
-    )
-    unknown = placed["id"].isna().to_numpy()
+    # Each row's sensor by position (no merge copying every column of the rows).
+    at = sensors.index.get_indexer(rows["sensor_id"])
+    unknown = at < 0
     rejected = [
         Rejection(int(line), "lon", "unknown sensor and the row has no location")
-        for line in placed.loc[unknown, "line"]
+        for line in rows["line"].to_numpy()[unknown]
     ]
-    placed = placed.loc[~unknown]
-    moved = (
-        placed["lon"].notna()
-        & (
-            ((placed["lon"] - placed["lon_sensor"]).abs() > SAME_PLACE)
-            | ((placed["lat"] - placed["lat_sensor"]).abs() > SAME_PLACE)
+    placed = rows.loc[~unknown]
+    at = at[~unknown]
+    lon, lat = placed["lon"].to_numpy(float), placed["lat"].to_numpy(float)
+    with np.errstate(invalid="ignore"):  # rows without a location: NaN, not moved
+        moved = (np.abs(lon - sensors["lon"].to_numpy(float)[at]) > SAME_PLACE) | (
+            np.abs(lat - sensors["lat"].to_numpy(float)[at]) > SAME_PLACE
         )
-    ).to_numpy()
-    cell = placed["cell"].to_numpy(np.int64).copy()
+    cell = sensors["cell"].to_numpy(np.int64)[at]
     geom = np.full(len(placed), None, dtype=object)
     if moved.any():
-        lon, lat = placed["lon"].to_numpy()[moved], placed["lat"].to_numpy()[moved]
+        lon, lat = lon[moved], lat[moved]
         cell[moved] = cells_for(lon, lat, resolution)
         points = zip(lon.tolist(), lat.tolist(), strict=True)
         geom[moved] = [f"SRID=4326;POINT({x!r} {y!r})" for x, y in points]
     quality = reading_quality(placed)
     readings = pd.DataFrame(
         {
-            "sensor_id": placed["id"].to_numpy(np.int32),
+            "sensor_id": sensors["id"].to_numpy(np.int32)[at],
             "variable_id": placed["variable"].map(variables).to_numpy(np.int16),
             # Naive UTC datetime64: no per-row Timestamp objects on the way to COPY.
             "time": placed["time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(),

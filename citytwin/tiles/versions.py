@@ -14,15 +14,20 @@ DESCENDANT_REACH = 1.2
 
 
 def version_keys(rollups: pd.DataFrame) -> pd.DataFrame:
-    """Distinct (variable_id, day, cell at VERSION_RESOLUTION) of rollup rows."""
-    keys = pd.DataFrame(
-        {
-            "variable_id": rollups["variable_id"].to_numpy(),
-            "day": rollups["day"].to_numpy(),
-            "cell": parents(rollups["cell"].to_numpy().astype(np.int64), VERSION_RESOLUTION),
-        }
-    )
-    return keys.drop_duplicates(ignore_index=True)
+    """Distinct (variable_id, day, cell at VERSION_RESOLUTION) of rollup rows, sorted."""
+    columns = [
+        rollups["variable_id"].to_numpy().astype(np.int16),
+        rollups["day"].to_numpy().astype("datetime64[us]"),
+        parents(rollups["cell"].to_numpy().astype(np.int64), VERSION_RESOLUTION),
+    ]
+    order = np.lexsort(columns[::-1])  # the last key given is the first sorted on
+    columns = [values[order] for values in columns]
+    first = np.ones(len(order), bool)
+    for values in columns:
+        first[1:] &= values[1:] == values[:-1]
+    first[1:] = ~first[1:]  # a row differing from the one before in any column
+    names = ["variable_id", "day", "cell"]
+    return pd.DataFrame({name: values[first] for name, values in zip(names, columns, strict=True)})
 
 
 @lru_cache(maxsize=4096)
