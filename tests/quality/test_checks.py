@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from citytwin.quality.checks import DRIFT, GOOD, OFFSET, RANGE, SPIKE, STUCK, _mad, _shorth, assess
-from citytwin.quality.shifts import Design, cusum
+from citytwin.quality.shifts import Design, cusum, ramps
 
 
 def network(hours: int = 14 * 24, sensors: int = 8) -> pd.DataFrame:
@@ -83,3 +83,13 @@ def test_the_cusum_opens_on_a_sustained_shift_only():
     assert signs[:200].sum() == 0 and 200 < opened[0] < 212 and (signs[220:, 0] == 1).all()
     assert abs(starts[opened[0], 0] - 200) <= 8
     assert not signs[:, 1].any()
+
+
+def test_a_ramp_since_the_change_is_a_drift_and_a_step_is_not():
+    hours = np.arange(48, dtype=float)
+    deviation = np.column_stack([np.where(hours >= 24, 0.5, 0.0), np.maximum(hours - 24, 0) / 40])
+    signs = np.zeros(deviation.shape, np.int8)
+    signs[36:] = 1
+    starts = np.where(signs != 0, 24, -1)
+    drifting = ramps(deviation, signs, starts, ratio=2.0)
+    assert not drifting[:, 0].any() and drifting[36:, 1].all() and not drifting[:36].any()
