@@ -13,6 +13,9 @@ over the first quarter of 2026), then each figure beside its strongest baseline 
   readings with a covering index and an hourly materialized view (SQL alone);
 - daily r9 buckets of the quarter streamed as NDJSON (`ndjson_quarter_features_per_s`) against
   the same features as GeoJSON pages following `next` (one run);
+- cold cell tiles at z12 over the quarter, built per request with no tile cache
+  (`cold_tile_z12_p95_ms`), against the same tile's aggregation alone in SQL from the hourly
+  materialized view (no encoding);
 - warm cell tiles per second under a trickle of small loads every second over idle
   (`warm_trickle_ratio`, in-process client), beside the same with every load forgetting every
   tile (the previous, global invalidation).
@@ -53,6 +56,7 @@ from citytwin.feeds import load_feeds
 from citytwin.query.cells import cells_for
 from citytwin.services.ingest import ingest
 from citytwin.settings import Settings
+from citytwin.tiles.tile_matrix import resolution_for_zoom
 
 DATABASE = "citytwin_bench_scale"
 SENSORS = 2_000
@@ -69,6 +73,7 @@ STREAM_RUNS = 3
 LIVE_CADENCE = timedelta(minutes=10)
 VARIABLE = "no2"
 API_RUNS, SQL_RUNS = 30, 5
+COLD_ROUNDS = 3  # every tile timed this often from a service that keeps none
 TRICKLE_SENSORS = 10  # each second: one stamp of 10 sensors (40 readings)
 THROUGHPUT_SECONDS = 8
 CLIENTS = 8
@@ -85,6 +90,13 @@ SELECT variable_id, date_trunc('hour', time) AS hour, cell, count(*) AS n, sum(v
        min(value) AS low, max(value) AS high
 FROM readings WHERE NOT flagged AND time < '2026-04-01' GROUP BY 1, 2, 3"""
 VIEW_INDEX = "CREATE INDEX IF NOT EXISTS bench_hourly_key ON bench_hourly (variable_id, hour)"
+COLD_ZOOM = 12
+TILE_VIEW_SQL = """
+SELECT h3_parent(v.cell, $4) AS cell, sum(v.n)::bigint AS count, sum(v.total) / sum(v.n) AS mean
+FROM bench_hourly v JOIN cells c ON c.cell = v.cell
+WHERE v.variable_id = $1 AND v.hour >= $2 AND v.hour < $3
+  AND c.center && ST_Transform(ST_TileEnvelope($5, $6, $7), 4326)
+GROUP BY 1"""
 VIEW_SQL = """
 SELECT h3_parent(cell, 7) AS cell, sum(n)::bigint AS count, sum(total) / sum(n) AS mean
 FROM bench_hourly WHERE variable_id = $1 AND hour >= $2 AND hour < $3 GROUP BY 1"""
@@ -340,13 +352,48 @@ async def cells_quarter(conn: asyncpg.Connection, client: httpx.AsyncClient) -> 
     }
 
 
-def tile_paths(window: dict) -> list[str]:
-    west, south, east, north = BOUNDS
+def city_tiles(zooms: tuple[int, ...]) -> list[morecantile.Tile]:
+    return list(morecantile.tms.get("WebMercatorQuad").tiles(*BOUNDS, zooms))
+
+
+def tile_paths(window: dict, zooms: tuple[int, ...] = ZOOMS) -> list[str]:
     query = "&".join(f"{k}={v}" for k, v in window.items())
-    return [
-        f"/tiles/cells/{t.z}/{t.x}/{t.y}.mvt?{query}"
-        for t in morecantile.tms.get("WebMercatorQuad").tiles(west, south, east, north, ZOOMS)
-    ]
+    return [f"/tiles/cells/{t.z}/{t.x}/{t.y}.mvt?{query}" for t in city_tiles(zooms)]
+
+
+async def cold_tiles(conn: asyncpg.Connection, settings: Settings) -> dict:
+    """z12 cell tiles over the quarter from a service that keeps no tile (each built from the
+    store per request), against each tile's aggregation alone from the hourly view."""
+    window = {"variable": VARIABLE, "start": "2026-01-01", "end": "2026-04-01"}
+    app = create_app(settings.updated(tile_cache_size=0))
+    transport = httpx.ASGITransport(app=app)
+    latencies = []
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as client,
+    ):
+        paths = tile_paths(window, (COLD_ZOOM,))
+        for round_ in range(COLD_ROUNDS + 1):  # the first warms PostgreSQL's buffers only
+            for path in paths:
+                began = time.perf_counter()
+                (await client.get(path)).raise_for_status()
+                if round_:
+                    latencies.append((time.perf_counter() - began) * 1e3)
+    variable = await conn.fetchval("SELECT id FROM variables WHERE name = $1", VARIABLE)
+    resolution = resolution_for_zoom(COLD_ZOOM, settings.ingest.h3_resolution)
+    baseline = []
+    for tile in city_tiles((COLD_ZOOM,)):
+        spent, _ = await timed(
+            lambda t=tile: conn.fetch(TILE_VIEW_SQL, variable, *QUARTER, resolution, t.z, t.x, t.y),
+            1,
+        )
+        baseline += spent
+    return {
+        "tiles": len(paths),
+        "cold_tile_z12_p50_ms": p(latencies, 50),
+        "cold_tile_z12_p95_ms": p(latencies, 95),
+        "tile_view_sql_p95_ms": p(baseline, 95),
+    }
 
 
 async def throughput(client: httpx.AsyncClient, paths: list[str]) -> float:
@@ -454,6 +501,7 @@ async def bench(readings: int) -> dict:
             figures["cells"] = await cells_quarter(conn, client)
             figures["stream"] = await stream_quarter(client)
             first = figures["wide"].pop("next")
+            figures["cold_tiles"] = await cold_tiles(conn, settings)
             figures["tiles"] = await warm_tiles(app, client, url, settings, first)
     finally:
         await conn.close()
@@ -515,6 +563,13 @@ def report(figures: dict) -> dict:
         f"{stream['paged_quarter_features_per_s']:,.0f}",
         "GeoJSON pages following next",
     )
+    cold = figures["cold_tiles"]
+    table.add_row(
+        f"cold tile z12 quarter ({cold['tiles']} tiles) p50 / p95 ms",
+        f"{cold['cold_tile_z12_p50_ms']:.1f} / {cold['cold_tile_z12_p95_ms']:.1f}",
+        f"{cold['tile_view_sql_p95_ms']:.1f}",
+        "the tile's cells from the hourly view, p95 (SQL, no encoding)",
+    )
     ratios = {}
     for key, row in tiles.items():
         ratios[key] = row["trickle"] / row["idle"]
@@ -547,6 +602,9 @@ def report(figures: dict) -> dict:
         "cells_quarter_r7_p50_ms": cells["cells_quarter_r7_p50_ms"],
         "raw_covering_p50_ms": cells["raw_covering_p50_ms"],
         "matview_p50_ms": cells["matview_p50_ms"],
+        "cold_tile_z12_p95_ms": cold["cold_tile_z12_p95_ms"],
+        "cold_tile_z12_p50_ms": cold["cold_tile_z12_p50_ms"],
+        "tile_view_sql_p95_ms": cold["tile_view_sql_p95_ms"],
         "warm_trickle_ratio": ratios["live_week_ours"],
         "warm_trickle_ratio_past_week": ratios["past_week_ours"],
         "warm_trickle_ratio_global_invalidation": ratios["live_week_global"],
