@@ -63,7 +63,7 @@ async def test_the_cell_legend_numbers_the_hexagons_drawn_in_that_hour(page: Pag
     resolution = int(caption.rsplit("resolution ", 1)[1].rstrip(")"))
     means = await hour_means(site, *await shown_hour(page), resolution)
     drawn = np.array([m for m in means.values() if m is not None])
-    assert f"of the {len(drawn)} hexagons drawn" in caption
+    assert f"of the {len(drawn)} hexagons in view" in caption
     # The 2nd, 25th, 50th, 75th and 98th percentile of those means, written under their colours.
     want = np.percentile(drawn, [2, 25, 50, 75, 98])
     assert legend["values"] == pytest.approx(list(want))
@@ -76,6 +76,64 @@ async def test_the_cell_legend_numbers_the_hexagons_drawn_in_that_hour(page: Pag
     )
     later = await read_legend(page, "#cells-legend")
     assert later["values"] != legend["values"] and later["unit"] == "µg/m³"
+
+
+def hexagons_in_view(
+    means: dict[str, float], view: tuple[float, float, float, float], grow: float = 0.0
+) -> dict[str, float]:
+    """The hexagons whose lon/lat box reaches into `view` (west, south, east, north) grown by
+    `grow` degrees on each side."""
+    west, south, east, north = view
+    found = {}
+    for cell, mean in means.items():
+        lats, lons = zip(*h3.cell_to_boundary(cell), strict=True)
+        if (
+            min(lons) <= east + grow
+            and max(lons) >= west - grow
+            and min(lats) <= north + grow
+            and max(lats) >= south - grow
+        ):
+            found[cell] = mean
+    return found
+
+
+async def test_the_cell_scale_follows_the_hexagons_in_view_when_panning(page: Page, site: str):
+    whole = await read_legend(page, "#cells-legend")
+    resolution = int(whole["caption"].rsplit("resolution ", 1)[1].rstrip(")"))
+    means = await hour_means(site, *await shown_hour(page), resolution)
+    means = {cell: mean for cell, mean in means.items() if mean is not None}
+    centre = await page.evaluate("window.citytwin.map.getCenter().toArray()")
+    zoom = await page.evaluate("window.citytwin.map.getZoom()")
+    # Pan (same zoom, same resolution) until the view's west edge is about the middle of the
+    # data, and no hexagon lies on an edge of the view (within a few metres).
+    data_lons = [lon for cell in means for _, lon in h3.cell_to_boundary(cell)]
+    middle = (min(data_lons) + max(data_lons)) / 2
+    for nudge in range(6):
+        width = await page.evaluate(
+            "(() => { const b = window.citytwin.map.getBounds(); "
+            "return b.getEast() - b.getWest(); })()"
+        )
+        lon = middle + width / 2 + nudge * width / 50
+        await settle_at(page, lon, centre[1], zoom)
+        view = await page.evaluate("window.citytwin.map.getBounds().toArray().flat()")
+        inside = hexagons_in_view(means, view, grow=-1e-4)
+        if inside == hexagons_in_view(means, view, grow=1e-4):
+            break
+    assert 0 < len(inside) < len(means)
+    await page.wait_for_function(
+        "(n) => document.querySelector('#cells-legend .caption').textContent"
+        ".includes(`of the ${n} hexagons in view`)",
+        arg=len(inside),
+    )
+    panned = await read_legend(page, "#cells-legend")
+    want = np.percentile(list(inside.values()), [2, 25, 50, 75, 98])
+    assert panned["values"] == pytest.approx(list(want))
+    assert panned["values"] != whole["values"] and panned["unit"] == "µg/m³"
+    # The hexagons are painted on that scale: its numbers are the stops of their fill colour.
+    paint = await page.evaluate("window.citytwin.map.getPaintProperty('cells-fill', 'fill-color')")
+    assert paint[:3] == ["interpolate", ["linear"], ["get", "mean"]]
+    assert paint[3::2] == pytest.approx(list(want))
+    await page.screenshot(path=ARTIFACTS / "map-panned-scale.png")
 
 
 async def test_the_hour_is_the_citys_own_with_utc_on_hover(page: Page):

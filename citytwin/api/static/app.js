@@ -46,13 +46,29 @@ function cellTileJSON() {
   return api(`/tiles/cells/tilejson.json?${query}`);
 }
 
-// The means of the hexagons drawn, at the finest resolution loaded (the zoom's own).
+// Whether a hexagon's (lon/lat) geometry reaches into the view's bounds.
+function inView(geometry, view) {
+  const rings = geometry.type === "Polygon" ? geometry.coordinates : geometry.coordinates.flat();
+  const points = rings.flat();
+  const lons = points.map((p) => p[0]);
+  const lats = points.map((p) => p[1]);
+  return (
+    Math.min(...lons) <= view.getEast() &&
+    Math.max(...lons) >= view.getWest() &&
+    Math.min(...lats) <= view.getNorth() &&
+    Math.max(...lats) >= view.getSouth()
+  );
+}
+
+// The means of the hexagons in view, at the finest resolution loaded (the zoom's own): the
+// scale follows what the reader looks at, so a pan to a quieter district spreads its colours.
 function drawnMeans(map) {
+  const view = map.getBounds();
   const means = new Map();
   let finest = -1;
   for (const feature of map.querySourceFeatures("cells", { sourceLayer: "cells" })) {
     const { h3, mean } = feature.properties;
-    if (typeof mean !== "number") continue;
+    if (typeof mean !== "number" || !inView(feature.geometry, view)) continue;
     const resolution = parseInt(h3[1], 16); // an H3 index's second hex digit is its resolution
     if (resolution > finest) {
       finest = resolution;
@@ -60,25 +76,27 @@ function drawnMeans(map) {
     }
     if (resolution === finest) means.set(h3, mean);
   }
-  return { resolution: finest, means: [...means.values()] };
+  return { resolution: finest, means };
 }
 
-// One colour scale per variable, hour and resolution, from the hexagons drawn: the scale of a
-// week-long mean saturated every hexagon at rush hour. True when the scale changed.
+// One colour scale per variable, hour, resolution and set of hexagons in view, from their
+// means: the scale of a week-long mean saturated every hexagon at rush hour, and one of the
+// whole city washes out the district in view. True when the scale changed.
 function rescaleCells(map) {
   const { resolution, means } = drawnMeans(map);
   const variable = $("variable").value;
-  const key = `${variable}|${currentHour().toISOString()}|${resolution}`;
+  const cells = [...means.keys()].sort().join();
+  const key = `${variable}|${currentHour().toISOString()}|${resolution}|${cells}`;
   if (key === state.scaleKey) return false;
   state.scaleKey = key;
-  const stops = quantileStops(means);
+  const stops = quantileStops([...means.values()]);
   map.setPaintProperty("cells-fill", "fill-color", fillColour(stops));
   const when = localTime(currentHour(), state.zone);
   drawLegend($("cells-legend"), {
     stops,
     unit: unitOf(variable),
-    caption: means.length
-      ? `${variable}, ${when}: percentiles 2, 25, 50, 75, 98 of the ${means.length} hexagons drawn (resolution ${resolution})`
+    caption: means.size
+      ? `${variable}, ${when}: percentiles 2, 25, 50, 75, 98 of the ${means.size} hexagons in view (resolution ${resolution})`
       : `${variable}, ${when}: no hexagon with data in view`,
   });
   return true;
@@ -280,12 +298,22 @@ async function main() {
   if (hash.layer) $("layer").value = hash.layer;
   state.view = hash.view || (hash.run ? "diff" : "layer");
   wireControls(map);
-  // Each time the map settles: a new hour, variable or zoom's resolution gets its own scale;
-  // the page is ready once the scale of what it shows is drawn.
+  // Each time the map settles (after a pan or zoom too): a new hour, variable, resolution or set
+  // of hexagons in view gets its own scale; the page is ready once the scale of what it shows
+  // is drawn.
   map.on("idle", () => {
-    if (!rescaleCells(map) && !document.body.dataset.ready) document.body.dataset.ready = "true";
+    // A new scale may paint nothing new (same stops): ask for a frame, so the next idle comes.
+    if (rescaleCells(map)) map.triggerRepaint();
+    else if (!document.body.dataset.ready) document.body.dataset.ready = "true";
   });
   showHour(map);
+  // MapLibre fires idle only from a frame drawn once everything is loaded, and in headless
+  // Chromium the last tile loaded sometimes brought no such frame, so the page never became
+  // ready: until it is, ask for a frame twice a second.
+  const nudge = setInterval(() => {
+    if (document.body.dataset.ready) clearInterval(nudge);
+    else map.triggerRepaint();
+  }, 500);
 }
 
 main().catch((error) => {
