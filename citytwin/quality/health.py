@@ -38,3 +38,58 @@ def health_document(rows: list[dict], window_hours: float) -> dict:
         ]
         entry["status"] = "fault" if entry["open"] else "ok"
     return {"window_hours": window_hours, "variables": variables}
+
+
+def _score(readings: int, flagged: int) -> float | None:
+    return round(1 - flagged / readings, 4) if readings else None
+
+
+def network_document(rows: list[dict], window_hours: float) -> dict:
+    """A GeoJSON FeatureCollection of sensors with their score, status and open faults, and per
+    kind of fault the sensors it is open at and its flagged readings, from `network_health`
+    rows."""
+    features = []
+    totals = {kind: {"open": 0, "flagged": 0} for kind in KINDS}
+    for row in rows:
+        opened = [
+            {"variable": variable, "kind": kind, "since": _iso(since)}
+            for variable, kind, since in zip(
+                row["open_variables"] or [],
+                row["open_kinds"] or [],
+                row["open_since"] or [],
+                strict=True,
+            )
+        ]
+        for kind in {fault["kind"] for fault in opened}:
+            totals[kind]["open"] += 1
+        for kind, count in zip(
+            row["flagged_kinds"] or [], row["flagged_counts"] or [], strict=True
+        ):
+            totals[kind]["flagged"] += count
+        score = _score(row["readings"], row["flagged"])
+        features.append(
+            {
+                "type": "Feature",
+                "id": row["id"],
+                "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
+                "properties": {
+                    "id": row["id"],
+                    "feed": row["feed"],
+                    "external_id": row["external_id"],
+                    "name": row["name"],
+                    "readings": row["readings"],
+                    "flagged": row["flagged"],
+                    "score": score,
+                    "status": "fault" if opened else "ok" if score is not None else "no data",
+                    "open": opened,
+                },
+            }
+        )
+    return {
+        "type": "FeatureCollection",
+        "window_hours": window_hours,
+        "sensors": len(features),
+        "faulty": sum(f["properties"]["status"] == "fault" for f in features),
+        "kinds": totals,
+        "features": features,
+    }

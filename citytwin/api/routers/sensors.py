@@ -17,12 +17,17 @@ from citytwin.api.formats import (
 from citytwin.api.pages import LimitQuery, next_link, page_limit, split_page
 from citytwin.api.params import AreaDep, FormatQuery
 from citytwin.core.limits import INT32_MAX
-from citytwin.db.queries.quality import sensor_health
+from citytwin.db.queries.quality import network_health, sensor_health
 from citytwin.db.queries.sensors import SensorQuery, fetch_sensor, fetch_sensors
 from citytwin.errors import NotFound
-from citytwin.quality.health import ASKED, health_document
+from citytwin.quality.health import ANY, ASKED, health_document, network_document
 
 router = APIRouter(tags=["sensors"])
+
+HoursQuery = Annotated[
+    float,
+    Query(gt=0, le=24 * 366, description="Look back this far from each sensor's newest reading."),
+]
 
 
 @router.get("/sensors", summary="Sensors")
@@ -63,6 +68,24 @@ async def get_sensors(
     )
 
 
+# Before `/sensors/{sensor_id}`: that path would take `health` for an id and refuse it.
+@router.get("/sensors/health", summary="The sensor network's health")
+async def get_network_health(
+    conn: ConnDep,
+    feeds: FeedsDep,
+    feed: Annotated[str | None, Query(description="Only this feed's sensors.")] = None,
+    hours: HoursQuery = 168,
+) -> Response:
+    """Every sensor as a GeoJSON point with its score (share of its readings without a fault),
+    status and open faults (variable, kind, since), and per kind of fault how many sensors have it
+    open and how many readings it flagged, over the readings of the last `hours`."""
+    if feed is not None:
+        feeds[feed]  # unknown feed: 404 naming it
+    rows = await network_health(conn, feed, timedelta(hours=hours), ASKED, ANY)
+    document = network_document([dict(r) for r in rows], hours)
+    return json_response(document, media_type=MEDIA_TYPES["geojson"])
+
+
 @router.get("/sensors/{sensor_id}", summary="One sensor")
 async def get_sensor(
     conn: ConnDep, sensor_id: Annotated[int, Path(ge=1, le=INT32_MAX)]
@@ -78,9 +101,7 @@ async def get_sensor(
 async def get_sensor_health(
     conn: ConnDep,
     sensor_id: Annotated[int, Path(ge=1, le=INT32_MAX)],
-    hours: Annotated[
-        float, Query(gt=0, le=24 * 366, description="Look back this far from its newest reading.")
-    ] = 168,
+    hours: HoursQuery = 168,
 ) -> Response:
     """Per variable: a score (share of readings without a fault), the open faults with their
     kind and start, and each check's state and count, over the readings of the last `hours`."""
