@@ -17,6 +17,7 @@ from citytwin.errors import MalformedInput
 from citytwin.feeds import FeedRegistry
 from citytwin.feeds.json_ld import compact_entity
 from citytwin.feeds.smart_data_models import ENTITY_TYPES, UNIT_CODES
+from citytwin.ingest.read import RawRows, rows_table
 from citytwin.ingest.validate import Rejection
 
 ZONED = r"(?:Z|z|[+-]\d\d(?::?\d\d)?)$"  # a time with its offset (validate.ZONE_SUFFIX)
@@ -29,11 +30,11 @@ class MappedRows:
     rows: list[dict] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
 
-    def to_ndjson(self) -> bytes:
-        """The rows as canonical NDJSON: line i holds rows[i - 1]."""
-        return b"\n".join(
-            orjson.dumps({k: v for k, v in row.items() if k != "item"}) for row in self.rows
-        )
+    def to_raw_rows(self) -> RawRows:
+        """The rows as read canonical readings (line i is rows[i - 1]), as reading them from
+        NDJSON would give, without encoding them to JSON and parsing them again."""
+        lines = list(range(1, len(self.rows) + 1))
+        return RawRows(rows_table(self.rows, lines, skip=frozenset({"item"})), [])
 
 
 def load_json(data: bytes) -> object:

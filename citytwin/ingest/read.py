@@ -166,13 +166,15 @@ def _json_column(values: list, text: bool) -> pa.Array:
     return pa.array([None if v is None else str(v) for v in values], type=pa.string())
 
 
-def _rows_to_table(rows: list[dict], lines: list[int]) -> pa.Table:
+def rows_table(rows: list[dict], lines: list[int], skip: frozenset[str] = frozenset()) -> pa.Table:
+    """Parsed JSON readings as the table a reader gives, each with its line; members named in
+    `skip` are left out."""
     columns = {
         name: _json_column([row.get(name) for row in rows], name in TEXT_COLUMNS or name == "time")
         for name in (*REQUIRED, *OPTIONAL)
     }
     # Other members describe the sensor: they become its properties (as text).
-    extra = sorted({key for row in rows for key in row} - set(columns))
+    extra = sorted({key for row in rows for key in row} - set(columns) - skip)
     properties = {
         PROPERTY + key: _json_column([row.get(key) for row in rows], True) for key in extra
     }
@@ -202,7 +204,7 @@ def read_ndjson(
             continue
         rows.append(row)
         lines.append(number)
-    return RawRows(_rows_to_table(rows, lines), rejected)
+    return RawRows(rows_table(rows, lines), rejected)
 
 
 def read_geojson(data: bytes) -> RawRows:
@@ -238,7 +240,7 @@ def read_geojson(data: bytes) -> RawRows:
             continue
         rows.append({**(properties or {}), "lon": coordinates[0], "lat": coordinates[1]})
         lines.append(number)
-    return RawRows(_rows_to_table(rows, lines), rejected)
+    return RawRows(rows_table(rows, lines), rejected)
 
 
 def _mapped(values: pa.ChunkedArray, mapping: dict[str, str]) -> pa.ChunkedArray:

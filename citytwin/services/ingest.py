@@ -17,7 +17,7 @@ from citytwin.db.pool import Connection
 from citytwin.errors import PayloadTooLarge
 from citytwin.feeds import FeedDefinition
 from citytwin.ingest.pieces import line_pieces
-from citytwin.ingest.read import Encoding, read_rows, sniff_format
+from citytwin.ingest.read import Encoding, RawRows, read_rows, sniff_format
 from citytwin.ingest.validate import Rejection, ValidRows, validate, validate_stations
 from citytwin.ingest.window import TimeWindow, accepted_window
 from citytwin.quality.stage import kind_counts
@@ -33,7 +33,7 @@ DEFAULT_LIMITS = ReadLimits()
 FIRST_PIECE_BYTES = 4 << 20
 PIECE_BYTES = 32 << 20
 HEADER_BYTES = 1 << 20  # of a CSV header, read to choose the source format
-Source = bytes | BinaryIO
+Source = bytes | BinaryIO | RawRows  # RawRows: readings parsed already (pushes, streams)
 
 
 def _line(rejection: Rejection) -> int:
@@ -122,16 +122,18 @@ def _geojson_whole(source: BinaryIO, max_bytes: int) -> Iterator[tuple[bytes, in
 
 
 def _pieces(
-    source: BinaryIO, encoding: Encoding, limits: ReadLimits
-) -> Iterator[tuple[bytes, int]]:
+    source: BinaryIO | RawRows, encoding: Encoding, limits: ReadLimits
+) -> Iterator[tuple[bytes | RawRows, int]]:
     """The pieces `source` is parsed in, each with the line of its first row."""
+    if isinstance(source, RawRows):  # read already, and small: one piece
+        return iter([(source, 1)])
     if encoding == "geojson":
         return _geojson_whole(source, limits.geojson_max_bytes)
     return line_pieces(source, FIRST_PIECE_BYTES, PIECE_BYTES, header=encoding == "csv")
 
 
 def parse(
-    data: bytes,
+    data: bytes | RawRows,
     feed: FeedDefinition,
     encoding: Encoding = "csv",
     source_format: str | None = None,
@@ -141,7 +143,8 @@ def parse(
     keep: int | None = None,
     limits: ReadLimits = DEFAULT_LIMITS,
 ) -> tuple[int, ValidRows]:
-    """Read and validate `data` (pure, CPU-bound): (rows read, validated rows).
+    """Read (unless read already) and validate `data` (pure, CPU-bound): (rows read, validated
+    rows).
 
     `city_zone` is the zone that sources declaring `local` times (or none) are read in; rows
     timed outside `window` are rejected. The first `keep` rejected and flagged rows are
@@ -149,7 +152,10 @@ def parse(
     """
     if encoding == "csv" and source_format is None:
         source_format = sniff_format(data, feed)
-    raw = read_rows(data, encoding, feed, source_format, first_line, limits.max_field_bytes)
+    if isinstance(data, RawRows):
+        raw = data
+    else:
+        raw = read_rows(data, encoding, feed, source_format, first_line, limits.max_field_bytes)
     if is_station_list(feed, source_format):  # stations, no readings: no time to check
         valid, outside, beyond = validate_stations(raw.table), [], 0
         frame = valid.frame
@@ -257,7 +263,8 @@ async def ingest(
         rejected_total, flagged_total = valid.counts()
         rejected.add(valid.rejected, rejected_total)
         flagged.add(valid.flagged, flagged_total)
-        return len(body), piece_read, replace(valid, rejected=[], flagged=[])
+        size = body.table.nbytes if isinstance(body, RawRows) else len(body)
+        return size, piece_read, replace(valid, rejected=[], flagged=[])
 
     variables = await variable_ids(conn)
     read = 0

@@ -1,8 +1,8 @@
 """Pushed payloads (NGSI-LD entities, SensorThings Observations) into the store, with dead letters.
 
-Every payload goes through the file ingest (`pipeline.ingest`, as canonical NDJSON). A body that
-cannot be read at all is dead-lettered whole; an item that cannot be mapped or validated is
-reported and dead-lettered on its own, so nothing is dropped silently.
+Every payload goes through the file ingest (`services.ingest.ingest`, its mapped rows handed over
+as read rows). A body that cannot be read at all is dead-lettered whole; an item that cannot be
+mapped or validated is reported and dead-lettered on its own, so nothing is dropped silently.
 """
 
 from collections import defaultdict
@@ -69,7 +69,7 @@ async def push_items(
         report = await ingest(
             conn,
             feeds[feed],
-            mapped.to_ndjson(),
+            mapped.to_raw_rows(),
             encoding="ndjson",
             resolution=resolution,
             bucket_seconds=bucket_seconds,

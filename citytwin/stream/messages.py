@@ -30,11 +30,18 @@ DeadLetter = tuple[str | None, str, str, bytes]
 
 @dataclass(frozen=True)
 class Item:
-    """One reading-carrying item of a message: its format, topic and what a dead letter keeps."""
+    """One reading-carrying item of a message: its format, topic and what a dead letter keeps
+    (the bytes as sent, or the parsed member of a list, encoded only if it is dead-lettered:
+    encoding every member up front cost as much as mapping them)."""
 
     format: str
     topic: str
-    payload: bytes
+    sent: bytes | None = None
+    member: object = None
+
+    @property
+    def payload(self) -> bytes:
+        return self.sent if self.sent is not None else orjson.dumps(self.member)
 
 
 @dataclass
@@ -61,7 +68,10 @@ class MappedBatch:
 def _renumber(target: dict[str, MappedRows], mapped: dict[str, MappedRows], offset: int) -> None:
     for feed, part in mapped.items():
         into = target.setdefault(feed, MappedRows())
-        into.rows += [{**row, "item": row["item"] + offset} for row in part.rows]
+        if offset:
+            for row in part.rows:  # rows fresh from mapping, ours to change
+                row["item"] += offset
+        into.rows += part.rows
         into.rejected += [Rejection(r.line + offset, r.field, r.error) for r in part.rejected]
 
 
@@ -107,10 +117,10 @@ def map_batch(
         # A single object is its own item: keep the bytes as sent; list members are re-encoded.
         whole = isinstance(document, dict) and kind != STA_DATA_ARRAY
         _renumber(batch.by_feed, mapped, len(batch.items))
-        batch.items += [
-            Item(found.item_format, topic, payload if whole else orjson.dumps(item))
-            for item in items
-        ]
+        if whole:
+            batch.items.append(Item(found.item_format, topic, sent=payload))
+        else:
+            batch.items += [Item(found.item_format, topic, member=item) for item in items]
     for feed, mapped in batch.by_feed.items():
         if feed and mapped.rows:
             payloads.reject_future(mapped, feeds[feed].timezone or city_zone, now, future)
