@@ -1,8 +1,9 @@
 """`citytwin listen`: batches of messages from every source stored as readings, then acknowledged.
 
 Messages of all running sources (MQTT, OPC UA, ...; see `source.py`) are collected for up to
-`mqtt_batch_size` messages or `mqtt_batch_ms`; a batch is stored (one ingest transaction per feed,
-dead letters for what cannot be read or validated) and only then acknowledged to each source, so
+`mqtt_batch_size` messages or `mqtt_batch_ms`; a batch is mapped to rows (in a worker thread, while
+the batch before it is stored), stored (one ingest transaction per feed, dead letters for what
+cannot be read or validated) and only then acknowledged to each source, in order, so
 delivery is at least once and the store, keyed by (sensor, variable, time), makes a message sent
 again count as a duplicate. While the database is away the batch is kept and retried with
 back-off, nothing is acknowledged, and each source bounds what it holds (the MQTT session at most
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,8 +27,9 @@ from citytwin.feeds import FeedRegistry
 from citytwin.services.ingest import local_zone
 from citytwin.services.push import KEPT_BYTES
 from citytwin.settings import Settings
+from citytwin.stream import pipeline
 from citytwin.stream.batcher import Backoff, Batcher
-from citytwin.stream.messages import map_batch
+from citytwin.stream.messages import MappedBatch, map_batch
 from citytwin.stream.source import Message, Source, configured_sources
 from citytwin.stream.store import UNAVAILABLE, BatchStore, Outcome
 
@@ -134,17 +137,29 @@ class Listener:
                 await source.start(self)
             if not self.sources:
                 self.ready.set()
-            while (batch := await self._next_batch()) is not None:
-                stored = await self._store(batch)
-                for source, messages in _by_source(batch):
-                    if stored:
-                        self._ack(source, messages)
-                    source.release(messages)
+            timing = pipeline.Timing()
+            current, timing.mapping = await self._next_mapped(await self._zone(), loop.time())
+            while current is not None:
+                # The next batch is taken and mapped while this one is stored, taken as late as
+                # lets it be mapped by the time this store ends (so it holds all that came).
+                started = loop.time()
+                following = asyncio.create_task(
+                    self._next_mapped(await self._zone(), timing.take_next(started))
+                )
+                try:
+                    stored = await self._store(*current)
+                except BaseException:
+                    await pipeline.dropped(following)
+                    raise
+                timing.storing = loop.time() - started
+                pipeline.settle(current[0], stored, self._ack)
                 if not stored:
+                    await pipeline.dropped(following)
                     break  # stopping while the database is away: the sources keep them
                 if loop.time() - last_summary >= SUMMARY_EVERY:
                     last_summary = loop.time()
                     self._summary()
+                current, timing.mapping = await following
         finally:
             for source in self.sources:
                 try:
@@ -194,8 +209,9 @@ class Listener:
             s.dead_letters,
         )
 
-    async def _next_batch(self) -> list[Message] | None:
-        """The next due batch; once stopping, what is still held (taking no more), then None."""
+    async def _next_batch(self, not_before: float) -> list[Message] | None:
+        """The next due batch, not taken before `not_before` (loop time) unless full; once
+        stopping, what is still held (taking no more), then None."""
         loop = asyncio.get_running_loop()
         while True:
             stopping = self._stop.is_set()
@@ -203,13 +219,16 @@ class Listener:
                 for source in self.sources:
                     source.stop_reading()
             now = loop.time()
-            if self.batcher.ready(now) or (stopping and len(self.batcher)):
+            full = len(self.batcher) >= self.batcher.size
+            if (self.batcher.ready(now) and (now >= not_before or full)) or (
+                stopping and len(self.batcher)
+            ):
                 return self.batcher.take()
             if stopping:
                 return None
             deadline = self.batcher.deadline()
             self._wakeup.clear()
-            timeout = None if deadline is None else max(0.0, deadline - now)
+            timeout = None if deadline is None else max(0.0, deadline - now, not_before - now)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
 
@@ -283,13 +302,13 @@ class Listener:
             if await self._stopped_within(backoff.next_delay()):
                 return None
 
-    async def _store(self, batch: list[Message]) -> bool:
-        """Store a batch (readings and dead letters); False if stopped before it could be."""
-        # Naive times are read as file ingest reads them: in CITYTWIN_TIME_ZONE, else in the
-        # zone of the city imported now (a re-import while listening is followed).
-        zone = await self._retrying(lambda conn: local_zone(conn, self.feeds.city_zone))
-        mapped = await asyncio.to_thread(
-            map_batch,
+    async def _zone(self) -> str | None:
+        """The zone naive times are read in, as file ingest reads them: CITYTWIN_TIME_ZONE, else
+        the zone of the city imported now (a re-import while listening is followed)."""
+        return await self._retrying(lambda conn: local_zone(conn, self.feeds.city_zone))
+
+    def _map(self, batch: list[Message], zone: str | None) -> MappedBatch:
+        return map_batch(
             batch,
             self.feeds,
             max_bytes=self.settings.streams.mqtt_max_payload_bytes,
@@ -297,6 +316,28 @@ class Listener:
             future=timedelta(seconds=self.settings.ingest.future_seconds),
             city_zone=zone,
         )
+
+    async def _next_mapped(
+        self, zone: str | None, not_before: float
+    ) -> tuple[pipeline.Mapped | None, float]:
+        """The next batch (see `_next_batch`) mapped in a worker thread, and the seconds that
+        took; None once stopped and all is taken."""
+        batch = await self._next_batch(not_before)
+        if batch is None:
+            return None, 0.0
+        began = time.perf_counter()
+        try:
+            mapped = await asyncio.to_thread(self._map, batch, zone)
+        except BaseException:
+            pipeline.settle(batch, False, self._ack)
+            raise
+        return (batch, mapped), time.perf_counter() - began
+
+    async def _store(self, batch: list[Message], mapped: MappedBatch | None = None) -> bool:
+        """Store a batch (readings and dead letters; mapped now unless it is), False if stopped
+        before it could be."""
+        if mapped is None:
+            mapped = await asyncio.to_thread(self._map, batch, await self._zone())
         progress = BatchStore(mapped)
 
         async def attempt(conn: Connection) -> Outcome:
@@ -368,12 +409,3 @@ async def running_sources(
     finally:
         listener.stop()
         await task
-
-
-def _by_source(batch: list[Message]) -> list[tuple[Source, list[Message]]]:
-    """The batch's messages grouped by the source object that delivered them (in order)."""
-    groups: dict[int, tuple[Source, list[Message]]] = {}
-    for message in batch:
-        source = message.origin
-        groups.setdefault(id(source), (source, []))[1].append(message)
-    return list(groups.values())

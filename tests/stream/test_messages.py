@@ -7,10 +7,12 @@ import pytest
 
 from citytwin.errors import InvalidParameter, MalformedInput
 from citytwin.ingest.payload_formats import CANONICAL, detect
+from citytwin.ingest.read import read_ndjson
 from citytwin.stream.batcher import Backoff, Batcher
 from citytwin.stream.messages import map_batch
 from citytwin.stream.mqtt import broker_of
 from citytwin.stream.mqtt_source import MqttSource
+from citytwin.stream.pipeline import Timing
 from citytwin.stream.source import Message
 from citytwin.stream.topics import feed_of, subscriptions, topic_matches
 from tests.live.entities import AIR, sta_datastream
@@ -106,6 +108,28 @@ def test_a_batch_numbers_items_across_messages(feeds):
         ("air", "mqtt", "not valid JSON: unexpected end of data: line 1 column 29 (char 28)"),
         (None, CANONICAL, "a canonical reading needs a topic that names its feed ({feed})"),
     ]
+
+
+def test_mapped_rows_reach_the_ingest_as_reading_them_from_ndjson_would_give(feeds):
+    described = reading("s2", value="12.5") | {"site": "kerb", "height": 3}
+    batch = mapped([("city/air/a", [reading("s1"), described]), ("city/air/b", AIR)], feeds)
+    rows = batch.by_feed["air"]
+    ndjson = b"\n".join(
+        orjson.dumps({k: v for k, v in row.items() if k != "item"}) for row in rows.rows
+    )
+    handed = rows.to_raw_rows()
+    assert handed.table.equals(read_ndjson(ndjson).table) and handed.rejected == []
+    assert handed.table.column("value").to_pylist() == ["10", "12.5", "20.0", "12.5"]  # as sent
+    assert handed.table.column("line").to_pylist() == [1, 2, 3, 4]
+    assert "item" not in " ".join(handed.table.column_names)
+    assert handed.table.column("property:site").to_pylist() == [None, "kerb", None, None]
+
+
+def test_the_next_batch_is_taken_so_that_its_mapping_ends_with_the_store_before_it():
+    timing = Timing(mapping=0.25, storing=1.0)
+    assert timing.take_next(store_began=100.0) == 100.75
+    assert Timing(mapping=2.0, storing=1.0).take_next(100.0) == 100.0  # mapping is the longer
+    assert Timing().take_next(5.0) == 5.0  # nothing measured yet: at once
 
 
 def test_oversized_and_unknown_payloads_are_kept_as_dead_letters(feeds):
