@@ -7,6 +7,7 @@ import { drawChart } from "./chart.js";
 import { drawLegend, fillColour, quantileStops } from "./legend.js";
 import { addBasemap, baseStyle, boundaryBounds } from "./basemap.js";
 import { loadRuns, refreshLayer } from "./layers.js";
+import { addHealthLayer } from "./health.js";
 import { wireScenarioForm } from "./scenario.js";
 
 const state = { variables: [], hours: [], runs: [], drawing: null, polygon: null, zone: "UTC" };
@@ -286,6 +287,7 @@ async function main() {
 
   await addBasemap(map, city);
   addSensorLayers(map);
+  addHealthLayer(map);
   wireScenarioForm(map, state, async (run) => {
     await loadRuns(state);
     $("run").value = run.id;
