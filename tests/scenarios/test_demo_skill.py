@@ -80,12 +80,18 @@ async def test_traffic_model_beats_the_nowcast_left_one_station_out(pool, settin
         name: [round(fit["factor"], 1)]
         + [
             round(fit["leave_one_out"]["methods"][method]["overall"]["rmse"], 2)
-            for method in ("citytwin", "uncalibrated", "background_only", "mean_of_others")
+            for method in (
+                "citytwin",
+                "uncalibrated",
+                "background_only",
+                "mean_of_others",
+                "nearest",
+            )
         ]
         for name, fit in air.items()
     }
     assert table == {
-        "no2": [1.1, 4.49, 4.42, 7.0, 5.78],
-        "pm25": [3.7, 0.91, 1.17, 1.33, 0.97],
-        "pm10": [3.3, 1.38, 2.04, 2.47, 1.92],
+        "no2": [1.1, 4.49, 4.42, 7.0, 5.78, 8.04],
+        "pm25": [3.7, 0.91, 1.17, 1.32, 0.96, 1.29],
+        "pm10": [3.3, 1.37, 2.03, 2.46, 1.9, 2.8],
     }

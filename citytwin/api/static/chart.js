@@ -1,14 +1,14 @@
 // The cell panel's chart: a variable's hourly means, the selected hour marked with its value.
 
 import { localTime } from "./clock.js";
+import { escapeHTML } from "./http.js";
 import { formatNumber } from "./legend.js";
 
 const [W, H, LEFT, BOTTOM] = [320, 160, 40, 22];
-const escape = (text) => String(text).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** Draw `series` ([{bucket_start, mean}]) into `svg`, marking `selected` (a Date). */
 export function drawChart(svg, series, { selected, unit: rawUnit, zone }) {
-  const unit = escape(rawUnit || "");
+  const unit = escapeHTML(rawUnit || "");
   const points = series.filter((s) => s.mean !== null);
   if (!points.length) {
     svg.innerHTML = '<text x="10" y="20">no readings</text>';

@@ -2,7 +2,7 @@
 // (share of its readings of the last week without a fault), a legend with those numbers, and a
 // popup listing a sensor's open faults.
 
-import { $, getJSON } from "./http.js";
+import { $, escapeHTML, getJSON } from "./http.js";
 import { drawLegend } from "./legend.js";
 
 // Red to green: most sensors score 1, so the scale spends its colours near the top, where a
@@ -18,12 +18,12 @@ const NO_DATA = "#999999";
 function popupHTML(props) {
   // MapLibre hands nested properties of a GeoJSON source back as JSON text.
   const faults = typeof props.open === "string" ? JSON.parse(props.open) : props.open || [];
-  const title = props.name || props.external_id;
+  const title = escapeHTML(props.name || props.external_id);
   const score = props.score === undefined || props.score === null ? "no readings" : `score ${props.score}`;
   const lines = faults.length
-    ? faults.map((f) => `<li>${f.variable}: ${f.kind} since ${f.since.slice(0, 16).replace("T", " ")} UTC</li>`).join("")
+    ? faults.map((f) => `<li>${escapeHTML(f.variable)}: ${escapeHTML(f.kind)} since ${f.since.slice(0, 16).replace("T", " ")} UTC</li>`).join("")
     : "<li>no open fault</li>";
-  return `<strong>${title}</strong> (${props.feed}, ${score})<ul class="faults">${lines}</ul>` + `<a href="/sensors/${props.id}/health" target="_blank">health JSON</a>`;
+  return `<strong>${title}</strong> (${escapeHTML(props.feed)}, ${score})<ul class="faults">${lines}</ul>` + `<a href="/sensors/${encodeURIComponent(props.id)}/health" target="_blank">health JSON</a>`;
 }
 
 async function loadHealth(map) {

@@ -1,6 +1,8 @@
 // The same-origin API as the map reads it.
 
 export const $ = (id) => document.getElementById(id);
+// Text from the data (sensor and scenario names) put into HTML.
+export const escapeHTML = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 // Not `new URL`: it would escape the braces of tile URL templates.
 export const api = (path) => window.location.origin + path;
 

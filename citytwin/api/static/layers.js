@@ -1,7 +1,7 @@
 // Simulation layers as raster overlays, scenario comparison (scenario, baseline, difference,
 // side by side) and the layer legend with its numbers, unit and the meaning of each side.
 
-import { $, api, getJSON } from "./http.js";
+import { $, api, escapeHTML, getJSON } from "./http.js";
 import { addBasemap, baseStyle } from "./basemap.js";
 import { drawLegend, formatNumber } from "./legend.js";
 
@@ -140,8 +140,8 @@ function makeRightMap(left, city) {
 export async function loadRuns(state) {
   const answer = await getJSON("/scenarios?limit=50");
   state.runs = answer.runs.filter((r) => r.status === "succeeded");
-  $("run").innerHTML = '<option value="">—</option>' + state.runs.map((r) => `<option value="${r.id}">${r.name}</option>`).join("");
+  $("run").innerHTML = '<option value="">—</option>' + state.runs.map((r) => `<option value="${r.id}">${escapeHTML(r.name)}</option>`).join("");
   const layers = await getJSON("/layers");
   $("layer").innerHTML =
-    '<option value="">none</option>' + layers.layers.map((l) => `<option value="${l.id}">${l.title || l.id}</option>`).join("");
+    '<option value="">none</option>' + layers.layers.map((l) => `<option value="${escapeHTML(l.id)}">${escapeHTML(l.title || l.id)}</option>`).join("");
 }
