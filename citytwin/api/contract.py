@@ -83,6 +83,7 @@ ANSWERS: list[tuple[str, dict]] = [
     (r"\.png$", {"image/png": BINARY}),
     (r" /(sensors|readings|cells)(/\{sensor_id\})?$|/items", GEOJSON_TABLES),
     (r" /city", {"application/geo+json": ANY_JSON, "application/json": ANY_JSON}),
+    (r"^GET /sensors/health$", {"application/geo+json": ANY_JSON}),
     (r"/series$", {"application/json": ANY_JSON, "text/csv": TEXT}),
     (r"/(cube|area|position)$|^GET /layers/\{layer_id\}/diff$", COVERAGES),
     (r" /twin/stream$", {"text/event-stream": ANY_JSON}),  # each event's data is JSON
