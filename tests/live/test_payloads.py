@@ -155,7 +155,7 @@ async def test_ppb_converted_through_the_feed_aliases(conn, feeds, settings):
     report = await ingest(
         conn,
         feeds["air"],
-        mapped.to_ndjson(),
+        mapped.to_raw_rows(),
         encoding="ndjson",
         resolution=settings.ingest.h3_resolution,
         bucket_seconds=settings.database.rollup_bucket_seconds,
