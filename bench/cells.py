@@ -17,6 +17,7 @@ from common import (
     canonical_csv,
     empty_store,
     figures_parser,
+    paged_cells,
     place_sensors,
     print_figures,
 )
@@ -228,13 +229,8 @@ async def time_stream(client: httpx.AsyncClient) -> dict:
             async for _line in answer.aiter_lines():
                 lines += 1
         streamed.append(lines / (time.perf_counter() - began))
-        began, url, count = time.perf_counter(), "/cells", 0
-        query: dict | None = params
-        while url:
-            document = (await client.get(url, params=query)).json()
-            count += len(document["features"])
-            nexts = [link["href"] for link in document.get("links", []) if link["rel"] == "next"]
-            url, query = (nexts[0], None) if nexts else (None, None)
+        began = time.perf_counter()
+        count = await paged_cells(client, params)
         paged.append(count / (time.perf_counter() - began))
         if lines != count:
             raise SystemExit(f"NDJSON streamed {lines} features, the pages held {count}")

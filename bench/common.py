@@ -5,6 +5,7 @@ import io
 from dataclasses import dataclass
 
 import asyncpg
+import httpx
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -95,3 +96,14 @@ def print_figures(figures: dict, as_json: bool) -> None:
     """With `--json`, the figures as one JSON object on the last line of the output."""
     if as_json:
         print(orjson.dumps(figures, option=orjson.OPT_SERIALIZE_NUMPY).decode(), flush=True)
+
+
+async def paged_cells(client: httpx.AsyncClient, params: dict) -> int:
+    """Features of GET /cells as GeoJSON pages, following each `next` link to the end."""
+    url, query, count = "/cells", params, 0
+    while url:
+        document = (await client.get(url, params=query)).json()
+        count += len(document["features"])
+        nexts = [link["href"] for link in document.get("links", []) if link["rel"] == "next"]
+        url, query = (nexts[0], None) if nexts else (None, None)
+    return count
