@@ -1,8 +1,9 @@
 """Keeping `latest_readings` current inside a load's transaction, and announcing what changed.
 
 The load's per-series summary (citytwin.twin.latest) is COPYed into a temporary table and merged
-in one statement: a series whose loaded readings are all newer than the held one extends it
-(run lengths add up when the value carries on); a series that got readings at or before its
+in one statement: a series whose loaded readings are all newer than the held one extends it in
+place, by one UPDATE joined to the summary (run lengths add up when the value carries on): the
+live case, which reads nothing else; a series that got readings at or before its
 held time, or whose pieces interleaved, is recomputed from `readings` (its newest two readings
 and the run back to the last different value, by index). A reading never replaces a newer one.
 The (variable, cell) pairs whose state changed become one `twin_events` row, announced with
@@ -10,6 +11,7 @@ pg_notify when the load commits; the merge, the event and its announcement are o
 """
 
 import asyncpg
+import numpy as np
 import pandas as pd
 
 from citytwin.db.copy import copy_binary
@@ -30,6 +32,7 @@ DELTA_TYPES = {
     "run_length": "int4",
     "count": "int4",
     "exact": "bool",
+    "mobile": "bool",  # the sensor is mobile: its held cell may not be the loaded one
 }
 CREATE_DELTA = f"""
 CREATE TEMP TABLE IF NOT EXISTS latest_delta (
@@ -47,23 +50,32 @@ def _state(alias: str = "") -> str:
 
 
 MERGE = f"""
-WITH held AS (
-    SELECT d.*, l.time AS held_time, l.value AS held_value, l.run_length AS held_run,
-           l.cell AS held_cell,
-           d.exact AND (l.time IS NULL OR d.first_time > l.time) AS newer
-    FROM latest_delta d LEFT JOIN latest_readings l USING (sensor_id, variable_id)
-), extended AS (
-    SELECT sensor_id, variable_id, time, value, flagged, cell,
-           CASE WHEN count > 1 THEN prev_time ELSE held_time END AS prev_time,
-           CASE WHEN count > 1 THEN prev_value ELSE held_value END AS prev_value,
-           run_length + CASE WHEN run_length = count AND value = held_value
-                             THEN held_run ELSE 0 END AS run_length,
-           held_time IS NOT NULL AS held
-    FROM held WHERE newer
+WITH extended AS (
+    -- The live case: series whose loaded readings are all newer than the held one, extended
+    -- in place through one join (SET reads the held row), no upsert and no CTE of the held rows.
+    UPDATE latest_readings l SET
+        time = d.time, value = d.value, flagged = d.flagged, cell = d.cell,
+        prev_time = CASE WHEN d.count > 1 THEN d.prev_time ELSE l.time END,
+        prev_value = CASE WHEN d.count > 1 THEN d.prev_value ELSE l.value END,
+        run_length = d.run_length + CASE WHEN d.run_length = d.count AND d.value = l.value
+                                         THEN l.run_length ELSE 0 END
+    FROM latest_delta d
+    WHERE l.sensor_id = d.sensor_id AND l.variable_id = d.variable_id
+      AND d.exact AND d.first_time > l.time
+    RETURNING l.sensor_id, l.variable_id, l.cell
+), rest AS (
+    -- The others (none in a live load): new series, and those to recompute (a held one at or
+    -- after the loaded readings, or pieces that interleaved).
+    SELECT d.*, NOT d.exact OR EXISTS (
+               SELECT 1 FROM latest_readings l
+               WHERE l.sensor_id = d.sensor_id AND l.variable_id = d.variable_id) AS recompute
+    FROM latest_delta d
+    WHERE NOT EXISTS (
+        SELECT 1 FROM extended e WHERE e.sensor_id = d.sensor_id AND e.variable_id = d.variable_id)
 ), recomputed AS (
     SELECT h.sensor_id, h.variable_id, t.time, t.value, t.flagged, t.cell,
            p.time AS prev_time, p.value AS prev_value, r.run_length
-    FROM held h
+    FROM rest h
     CROSS JOIN LATERAL (
         SELECT x.time, x.value, x.flagged, x.cell FROM readings x WHERE {SERIES}
         ORDER BY x.time DESC LIMIT 1) t
@@ -76,32 +88,34 @@ WITH held AS (
     CROSS JOIN LATERAL (
         SELECT count(*)::int AS run_length FROM readings x
         WHERE {SERIES} AND x.time > coalesce(differs.time, '-infinity')) r
-    WHERE NOT h.newer
-), updated AS (
-    -- The live case, extended series: updated through one hash join, no upsert per row.
-    UPDATE latest_readings l SET ({_state()}) = ({_state("e.")})
-    FROM extended e
-    WHERE e.held AND l.sensor_id = e.sensor_id AND l.variable_id = e.variable_id
-      AND ({_state("l.")}) IS DISTINCT FROM ({_state("e.")})
-    RETURNING l.sensor_id, l.variable_id, l.cell
+    WHERE h.recompute
 ), inserted AS (
-    -- New series, and those recomputed (disjoint from the updated ones).
+    -- New series, and those recomputed (disjoint from the extended ones).
     INSERT INTO latest_readings AS l (sensor_id, variable_id, {_state()})
-    SELECT sensor_id, variable_id, {_state()} FROM extended WHERE NOT held
+    SELECT sensor_id, variable_id, time, value, flagged, cell,
+           CASE WHEN count > 1 THEN prev_time END, CASE WHEN count > 1 THEN prev_value END,
+           run_length
+    FROM rest WHERE NOT recompute
     UNION ALL SELECT * FROM recomputed
     ON CONFLICT (sensor_id, variable_id) DO UPDATE SET ({_state()}) = ({_state("EXCLUDED.")})
     WHERE ({_state("l.")}) IS DISTINCT FROM ({_state("EXCLUDED.")})
     RETURNING l.sensor_id, l.variable_id, l.cell
 ), written AS (
-    SELECT * FROM updated UNION ALL SELECT * FROM inserted
+    SELECT * FROM extended UNION ALL SELECT * FROM inserted
 ), changed AS (
     SELECT variable_id, cell FROM written
     UNION ALL
-    -- A mobile sensor that moved changed its old cell too (an extended series moved if its
-    -- loaded cell is not the held one).
-    SELECT w.variable_id, h.held_cell
-    FROM held h JOIN written w USING (sensor_id, variable_id)
-    WHERE (NOT h.newer OR h.held_cell <> h.cell) AND h.held_cell <> w.cell
+    -- A mobile sensor that moved changed its old cell too: the held cell (this statement reads
+    -- the rows as they were before it) where it is not the written one.
+    -- Series of mobile sensors only (none in a live load of fixed sensors), each looked up
+    -- by index (LIMIT keeps the lookup a nested loop).
+    SELECT w.variable_id, h.cell
+    FROM latest_delta d
+    JOIN written w ON w.sensor_id = d.sensor_id AND w.variable_id = d.variable_id
+    CROSS JOIN LATERAL (
+        SELECT cell FROM latest_readings h
+        WHERE h.sensor_id = d.sensor_id AND h.variable_id = d.variable_id LIMIT 1) h
+    WHERE d.mobile AND h.cell <> w.cell
 ), event AS (
     INSERT INTO twin_events (variable_ids, cells)
     SELECT array_agg(variable_id), array_agg(cell)
@@ -115,13 +129,17 @@ SELECT id, pg_notify('{CHANNEL}', id::text) FROM event
 """
 
 
-async def update_latest(conn: asyncpg.Connection, summary: pd.DataFrame) -> int | None:
+async def update_latest(
+    conn: asyncpg.Connection, summary: pd.DataFrame, mobile: np.ndarray
+) -> int | None:
     """Merge a load's per-series `summary` into `latest_readings`; record and announce the
-    changed (variable, cell) pairs as a twin event, in the same statement. Its id, or None if
-    nothing changed."""
+    changed (variable, cell) pairs as a twin event, in the same statement. `mobile`: the ids of
+    the mobile sensors among them (their held cells are looked up). Its id, or None if nothing
+    changed."""
     if summary.empty:
         return None
     await conn.execute(CREATE_DELTA)
-    columns = {name: summary[name].to_numpy() for name in DELTA_TYPES}
+    columns = {name: summary[name].to_numpy() for name in DELTA_TYPES if name in summary}
+    columns["mobile"] = np.isin(columns["sensor_id"], mobile)
     await copy_binary(conn, "latest_delta", columns, DELTA_TYPES)
     return await conn.fetchval(MERGE)

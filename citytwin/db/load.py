@@ -46,6 +46,7 @@ from citytwin.tiles.versions import version_keys
 from citytwin.twin import latest
 
 READING_KEY = ["sensor_id", "variable_id", "time"]
+KNOWN_COLUMNS = ["external_id", "id", "lon", "lat", "cell", "mobile"]
 
 # Whether any day row of these variables exists in the load's days: if not, the load's rollups
 # are new day rows (COPYed as such), else they go to the deltas.
@@ -160,17 +161,23 @@ async def _upsert_sensors(
 
 
 async def _known_sensors(conn: asyncpg.Connection, feed: str, external_ids: list) -> pd.DataFrame:
-    """The registered sensors of `feed` among `external_ids`, by external id."""
-    known = await conn.fetch(
-        """SELECT external_id, id, ST_X(geom) AS lon, ST_Y(geom) AS lat, cell FROM sensors
-           WHERE feed = $1 AND external_id = ANY($2::text[])""",
+    """The registered sensors of `feed` among `external_ids`, by external id: one row of
+    column arrays, no Python object per sensor and field."""
+    known = await conn.fetchrow(
+        """SELECT coalesce(array_agg(external_id), '{}') AS external_id,
+                  coalesce(array_agg(id), '{}') AS id,
+                  coalesce(array_agg(ST_X(geom)), '{}') AS lon,
+                  coalesce(array_agg(ST_Y(geom)), '{}') AS lat,
+                  coalesce(array_agg(cell), '{}') AS cell,
+                  coalesce(array_agg(mobile), '{}') AS mobile
+           FROM sensors WHERE feed = $1 AND external_id = ANY($2::text[])""",
         feed,
         external_ids,
     )
     # Nullable integer types: a left join must not turn 64-bit cells into lossy floats.
     return (
-        pd.DataFrame([dict(r) for r in known], columns=["external_id", "id", "lon", "lat", "cell"])
-        .astype({"id": "Int32", "cell": "Int64"})
+        pd.DataFrame({name: known[name] for name in KNOWN_COLUMNS})
+        .astype({"id": "Int32", "lon": float, "lat": float, "cell": "Int64", "mobile": bool})
         .set_index("external_id")
     )
 
@@ -304,6 +311,7 @@ class ReadingLoad:
     cells: set[int] = field(default_factory=set)
     summaries: list[pd.DataFrame] = field(default_factory=list)  # per series, of what was new
     homes: list[pd.DataFrame] = field(default_factory=list)  # registered keys of mobile rows
+    moved: set[int] = field(default_factory=set)  # sensors with readings away from their point
     staging: bool = False
     known: pd.DataFrame | None = None  # the sensors registered so far, by external id
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -374,6 +382,7 @@ class ReadingLoad:
                     day=away["time"].dt.floor("D"), cell=away["sensor_id"].map(dict(registered))
                 )
                 self.homes.append(home[["variable_id", "day", "cell"]])
+                self.moved.update(row["id"] for row in registered)
             if await copy_if_new(self.conn, lambda: copy_readings(self.conn, "readings", readings)):
                 self.loaded += len(readings)
                 self.deltas.append(piece.delta)
@@ -390,6 +399,12 @@ class ReadingLoad:
                 )
                 self.summaries.append(summary)
         self.cells.update(readings["cell"].unique().tolist())
+
+    def _mobile(self) -> np.ndarray:
+        """Ids of this load's mobile sensors: registered as such, or moved in it."""
+        known = self.known
+        registered = known["id"][known["mobile"]] if known is not None else []
+        return np.array(sorted(self.moved.union(int(i) for i in registered)), dtype=np.int32)
 
     async def _insert_new(self, readings: pd.DataFrame) -> pd.DataFrame:
         """Insert the readings not stored yet (through a staging table); return those."""
@@ -444,7 +459,7 @@ class ReadingLoad:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", PUBLISH_LOCK)
         if touched is not None and not touched.empty:
             await _bump_tile_versions(conn, version_keys(touched))
-        await update_latest(conn, summary)
+        await update_latest(conn, summary, self._mobile())
         return LoadResult(self.loaded, self.offered - self.loaded, self.rejected)
 
 
@@ -459,10 +474,15 @@ async def reading_load(
     """A load in one transaction: it commits whole, or a failure leaves nothing stored."""
     try:
         async with conn.transaction():
-            # COPY text without an offset is read in the session zone: make it UTC.
-            await conn.execute("SET LOCAL TIME ZONE 'UTC'")
-            await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", LOAD_LOCK)
-            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", FEED_LOCK, feed)
+            # One round trip: COPY text without an offset is read in the session zone, made
+            # UTC; then the locks, in this order (the select list is evaluated left to right).
+            await conn.execute(
+                "SELECT set_config('TimeZone', 'UTC', true), pg_advisory_xact_lock_shared($1), "
+                "pg_advisory_xact_lock($2, hashtext($3))",
+                LOAD_LOCK,
+                FEED_LOCK,
+                feed,
+            )
             yield ReadingLoad(conn, feed, variables, resolution, bucket_seconds)
     except CONNECTION_LOST as exc:
         raise DatabaseUnavailable(f"the load was rolled back, nothing stored: {exc}") from exc

@@ -132,3 +132,22 @@ async def test_the_migration_backfills_the_same_state(conn, feeds, settings):
     await conn.execute(sql[sql.index("WITH ranked AS") :])
     assert_same(await held(conn), loaded)
     assert np.isnan(loaded["prev_value"]).sum() == 0
+
+
+async def test_a_mobile_sensor_moving_announces_the_cell_it_left(conn, feeds, settings):
+    # S1 once at its point, then a reading 0.05° east of it (another cell), then back.
+    first = air(hourly("S1", "no2", [30.0]))
+    moved = air(hourly("S1", "no2", [31.0], start=1)).assign(lon=first["lon"] + 0.05)
+    back = air(hourly("S1", "no2", [32.0], start=2))
+    for rows in (first, moved, back):
+        await ingest(conn, feeds, settings, to_csv(rows))
+    assert_same(await held(conn), await from_readings(conn))
+    cells = [r["cell"] for r in await conn.fetch("SELECT cell FROM readings ORDER BY time")]
+    assert cells[0] == cells[2] != cells[1]
+    events = await conn.fetch("SELECT cells FROM twin_events ORDER BY id")
+    # Each move names both cells: the one left and the one reached.
+    assert [sorted(e["cells"]) for e in events] == [
+        [cells[0]],
+        sorted([cells[0], cells[1]]),
+        sorted([cells[0], cells[1]]),
+    ]
