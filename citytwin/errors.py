@@ -71,6 +71,10 @@ class DatabaseUnavailable(CityTwinError, ConnectionError):
     """The database cannot be reached or went away during a load."""
 
 
+class SchedulerUnavailable(CityTwinError, ConnectionError):
+    """The Dask scheduler simulations are sent to cannot be reached (or is not an address)."""
+
+
 class EmbeddedClusterError(CityTwinError, RuntimeError):
     """The project-local PostGIS cluster could not be created or started."""
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from citytwin.core.grid import DEFAULT_MAX_CELLS
@@ -261,7 +261,14 @@ class SimulationSettings(BaseSettings):
         default=SCENARIO_DAYS, ge=1, description="Longest baseline span of a scenario, in days."
     )
     dask_scheduler: str | None = Field(
-        default=None, description="dask.distributed scheduler (tcp://…). Unset: local threads."
+        default=None,
+        description="dask.distributed scheduler (tcp://…) of a cluster. Unset: see dask_workers.",
+    )
+    dask_workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Worker processes of a Dask LocalCluster on this machine, started for model "
+        "runs when no dask_scheduler is set. Unset too: the runs use local threads.",
     )
     layer_store: str | None = Field(
         default=None,
@@ -282,6 +289,15 @@ class SimulationSettings(BaseSettings):
     @classmethod
     def _json_object(cls, value: object) -> object:
         return json.loads(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_cluster(self) -> Self:
+        if self.dask_scheduler is not None and self.dask_workers is not None:
+            raise ValueError(
+                "set CITYTWIN_DASK_SCHEDULER (a cluster's address) or CITYTWIN_DASK_WORKERS "
+                "(a local cluster of worker processes), not both"
+            )
+        return self
 
 
 class StreamSettings(BaseSettings):

@@ -44,16 +44,19 @@ async def _nowcast(
     from citytwin.db.city import require_city
     from citytwin.layers.store import layer_store_for
     from citytwin.services.nowcast import run_nowcast
+    from citytwin.sim.scheduler import simulation_scheduler
 
-    return await run_nowcast(
-        conn,
-        layer_store_for(settings),
-        with_settings(await require_city(conn), settings),
-        request,
-        max_cells=settings.simulation.grid_max_cells,
-        scheduler=settings.simulation.dask_scheduler,
-        on_progress=on_progress,
-    )
+    city = with_settings(await require_city(conn), settings)
+    with simulation_scheduler(settings.simulation) as scheduler:
+        return await run_nowcast(
+            conn,
+            layer_store_for(settings),
+            city,
+            request,
+            max_cells=settings.simulation.grid_max_cells,
+            scheduler=scheduler,
+            on_progress=on_progress,
+        )
 
 
 async def nowcast_layer(conn: Connection, settings: Settings, variable: str = "no2") -> str | None:
@@ -186,13 +189,15 @@ async def run_scenario_here(
     from citytwin.layers.store import layer_store_for
     from citytwin.scenarios.jobs import execute, prepare
     from citytwin.scenarios.models import RunControl
+    from citytwin.sim.scheduler import simulation_scheduler
 
     pool = await create_pool(await prepare_store(settings), 1, 2)
     try:
         async with pool.acquire() as conn:
             run = await prepare(conn, scenario, settings)
-        control = RunControl(report=report, scheduler=settings.simulation.dask_scheduler)
-        result = await execute(pool, run, layer_store_for(settings), control)
+        with simulation_scheduler(settings.simulation) as scheduler:
+            control = RunControl(report=report, scheduler=scheduler)
+            result = await execute(pool, run, layer_store_for(settings), control)
         if result is not None:
             return result
         async with pool.acquire() as conn:

@@ -20,6 +20,7 @@ from citytwin.scenarios.models import RunControl
 from citytwin.scenarios.run import RunResult, run_scenario
 from citytwin.scenarios.spec import Scenario
 from citytwin.settings import Settings
+from citytwin.sim.scheduler import simulation_scheduler
 
 logger = logging.getLogger("citytwin.scenarios")
 POLL_SECONDS = 0.5  # how often a running job's progress reaches its row
@@ -131,11 +132,24 @@ class ScenarioJobs:
     settings: Settings
     controls: dict[str, RunControl] = field(default_factory=dict)
     tasks: dict[str, asyncio.Task] = field(default_factory=dict)
+    _cluster: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    _starting: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _scheduler: tuple[str | None] | None = None  # (address,) once known
+
+    async def scheduler(self) -> str | None:
+        """Where runs compute: the settings' scheduler (None: local threads), or a LocalCluster
+        of `dask_workers` processes started at the first run and kept until `close`."""
+        async with self._starting:
+            if self._scheduler is None:
+                # Starting worker processes takes seconds: not on the event loop.
+                scheduler = simulation_scheduler(self.settings.simulation)
+                self._scheduler = (await asyncio.to_thread(self._cluster.enter_context, scheduler),)
+        return self._scheduler[0]
 
     async def submit(self, conn: Connection, scenario: Scenario) -> str:
         """Check and record a run, start it in the background; its id."""
         run = await prepare(conn, scenario, self.settings)
-        control = RunControl(scheduler=self.settings.simulation.dask_scheduler)
+        control = RunControl(scheduler=await self.scheduler())
         self.controls[run.run_id] = control
         task = asyncio.create_task(execute(self.pool, run, self.store, control))
         self.tasks[run.run_id] = task
@@ -173,3 +187,4 @@ class ScenarioJobs:
         for task in list(self.tasks.values()):
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        await asyncio.to_thread(self._cluster.close)

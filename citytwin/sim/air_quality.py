@@ -85,7 +85,7 @@ def road_rates(traffic: Traffic, measures: TrafficMeasures, fleet: FleetMix) -> 
     return road_emissions(traffic.volume * measures.volume_factor, speed, shares)
 
 
-def _increment_block(
+def increment_block(
     rates: np.ndarray,
     wind_speed: np.ndarray,
     wind_from: np.ndarray,
@@ -96,7 +96,8 @@ def _increment_block(
     grid: Grid,
     plume: PlumeParameters,
 ) -> np.ndarray:
-    """(time, pollutant, y, x) µg/m³ from the roads for a block of steps."""
+    """(time, pollutant, y, x) µg/m³ from the roads for a block of steps: one task of
+    `increment_graph`, or all the steps at once without Dask."""
     steps, _, pollutants = rates.shape
     # Never reach farther than the grid is wide: those kernel cells would miss every cell.
     half = min(int(np.ceil(plume.max_distance / grid.cell_size)), max(grid.shape))
@@ -133,7 +134,7 @@ def increment_graph(
     blocks = []
     for first in range(0, rates.shape[0], time_chunk):
         part = slice(first, first + time_chunk)
-        block = dask.delayed(_increment_block, pure=True)(
+        block = dask.delayed(increment_block, pure=True)(
             rates[part],
             meteorology.wind_speed[part],
             meteorology.wind_from[part],
